@@ -1,0 +1,111 @@
+import ArgumentParser
+import Foundation
+import RollbackCore
+
+/// Chooses a level or a scenario.
+struct TargetOptions: ParsableArguments {
+  @Option(name: .long, help: ArgumentHelp("The rollback level.", valueName: "n"))
+  var level: Int?
+
+  @Option(name: .long, help: ArgumentHelp("The scenario.", valueName: "name"))
+  var scenario: String?
+
+  func target() throws -> IncludeTarget {
+    switch (level, scenario) {
+    case (let level?, nil): return .level(level)
+    case (nil, let scenario?): return .scenario(scenario)
+    case (.some, .some): throw CLIError.usage("give --level or --scenario, not both")
+    case (nil, nil): throw CLIError.usage("give --level N or --scenario NAME")
+    }
+  }
+}
+
+/// `rollback plan`: the resolved steps in order.
+struct PlanCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "plan",
+    abstract: "Show the resolved steps of a level or scenario, in order, marking which mutate.",
+    discussion: "Includes are expanded and variables interpolated; secrets are shown as ****.")
+
+  @OptionGroup var options: RunbookOptions
+  @OptionGroup var targetOptions: TargetOptions
+  @OptionGroup var variables: VariableOptions
+
+  func run() async throws {
+    let target = try targetOptions.target()
+    let overrides = try variables.overrides()
+    let runbook = try LoadedRunbook.load(options, overrides: overrides, printWarnings: false).runbook()
+    let resolver: Resolver
+    switch Resolver.make(
+      runbook: runbook, environmentName: options.env, processEnvironment: ProcessInfo.processInfo.environment,
+      overrides: overrides, resolveSecrets: false)
+    {
+    case .success(let made): resolver = made
+    case .failure(let list):
+      list.diagnostics.forEach { Console.error($0.description) }
+      throw ExitCode(2)
+    }
+    let plan: Plan
+    switch resolver.plan(target) {
+    case .success(let made): plan = made
+    case .failure(let list):
+      list.diagnostics.forEach { Console.error($0.description) }
+      throw ExitCode(2)
+    }
+    if options.json {
+      print(PlanRendering.json(plan).pretty())
+    } else {
+      print(PlanRendering.human(plan))
+    }
+  }
+}
+
+/// Renders plans for people and for programs.
+enum PlanRendering {
+  static func json(_ plan: Plan) -> JSONValue {
+    .object([
+      ("runbook", .string(plan.runbook)), ("environment", .string(plan.environment)), ("level", .int(plan.level)),
+      ("scenario", .string(plan.scenario)), ("title", .string(plan.title)), ("target_s", .number(plan.targetSeconds)),
+      (
+        "steps",
+        .array(
+          plan.steps.map { step in
+            .object([
+              ("id", .string(step.id)), ("kind", .string(step.kind)), ("name", .string(step.name)),
+              ("mutates", .bool(step.mutates)), ("detail", .string(step.detail)), ("origin", .string(step.origin)),
+              ("when", step.conditions.isEmpty ? .null : .string(step.conditions.map(\.text).joined(separator: " and "))),
+            ])
+          })
+      ),
+    ])
+  }
+
+  static func human(_ plan: Plan) -> String {
+    let what = plan.level.map { "level \($0)" } ?? "scenario \(plan.scenario ?? "")"
+    var lines = ["Plan for \(what) — \(plan.title)"]
+    var facts = ["runbook \(plan.runbook)", "environment \(plan.environment)"]
+    if let target = plan.targetSeconds { facts.append("target \(Quantity.format(seconds: target))") }
+    let mutating = plan.steps.filter(\.mutates).count
+    facts.append("\(plan.steps.count) steps, \(mutating) mutating")
+    lines.append(facts.joined(separator: " · "))
+    lines.append("")
+    let width = min(32, plan.steps.map(\.id.count).max() ?? 0)
+    for (index, step) in plan.steps.enumerated() {
+      let number = String(index + 1).leftPadded(to: 3)
+      let marker = step.mutates ? "MUTATES  " : "read-only"
+      var line = "\(number). \(step.id.rightPadded(to: width))  \(step.kind.rightPadded(to: 7))  \(marker)  \(step.detail)"
+      if let name = step.name { line += "\n" + String(repeating: " ", count: 5) + "— \(name)" }
+      if !step.conditions.isEmpty {
+        line += "\n" + String(repeating: " ", count: 5) + "only when \(step.conditions.map(\.text).joined(separator: " and "))"
+      }
+      if let note = step.note { line += "\n" + String(repeating: " ", count: 5) + "note: \(note)" }
+      lines.append(line)
+    }
+    return lines.joined(separator: "\n")
+  }
+}
+
+extension String {
+  func rightPadded(to width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
+  func leftPadded(to width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
+}

@@ -1,0 +1,129 @@
+import ArgumentParser
+import Foundation
+import RollbackCore
+
+/// Options every command shares: which runbook, which environment, how to print.
+struct RunbookOptions: ParsableArguments {
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "The runbook file.",
+      discussion: "Default: rollback.yaml in the current directory, else the single file in ./runbooks/.",
+      valueName: "file"))
+  var runbook: String?
+
+  @Option(name: .long, help: ArgumentHelp("The environment to use (default: the runbook's default_environment).", valueName: "name"))
+  var env: String?
+
+  @Flag(name: .long, help: "Print one JSON document on stdout; human text goes to stderr.")
+  var json = false
+
+  @Option(
+    name: .customLong("state-dir"),
+    help: ArgumentHelp(
+      "Where runs, the lock and backups are kept (default: .rollback/ beside the runbook; ROLLBACK_STATE_DIR overrides).",
+      valueName: "dir"))
+  var stateDir: String?
+
+  /// Finds the runbook file the user means.
+  func runbookPath(in directory: String = FileManager.default.currentDirectoryPath) throws -> String {
+    if let runbook { return runbook }
+    let manager = FileManager.default
+    let local = (directory as NSString).appendingPathComponent("rollback.yaml")
+    if manager.fileExists(atPath: local) { return "rollback.yaml" }
+    let folder = (directory as NSString).appendingPathComponent("runbooks")
+    let candidates = ((try? manager.contentsOfDirectory(atPath: folder)) ?? [])
+      .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
+    if candidates.count == 1, let only = candidates.first { return "runbooks/\(only)" }
+    if candidates.isEmpty {
+      throw CLIError.usage("no runbook found: pass --runbook FILE, or add rollback.yaml here")
+    }
+    throw CLIError.usage(
+      "several runbooks in ./runbooks (\(candidates.joined(separator: ", "))); choose one with --runbook FILE")
+  }
+}
+
+/// `--var NAME=VALUE` options.
+struct VariableOptions: ParsableArguments {
+  @Option(
+    name: .customLong("var"),
+    help: ArgumentHelp("Set or override a runbook variable (repeatable).", valueName: "name=value"))
+  var vars: [String] = []
+
+  /// The overrides as a dictionary.
+  func overrides() throws -> [String: String] {
+    var result: [String: String] = [:]
+    for item in vars {
+      guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
+        throw CLIError.usage("--var expects NAME=VALUE, found '\(item)'")
+      }
+      result[String(item[..<equals])] = String(item[item.index(after: equals)...])
+    }
+    return result
+  }
+}
+
+/// Errors the commands report before doing anything.
+enum CLIError: Error, CustomStringConvertible {
+  case usage(String)
+  case runbook(String)
+
+  var description: String {
+    switch self {
+    case .usage(let message), .runbook(let message): return message
+    }
+  }
+}
+
+/// Writes human text to stderr.
+enum Console {
+  static func error(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+  }
+
+  /// Human output: stdout normally, stderr when stdout carries JSON.
+  static func human(_ text: String, json: Bool) {
+    if json {
+      error(text)
+    } else {
+      print(text)
+    }
+  }
+}
+
+/// Loads a runbook and prints its diagnostics.
+struct LoadedRunbook {
+  let path: String
+  let result: RunbookLoadResult
+
+  static func load(
+    _ options: RunbookOptions, overrides: [String: String] = [:], printWarnings: Bool = true
+  ) throws -> LoadedRunbook {
+    let path = try options.runbookPath()
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw CLIError.usage("cannot read runbook \(path): \(FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")")
+    }
+    guard let source = String(data: data, encoding: .utf8) else {
+      throw CLIError.runbook("\(path):1:1: error: the file is not valid UTF-8")
+    }
+    let result = RunbookLoader.load(
+      source: source, file: path,
+      options: LoadOptions(
+        environment: ProcessInfo.processInfo.environment, selectedEnvironment: options.env,
+        variableOverrides: overrides))
+    for diagnostic in result.diagnostics where diagnostic.severity == .error || printWarnings {
+      Console.error(diagnostic.rendered(source: result.source))
+    }
+    return LoadedRunbook(path: path, result: result)
+  }
+
+  /// The runbook, or exit 2 when it has errors.
+  func runbook() throws -> Runbook {
+    guard let runbook = result.runbook else {
+      let count = result.errors.count
+      Console.error("\(path): \(count) error\(count == 1 ? "" : "s"); nothing was done")
+      throw ExitCode(2)
+    }
+    return runbook
+  }
+}

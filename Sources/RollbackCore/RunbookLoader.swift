@@ -1,0 +1,147 @@
+import Foundation
+import Yams
+
+/// The outcome of reading a runbook: the model when it is usable, and every problem found.
+public struct RunbookLoadResult: Sendable {
+  /// The runbook, nil when it has errors.
+  public var runbook: Runbook?
+  /// Errors and warnings, ordered by place.
+  public var diagnostics: [Diagnostic]
+  /// The source text, for rendering diagnostics.
+  public var source: String
+
+  /// The errors only.
+  public var errors: [Diagnostic] { diagnostics.filter { $0.severity == .error } }
+  /// The warnings only.
+  public var warnings: [Diagnostic] { diagnostics.filter { $0.severity == .warning } }
+}
+
+/// What the loader checks placeholders against.
+public struct LoadOptions: Sendable {
+  /// The process environment, for `${env.NAME}`.
+  public var environment: [String: String]
+  /// The environment to resolve `${env.…}` in variables for; nil for the default one.
+  public var selectedEnvironment: String?
+  /// `--var NAME=VALUE` overrides.
+  public var variableOverrides: [String: String]
+
+  /// Creates options.
+  public init(
+    environment: [String: String] = [:], selectedEnvironment: String? = nil,
+    variableOverrides: [String: String] = [:]
+  ) {
+    self.environment = environment
+    self.selectedEnvironment = selectedEnvironment
+    self.variableOverrides = variableOverrides
+  }
+}
+
+/// Reads and validates runbook format version 1.
+public enum RunbookLoader {
+  /// More nodes than this (after alias expansion) is refused: it is not a runbook but a bomb.
+  public static let nodeBudget = 200_000
+  /// Nesting deeper than this is refused.
+  public static let depthLimit = 64
+  /// Files larger than this are refused.
+  public static let maxSourceBytes = 8 * 1024 * 1024
+
+  static let topLevelKeys = [
+    "version", "name", "description", "default_environment", "environments", "flags", "services", "signals",
+    "decision", "decision_on_unknown", "levels", "scenarios", "notify", "templates", "contacts",
+  ]
+  static let commonStepKeys = ["id", "name", "note", "timeout", "retries", "retry_delay", "when", "on_failure"]
+  static let stepKinds = [
+    "check", "assert", "wait", "flag", "restart", "run", "http", "sql", "notify", "confirm", "include",
+  ]
+  static let kindExtras: [String: [String]] = ["wait": ["within", "interval", "consecutive"], "sql": ["mutates"]]
+
+  /// Parses and checks `source`; `file` names it in diagnostics.
+  public static func load(source: String, file: String, options: LoadOptions = LoadOptions()) -> RunbookLoadResult {
+    var reader = YAMLReader(file: file)
+    func finish(_ runbook: Runbook?) -> RunbookLoadResult {
+      let sorted = reader.bag.sorted
+      let hasErrors = sorted.contains { $0.severity == .error }
+      return RunbookLoadResult(runbook: hasErrors ? nil : runbook, diagnostics: sorted, source: source)
+    }
+    guard source.utf8.count <= maxSourceBytes else {
+      reader.bag.error(SourceLocation(file: file, line: 1, column: 1), "file is larger than 8 MiB; a runbook is not")
+      return finish(nil)
+    }
+    let root: Node
+    do {
+      guard let composed = try Yams.compose(yaml: source) else {
+        reader.bag.error(SourceLocation(file: file, line: 1, column: 1), "the file is empty; a runbook starts with 'version: 1'")
+        return finish(nil)
+      }
+      root = composed
+    } catch let error as YamlError {
+      let (mark, message) = describe(error)
+      reader.bag.error(SourceLocation(file: file, line: mark.line, column: mark.column), message)
+      return finish(nil)
+    } catch {
+      reader.bag.error(SourceLocation(file: file, line: 1, column: 1), "cannot parse YAML: \(error)")
+      return finish(nil)
+    }
+    if let problem = sizeProblem(root) {
+      reader.bag.error(reader.location(problem.node), problem.message)
+      return finish(nil)
+    }
+    var builder = RunbookBuilder(reader: reader, options: options)
+    let runbook = builder.build(root)
+    reader = builder.reader
+    if let runbook {
+      var validator = RunbookValidator(runbook: runbook, options: options, bag: reader.bag)
+      validator.validate()
+      reader.bag = validator.bag
+    }
+    return finish(runbook)
+  }
+
+  static func describe(_ error: YamlError) -> ((line: Int, column: Int), String) {
+    let origin = (line: 1, column: 1)
+    switch error {
+    case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+      .composer(let context, let problem, let mark, _):
+      var message = "invalid YAML: \(problem)"
+      if let context { message += " (\(context.text) at line \(context.mark.line), column \(context.mark.column))" }
+      return ((mark.line, mark.column), message)
+    case .reader(let problem, _, _, _):
+      return (origin, "cannot read the file as UTF-8 YAML: \(problem)")
+    case .duplicatedKeysInMapping(let duplicates, let context):
+      let names = duplicates.map { "'\($0)'" }.joined(separator: ", ")
+      return ((context.mark.line, context.mark.column), "duplicate key \(names) in a mapping; each key may appear once")
+    case .dataCouldNotBeDecoded:
+      return (origin, "the file is not valid UTF-8")
+    default:
+      return (origin, "invalid YAML: \(error)")
+    }
+  }
+
+  /// Refuses documents that expand past the node budget (alias bombs) or nest too deep.
+  static func sizeProblem(_ root: Node) -> (node: Node, message: String)? {
+    var count = 0
+    var stack: [(Node, Int)] = [(root, 1)]
+    while let (node, depth) = stack.popLast() {
+      count += 1
+      if count > nodeBudget {
+        return (
+          root,
+          "the document expands to more than \(nodeBudget) nodes (aliases that repeat aliases?); refusing to read it"
+        )
+      }
+      if depth > depthLimit { return (node, "nesting deeper than \(depthLimit) levels; a runbook never needs that") }
+      switch node {
+      case .mapping(let mapping):
+        for (key, value) in mapping {
+          stack.append((key, depth + 1))
+          stack.append((value, depth + 1))
+        }
+      case .sequence(let sequence):
+        for item in sequence { stack.append((item, depth + 1)) }
+      case .scalar, .alias:
+        break
+      }
+    }
+    return nil
+  }
+}

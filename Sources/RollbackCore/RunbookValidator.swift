@@ -1,0 +1,381 @@
+import Foundation
+
+/// Cross-checks a structurally sound runbook: references, placeholders, includes, and likely mistakes.
+struct RunbookValidator {
+  var runbook: Runbook
+  let options: LoadOptions
+  var bag: DiagnosticBag
+
+  init(runbook: Runbook, options: LoadOptions, bag: DiagnosticBag) {
+    self.runbook = runbook
+    self.options = options
+    self.bag = bag
+  }
+
+  mutating func validate() {
+    fillNotifyTemplates()
+    checkSignals()
+    checkDecision()
+    for level in runbook.levels {
+      if level.steps.isEmpty { continue }
+      checkSteps(level.steps, owner: "level \(level.number)")
+    }
+    for scenario in runbook.scenarios { checkSteps(scenario.steps, owner: "scenario '\(scenario.name)'") }
+    checkIncludes()
+    checkFlagsAndServices()
+    checkPlaceholders()
+    warnUnrestartedFlags()
+    warnUnusedSignals()
+  }
+
+  // MARK: References
+
+  mutating func fillNotifyTemplates() {
+    func fill(_ steps: inout [Step]) {
+      for index in steps.indices {
+        guard case .notify(var spec) = steps[index].kind, let name = spec.templateName else { continue }
+        if let template = runbook.templates[name] {
+          spec.message = template
+          steps[index].kind = .notify(spec)
+        } else {
+          bag.error(
+            spec.message.location,
+            "unknown template '\(name)'\(Suggest.hint(for: name, in: Array(runbook.templates.keys)))")
+        }
+      }
+    }
+    for index in runbook.levels.indices { fill(&runbook.levels[index].steps) }
+    for index in runbook.scenarios.indices { fill(&runbook.scenarios[index].steps) }
+  }
+
+  var signalNames: [String] { runbook.signals.map(\.name) }
+
+  mutating func checkSignal(_ name: String, at location: SourceLocation) {
+    guard runbook.signal(named: name) == nil else { return }
+    let known = signalNames.isEmpty ? " (the runbook declares no signals)" : ""
+    bag.error(location, "unknown signal '\(name)'\(Suggest.hint(for: name, in: signalNames))\(known)")
+  }
+
+  mutating func checkCondition(_ condition: Condition) {
+    for comparison in condition.comparisons { checkSignal(comparison.signal, at: comparison.location) }
+  }
+
+  mutating func checkSignals() {
+    for signal in runbook.signals {
+      switch signal.source {
+      case .prometheus:
+        for environment in runbook.environments where environment.prometheus == nil {
+          bag.error(
+            signal.location,
+            "signal '\(signal.name)' reads Prometheus, but environment '\(environment.name)' has no prometheus settings")
+        }
+      case .postgres:
+        for environment in runbook.environments where environment.postgres == nil {
+          bag.error(
+            signal.location,
+            "signal '\(signal.name)' reads Postgres, but environment '\(environment.name)' has no postgres settings")
+        }
+      case .manual:
+        break
+      }
+    }
+  }
+
+  mutating func checkDecision() {
+    for rule in runbook.decision {
+      for comparison in rule.any + rule.all { checkSignal(comparison.signal, at: comparison.location) }
+      switch rule.action {
+      case .level(let number):
+        if runbook.level(number) == nil {
+          bag.error(
+            rule.actionLocation,
+            "unknown level \(number) in the action (levels: \(runbook.levels.map { String($0.number) }.joined(separator: ", ")))")
+        }
+      case .scenario(let name):
+        if runbook.scenario(named: name) == nil {
+          bag.error(
+            rule.actionLocation,
+            "unknown scenario '\(name)'\(Suggest.hint(for: name, in: runbook.scenarios.map(\.name)))")
+        }
+      case .stepDown(let name):
+        checkFlagReference(name, at: rule.actionLocation, needsLadder: true)
+      case .pause, .monitor, .none:
+        break
+      }
+    }
+  }
+
+  mutating func checkFlagReference(_ name: String, at location: SourceLocation, needsLadder: Bool = false, needsPercent: Bool = false) {
+    guard let flag = runbook.flags[name] else {
+      bag.error(location, "unknown flag '\(name)'\(Suggest.hint(for: name, in: Array(runbook.flags.keys)))")
+      return
+    }
+    if needsLadder, flag.stages.count < 2 {
+      bag.error(location, "flag '\(name)' has no ladder to step down; give it percent_key and stages")
+    } else if needsPercent, flag.percentKey == nil {
+      bag.error(location, "flag '\(name)' has no percent_key; a percent change needs one")
+    }
+  }
+
+  mutating func checkService(_ name: String, at location: SourceLocation) {
+    if runbook.services[name] == nil {
+      bag.error(location, "unknown service '\(name)'\(Suggest.hint(for: name, in: Array(runbook.services.keys)))")
+    }
+  }
+
+  mutating func checkSteps(_ steps: [Step], owner: String) {
+    for step in steps {
+      if let when = step.when { checkCondition(when) }
+      switch step.kind {
+      case .check(let names):
+        for name in names { checkSignal(name.value, at: name.location) }
+      case .assert(let condition):
+        checkCondition(condition)
+      case .wait(let condition, _, _, _):
+        checkCondition(condition)
+      case .flag(let name, let change):
+        checkFlagReference(
+          name.value, at: name.location, needsLadder: change == .stepDown,
+          needsPercent: { if case .percent = change { return true } else { return false } }())
+      case .restart(let service, let rebuild):
+        checkService(service.value, at: service.location)
+        if rebuild, let definition = runbook.services[service.value], definition.rebuild == nil {
+          let overridden = runbook.environments.allSatisfy { $0.serviceOverrides[service.value]?.rebuild != nil }
+          if !overridden {
+            bag.error(service.location, "service '\(service.value)' has no rebuild command, but this step asks for rebuild: true")
+          }
+        }
+      case .include(let target):
+        switch target.value {
+        case .level(let number):
+          if runbook.level(number) == nil {
+            bag.error(
+              target.location,
+              "unknown level \(number) (levels: \(runbook.levels.map { String($0.number) }.joined(separator: ", ")))")
+          }
+        case .scenario(let name):
+          if runbook.scenario(named: name) == nil {
+            bag.error(target.location, "unknown scenario '\(name)'\(Suggest.hint(for: name, in: runbook.scenarios.map(\.name)))")
+          }
+        }
+      case .run, .http, .sql, .notify, .confirm:
+        break
+      }
+      if case .sql = step.kind, runbook.environments.contains(where: { $0.postgres == nil }) {
+        let missing = runbook.environments.filter { $0.postgres == nil }.map(\.name)
+        bag.error(
+          step.location, "sql step '\(step.id)' needs postgres settings, missing in environment \(missing.joined(separator: ", "))")
+      }
+    }
+  }
+
+  func steps(of target: IncludeTarget) -> [Step]? {
+    switch target {
+    case .level(let number): return runbook.level(number)?.steps
+    case .scenario(let name): return runbook.scenario(named: name)?.steps
+    }
+  }
+
+  mutating func checkIncludes() {
+    var reported = Set<SourceLocation>()
+    func visit(_ target: IncludeTarget, path: [IncludeTarget]) {
+      guard let steps = steps(of: target) else { return }
+      for step in steps {
+        guard case .include(let next) = step.kind else { continue }
+        if next.value == path.first || path.contains(next.value) || next.value == target {
+          if reported.insert(next.location).inserted {
+            let cycle = (path + [target, next.value]).map(\.description).joined(separator: " -> ")
+            bag.error(next.location, "include cycle: \(cycle)")
+          }
+          continue
+        }
+        visit(next.value, path: path + [target])
+      }
+    }
+    for level in runbook.levels { visit(.level(level.number), path: []) }
+    for scenario in runbook.scenarios { visit(.scenario(scenario.name), path: []) }
+  }
+
+  mutating func checkFlagsAndServices() {
+    for flag in runbook.flags.values.sorted(by: { $0.location.line < $1.location.line }) {
+      if let service = flag.service { checkService(service.value, at: service.location) }
+    }
+    for environment in runbook.environments {
+      for (name, override) in environment.serviceOverrides where runbook.services[name] == nil {
+        bag.error(
+          override.location,
+          "environment '\(environment.name)' overrides unknown service '\(name)'"
+            + Suggest.hint(for: name, in: Array(runbook.services.keys)))
+      }
+    }
+  }
+
+  // MARK: Placeholders
+
+  /// Every template a step holds.
+  static func templates(of step: Step) -> [Template] {
+    switch step.kind {
+    case .check, .assert, .wait, .flag, .restart, .include: return []
+    case .run(let command): return templates(of: command)
+    case .http(let spec):
+      var list = [spec.url] + spec.headers.map(\.value)
+      switch spec.body {
+      case .text(let text): list.append(text)
+      case .json(let json): list += json.templates
+      case nil: break
+      }
+      if let body = spec.expectBody { list.append(body) }
+      return list
+    case .sql(let query, _): return [query]
+    case .notify(let spec): return [spec.message]
+    case .confirm(let text): return [text]
+    }
+  }
+
+  static func templates(of command: CommandSpec) -> [Template] {
+    var list: [Template]
+    switch command.program {
+    case .argv(let argv): list = argv
+    case .shell(let line): list = [line]
+    }
+    if let cwd = command.cwd { list.append(cwd) }
+    return list + command.env.map(\.value)
+  }
+
+  static func templates(of health: HealthCheck) -> [Template] {
+    [health.url] + (health.expectBody.map { [$0] } ?? [])
+  }
+
+  /// Templates shared by every environment (not inside an environment's own section).
+  var sharedTemplates: [Template] {
+    var list: [Template] = []
+    for flag in runbook.flags.values { list += flag.files }
+    for service in runbook.services.values {
+      if let restart = service.restart { list += Self.templates(of: restart) }
+      if let rebuild = service.rebuild { list += Self.templates(of: rebuild) }
+      if let health = service.health { list += Self.templates(of: health) }
+    }
+    for signal in runbook.signals {
+      switch signal.source {
+      case .prometheus(let query), .postgres(let query): list.append(query)
+      case .manual: break
+      }
+    }
+    for level in runbook.levels { list += level.steps.flatMap(Self.templates(of:)) }
+    for scenario in runbook.scenarios { list += scenario.steps.flatMap(Self.templates(of:)) }
+    list += runbook.templates.values
+    return list
+  }
+
+  mutating func checkPlaceholders() {
+    let selected = options.selectedEnvironment ?? runbook.defaultEnvironment
+    if options.selectedEnvironment != nil, runbook.environment(named: selected) == nil {
+      bag.error(
+        SourceLocation(file: runbook.file, line: 1, column: 1),
+        "unknown environment '\(selected)'\(Suggest.hint(for: selected, in: runbook.environments.map(\.name)))"
+          + " (environments: \(runbook.environments.map(\.name).joined(separator: ", ")))")
+    }
+    let shared = sharedTemplates
+    var reported = Set<String>()
+    for environment in runbook.environments {
+      let names = Set(environment.vars.map(\.name)).union(options.variableOverrides.keys)
+      var own: [Template] = environment.prometheus.map { [$0.url] } ?? []
+      for override in environment.serviceOverrides.values {
+        if let restart = override.restart { own += Self.templates(of: restart) }
+        if let rebuild = override.rebuild { own += Self.templates(of: rebuild) }
+        if let health = override.health { own += Self.templates(of: health) }
+      }
+      for template in shared + own {
+        for name in template.variables where !names.contains(name) {
+          let key = "\(template.location)|\(name)|\(environment.name)"
+          guard reported.insert(key).inserted else { continue }
+          bag.error(
+            template.location,
+            "unknown variable '\(name)' in environment '\(environment.name)'"
+              + Suggest.hint(for: name, in: Array(names)))
+        }
+      }
+      // ${env.NAME} in this environment's own variables is resolved only for the selected environment.
+      if environment.name == selected {
+        for (name, template) in environment.vars where options.variableOverrides[name] == nil {
+          checkEnvironmentReferences(template)
+        }
+        for template in own { checkEnvironmentReferences(template) }
+      }
+    }
+    for template in shared { checkEnvironmentReferences(template) }
+  }
+
+  mutating func checkEnvironmentReferences(_ template: Template) {
+    for part in template.parts {
+      guard case .environment(let name, let fallback) = part, fallback == nil, options.environment[name] == nil else {
+        continue
+      }
+      bag.error(template.location, "environment variable \(name) is not set; set it or write '${env.\(name):-default}'")
+    }
+  }
+
+  // MARK: Warnings
+
+  /// The steps a list runs, with includes expanded (cycles cut).
+  func expanded(_ steps: [Step], path: [IncludeTarget] = []) -> [Step] {
+    var result: [Step] = []
+    for step in steps {
+      if case .include(let target) = step.kind {
+        guard !path.contains(target.value), let inner = self.steps(of: target.value) else { continue }
+        result += expanded(inner, path: path + [target.value])
+      } else {
+        result.append(step)
+      }
+    }
+    return result
+  }
+
+  mutating func warnUnrestartedFlags() {
+    var lists: [(String, [Step], IncludeTarget)] = runbook.levels.map { ("level \($0.number)", $0.steps, .level($0.number)) }
+    lists += runbook.scenarios.map { ("scenario '\($0.name)'", $0.steps, .scenario($0.name)) }
+    var reported = Set<String>()
+    for (owner, steps, target) in lists {
+      let flat = expanded(steps, path: [target])
+      for (index, step) in flat.enumerated() {
+        guard case .flag(let name, _) = step.kind, let flag = runbook.flags[name.value], let service = flag.service
+        else { continue }
+        let later = flat[(index + 1)...]
+        let restarts = later.compactMap { step -> Bool? in
+          if case .restart(let name, let rebuild) = step.kind, name.value == service.value { return rebuild }
+          return nil
+        }
+        var message: String?
+        if restarts.isEmpty {
+          message =
+            "flag '\(flag.name)' is read by service '\(service.value)', which \(owner) never restarts after this step;"
+            + " the change will not reach users"
+        } else if flag.buildTime, !restarts.contains(true) {
+          message =
+            "flag '\(flag.name)' is inlined at build time, but \(owner) never restarts '\(service.value)' with"
+            + " rebuild: true after this step; the old value stays in the build"
+        }
+        if let message, reported.insert("\(step.location)|\(message)").inserted {
+          bag.warning(step.location, message)
+        }
+      }
+    }
+  }
+
+  mutating func warnUnusedSignals() {
+    var used = Set<String>()
+    for rule in runbook.decision { used.formUnion((rule.any + rule.all).map(\.signal)) }
+    let allSteps = runbook.levels.flatMap(\.steps) + runbook.scenarios.flatMap(\.steps)
+    for step in allSteps {
+      if let when = step.when { used.formUnion(when.comparisons.map(\.signal)) }
+      switch step.kind {
+      case .check(let names): used.formUnion(names.map(\.value))
+      case .assert(let condition), .wait(let condition, _, _, _): used.formUnion(condition.comparisons.map(\.signal))
+      default: break
+      }
+    }
+    for signal in runbook.signals where !used.contains(signal.name) {
+      bag.warning(signal.location, "signal '\(signal.name)' is not used by any rule or step")
+    }
+  }
+}
