@@ -1,0 +1,185 @@
+/// A dotenv file's bytes, read and edited one `KEY=value` assignment at a time.
+///
+/// The document never normalises anything: a UTF-8 byte order mark, CRLF line ends, a missing
+/// final newline, comments, `export ` prefixes and bytes that are not UTF-8 all survive an edit,
+/// because an edit replaces only the bytes of one value. Understood syntax, per line:
+/// optional blanks, optional `export `, `KEY` (letters, digits, `_`, `.`, `-`), optional blanks
+/// around `=`, then a value that is unquoted (an inline comment starts at a `#` after a blank),
+/// `'single'`, `"double"` (with `\n`, `\r`, `\t`, `\"`, `\\` escapes) or `` `backtick` ``
+/// quoted; quoted values may span lines. Anything else is left alone.
+public struct DotEnvDocument: Sendable, Equatable {
+  /// The document's bytes, exactly as given.
+  public let bytes: [UInt8]
+
+  /// Wraps the bytes of a dotenv file. Nothing is parsed until a key is looked up.
+  public init(bytes: [UInt8]) {
+    self.bytes = bytes
+  }
+
+  /// Wraps dotenv text given as a string (its UTF-8 bytes).
+  public init(string: String) {
+    self.bytes = Array(string.utf8)
+  }
+
+  /// The value of `key`, unquoted and unescaped, or `nil` when the key is not assigned.
+  ///
+  /// Throws when the key is assigned twice, appears inside a multi-line value, its value is not
+  /// UTF-8, or a quote anywhere in the file is never closed.
+  public func value(of key: String) throws(DotEnvError) -> String? {
+    try Self.validate(key: key)
+    guard let assignment = try uniqueAssignment(of: key, in: DotEnvScanner.scan(bytes)) else { return nil }
+    return try decode(assignment)
+  }
+
+  /// A copy of the document with `key` set to `value`, changing only the bytes of that value.
+  ///
+  /// The value keeps its quoting style; an unquoted value that needs quotes (blanks, `#`, quotes)
+  /// becomes double-quoted. An absent key is appended as `KEY=value` with the file's line ending.
+  /// A key that already has the value gives `.unchanged` and the same bytes.
+  public func setting(key: String, value: String) throws(DotEnvError) -> DotEnvEdit {
+    try Self.validate(key: key)
+    try Self.validate(value: value, for: key)
+    let scan = try DotEnvScanner.scan(bytes)
+    guard let assignment = try uniqueAssignment(of: key, in: scan) else {
+      return appending(key: key, value: value)
+    }
+    let oldValue = try decode(assignment)
+    if oldValue == value {
+      return DotEnvEdit(
+        key: key, oldValue: oldValue, newValue: value, change: .unchanged, line: assignment.line,
+        bytes: bytes, replacedRange: assignment.contentRange,
+        replacement: Array(bytes[assignment.contentRange]))
+    }
+    let range: Range<Int>
+    let replacement: [UInt8]
+    if let content = Self.encode(value, inside: assignment.quote) {
+      range = assignment.contentRange
+      replacement = content
+    } else {
+      range = assignment.valueRange
+      replacement = Self.doubleQuoted(value)
+    }
+    var newBytes = bytes
+    newBytes.replaceSubrange(range, with: replacement)
+    return DotEnvEdit(
+      key: key, oldValue: oldValue, newValue: value, change: .replaced, line: assignment.line,
+      bytes: newBytes, replacedRange: range, replacement: replacement)
+  }
+
+  /// The line ending the file uses: that of its first line, else `\n`.
+  var lineEnding: [UInt8] {
+    guard let newline = bytes.firstIndex(of: DotEnvByte.newline) else { return [DotEnvByte.newline] }
+    if newline > 0, bytes[newline - 1] == DotEnvByte.carriageReturn {
+      return [DotEnvByte.carriageReturn, DotEnvByte.newline]
+    }
+    return [DotEnvByte.newline]
+  }
+
+  private func appending(key: String, value: String) -> DotEnvEdit {
+    let hasContent = bytes.count > 0 && bytes != DotEnvByte.byteOrderMark
+    var addition: [UInt8] = []
+    if hasContent, bytes.last != DotEnvByte.newline { addition += lineEnding }
+    let encoded = Self.encode(value, inside: .none) ?? Self.doubleQuoted(value)
+    addition += Array(key.utf8) + [DotEnvByte.equals] + encoded + lineEnding
+    let lineCount = bytes.reduce(0) { $0 + ($1 == DotEnvByte.newline ? 1 : 0) }
+    let line = hasContent && bytes.last != DotEnvByte.newline ? lineCount + 2 : lineCount + 1
+    return DotEnvEdit(
+      key: key, oldValue: nil, newValue: value, change: .appended, line: line, bytes: bytes + addition,
+      replacedRange: bytes.count..<bytes.count, replacement: addition)
+  }
+
+  private func uniqueAssignment(of key: String, in scan: DotEnvScan) throws(DotEnvError) -> DotEnvAssignment?
+  {
+    let matches = scan.assignments.filter { $0.key == key }
+    if matches.count > 1 { throw .duplicateKey(key: key, lines: matches.map(\.line)) }
+    if let shadow = scan.shadowed.first(where: { $0.key == key }) {
+      throw .keyInsideMultilineValue(
+        key: key, line: shadow.line, enclosingKey: shadow.enclosingKey, enclosingLine: shadow.enclosingLine)
+    }
+    return matches.first
+  }
+
+  private func decode(_ assignment: DotEnvAssignment) throws(DotEnvError) -> String {
+    var content = Array(bytes[assignment.contentRange])
+    if assignment.quote == .double { content = Self.unescape(content) }
+    guard let text = String(validating: content, as: UTF8.self) else {
+      throw .valueNotUTF8(key: assignment.key, line: assignment.line)
+    }
+    return text
+  }
+
+  /// The escapes of a double-quoted value: `\n`, `\r`, `\t`, `\"`, `\\`; others stay as written.
+  private static func unescape(_ content: [UInt8]) -> [UInt8] {
+    var result: [UInt8] = []
+    result.reserveCapacity(content.count)
+    var index = 0
+    while index < content.count {
+      let byte = content[index]
+      if byte == DotEnvByte.backslash, index + 1 < content.count {
+        let next = content[index + 1]
+        let replacement: UInt8? =
+          switch next {
+          case UInt8(ascii: "n"): DotEnvByte.newline
+          case UInt8(ascii: "r"): DotEnvByte.carriageReturn
+          case UInt8(ascii: "t"): DotEnvByte.tab
+          case UInt8(ascii: "\""), DotEnvByte.backslash: next
+          default: nil
+          }
+        if let replacement {
+          result.append(replacement)
+          index += 2
+          continue
+        }
+      }
+      result.append(byte)
+      index += 1
+    }
+    return result
+  }
+
+  /// The value's bytes for a value quoted with `quote`, or `nil` when it cannot be written there
+  /// (the caller then writes it double-quoted, quotes included).
+  private static func encode(_ value: String, inside quote: DotEnvQuote) -> [UInt8]? {
+    let utf8 = Array(value.utf8)
+    switch quote {
+    case .none:
+      let needsQuotes = utf8.contains { byte in
+        DotEnvByte.isBlank(byte) || byte == DotEnvByte.hash
+          || DotEnvQuote(rawValue: byte).map { $0 != .none } == true
+      }
+      return needsQuotes ? nil : utf8
+    case .single:
+      return utf8.contains(DotEnvQuote.single.rawValue) || utf8.contains(DotEnvByte.backslash) ? nil : utf8
+    case .backtick:
+      return utf8.contains(DotEnvQuote.backtick.rawValue) ? nil : utf8
+    case .double:
+      return doubleEscaped(utf8)
+    }
+  }
+
+  private static func doubleEscaped(_ utf8: [UInt8]) -> [UInt8] {
+    var result: [UInt8] = []
+    for byte in utf8 {
+      if byte == DotEnvQuote.double.rawValue || byte == DotEnvByte.backslash {
+        result.append(DotEnvByte.backslash)
+      }
+      result.append(byte)
+    }
+    return result
+  }
+
+  private static func doubleQuoted(_ value: String) -> [UInt8] {
+    [DotEnvQuote.double.rawValue] + doubleEscaped(Array(value.utf8)) + [DotEnvQuote.double.rawValue]
+  }
+
+  private static func validate(key: String) throws(DotEnvError) {
+    guard !key.isEmpty, key.utf8.allSatisfy(DotEnvByte.isKey) else { throw .invalidKey(key: key) }
+  }
+
+  private static func validate(value: String, for key: String) throws(DotEnvError) {
+    if value.utf8.contains(where: { $0 == DotEnvByte.newline || $0 == DotEnvByte.carriageReturn }) {
+      throw .invalidValue(key: key, reason: "contains a line break")
+    }
+    if value.utf8.contains(0) { throw .invalidValue(key: key, reason: "contains a NUL byte") }
+  }
+}

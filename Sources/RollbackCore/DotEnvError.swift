@@ -1,0 +1,46 @@
+/// Why a dotenv file could not be read or edited safely.
+///
+/// Every case names the key and the line so the person at the keyboard can fix the
+/// file by hand; descriptions never contain a value (values may be secrets).
+public enum DotEnvError: Error, Sendable, Equatable, CustomStringConvertible {
+  /// The key is assigned on more than one line (parsers disagree about which one wins).
+  case duplicateKey(key: String, lines: [Int])
+  /// The key appears as `KEY=` on a line that is inside the multi-line quoted value of another key.
+  case keyInsideMultilineValue(key: String, line: Int, enclosingKey: String, enclosingLine: Int)
+  /// A quoted value is opened and never closed before the end of the file.
+  case unterminatedQuote(key: String, line: Int, quote: String)
+  /// The key is not a dotenv key (letters, digits, `_`, `.` and `-` only).
+  case invalidKey(key: String)
+  /// The new value cannot be written on one line (it holds a line break or a NUL byte).
+  case invalidValue(key: String, reason: String)
+  /// The current value of the key is not valid UTF-8, so it cannot be compared or shown.
+  case valueNotUTF8(key: String, line: Int)
+
+  /// A short lowercase message: what is wrong, where, and what to do.
+  public var description: String {
+    switch self {
+    case .duplicateKey(let key, let lines):
+      return "\(key) is set on lines \(Self.list(lines)); remove one and retry"
+    case .keyInsideMultilineValue(let key, let line, let enclosingKey, let enclosingLine):
+      return "\(key) appears on line \(line) inside the multi-line value of \(enclosingKey) "
+        + "that starts on line \(enclosingLine); parsers disagree about such a line, "
+        + "so move \(key) out of that value (or close its quote) and retry"
+    case .unterminatedQuote(let key, let line, let quote):
+      return "the value of \(key) opened with \(quote) on line \(line) is never closed; "
+        + "add the closing \(quote) and retry"
+    case .invalidKey(let key):
+      return "\"\(key)\" is not a valid dotenv key; use only letters, digits, '_', '.' and '-'"
+    case .invalidValue(let key, let reason):
+      return "the new value for \(key) \(reason); use a value that fits on one line"
+    case .valueNotUTF8(let key, let line):
+      return "the value of \(key) on line \(line) is not valid UTF-8; fix it by hand and retry"
+    }
+  }
+
+  /// "3 and 9", "3, 5 and 9".
+  private static func list(_ lines: [Int]) -> String {
+    let words = lines.map(String.init)
+    guard let last = words.last, words.count > 1 else { return words.first ?? "" }
+    return words.dropLast().joined(separator: ", ") + " and " + last
+  }
+}
