@@ -1,0 +1,190 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// Thin, typed wrappers over the POSIX calls the atomic file and the lock need.
+enum AtomicFilePOSIX {
+  /// `open(2)` with `O_CLOEXEC`, retried on `EINTR`; the descriptor or `errno`.
+  static func open(_ path: String, _ flags: Int32, mode: mode_t = 0) throws(AtomicFileErrno) -> Int32 {
+    while true {
+      #if canImport(Glibc)
+        let descriptor = Glibc.open(path, flags | O_CLOEXEC, mode)
+      #else
+        let descriptor = Darwin.open(path, flags | O_CLOEXEC, mode)
+      #endif
+      if descriptor >= 0 { return descriptor }
+      if errno != EINTR { throw AtomicFileErrno(errno) }
+    }
+  }
+
+  /// Reads a descriptor to its end.
+  static func readAll(_ descriptor: Int32) throws(AtomicFileErrno) -> [UInt8] {
+    var result: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+    while true {
+      let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+      if count == 0 { return result }
+      if count < 0 {
+        if errno == EINTR { continue }
+        throw AtomicFileErrno(errno)
+      }
+      result.append(contentsOf: chunk[0..<count])
+    }
+  }
+
+  /// Reads up to `limit` bytes from offset 0 without moving the file offset.
+  static func readFromStart(_ descriptor: Int32, limit: Int) throws(AtomicFileErrno) -> [UInt8] {
+    var buffer = [UInt8](repeating: 0, count: limit)
+    var total = 0
+    while total < limit {
+      let count = buffer.withUnsafeMutableBytes {
+        pread(descriptor, $0.baseAddress.map { $0 + total }, limit - total, off_t(total))
+      }
+      if count == 0 { break }
+      if count < 0 {
+        if errno == EINTR { continue }
+        throw AtomicFileErrno(errno)
+      }
+      total += count
+    }
+    return Array(buffer[0..<total])
+  }
+
+  /// Writes every byte, retrying short writes and `EINTR`.
+  static func writeAll(_ descriptor: Int32, _ bytes: [UInt8]) throws(AtomicFileErrno) {
+    var written = 0
+    while written < bytes.count {
+      let count = bytes.withUnsafeBytes {
+        write(descriptor, $0.baseAddress.map { $0 + written }, bytes.count - written)
+      }
+      if count < 0 {
+        if errno == EINTR { continue }
+        throw AtomicFileErrno(errno)
+      }
+      written += count
+    }
+  }
+
+  /// `fsync(2)`, retried on `EINTR`.
+  static func sync(_ descriptor: Int32) throws(AtomicFileErrno) {
+    while fsync(descriptor) != 0 {
+      if errno != EINTR { throw AtomicFileErrno(errno) }
+    }
+  }
+
+  /// Syncs a directory so that a rename or a new name in it survives a crash.
+  /// File systems that cannot sync a directory (`EINVAL`) are accepted as they are.
+  static func syncDirectory(_ path: String) throws(AtomicFileErrno) {
+    let descriptor = try open(path, O_RDONLY | O_DIRECTORY)
+    defer { close(descriptor) }
+    do {
+      try sync(descriptor)
+    } catch  where error.code == EINVAL {
+      return
+    }
+  }
+
+  /// `fstat(2)`.
+  static func status(_ descriptor: Int32) throws(AtomicFileErrno) -> stat {
+    var info = stat()
+    guard fstat(descriptor, &info) == 0 else { throw AtomicFileErrno(errno) }
+    return info
+  }
+
+  /// `lstat(2)`, or `nil` when the path does not exist or cannot be examined.
+  static func linkStatus(_ path: String) -> stat? {
+    var info = stat()
+    return lstat(path, &info) == 0 ? info : nil
+  }
+
+  /// `stat(2)` (following symlinks), or `nil` when the path does not exist or cannot be examined.
+  static func fileStatus(_ path: String) -> stat? {
+    var info = stat()
+    return stat(path, &info) == 0 ? info : nil
+  }
+
+  /// True for a regular file's mode.
+  static func isRegular(_ mode: mode_t) -> Bool { mode & S_IFMT == S_IFREG }
+
+  /// True for a directory's mode.
+  static func isDirectory(_ mode: mode_t) -> Bool { mode & S_IFMT == S_IFDIR }
+
+  /// `realpath(3)`: the absolute path with every symlink resolved.
+  static func realPath(_ path: String) throws(AtomicFileErrno) -> String {
+    guard let resolved = realpath(path, nil) else { throw AtomicFileErrno(errno) }
+    defer { free(resolved) }
+    return String(cString: resolved)
+  }
+
+  /// Creates `path` and its missing parents with `mode`; an existing directory is fine.
+  static func makeDirectories(_ path: String, mode: mode_t) throws(AtomicFileErrno) {
+    if let info = fileStatus(path) {
+      guard isDirectory(info.st_mode) else { throw AtomicFileErrno(ENOTDIR) }
+      return
+    }
+    let parent = directoryName(path)
+    if parent != path, fileStatus(parent) == nil {
+      try makeDirectories(parent, mode: mode)
+    }
+    if mkdir(path, mode) != 0, errno != EEXIST { throw AtomicFileErrno(errno) }
+  }
+
+  /// The directory part of a path (`/a/b` → `/a`, `b` → `.`, `/b` → `/`).
+  static func directoryName(_ path: String) -> String {
+    var trimmed = Substring(path)
+    while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+    guard let slash = trimmed.lastIndex(of: "/") else { return "." }
+    if slash == trimmed.startIndex { return "/" }
+    return String(trimmed[..<slash])
+  }
+
+  /// The last component of a path.
+  static func baseName(_ path: String) -> String {
+    var trimmed = Substring(path)
+    while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+    guard let slash = trimmed.lastIndex(of: "/") else { return String(trimmed) }
+    return String(trimmed[trimmed.index(after: slash)...])
+  }
+
+  /// Joins a directory and a name.
+  static func join(_ directory: String, _ name: String) -> String {
+    directory.hasSuffix("/") ? directory + name : directory + "/" + name
+  }
+
+  /// True when a process with this pid exists on this host (it may belong to another user).
+  static func processExists(_ pid: Int32) -> Bool {
+    guard pid > 0 else { return false }
+    return kill(pid, 0) == 0 || errno == EPERM
+  }
+
+  /// This machine's host name.
+  static func hostName() -> String {
+    var buffer = [CChar](repeating: 0, count: 256)
+    guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown-host" }
+    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+  }
+
+  /// The effective user's name, else `$USER`, else `uid N`.
+  static func userName() -> String {
+    let uid = geteuid()
+    var entry = passwd()
+    var result: UnsafeMutablePointer<passwd>? = nil
+    var buffer = [CChar](repeating: 0, count: 4096)
+    if getpwuid_r(uid, &entry, &buffer, buffer.count, &result) == 0, result != nil, let name = entry.pw_name {
+      return String(cString: name)
+    }
+    if let user = getenv("USER") { return String(cString: user) }
+    return "uid \(uid)"
+  }
+}
+
+/// An `errno` value thrown by the wrappers.
+struct AtomicFileErrno: Error, Equatable {
+  let code: Int32
+
+  init(_ code: Int32) {
+    self.code = code
+  }
+}
