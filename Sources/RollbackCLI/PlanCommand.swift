@@ -73,7 +73,8 @@ enum PlanRendering {
             .object([
               ("id", .string(step.id)), ("kind", .string(step.kind)), ("name", .string(step.name)),
               ("mutates", .bool(step.mutates)), ("detail", .string(step.detail)), ("origin", .string(step.origin)),
-              ("when", step.conditions.isEmpty ? .null : .string(step.conditions.map(\.text).joined(separator: " and "))),
+              ("when", .string(step.condition?.text)),
+              ("include_when", .array(step.gates.map { .string($0.condition.text) })),
             ])
           })
       ),
@@ -95,8 +96,13 @@ enum PlanRendering {
       let marker = step.mutates ? "MUTATES  " : "read-only"
       var line = "\(number). \(step.id.rightPadded(to: width))  \(step.kind.rightPadded(to: 7))  \(marker)  \(step.detail)"
       if let name = step.name { line += "\n" + String(repeating: " ", count: 5) + "— \(name)" }
-      if !step.conditions.isEmpty {
-        line += "\n" + String(repeating: " ", count: 5) + "only when \(step.conditions.map(\.text).joined(separator: " and "))"
+      if let condition = step.condition {
+        line += "\n" + String(repeating: " ", count: 5) + "only when \(condition.text)"
+      }
+      if let gate = step.gates.last, step.id.hasPrefix(gate.id + "."),
+        index == 0 || !(plan.steps[index - 1].id.hasPrefix(gate.id + "."))
+      {
+        line = String(repeating: " ", count: 5) + "[\(gate.id): only when \(gate.condition.text), decided once here]\n" + line
       }
       if let note = step.note { line += "\n" + String(repeating: " ", count: 5) + "note: \(note)" }
       lines.append(line)

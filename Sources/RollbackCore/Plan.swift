@@ -16,10 +16,21 @@ public struct PlannedStep: Sendable {
   public var note: String?
   /// Where the step comes from (`level 3`, `scenario verify`).
   public var origin: String
-  /// Conditions that must all hold for the step to run (its own `when` and its includes').
-  public var conditions: [Condition]
+  /// The step's own `when`: checked right before the step.
+  public var condition: Condition?
+  /// The `when` of each include around the step, outermost first: each is checked once,
+  /// where its include starts, and skips the whole include when it does not hold.
+  public var gates: [IncludeGate]
   /// The step as written.
   public var step: Step
+}
+
+/// The `when` of an include step, decided once for all its steps.
+public struct IncludeGate: Sendable {
+  /// The include step's id path, unique in the plan.
+  public var id: String
+  /// The condition.
+  public var condition: Condition
 }
 
 /// The resolved steps of a level or scenario in one environment.
@@ -209,7 +220,7 @@ public struct Resolver: Sendable {
       (title, targetSeconds, steps) = (scenario.title ?? name, scenario.target, scenario.steps)
     }
     var planned: [PlannedStep] = []
-    expand(steps, origin: target, prefix: "", conditions: [], path: [target], into: &planned, bag: &bag)
+    expand(steps, origin: target, prefix: "", gates: [], path: [target], into: &planned, bag: &bag)
     if bag.hasErrors { return .failure(DiagnosticList(bag.all)) }
     let level: Int? = { if case .level(let n) = target { return n } else { return nil } }()
     let scenario: String? = { if case .scenario(let s) = target { return s } else { return nil } }()
@@ -220,11 +231,10 @@ public struct Resolver: Sendable {
   }
 
   private func expand(
-    _ steps: [Step], origin: IncludeTarget, prefix: String, conditions: [Condition], path: [IncludeTarget],
+    _ steps: [Step], origin: IncludeTarget, prefix: String, gates: [IncludeGate], path: [IncludeTarget],
     into planned: inout [PlannedStep], bag: inout DiagnosticBag
   ) {
     for step in steps {
-      let own = conditions + (step.when.map { [$0] } ?? [])
       if case .include(let target) = step.kind {
         guard !path.contains(target.value) else {
           bag.error(target.location, "include cycle through \(target.value)")
@@ -236,14 +246,17 @@ public struct Resolver: Sendable {
         case .scenario(let name): inner = runbook.scenario(named: name)?.steps ?? []
         }
         expand(
-          inner, origin: target.value, prefix: prefix + step.id + ".", conditions: own, path: path + [target.value],
+          inner, origin: target.value, prefix: prefix + step.id + ".",
+          gates: gates + (step.when.map { [IncludeGate(id: prefix + step.id, condition: $0)] } ?? []),
+          path: path + [target.value],
           into: &planned, bag: &bag)
         continue
       }
       planned.append(
         PlannedStep(
           id: prefix + step.id, kind: step.kind.keyword, name: step.name, mutates: step.mutates,
-          detail: detail(of: step, into: &bag), note: step.note, origin: origin.description, conditions: own,
+          detail: detail(of: step, into: &bag), note: step.note, origin: origin.description, condition: step.when,
+          gates: gates,
           step: step))
     }
   }

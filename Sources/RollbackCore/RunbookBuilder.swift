@@ -442,6 +442,9 @@ struct RunbookBuilder {
 
   mutating func readStep(_ node: Node, index: Int, owner: String) -> Step? {
     var what = "step \(index) of \(owner)"
+    if let mapping = node.mapping, let idText = mapping["id"]?.scalar?.string, !idText.isEmpty {
+      what = "step '\(idText)' of \(owner)"
+    }
     let extras = RunbookLoader.kindExtras.values.flatMap { $0 }
     let allowed = RunbookLoader.commonStepKeys + RunbookLoader.stepKinds + extras
     guard let f = reader.fields(node, what, allowed: allowed) else { return nil }
@@ -477,7 +480,6 @@ struct RunbookBuilder {
         reader.bag.error(reader.location(idNode), "step id '\(text)' may use only letters, digits, '-', '_' and '.'")
       }
       id = text
-      what = "step '\(text)' of \(owner)"
     }
     guard let kindNode = f[kindName], let kind = readKind(kindName, kindNode, fields: f, what: what) else { return nil }
     var onFailure = FailurePolicy.abort

@@ -87,12 +87,13 @@ public enum RunbookLoader {
       return finish(nil)
     }
     var builder = RunbookBuilder(reader: reader, options: options)
-    let runbook = builder.build(root)
+    var runbook = builder.build(root)
     reader = builder.reader
-    if let runbook {
-      var validator = RunbookValidator(runbook: runbook, options: options, bag: reader.bag)
+    if let built = runbook {
+      var validator = RunbookValidator(runbook: built, options: options, bag: reader.bag)
       validator.validate()
       reader.bag = validator.bag
+      runbook = validator.runbook
     }
     return finish(runbook)
   }

@@ -1,0 +1,64 @@
+import Foundation
+import Testing
+
+/// What a run of the built `rollback` binary printed.
+struct CLIResult {
+  let status: Int32
+  let stdout: String
+  let stderr: String
+}
+
+/// Runs the built `rollback` executable like a user would.
+enum CLI {
+  /// The package root (two levels above this file's folder).
+  static let packageRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent().deletingLastPathComponent()
+
+  /// The `rollback` binary next to the test bundle, or `ROLLBACK_BIN`.
+  static var binary: String {
+    if let path = ProcessInfo.processInfo.environment["ROLLBACK_BIN"] { return path }
+    let bundleDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    let candidates = [
+      bundleDir.appendingPathComponent("rollback").path,
+      bundleDir.deletingLastPathComponent().appendingPathComponent("rollback").path,
+      packageRoot.appendingPathComponent(".build/debug/rollback").path,
+    ]
+    return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[2]
+  }
+
+  /// Runs `rollback ARGS` in `directory` (default: the package root) with extra environment.
+  static func run(
+    _ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:], stdin: String? = nil
+  ) throws -> CLIResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: binary)
+    process.arguments = arguments
+    process.currentDirectoryURL = directory ?? packageRoot
+    var env = ProcessInfo.processInfo.environment
+    env["NO_COLOR"] = "1"
+    for (key, value) in environment { env[key] = value }
+    process.environment = env
+    let out = Pipe()
+    let err = Pipe()
+    let input = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = input
+    try process.run()
+    if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+    try input.fileHandleForWriting.close()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return CLIResult(
+      status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+      stderr: String(decoding: errData, as: UTF8.self))
+  }
+
+  /// A fresh temporary directory.
+  static func temporaryDirectory() throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("rollback-cli-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+  }
+}

@@ -1,0 +1,218 @@
+import RollbackCore
+import Testing
+
+/// A small valid runbook; each broken case replaces one line of it.
+let validRunbook = """
+  version: 1
+  name: demo
+  environments:
+    production:
+      vars: {app_dir: /srv/app}
+      prometheus: {url: "http://127.0.0.1:9090"}
+  flags:
+    api:
+      key: USE_API
+      files: ["${app_dir}/.env"]
+      service: web
+  services:
+    web:
+      restart: [systemctl, restart, web]
+  signals:
+    error_rate:
+      prometheus: rate(errors_total[5m])
+      unit: ratio
+  decision:
+    # first match wins
+    - severity: critical
+      any: ["error_rate > 5%"]
+      action: {level: 1}
+  levels:
+    1:
+      name: Full
+      target: 5m
+      steps:
+        - id: off
+          flag: {name: api, set: disabled}
+        - restart: web
+  """
+
+/// The valid runbook with line `number` (1-based) replaced by `lines`.
+func replacing(line number: Int, with lines: String) -> String {
+  var all = validRunbook.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+  all[number - 1] = lines
+  return all.joined(separator: "\n")
+}
+
+struct BrokenCase: CustomTestStringConvertible, Sendable {
+  let name: String
+  let source: String
+  /// `LINE:COL: error: message` as printed after the file name.
+  let expected: String
+  var environment: [String: String] = [:]
+  var testDescription: String { name }
+}
+
+let brokenCases: [BrokenCase] = [
+  BrokenCase(
+    name: "wrong version", source: replacing(line: 1, with: "version: 2"),
+    expected: "1:10: error: unsupported version '2'; this tool reads runbook format version 1"),
+  BrokenCase(
+    name: "unknown top-level key with hint", source: replacing(line: 2, with: "name: demo\ndescriptoin: x"),
+    expected: "3:1: error: unknown key 'descriptoin' in the runbook; did you mean 'description'?"),
+  BrokenCase(
+    name: "unknown step key with hint",
+    source: replacing(line: 30, with: "        flag: {name: api, set: disabled}\n        timout: 5s"),
+    expected: "31:9: error: unknown key 'timout' in step 'off' of level 1; did you mean 'timeout'?"),
+  BrokenCase(
+    name: "bad duration", source: replacing(line: 27, with: "    target: 5 minutes"),
+    expected: "27:13: error: bad duration '5 minutes' for target of level 1; write e.g. 500ms, 30s, 5m, 1h or 1m30s"),
+  BrokenCase(
+    name: "bad unit in a condition", source: replacing(line: 22, with: "    any: [\"error_rate > 5pc\"]"),
+    expected: "22:26: error: unknown unit 'pc' in '5pc' (units: %, ms, s, m, h, KB, MB, GB, KiB, MiB, GiB)"),
+  BrokenCase(
+    name: "unknown signal in a rule", source: replacing(line: 22, with: "    any: [\"eror_rate > 5%\"]"),
+    expected: "22:12: error: unknown signal 'eror_rate'; did you mean 'error_rate'?"),
+  BrokenCase(
+    name: "unknown flag in a step", source: replacing(line: 30, with: "        flag: {name: apii, set: disabled}"),
+    expected: "30:22: error: unknown flag 'apii'; did you mean 'api'?"),
+  BrokenCase(
+    name: "two kinds in one step",
+    source: replacing(line: 30, with: "        flag: {name: api, set: disabled}\n        restart: web"),
+    expected:
+      "31:9: error: step 'off' of level 1 has two kinds, 'flag' and 'restart'; a step has exactly one kind — split it into two steps"
+  ),
+  BrokenCase(
+    name: "duplicate step id", source: replacing(line: 31, with: "      - id: off\n        restart: web"),
+    expected: "31:9: error: duplicate step id 'off' in level 1 (first at line 29); ids must be unique"),
+  BrokenCase(
+    name: "include cycle",
+    source: replacing(line: 31, with: "      - restart: web\n      - include: level 1"),
+    expected: "32:18: error: include cycle: level 1 -> level 1"),
+  BrokenCase(
+    name: "unset ${env.X} without default", source: replacing(line: 5, with: "    vars: {app_dir: \"${env.APP_DIR_UNSET}\"}"),
+    expected: "5:21: error: environment variable APP_DIR_UNSET is not set; set it or write '${env.APP_DIR_UNSET:-default}'"),
+  BrokenCase(
+    name: "YAML syntax error", source: replacing(line: 22, with: "    any: [\"error_rate > 5%\""),
+    expected:
+      "23:5: error: invalid YAML: did not find expected ',' or ']' (while parsing a flow sequence at line 22, column 10)"),
+  BrokenCase(
+    name: "wrong type", source: replacing(line: 10, with: "    files: {a: b}"),
+    expected: "10:12: error: expected a string for files of flag 'api', found a mapping"),
+  BrokenCase(
+    name: "empty levels", source: String(validRunbook.split(separator: "\n").prefix(23).joined(separator: "\n")) + "\nlevels: {}",
+    expected: "24:9: error: levels is empty; declare at least one level"),
+  BrokenCase(
+    name: "missing required key", source: replacing(line: 2, with: "description: no name"),
+    expected: "1:1: error: missing required key 'name' in the runbook"),
+  BrokenCase(
+    name: "unknown service in a restart", source: replacing(line: 31, with: "      - restart: webb"),
+    expected: "31:18: error: unknown service 'webb'; did you mean 'web'?"),
+  BrokenCase(
+    name: "unknown level in an action", source: replacing(line: 23, with: "    action: {level: 7}"),
+    expected: "23:13: error: unknown level 7 in the action (levels: 1)"),
+  BrokenCase(
+    name: "unknown scenario in an include", source: replacing(line: 31, with: "      - include: scenario db-down"),
+    expected: "31:18: error: unknown scenario 'db-down'"),
+  BrokenCase(
+    name: "step without a kind", source: replacing(line: 31, with: "      - name: nothing to do"),
+    expected:
+      "31:9: error: step 2 of level 1 has no kind; give exactly one of check, assert, wait, flag, restart, run, http, sql, notify, confirm, include"
+  ),
+  BrokenCase(
+    name: "bad operator", source: replacing(line: 22, with: "    any: [\"error_rate => 5%\"]"),
+    expected: "22:23: error: expected an operator (> >= < <= == !=) after 'error_rate', found '=>'"),
+  BrokenCase(
+    name: "missing number", source: replacing(line: 22, with: "    any: [\"error_rate > \"]"),
+    expected: "22:25: error: expected a number after 'error_rate >', found nothing"),
+  BrokenCase(
+    name: "unknown severity with hint", source: replacing(line: 21, with: "  - severity: critcal"),
+    expected: "21:15: error: unknown severity 'critcal'; did you mean 'critical'? (critical, high, medium or low)"),
+  BrokenCase(
+    name: "unknown variable", source: replacing(line: 10, with: "    files: [\"${appdir}/.env\"]"),
+    expected: "10:13: error: unknown variable 'appdir' in environment 'production'; did you mean 'app_dir'?"),
+  BrokenCase(
+    name: "set value not enabled or disabled", source: replacing(line: 30, with: "        flag: {name: api, set: off}"),
+    expected: "30:32: error: set must be enabled or disabled, found 'off'"),
+  BrokenCase(
+    name: "step down without a ladder", source: replacing(line: 30, with: "        flag: {name: api, step_down: true}"),
+    expected: "30:22: error: flag 'api' has no ladder to step down; give it percent_key and stages"),
+  BrokenCase(
+    name: "unknown signal unit", source: replacing(line: 18, with: "    unit: ratoi"),
+    expected: "18:11: error: unknown unit 'ratoi' for signal 'error_rate'; did you mean 'ratio'? (units: ratio, seconds, count, bytes, percent)"),
+  BrokenCase(
+    name: "unterminated placeholder", source: replacing(line: 10, with: "    files: [\"${app_dir/.env\"]"),
+    expected: "10:14: error: unterminated '${' in '${app_dir/.env'; close it with '}' or write '$${' for a literal '${'"),
+  BrokenCase(
+    name: "duplicate key", source: replacing(line: 2, with: "name: demo\nname: again"),
+    expected: "2:1: error: duplicate key 'name' in a mapping; each key may appear once"),
+  BrokenCase(
+    name: "within on a flag step",
+    source: replacing(line: 30, with: "        flag: {name: api, set: disabled}\n        within: 2m"),
+    expected: "31:9: error: 'within' belongs to a wait step, not a flag step"),
+  BrokenCase(
+    name: "not a mapping at the top", source: "- just\n- a list",
+    expected: "1:1: error: expected a mapping for the runbook, found a list"),
+  BrokenCase(
+    name: "run as a plain string", source: replacing(line: 31, with: "      - run: rm -rf /tmp/x"),
+    expected:
+      "31:14: error: run of step 2 of level 1 must be a list (program and arguments, no shell) or {shell: \"…\"}, found 'rm -rf /tmp/x'"
+  ),
+]
+
+@Suite("Broken runbooks are reported at the exact place")
+struct BrokenRunbookTests {
+  @Test("the base runbook is valid")
+  func baseIsValid() {
+    let result = RunbookLoader.load(source: validRunbook, file: "demo.yaml")
+    #expect(result.errors.isEmpty, "\(result.errors)")
+    #expect(result.runbook != nil)
+  }
+
+  @Test("each broken runbook gives its located error", arguments: brokenCases)
+  func brokenCase(_ item: BrokenCase) {
+    let result = RunbookLoader.load(
+      source: item.source, file: "demo.yaml", options: LoadOptions(environment: item.environment))
+    let printed = result.errors.map(\.description)
+    #expect(printed.contains("demo.yaml:" + item.expected), "got: \(printed)")
+    #expect(result.runbook == nil)
+  }
+
+  @Test("every problem is reported in one pass")
+  func allProblemsAtOnce() {
+    var source = replacing(line: 22, with: "    any: [\"eror_rate > 5%\"]")
+    source = source.replacingOccurrences(of: "target: 5m", with: "target: soon")
+    source = source.replacingOccurrences(of: "- restart: web", with: "- restart: webb")
+    let result = RunbookLoader.load(source: source, file: "demo.yaml")
+    let lines = result.errors.map(\.location.line)
+    #expect(lines == [22, 27, 31], "\(result.errors)")
+  }
+
+  @Test("a diagnostic renders with the source line and a caret under the column")
+  func rendering() throws {
+    let source = replacing(line: 22, with: "    any: [\"eror_rate > 5%\"]")
+    let result = RunbookLoader.load(source: source, file: "demo.yaml")
+    let first = try #require(result.errors.first)
+    #expect(
+      first.rendered(source: source)
+        == """
+        demo.yaml:22:12: error: unknown signal 'eror_rate'; did you mean 'error_rate'?
+            any: ["eror_rate > 5%"]
+                   ^
+        """)
+  }
+
+  @Test("an alias bomb is refused quickly, not expanded")
+  func billionLaughs() {
+    var lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    var previous = "a"
+    for name in ["b", "c", "d", "e", "f", "g", "h", "i"] {
+      lines.append("\(name): &\(name) [" + Array(repeating: "*\(previous)", count: 10).joined(separator: ", ") + "]")
+      previous = name
+    }
+    let clock = ContinuousClock()
+    let started = clock.now
+    let result = RunbookLoader.load(source: lines.joined(separator: "\n"), file: "bomb.yaml")
+    #expect(clock.now - started < .seconds(2))
+    #expect(result.errors.first?.message.contains("expands to more than") == true, "\(result.errors)")
+  }
+}
