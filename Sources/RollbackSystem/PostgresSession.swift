@@ -1,0 +1,290 @@
+import CLibPQ
+import Foundation
+
+/// The connection parameters for one libpq call, derived from a DSN and the timeouts.
+///
+/// The DSN goes in as `dbname` with `expand_dbname=1`, so both `postgresql://` URLs and
+/// `key=value` strings work and values are never re-parsed. Parameters after it override
+/// the DSN's: the timeouts and the application name are always ours.
+struct PostgresConnectionParameters {
+  let keywords: [String]
+  let values: [String]
+  /// Strings to mask in any libpq message: the password (decoded and as written).
+  let secrets: [String]
+
+  /// Parses `dsn` (without connecting) and adds the timeouts.
+  ///
+  /// - Parameters:
+  ///   - connectTimeout: whole seconds, at least 1 (libpq waits at least 2 s anyway).
+  ///   - statementTimeout: milliseconds for `-c statement_timeout`, or nil for none.
+  init(dsn: String, connectTimeout: Duration, statementTimeout: Duration?, applicationName: String)
+    throws(PostgresError)
+  {
+    var errorMessage: UnsafeMutablePointer<CChar>?
+    guard let parsed = PQconninfoParse(dsn, &errorMessage) else {
+      var reason = "libpq could not parse it"
+      if let errorMessage {
+        reason = PostgresConnectionParameters.withoutQuotedText(String(cString: errorMessage))
+        PQfreemem(errorMessage)
+      }
+      throw .invalidConnectionString(reason: reason)
+    }
+    defer { PQconninfoFree(parsed) }
+
+    var password: String?
+    var options: String?
+    var option = parsed
+    while let keyword = option.pointee.keyword {
+      if let value = option.pointee.val {
+        switch String(cString: keyword) {
+        case "password": password = String(cString: value)
+        case "options": options = String(cString: value)
+        default: break
+        }
+      }
+      option += 1
+    }
+
+    var secrets = Redaction.secretsInURL(dsn)
+    if let password { secrets.append(password) }
+    if let fromEnvironment = ProcessInfo.processInfo.environment["PGPASSWORD"] {
+      secrets.append(fromEnvironment)
+    }
+    if dsn.contains("=") || dsn.contains("://") { secrets.append(dsn) }
+    self.secrets = secrets.filter { !$0.isEmpty }
+
+    var keywords = ["dbname", "connect_timeout", "application_name"]
+    var values = [dsn, String(connectTimeout.secondsRoundedUp(atLeast: 1)), applicationName]
+    if let statementTimeout {
+      let setting = "-c statement_timeout=\(max(1, statementTimeout.millisecondsRoundedUp))"
+      keywords.append("options")
+      values.append([options, setting].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " "))
+    }
+    self.keywords = keywords
+    self.values = values
+  }
+
+  /// Calls `body` with NULL-terminated C arrays of the keywords and values.
+  func withCArrays<Result>(
+    _ body: (UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<UnsafePointer<CChar>?>?) -> Result
+  ) -> Result {
+    withCStringArray(keywords) { keywordArray in
+      withCStringArray(values) { valueArray in
+        body(keywordArray, valueArray)
+      }
+    }
+  }
+
+  /// libpq's parse errors quote the offending part of the DSN, which may be a password.
+  static func withoutQuotedText(_ message: String) -> String {
+    var result = ""
+    var inQuote = false
+    for character in message {
+      if character == "\"" {
+        if !inQuote { result += "\"…\"" }
+        inQuote.toggle()
+      } else if !inQuote {
+        result.append(character)
+      }
+    }
+    return PostgresSession.oneLine(result)
+  }
+}
+
+/// Calls `body` with a NULL-terminated array of C strings (a nil element stays NULL).
+func withCStringArray<Result>(
+  _ strings: [String?],
+  _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> Result
+) -> Result {
+  let copies = strings.map { $0.flatMap { strdup($0) } }
+  defer { copies.forEach { free($0) } }
+  let pointers = copies.map { UnsafePointer($0) } + [nil]
+  return pointers.withUnsafeBufferPointer { buffer in body(buffer.baseAddress) }
+}
+
+/// One libpq connection used from one thread: connect, run one statement, finish.
+final class PostgresSession {
+  private let connection: OpaquePointer
+  private let secrets: [String]
+
+  /// How long past the statement timeout the client waits before declaring the server
+  /// stalled. The server cancels at the statement timeout; this covers a dead peer.
+  static let grace: Duration = .seconds(2)
+
+  private init(connection: OpaquePointer, secrets: [String]) {
+    self.connection = connection
+    self.secrets = secrets
+  }
+
+  deinit {
+    PQfinish(connection)
+  }
+
+  /// `PQpingParams` with the given parameters.
+  static func ping(_ parameters: PostgresConnectionParameters) -> PostgresPingResult {
+    let outcome = parameters.withCArrays { keywords, values in PQpingParams(keywords, values, 1) }
+    switch outcome {
+    case PQPING_OK: return .ok
+    case PQPING_REJECT: return .reject
+    case PQPING_NO_RESPONSE: return .noResponse
+    default: return .noAttempt
+    }
+  }
+
+  /// Connects with `PQconnectdbParams` (blocking, bounded by `connect_timeout`).
+  static func connect(_ parameters: PostgresConnectionParameters, connectTimeout: Duration)
+    throws(PostgresError)
+    -> PostgresSession
+  {
+    let started = ContinuousClock.now
+    let connection = parameters.withCArrays { keywords, values in PQconnectdbParams(keywords, values, 1) }
+    guard let connection else {
+      throw .connectionFailed(message: "libpq could not allocate a connection")
+    }
+    guard PQstatus(connection) == CONNECTION_OK else {
+      let message = redacted(errorText(of: connection), secrets: parameters.secrets)
+      PQfinish(connection)
+      // A quick failure may be a server that is starting or stopping; only PQping can
+      // tell (it reads SQLSTATE 57P03). A failure that used the whole timeout is not that.
+      if ContinuousClock.now - started < connectTimeout, ping(parameters) == .reject {
+        throw .serverStartingOrStopping
+      }
+      throw .connectionFailed(message: message.isEmpty ? "unknown libpq error" : message)
+    }
+    return PostgresSession(connection: connection, secrets: parameters.secrets)
+  }
+
+  /// Sends one statement with text parameters and waits for its result, at most
+  /// `statementTimeout` plus ``grace``, checking `cancellation` while it waits.
+  func execute(
+    _ query: String,
+    parameters: [String?],
+    statementTimeout: Duration,
+    maxRows: Int,
+    cancellation: CancellationFlag
+  ) throws(PostgresError) -> PostgresQueryResult {
+    let deadline = BlockingDeadline(after: statementTimeout + Self.grace)
+    guard PQsetnonblocking(connection, 1) == 0 else { throw connectionLost() }
+    let sent = withCStringArray(parameters) { values in
+      PQsendQueryParams(connection, query, Int32(clamping: parameters.count), nil, values, nil, nil, 0)
+    }
+    guard sent == 1 else { throw connectionLost() }
+
+    // Send everything (small statements go out at once; large ones need the socket).
+    while true {
+      let flushed = PQflush(connection)
+      if flushed == 0 { break }
+      if flushed < 0 { throw connectionLost() }
+      try wait(
+        forWriting: true, deadline: deadline, statementTimeout: statementTimeout, cancellation: cancellation)
+      guard PQconsumeInput(connection) == 1 else { throw connectionLost() }
+    }
+
+    var outcome: Result<PostgresQueryResult, PostgresError>?
+    while true {
+      while PQisBusy(connection) == 1 {
+        try wait(
+          forWriting: false, deadline: deadline, statementTimeout: statementTimeout,
+          cancellation: cancellation)
+        guard PQconsumeInput(connection) == 1 else { throw connectionLost() }
+      }
+      guard let result = PQgetResult(connection) else { break }
+      defer { PQclear(result) }
+      let status = PQresultStatus(result)
+      switch status {
+      case PGRES_TUPLES_OK, PGRES_COMMAND_OK:
+        if outcome == nil { outcome = .success(rows(of: result, maxRows: maxRows)) }
+      case PGRES_FATAL_ERROR, PGRES_NONFATAL_ERROR:
+        if outcome == nil { outcome = .failure(failure(of: result, statementTimeout)) }
+      case PGRES_EMPTY_QUERY:
+        outcome = outcome ?? .failure(.queryFailed(sqlstate: "42601", message: "the query is empty"))
+      default:
+        // COPY and other streaming modes are not for a probe; the connection is
+        // dropped by deinit, which ends them.
+        throw .queryFailed(
+          sqlstate: "0A000", message: "\(String(cString: PQresStatus(status)).lowercased()) is not supported")
+      }
+    }
+    guard let outcome else { throw connectionLost() }
+    return try outcome.get()
+  }
+
+  /// Waits until the socket is readable (or writable), the deadline passes, or the
+  /// caller cancels.
+  private func wait(
+    forWriting: Bool,
+    deadline: BlockingDeadline,
+    statementTimeout: Duration,
+    cancellation: CancellationFlag
+  ) throws(PostgresError) {
+    let socket = PQsocket(connection)
+    guard socket >= 0 else { throw connectionLost() }
+    while true {
+      if cancellation.isCancelled { throw .cancelled }
+      if deadline.hasExpired { throw .serverNotResponding(after: statementTimeout + Self.grace) }
+      var descriptor = pollfd(
+        fd: socket, events: Int16(forWriting ? POLLIN | POLLOUT : POLLIN), revents: 0)
+      let ready = poll(&descriptor, 1, deadline.remainingMilliseconds())
+      if ready > 0 { return }
+      if ready < 0 && errno != EINTR { throw connectionLost() }
+    }
+  }
+
+  /// The rows of a successful result, as text.
+  private func rows(of result: OpaquePointer, maxRows: Int) -> PostgresQueryResult {
+    let columnCount = Int(PQnfields(result))
+    let rowCount = Int(PQntuples(result))
+    let columns = (0..<columnCount).map { column in
+      PQfname(result, Int32(column)).map { String(cString: $0) } ?? ""
+    }
+    let kept = min(rowCount, max(0, maxRows))
+    let rows: [[String?]] = (0..<kept).map { row in
+      (0..<columnCount).map { column -> String? in
+        if PQgetisnull(result, Int32(row), Int32(column)) == 1 { return nil }
+        return PQgetvalue(result, Int32(row), Int32(column)).map { String(cString: $0) }
+      }
+    }
+    let tag = PQcmdStatus(result).map { String(cString: $0) } ?? ""
+    let affected = PQcmdTuples(result).flatMap { Int(String(cString: $0)) }
+    return PostgresQueryResult(
+      columns: columns, rows: rows, totalRowCount: rowCount, commandTag: tag, affectedRows: affected)
+  }
+
+  /// The error of a failed result: statement timeout or the server's message.
+  private func failure(of result: OpaquePointer, _ statementTimeout: Duration) -> PostgresError {
+    let sqlstate = field(result, rollback_pg_diag_sqlstate) ?? "XX000"
+    if sqlstate == "57014" { return .statementTimeout(after: statementTimeout) }
+    var message =
+      field(result, rollback_pg_diag_message_primary) ?? PQresultErrorMessage(result).map {
+        String(cString: $0)
+      } ?? ""
+    if let detail = field(result, rollback_pg_diag_message_detail) { message += " (\(detail))" }
+    if let hint = field(result, rollback_pg_diag_message_hint) { message += "; hint: \(hint)" }
+    return .queryFailed(sqlstate: sqlstate, message: Self.redacted(message, secrets: secrets))
+  }
+
+  private func field(_ result: OpaquePointer, _ code: Int32) -> String? {
+    PQresultErrorField(result, code).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
+  }
+
+  /// The connection broke while a statement was in flight.
+  private func connectionLost() -> PostgresError {
+    let message = Self.redacted(Self.errorText(of: connection), secrets: secrets)
+    return .connectionFailed(
+      message: message.isEmpty ? "the connection was lost" : "connection lost: \(message)")
+  }
+
+  private static func errorText(of connection: OpaquePointer) -> String {
+    PQerrorMessage(connection).map { String(cString: $0) } ?? ""
+  }
+
+  /// libpq text on one line with secrets masked.
+  static func redacted(_ message: String, secrets: [String]) -> String {
+    oneLine(Redaction.text(message, secrets: secrets))
+  }
+
+  /// Collapses whitespace runs (libpq messages have newlines and double spaces).
+  static func oneLine(_ text: String) -> String {
+    text.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+  }
+}
