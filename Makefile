@@ -37,7 +37,8 @@ HARNESS_DIR_FILE := .build/harness-dir
 deps:
 	@missing=""; \
 	for pkg in $(DEPS_PACKAGES); do \
-	  dpkg -s "$$pkg" 2>/dev/null | grep -q '^Status: install ok installed' || missing="$$missing $$pkg"; \
+	  status=$$(dpkg -s "$$pkg" 2>/dev/null | sed -n 's/^Status: //p' || true); \
+	  [ "$$status" = "install ok installed" ] || missing="$$missing $$pkg"; \
 	done; \
 	if [ -z "$$missing" ]; then echo "deps: all present"; exit 0; fi; \
 	echo "deps: installing$$missing"; \
