@@ -220,7 +220,10 @@ final class PostgresSession {
     let socket = PQsocket(connection)
     guard socket >= 0 else { throw connectionLost() }
     while true {
-      if cancellation.isCancelled { throw .cancelled }
+      if cancellation.isCancelled {
+        requestServerCancel()
+        throw .cancelled
+      }
       if deadline.hasExpired { throw .serverNotResponding(after: statementTimeout + Self.grace) }
       var descriptor = pollfd(
         fd: socket, events: Int16(forWriting ? POLLIN | POLLOUT : POLLIN), revents: 0)
@@ -229,6 +232,25 @@ final class PostgresSession {
       if ready < 0 && errno != EINTR { throw connectionLost() }
     }
   }
+
+  /// Asks the server to stop the running statement (`PQcancel`), so a cancelled
+  /// statement does not run on (and commit) after the client gave up. `PQcancel` opens
+  /// its own connection and has no timeout, so it runs on a helper thread and this waits
+  /// at most ``cancelWait`` for it.
+  private func requestServerCancel() {
+    guard let cancel = PQgetCancel(connection) else { return }
+    let request = PostgresCancelRequest(cancel)
+    let finished = DispatchSemaphore(value: 0)
+    let thread = Thread {
+      request.send()
+      finished.signal()
+    }
+    thread.start()
+    _ = finished.wait(timeout: .now() + .milliseconds(Self.cancelWait.millisecondsRoundedUp))
+  }
+
+  /// The longest a cancelled call waits for the server to acknowledge the cancel.
+  static let cancelWait: Duration = .seconds(1)
 
   /// The rows of a successful result, as text.
   private func rows(of result: OpaquePointer, maxRows: Int) -> PostgresQueryResult {
@@ -286,5 +308,22 @@ final class PostgresSession {
   /// Collapses whitespace runs (libpq messages have newlines and double spaces).
   static func oneLine(_ text: String) -> String {
     text.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+  }
+}
+
+/// A `PGcancel` handed to the thread that sends it. It is independent of the `PGconn`
+/// (libpq allows `PQcancel` from any thread) and is freed once sent.
+private final class PostgresCancelRequest: @unchecked Sendable {
+  private let cancel: OpaquePointer
+
+  init(_ cancel: OpaquePointer) {
+    self.cancel = cancel
+  }
+
+  /// Sends the cancel request and frees it. Call once.
+  func send() {
+    var errorBuffer = [CChar](repeating: 0, count: 256)
+    _ = PQcancel(cancel, &errorBuffer, Int32(errorBuffer.count))
+    PQfreeCancel(cancel)
   }
 }

@@ -74,3 +74,19 @@ func timedError<Failure: Error>(
     return (error, ContinuousClock.now - start)
   }
 }
+
+/// Polls `body` until it returns a value satisfying `done`, for at most `limit`.
+func repeatUntil<T>(
+  for limit: Duration,
+  every interval: Duration = .milliseconds(250),
+  _ body: () async -> T,
+  until done: (T) -> Bool
+) async -> (T, Duration) {
+  let start = ContinuousClock.now
+  var last = await body()
+  while !done(last), ContinuousClock.now - start < limit {
+    try? await Task.sleep(for: interval)
+    last = await body()
+  }
+  return (last, ContinuousClock.now - start)
+}

@@ -306,21 +306,33 @@ struct PostgresClientTests {
     #expect(elapsed < .seconds(3))
   }
 
-  @Test("cancelling the task stops a long query")
+  @Test("cancelling the task stops a long query, on the server too")
   func cancellation() async throws {
     let dsn = try SystemTestHarness.databaseURL()
     let client = client
+    let marker = "rollback_cancel_probe_\(UInt32.random(in: 0...UInt32.max))"
     let start = ContinuousClock.now
 
     let task = Task { () async throws(PostgresError) -> Double in
-      try await client.queryNumber(dsn: dsn, query: "SELECT 1 FROM pg_sleep(10)", timeout: .seconds(20))
+      try await client.queryNumber(
+        dsn: dsn, query: "SELECT 1 FROM pg_sleep(10) /* \(marker) */", timeout: .seconds(20))
     }
     try await Task.sleep(for: .milliseconds(500))
     task.cancel()
     let result = await task.result
+    let cancelledAfter = ContinuousClock.now - start
+    let (running, _) = await repeatUntil(for: .seconds(3)) {
+      try? await client.queryNumber(
+        dsn: dsn,
+        query: "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE $1",
+        parameters: ["%/* \(marker) */%"], timeout: .seconds(5))
+    } until: {
+      $0 == 0
+    }
 
     #expect(throws: PostgresError.cancelled) { try result.get() }
-    #expect(ContinuousClock.now - start < .seconds(2))
+    #expect(cancelledAfter < .seconds(2))
+    #expect(running == 0, "the statement kept running on the server")
   }
 
   @Test("concurrent queries each get their own connection")
