@@ -4,6 +4,8 @@ import RollbackCore
 
 /// Options every command shares: which runbook, which environment, how to print.
 struct RunbookOptions: ParsableArguments {
+  init() {}
+
   @Option(
     name: .long,
     help: ArgumentHelp(
@@ -81,13 +83,18 @@ enum Console {
     FileHandle.standardError.write(Data((text + "\n").utf8))
   }
 
-  /// Human output: stdout normally, stderr when stdout carries JSON.
+  /// Human output: stdout normally, stderr when stdout carries JSON. Unbuffered, safe from any thread.
   static func human(_ text: String, json: Bool) {
     if json {
       error(text)
     } else {
-      print(text)
+      output(text)
     }
+  }
+
+  /// Writes a line to stdout at once.
+  static func output(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
   }
 }
 

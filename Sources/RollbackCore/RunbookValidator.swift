@@ -1,7 +1,7 @@
 import Foundation
 
-/// Cross-checks a structurally sound runbook: references, placeholders, includes, and likely mistakes.
-struct RunbookValidator {
+/// Cross-checks a runbook; its template helpers are public for preflight checks.
+public struct RunbookValidator {
   var runbook: Runbook
   let options: LoadOptions
   var bag: DiagnosticBag
@@ -231,6 +231,12 @@ struct RunbookValidator {
     case .confirm(let text): return [text]
     }
   }
+
+  /// Every template a step holds (for preflight checks).
+  public static func templatesOfStep(_ step: Step) -> [Template] { templates(of: step) }
+
+  /// Every template a command holds (for preflight checks).
+  public static func templatesOfCommand(_ command: CommandSpec) -> [Template] { templates(of: command) }
 
   static func templates(of command: CommandSpec) -> [Template] {
     var list: [Template]

@@ -205,7 +205,9 @@ public struct InterpolationContext: Sendable {
         display += resolved.display
         secret = secret || resolved.hasSecret
       case .environment(let name, let fallback):
-        guard let found = environment[name] ?? fallback else {
+        // Like the shell's ${NAME:-default}: an empty value takes the default too.
+        let set = environment[name].flatMap { $0.isEmpty && fallback != nil ? nil : $0 }
+        guard let found = set ?? fallback else {
           bag.error(
             template.location, "environment variable \(name) is not set; set it or write '${env.\(name):-default}'")
           continue

@@ -1,0 +1,189 @@
+import ArgumentParser
+import Foundation
+import RollbackCore
+import RollbackSystem
+
+/// Where runs, the lock and backups live: `--state-dir`, else `ROLLBACK_STATE_DIR`, else `.rollback/` beside the runbook.
+func stateDirectory(_ options: RunbookOptions, runbookPath: String) -> String {
+  if let explicit = options.stateDir { return explicit }
+  if let fromEnvironment = ProcessInfo.processInfo.environment["ROLLBACK_STATE_DIR"], !fromEnvironment.isEmpty {
+    return fromEnvironment
+  }
+  let directory = (runbookPath as NSString).deletingLastPathComponent
+  return ((directory.isEmpty ? "." : directory) as NSString).appendingPathComponent(".rollback")
+}
+
+/// Runs an executor with SIGINT/SIGTERM wired to cancellation, and prints its result.
+func perform(_ request: ExecutionRequest, json: Bool) async throws -> RunResult {
+  SignalTrap.ignoreSIGPIPE()
+  let executor: Executor
+  do {
+    executor = try Executor(request: request) { line in Console.human(line, json: json) }
+  } catch {
+    error.diagnostics.forEach { Console.error($0.description) }
+    throw ExitCode(2)
+  }
+  let task = Task { await executor.run() }
+  let trap = SignalTrap.install { _ in task.cancel() }
+  let result = await task.value
+  trap.cancel()
+  if json {
+    Console.output(RunRendering.json(result).pretty())
+  }
+  Console.human("", json: json)
+  Console.human(RunRendering.summary(result), json: json)
+  return result
+}
+
+/// `rollback execute`: run a level's or scenario's steps.
+struct ExecuteCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "execute",
+    abstract: "Run a level's or scenario's steps; journal each; report the time against the target.",
+    discussion: """
+      Preflight checks every file, command and variable before the first change. The run holds
+      STATE/lock; a second execution exits 4. Every step is journalled in STATE/runs/RUN_ID.jsonl;
+      an interrupted run (exit 130) continues with `rollback resume`.
+      """)
+
+  @OptionGroup var options: RunbookOptions
+  @OptionGroup var targetOptions: TargetOptions
+  @OptionGroup var variables: VariableOptions
+
+  @Flag(name: .customLong("dry-run"), help: "Rehearse: run the reads before the first change, describe every change, change nothing.")
+  var dryRun = false
+
+  @Flag(name: .long, help: "Answer yes to every confirm gate.")
+  var yes = false
+
+  @Option(name: .long, help: ArgumentHelp("Start at this step id, skipping the ones before.", valueName: "step"))
+  var from: String?
+
+  @Option(
+    name: .customLong("signal"),
+    help: ArgumentHelp("Set a signal's value by hand (repeatable), e.g. complaints_per_hour=7.", valueName: "name=value"))
+  var signals: [String] = []
+
+  func run() async throws {
+    let target = try targetOptions.target()
+    let overrides = try variables.overrides()
+    let loaded = try LoadedRunbook.load(options, overrides: overrides, printWarnings: false)
+    let runbook = try loaded.runbook()
+    let manual: ManualValues
+    switch ManualValues.parse(signals, runbook: runbook) {
+    case .success(let values): manual = values
+    case .failure(let list):
+      list.diagnostics.forEach { Console.error("error: \($0.message)") }
+      throw ExitCode(2)
+    }
+    let request = ExecutionRequest(
+      runbook: runbook, runbookPath: loaded.path, runbookHash: ContentHash.of(Array(loaded.result.source.utf8)),
+      target: target, environmentName: options.env, overrides: overrides,
+      processEnvironment: ProcessInfo.processInfo.environment, manual: manual, dryRun: dryRun, assumeYes: yes,
+      canPrompt: isatty(STDIN_FILENO) == 1, stateDirectory: stateDirectory(options, runbookPath: loaded.path),
+      fromStep: from)
+    let result = try await perform(request, json: options.json)
+    if result.exitCode != 0 { throw ExitCode(result.exitCode) }
+  }
+}
+
+/// `rollback resume`: continue an interrupted run.
+struct ResumeCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "resume",
+    abstract: "Continue an interrupted run from the first step not journalled as done.",
+    discussion: """
+      Steps journalled as finished are not run again. A step that started but did not finish is
+      run again when it is idempotent (flag set/percent, check, assert, wait, GET/HEAD, read-only SQL);
+      otherwise you are asked (or --yes answers). A runbook that changed since the run started is
+      refused unless --force.
+      """)
+
+  @OptionGroup var options: RunbookOptions
+
+  @Argument(help: ArgumentHelp("The run to continue (default: the latest).", valueName: "run-id"))
+  var runID: String?
+
+  @Flag(name: .long, help: "Answer yes to every confirm gate and to repeating unfinished steps.")
+  var yes = false
+
+  @Flag(name: .long, help: "Resume even though the runbook changed since the run started.")
+  var force = false
+
+  func run() async throws {
+    let path = try options.runbookPath()
+    let state = stateDirectory(options, runbookPath: path)
+    let ids = JournalReader.runIDs(stateDirectory: state)
+    guard let id = runID ?? ids.last else {
+      Console.error("error: no runs in \(state)/runs; nothing to resume")
+      throw ExitCode(2)
+    }
+    let events: [[String: Any]]
+    do {
+      events = try JournalReader.events(at: JournalReader.path(stateDirectory: state, runID: id))
+    } catch {
+      Console.error("error: \(error.description)")
+      throw ExitCode(2)
+    }
+    guard let started = events.first(where: { $0["event"] as? String == "run-started" }) else {
+      Console.error("error: journal of run \(id) has no run-started event")
+      throw ExitCode(2)
+    }
+    if let last = events.last(where: { $0["event"] as? String == "run-finished" }),
+      let status = last["status"] as? String, status == "succeeded" || status == "dry-run",
+      events.last?["event"] as? String == "run-finished"
+    {
+      Console.human("run \(id) already finished (\(status)); nothing to resume", json: options.json)
+      return
+    }
+    if started["dry_run"] as? Bool == true {
+      Console.error("error: run \(id) was a dry run; start a new one with rollback execute")
+      throw ExitCode(2)
+    }
+    var overrides: [String: String] = [:]
+    if let vars = started["vars"] as? [String: Any] { for (key, value) in vars { overrides[key] = value as? String } }
+    var runbookOptions = options
+    if runbookOptions.runbook == nil { runbookOptions.runbook = started["runbook_path"] as? String }
+    if runbookOptions.env == nil { runbookOptions.env = started["environment"] as? String }
+    let loaded = try LoadedRunbook.load(runbookOptions, overrides: overrides, printWarnings: false)
+    let runbook = try loaded.runbook()
+    let hash = ContentHash.of(Array(loaded.result.source.utf8))
+    if let recorded = started["runbook_hash"] as? String, recorded != hash, !force {
+      Console.error(
+        "error: \(loaded.path) changed since run \(id) started; resuming could run different steps. Check it, then rerun with --force")
+      throw ExitCode(2)
+    }
+    var finished = Set<String>()
+    var startedSteps = Set<String>()
+    for event in events {
+      guard let step = event["step"] as? String ?? event["id"] as? String else { continue }
+      switch event["event"] as? String {
+      case "step-started": startedSteps.insert(step)
+      case "step-finished":
+        startedSteps.remove(step)
+        let status = event["status"] as? String
+        if status == "succeeded" || status == "skipped" { finished.insert(step) } else { finished.remove(step) }
+      default: break
+      }
+    }
+    let target: IncludeTarget
+    if let level = started["level"] as? Int {
+      target = .level(level)
+    } else if let scenario = started["scenario"] as? String {
+      target = .scenario(scenario)
+    } else {
+      Console.error("error: journal of run \(id) names no level or scenario")
+      throw ExitCode(2)
+    }
+    let startedAt = (started["started_at"] as? String).flatMap(Timestamp.parse) ?? Date()
+    let request = ExecutionRequest(
+      runbook: runbook, runbookPath: loaded.path, runbookHash: hash, target: target,
+      environmentName: runbookOptions.env, overrides: overrides, processEnvironment: ProcessInfo.processInfo.environment,
+      manual: ManualValues(), dryRun: false, assumeYes: yes, canPrompt: isatty(STDIN_FILENO) == 1,
+      stateDirectory: state,
+      resume: ResumePoint(runID: id, finished: finished, unfinished: startedSteps, startedAt: startedAt),
+      command: "resume")
+    let result = try await perform(request, json: options.json)
+    if result.exitCode != 0 { throw ExitCode(result.exitCode) }
+  }
+}

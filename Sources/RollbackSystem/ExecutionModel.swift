@@ -1,0 +1,196 @@
+import Foundation
+import RollbackCore
+
+/// Everything an execution needs to know before it starts.
+public struct ExecutionRequest: Sendable {
+  /// The validated runbook.
+  public var runbook: Runbook
+  /// The runbook file as the user named it.
+  public var runbookPath: String
+  /// A hash of the runbook's bytes, to detect changes before a resume.
+  public var runbookHash: String
+  /// The level or scenario to run.
+  public var target: IncludeTarget
+  /// The environment, nil for the default.
+  public var environmentName: String?
+  /// `--var` overrides.
+  public var overrides: [String: String]
+  /// The process environment.
+  public var processEnvironment: [String: String]
+  /// `--signal` values.
+  public var manual: ManualValues
+  /// Rehearse: mutate nothing.
+  public var dryRun: Bool
+  /// Answer every confirm gate with yes.
+  public var assumeYes: Bool
+  /// Whether a person can be asked on a terminal.
+  public var canPrompt: Bool
+  /// The state directory (`runs/`, `lock`, `backups/`).
+  public var stateDirectory: String
+  /// Start at this step id, skipping the ones before.
+  public var fromStep: String?
+  /// When resuming: the run being continued.
+  public var resume: ResumePoint?
+  /// The command that started the run, for the journal (`execute`, `drill`, `flag`).
+  public var command: String
+
+  /// Creates a request.
+  public init(
+    runbook: Runbook, runbookPath: String, runbookHash: String, target: IncludeTarget, environmentName: String?,
+    overrides: [String: String], processEnvironment: [String: String], manual: ManualValues, dryRun: Bool,
+    assumeYes: Bool, canPrompt: Bool, stateDirectory: String, fromStep: String? = nil, resume: ResumePoint? = nil,
+    command: String = "execute"
+  ) {
+    self.runbook = runbook
+    self.runbookPath = runbookPath
+    self.runbookHash = runbookHash
+    self.target = target
+    self.environmentName = environmentName
+    self.overrides = overrides
+    self.processEnvironment = processEnvironment
+    self.manual = manual
+    self.dryRun = dryRun
+    self.assumeYes = assumeYes
+    self.canPrompt = canPrompt
+    self.stateDirectory = stateDirectory
+    self.fromStep = fromStep
+    self.resume = resume
+    self.command = command
+  }
+}
+
+/// Where an interrupted run stands, read from its journal.
+public struct ResumePoint: Sendable {
+  /// The run being continued.
+  public var runID: String
+  /// Steps journalled as finished (succeeded or skipped).
+  public var finished: Set<String>
+  /// Steps journalled as started but not finished.
+  public var unfinished: Set<String>
+  /// When the original run started.
+  public var startedAt: Date
+
+  /// Creates a resume point.
+  public init(runID: String, finished: Set<String>, unfinished: Set<String>, startedAt: Date) {
+    self.runID = runID
+    self.finished = finished
+    self.unfinished = unfinished
+    self.startedAt = startedAt
+  }
+}
+
+/// How a step ended.
+public enum StepStatus: String, Sendable {
+  /// It did what it should.
+  case succeeded
+  /// It did not.
+  case failed
+  /// Its condition did not hold, or a resume found it done.
+  case skipped
+  /// A mutating step in a dry run.
+  case wouldRun = "would-run"
+  /// A read after the first mutation in a dry run.
+  case sampled
+  /// Not reached.
+  case pending
+}
+
+/// One file a flag step changed (or would change).
+public struct FlagFileChange: Sendable {
+  /// The file.
+  public var file: String
+  /// The key.
+  public var key: String
+  /// The value before, nil when absent.
+  public var before: String?
+  /// The value after.
+  public var after: String
+  /// Whether bytes were (or would be) written.
+  public var changed: Bool
+  /// The backup of the previous content.
+  public var backup: String?
+}
+
+/// What happened to one step.
+public struct StepRecord: Sendable {
+  /// The step id.
+  public var id: String
+  /// The step kind.
+  public var kind: String
+  /// The step's name.
+  public var name: String?
+  /// Whether the step mutates.
+  public var mutates: Bool
+  /// How it ended.
+  public var status: StepStatus
+  /// When it started.
+  public var startedAt: Date?
+  /// How long it took, seconds.
+  public var duration: Double
+  /// What it did, in one line (secrets hidden).
+  public var detail: String
+  /// Why it failed.
+  public var error: String?
+  /// The end of its output.
+  public var output: String?
+  /// Attempts made.
+  public var attempts: Int
+  /// Flag changes.
+  public var flagChanges: [FlagFileChange]
+  /// Signals read.
+  public var signals: [SignalReading]
+}
+
+/// The overall outcome of a run.
+public enum RunStatus: String, Sendable {
+  /// Every step passed.
+  case succeeded
+  /// A step failed and the run stopped.
+  case failed
+  /// The run stopped before any step (preflight) or at a declined gate.
+  case aborted
+  /// SIGINT or SIGTERM.
+  case interrupted
+  /// A rehearsal.
+  case dryRun = "dry-run"
+}
+
+/// The result of an execution.
+public struct RunResult: Sendable {
+  /// The run id.
+  public var runID: String
+  /// The runbook's name.
+  public var runbook: String
+  /// The environment.
+  public var environment: String
+  /// The level, if a level ran.
+  public var level: Int?
+  /// The scenario, if a scenario ran.
+  public var scenario: String?
+  /// Whether it was a rehearsal.
+  public var dryRun: Bool
+  /// The outcome.
+  public var status: RunStatus
+  /// The process exit status that goes with it.
+  public var exitCode: Int32
+  /// Start time.
+  public var startedAt: Date
+  /// End time.
+  public var finishedAt: Date
+  /// The target, seconds.
+  public var target: Double?
+  /// Every step in plan order.
+  public var steps: [StepRecord]
+  /// What to do next, when it failed.
+  public var advice: String?
+  /// The journal file.
+  public var journalPath: String?
+
+  /// Wall time, seconds.
+  public var duration: Double { finishedAt.timeIntervalSince(startedAt) }
+  /// Whether it finished within its target (nil without a target).
+  public var withinTarget: Bool? {
+    guard let target, status == .succeeded else { return target == nil ? nil : false }
+    return duration <= target
+  }
+}

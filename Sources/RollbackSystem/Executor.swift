@@ -1,0 +1,298 @@
+import Foundation
+import RollbackCore
+
+/// Runs a level or scenario: preflight, lock, journal, each step, time against target.
+public final class Executor: @unchecked Sendable {
+  let request: ExecutionRequest
+  let emit: @Sendable (String) -> Void
+  let confirmer: Confirmer
+  var resolver: Resolver
+  var reader: LiveSignalReader
+  var journal: JournalWriter?
+  var secrets: [String] = []
+  var runID: String
+  var records: [StepRecord] = []
+  var gateDecisions: [String: Bool] = [:]
+  var sawMutation = false
+  let clock = ContinuousClock()
+
+  /// Asks a person whether to go on.
+  public struct Confirmer: Sendable {
+    /// Returns true (go on), false (declined), or nil (cannot ask).
+    public var ask: @Sendable (String) async -> Bool?
+
+    /// Creates a confirmer.
+    public init(ask: @escaping @Sendable (String) async -> Bool?) { self.ask = ask }
+
+    /// Reads `y`/`n` from the terminal on stdin; nil when stdin is not a terminal.
+    public static let terminal = Confirmer { question in
+      guard isatty(STDIN_FILENO) == 1 else { return nil }
+      FileHandle.standardError.write(Data("? \(question) [y/N] ".utf8))
+      guard let line = readLine() else { return nil }
+      return ["y", "yes"].contains(line.trimmingCharacters(in: .whitespaces).lowercased())
+    }
+  }
+
+  /// Prepares an execution; fails with diagnostics when variables cannot be resolved.
+  public init(
+    request: ExecutionRequest, confirmer: Confirmer = .terminal, emit: @escaping @Sendable (String) -> Void
+  ) throws(DiagnosticList) {
+    self.request = request
+    self.emit = emit
+    self.confirmer = confirmer
+    switch Resolver.make(
+      runbook: request.runbook, environmentName: request.environmentName,
+      processEnvironment: request.processEnvironment, overrides: request.overrides, resolveSecrets: true)
+    {
+    case .success(let made): resolver = made
+    case .failure(let list): throw list
+    }
+    reader = LiveSignalReader(resolver: resolver, environment: request.processEnvironment)
+    runID = request.resume?.runID ?? RunID.make()
+    secrets = Self.collectSecrets(resolver: resolver, environment: request.processEnvironment)
+  }
+
+  /// Values that must never be printed or journalled.
+  static func collectSecrets(resolver: Resolver, environment: [String: String]) -> [String] {
+    var list: [String] = resolver.context.variables.values.filter(\.hasSecret).map(\.value)
+    for (name, value) in environment where InterpolationContext.isSecretName(name) { list.append(value) }
+    var names: [String] = []
+    if let dsn = resolver.environment.postgres?.dsnEnv { names.append(dsn) }
+    if let token = resolver.environment.prometheus?.tokenEnv { names.append(token) }
+    if let webhook = resolver.runbook.notify.slackWebhookEnv { names.append(webhook) }
+    for template in resolver.runbook.templates.values { _ = template }
+    for name in names { if let value = environment[name] { list.append(value) } }
+    for step in resolver.runbook.levels.flatMap(\.steps) + resolver.runbook.scenarios.flatMap(\.steps) {
+      for template in stepTemplates(step) {
+        for part in template.parts {
+          if case .secret(let name) = part, let value = environment[name] { list.append(value) }
+        }
+      }
+    }
+    var extra: [String] = []
+    for value in list { extra += Redaction.secretsInURL(value) }
+    return Array(Set((list + extra).filter { $0.count >= 3 })).sorted { $0.count > $1.count }
+  }
+
+  static func stepTemplates(_ step: Step) -> [Template] {
+    switch step.kind {
+    case .http(let spec):
+      var list = [spec.url] + spec.headers.map(\.value)
+      if case .text(let body) = spec.body { list.append(body) }
+      if case .json(let json) = spec.body { list += json.templates }
+      return list
+    case .run(let command):
+      switch command.program {
+      case .argv(let argv): return argv + command.env.map(\.value)
+      case .shell(let line): return [line] + command.env.map(\.value)
+      }
+    case .sql(let query, _): return [query]
+    case .notify(let spec): return [spec.message]
+    default: return []
+    }
+  }
+
+  /// Hides every secret in a text.
+  func redact(_ text: String) -> String { Redaction.text(text, secrets: secrets) }
+
+  func say(_ text: String) { emit(redact(text)) }
+
+  func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+  }
+
+  func resolve(_ template: Template) -> ResolvedText {
+    var bag = DiagnosticBag()
+    var context = resolver.context
+    context.run = runFacts()
+    return context.resolve(template, into: &bag)
+  }
+
+  var startedAt = Date()
+
+  func runFacts() -> [String: String] {
+    var facts = [
+      "id": runID, "runbook": request.runbook.name, "environment": resolver.environment.name,
+      "started_at": Timestamp.iso(startedAt), "elapsed": Quantity.format(seconds: Date().timeIntervalSince(startedAt)),
+      "status": "in progress",
+    ]
+    switch request.target {
+    case .level(let number):
+      facts["level"] = String(number)
+      facts["scenario"] = ""
+      if let target = request.runbook.level(number)?.target { facts["target"] = Quantity.format(seconds: target) }
+    case .scenario(let name):
+      facts["level"] = ""
+      facts["scenario"] = name
+      if let target = request.runbook.scenario(named: name)?.target { facts["target"] = Quantity.format(seconds: target) }
+    }
+    return facts
+  }
+
+  // MARK: The run
+
+  /// Runs the plan and returns what happened; never throws: failures are in the result.
+  public func run() async -> RunResult {
+    startedAt = request.resume?.startedAt ?? Date()
+    let plan: Plan
+    switch resolver.plan(request.target) {
+    case .success(let made): plan = made
+    case .failure(let list):
+      list.diagnostics.forEach { say($0.description) }
+      return finish(plan: nil, status: .aborted, exitCode: 2, advice: nil)
+    }
+    let what = plan.level.map { "level \($0)" } ?? "scenario \(plan.scenario ?? "")"
+    let mode = request.dryRun ? "DRY RUN — nothing will be changed" : (request.resume != nil ? "resuming" : "executing")
+    say("\(mode): \(what) — \(plan.title) · runbook \(plan.runbook) · environment \(plan.environment) · run \(runID)")
+
+    let problems = preflight(plan)
+    if !problems.isEmpty {
+      say("preflight failed; nothing was changed:")
+      for problem in problems { say("  ✗ \(problem.text)") }
+      let onlyEnvironment = problems.allSatisfy(\.isMissingVariable)
+      return finish(plan: plan, status: .aborted, exitCode: onlyEnvironment ? 2 : 1, advice: "fix the problems above and run again")
+    }
+
+    var lock: FileLock?
+    if !request.dryRun {
+      do {
+        lock = try FileLock.acquire(at: (request.stateDirectory as NSString).appendingPathComponent("lock"), runID: runID)
+        if let warning = lock?.warning { say("warning: \(warning)") }
+      } catch {
+        say(error.description)
+        return RunResult(
+          runID: runID, runbook: plan.runbook, environment: plan.environment, level: plan.level,
+          scenario: plan.scenario, dryRun: false, status: .aborted, exitCode: 4, startedAt: startedAt,
+          finishedAt: Date(), target: plan.targetSeconds, steps: [], advice: nil, journalPath: nil)
+      }
+    }
+    defer { lock?.release() }
+
+    let journalPath = JournalReader.path(stateDirectory: request.stateDirectory, runID: runID)
+    do {
+      let secretsCopy = secrets
+      journal = try JournalWriter(path: journalPath, redact: { Redaction.text($0, secrets: secretsCopy) })
+    } catch {
+      say(error.description)
+      return finish(plan: plan, status: .aborted, exitCode: 1, advice: "make the state directory writable")
+    }
+    record(event: runStartedEvent(plan))
+
+    var status = RunStatus.succeeded
+    var exitCode: Int32 = 0
+    var advice: String?
+    var reachedFrom = request.fromStep == nil
+    for (index, planned) in plan.steps.enumerated() {
+      if Task.isCancelled {
+        status = .interrupted
+        exitCode = 130
+        break
+      }
+      if !reachedFrom {
+        if planned.id == request.fromStep {
+          reachedFrom = true
+        } else {
+          records.append(skippedRecord(planned, reason: "before --from \(request.fromStep ?? "")"))
+          continue
+        }
+      }
+      if let resume = request.resume, resume.finished.contains(planned.id) {
+        records.append(skippedRecord(planned, reason: "done in the interrupted run"))
+        say("  – \(planned.id): already done in run \(resume.runID)")
+        continue
+      }
+      let outcome = await runStep(planned, index: index, of: plan.steps.count)
+      records.append(outcome.record)
+      if outcome.interrupted {
+        status = .interrupted
+        exitCode = 130
+        advice = "resume with: rollback resume \(runID)"
+        break
+      }
+      if let declined = outcome.declinedExit {
+        status = .aborted
+        exitCode = declined
+        advice = outcome.record.error
+        break
+      }
+      if outcome.record.status == .failed, planned.step.onFailure == .abort, !isNotify(planned) {
+        status = .failed
+        exitCode = 1
+        advice = adviceAfterFailure(outcome.record, plan: plan)
+        break
+      }
+    }
+    if request.dryRun, status == .succeeded { status = .dryRun }
+    return finish(plan: plan, status: status, exitCode: exitCode, advice: advice)
+  }
+
+  func isNotify(_ planned: PlannedStep) -> Bool { planned.kind == "notify" }
+
+  func adviceAfterFailure(_ record: StepRecord, plan: Plan) -> String {
+    let done = records.filter { $0.mutates && $0.status == .succeeded }.map(\.id)
+    var text = "step \(record.id) failed: \(record.error ?? "see its output")."
+    if !done.isEmpty { text += " Already changed: \(done.joined(separator: ", "))." }
+    text += " Fix the cause, then continue with: rollback resume \(runID) (or rollback execute --from \(record.id))"
+    return text
+  }
+
+  func skippedRecord(_ planned: PlannedStep, reason: String) -> StepRecord {
+    StepRecord(
+      id: planned.id, kind: planned.kind, name: planned.name, mutates: planned.mutates, status: .skipped,
+      startedAt: nil, duration: 0, detail: reason, error: nil, output: nil, attempts: 0, flagChanges: [], signals: [])
+  }
+
+  func finish(plan: Plan?, status: RunStatus, exitCode: Int32, advice: String?) -> RunResult {
+    var steps = records
+    if let plan {
+      let seen = Set(steps.map(\.id))
+      for planned in plan.steps where !seen.contains(planned.id) {
+        steps.append(
+          StepRecord(
+            id: planned.id, kind: planned.kind, name: planned.name, mutates: planned.mutates, status: .pending,
+            startedAt: nil, duration: 0, detail: redact(planned.detail), error: nil, output: nil, attempts: 0,
+            flagChanges: [], signals: []))
+      }
+    }
+    let result = RunResult(
+      runID: runID, runbook: request.runbook.name, environment: resolver.environment.name, level: plan?.level,
+      scenario: plan?.scenario, dryRun: request.dryRun, status: status, exitCode: exitCode, startedAt: startedAt,
+      finishedAt: Date(), target: plan?.targetSeconds, steps: steps, advice: advice.map(redact),
+      journalPath: journal?.path)
+    if journal != nil {
+      if status == .interrupted { record(event: .object([("event", .string("interrupted")), ("at", .string(Timestamp.iso(Date())))])) }
+      record(event: RunRendering.finishedEvent(result))
+    }
+    return result
+  }
+
+  func record(event: JSONValue) {
+    do {
+      try journal?.append(event)
+    } catch {
+      say("warning: \(error.description)")
+    }
+  }
+
+  func runStartedEvent(_ plan: Plan) -> JSONValue {
+    let safeOverrides = request.overrides.filter { !InterpolationContext.isSecretName($0.key) }
+    return .object([
+      ("event", .string(request.resume == nil ? "run-started" : "run-resumed")), ("run_id", .string(runID)),
+      ("command", .string(request.command)), ("runbook", .string(plan.runbook)),
+      ("runbook_path", .string(request.runbookPath)), ("runbook_hash", .string(request.runbookHash)),
+      ("environment", .string(plan.environment)), ("level", .int(plan.level)), ("scenario", .string(plan.scenario)),
+      ("title", .string(plan.title)), ("dry_run", .bool(request.dryRun)), ("target_s", .number(plan.targetSeconds)),
+      ("started_at", .string(Timestamp.iso(startedAt))), ("at", .string(Timestamp.iso(Date()))),
+      ("pid", .int(Int(getpid()))), ("host", .string(ProcessInfo.processInfo.hostName)),
+      ("user", .string(ProcessInfo.processInfo.environment["USER"] ?? String(getuid()))),
+      ("vars", .object(safeOverrides.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
+      (
+        "steps",
+        .array(
+          plan.steps.map {
+            .object([("id", .string($0.id)), ("kind", .string($0.kind)), ("mutates", .bool($0.mutates))])
+          })
+      ),
+    ])
+  }
+}

@@ -1,0 +1,255 @@
+import Foundation
+import RollbackCore
+
+/// A command with every placeholder resolved.
+struct ResolvedCommand {
+  var program: ProcessSpec.Program
+  var cwd: String?
+  var env: [String: String]
+  var display: String
+}
+
+extension Executor {
+  func resolveCommand(_ command: CommandSpec) -> ResolvedCommand {
+    var bag = DiagnosticBag()
+    let display = resolver.describe(command, into: &bag)
+    let program: ProcessSpec.Program
+    switch command.program {
+    case .argv(let argv): program = .argv(argv.map { resolve($0).value })
+    case .shell(let line): program = .shell(resolve(line).value)
+    }
+    var env: [String: String] = [:]
+    for (name, value) in command.env { env[name] = resolve(value).value }
+    return ResolvedCommand(program: program, cwd: command.cwd.map { resolve($0).value }, env: env, display: display)
+  }
+
+  // MARK: Commands
+
+  func runCommand(_ command: ResolvedCommand, timeout: Double, id: String) async throws -> AttemptResult {
+    var environment = request.processEnvironment
+    for (name, value) in command.env { environment[name] = value }
+    let spec = ProcessSpec(
+      program: command.program, cwd: command.cwd, environment: environment,
+      timeout: .milliseconds(Int(timeout * 1000)))
+    let prefix = "    │ "
+    let emitLine: @Sendable (ProcessStream, String) -> Void = { [weak self] _, line in
+      guard let self else { return }
+      self.say(prefix + line.trimmingCharacters(in: CharacterSet(charactersIn: "\r\n")))
+    }
+    let outcome: ProcessOutcome
+    do {
+      outcome = try await ProcessRunner().run(spec, onOutput: emitLine)
+    } catch {
+      return .fail(command.display, error.description)
+    }
+    if outcome.cancelled { throw CancellationError() }
+    var result: AttemptResult
+    if outcome.succeeded {
+      result = .ok(command.display)
+    } else if outcome.timedOut {
+      result = .fail(command.display, "timed out after \(Quantity.format(seconds: timeout)); its process group was stopped")
+    } else if let signal = outcome.signal {
+      result = .fail(command.display, "killed by signal \(signal)")
+    } else {
+      result = .fail(command.display, "exited with status \(outcome.exitCode ?? -1)")
+    }
+    result.output = String(outcome.output.suffix(4000))
+    return result
+  }
+
+  // MARK: Restart
+
+  func restart(_ name: String, rebuild: Bool, id: String, stepTimeout: Double?) async throws -> AttemptResult {
+    guard let service = resolver.service(named: name) else { return .fail("restart \(name)", "unknown service \(name)") }
+    var parts: [String] = []
+    var output = ""
+    if rebuild, let command = service.rebuild {
+      let resolved = resolveCommand(command)
+      say("    rebuild: \(resolved.display)")
+      let result = try await runCommand(resolved, timeout: service.timeout, id: id)
+      output += result.output ?? ""
+      guard result.status == .succeeded else {
+        var failed = AttemptResult.fail("rebuild \(name)", "rebuild failed: \(result.error ?? "")")
+        failed.output = output
+        return failed
+      }
+      parts.append("rebuilt")
+    }
+    if let command = service.restart {
+      let resolved = resolveCommand(command)
+      say("    restart: \(resolved.display)")
+      let result = try await runCommand(resolved, timeout: service.timeout, id: id)
+      output += result.output ?? ""
+      guard result.status == .succeeded else {
+        var failed = AttemptResult.fail("restart \(name)", "restart command failed: \(result.error ?? "")")
+        failed.output = output
+        return failed
+      }
+      parts.append("restarted")
+    }
+    if let health = service.health {
+      let url = resolve(health.url)
+      let expectBody = health.expectBody.map { resolve($0).value }
+      let start = clock.now
+      var last = "no answer yet"
+      var polls = 0
+      let within = min(health.within, stepTimeout ?? health.within)
+      while true {
+        polls += 1
+        let request = HTTPRequest(method: "GET", url: url.value, timeout: .milliseconds(Int(min(5, max(1, health.interval)) * 1000)))
+        do {
+          let response = try await HTTPClient().send(request)
+          let statusOK = health.expectStatus.contains(response.status)
+          let bodyOK = expectBody.map { response.bodyText.contains($0) } ?? true
+          if statusOK, bodyOK {
+            let elapsed = seconds(clock.now - start)
+            parts.append("healthy after \(Quantity.format(seconds: elapsed)) (HTTP \(response.status))")
+            var result = AttemptResult.ok("\(name) " + parts.joined(separator: ", "))
+            result.output = output
+            return result
+          }
+          last = "HTTP \(response.status)" + (statusOK ? " without \"\(expectBody ?? "")\" in the body" : "")
+        } catch {
+          if case .cancelled = error { throw CancellationError() }
+          last = error.description
+        }
+        try Task.checkCancellation()
+        let elapsed = seconds(clock.now - start)
+        if elapsed + health.interval > within { break }
+        try await Task.sleep(for: .milliseconds(Int(health.interval * 1000)))
+      }
+      var result = AttemptResult.fail(
+        "\(name) " + parts.joined(separator: ", "),
+        "\(name) did not become healthy within \(Quantity.format(seconds: within)) at \(url.display) (\(polls) polls; last: \(last))")
+      result.output = output
+      return result
+    }
+    var result = AttemptResult.ok("\(name) " + parts.joined(separator: ", "))
+    result.output = output
+    return result
+  }
+
+  // MARK: HTTP
+
+  func http(_ spec: HTTPStepSpec, phase: DryRunPhase, timeout: Double) async throws -> AttemptResult {
+    let url = resolve(spec.url)
+    var headers = spec.headers.map { HTTPHeader(name: $0.name, value: resolve($0.value).value) }
+    var displayHeaders = spec.headers.map { "\($0.name): \(resolve($0.value).display)" }
+    var body: Data?
+    var displayBody: String?
+    switch spec.body {
+    case .text(let template):
+      let text = resolve(template)
+      body = Data(text.value.utf8)
+      displayBody = text.display
+    case .json(let json):
+      body = Data(json.render { self.resolve($0).value }.utf8)
+      displayBody = json.render { self.resolve($0).display }
+      if !headers.contains(where: { $0.name.lowercased() == "content-type" }) {
+        headers.append(HTTPHeader(name: "Content-Type", value: "application/json"))
+        displayHeaders.append("Content-Type: application/json")
+      }
+    case nil:
+      break
+    }
+    let expected = spec.expectStatus.isEmpty ? "2xx" : spec.expectStatus.map(String.init).joined(separator: "/")
+    let summary = "\(spec.method) \(Redaction.urls(in: url.display))"
+    if phase == .wouldRun {
+      var text = "would send \(summary)"
+      if !displayHeaders.isEmpty { text += " with \(displayHeaders.joined(separator: "; "))" }
+      if let displayBody { text += " body \(displayBody)" }
+      return AttemptResult(status: .wouldRun, detail: text + ", expecting \(expected)")
+    }
+    let request = HTTPRequest(
+      method: spec.method, url: url.value, headers: headers, body: body, timeout: .milliseconds(Int(timeout * 1000)))
+    let response: HTTPResponse
+    do {
+      response = try await HTTPClient().send(request)
+    } catch {
+      if case .cancelled = error { throw CancellationError() }
+      let result = AttemptResult.fail(summary, error.description)
+      if phase == .sampled { return AttemptResult(status: .sampled, detail: "\(summary): now \(error.description)") }
+      return result
+    }
+    let statusOK = spec.expectStatus.isEmpty ? response.isSuccess : spec.expectStatus.contains(response.status)
+    let wanted = spec.expectBody.map { resolve($0) }
+    let bodyOK = wanted.map { response.bodyText.contains($0.value) } ?? true
+    let excerpt = String(response.bodyText.prefix(300))
+    if phase == .sampled {
+      return AttemptResult(status: .sampled, detail: "\(summary): now HTTP \(response.status)\(statusOK && bodyOK ? " (as expected)" : "")")
+    }
+    if !statusOK {
+      var result = AttemptResult.fail(summary, "HTTP \(response.status), expected \(expected)")
+      result.output = excerpt
+      return result
+    }
+    if !bodyOK {
+      var result = AttemptResult.fail(summary, "HTTP \(response.status) but the body does not contain \"\(wanted?.display ?? "")\"")
+      result.output = excerpt
+      return result
+    }
+    var result = AttemptResult.ok("\(summary) → HTTP \(response.status) in \(RunRendering.duration(seconds(response.totalTime)))")
+    result.output = excerpt
+    return result
+  }
+
+  // MARK: SQL
+
+  func sql(_ query: ResolvedText, timeout: Double, id: String) async throws -> AttemptResult {
+    guard let settings = resolver.environment.postgres,
+      let dsn = request.processEnvironment[settings.dsnEnv], !dsn.isEmpty
+    else { return .fail(query.display, "no database: \(resolver.environment.postgres?.dsnEnv ?? "postgres settings") not set") }
+    do {
+      let result = try await PostgresClient().execute(dsn: dsn, query: query.value, timeout: .milliseconds(Int(timeout * 1000)), maxRows: 50)
+      var lines = [result.columns.joined(separator: " | ")]
+      for row in result.rows.prefix(20) { lines.append(row.map { $0 ?? "NULL" }.joined(separator: " | ")) }
+      if result.rows.count > 20 || result.isTruncated { lines.append("… \(result.totalRowCount) rows") }
+      for line in lines where !result.columns.isEmpty { say("    │ \(line)") }
+      var outcome = AttemptResult.ok("\(query.display) → \(result.commandTag)")
+      outcome.output = lines.joined(separator: "\n")
+      return outcome
+    } catch {
+      if case .cancelled = error { throw CancellationError() }
+      return .fail(query.display, error.description)
+    }
+  }
+
+  // MARK: Notify
+
+  func notify(_ message: ResolvedText, channel: String?) async -> AttemptResult {
+    let settings = request.runbook.notify
+    var delivered: [String] = []
+    var problems: [String] = []
+    if settings.stdout {
+      say("    📣 \(message.display)")
+      delivered.append("stdout")
+    }
+    if let webhookEnv = settings.slackWebhookEnv {
+      if let webhook = request.processEnvironment[webhookEnv], !webhook.isEmpty {
+        var members: [(String, JSONValue)] = [("text", .string(message.value))]
+        if let channel { members.append(("channel", .string(channel))) }
+        let request = HTTPRequest(
+          method: "POST", url: webhook, headers: [HTTPHeader(name: "Content-Type", value: "application/json")],
+          body: Data(JSONValue.object(members).rendered().utf8), timeout: .seconds(10))
+        do {
+          let response = try await HTTPClient().send(request)
+          if response.isSuccess {
+            delivered.append("slack\(channel.map { " \($0)" } ?? "")")
+          } else {
+            problems.append("slack answered HTTP \(response.status)")
+          }
+        } catch {
+          problems.append("slack: \(error.description)")
+        }
+      } else {
+        problems.append("\(webhookEnv) is not set; Slack skipped")
+      }
+    }
+    for problem in problems { say("    warning: notification: \(problem) (a failed notification never stops a rollback)") }
+    let detail = "sent to \(delivered.isEmpty ? "nowhere" : delivered.joined(separator: ", ")): \(message.display)"
+    if delivered.isEmpty || problems.contains(where: { !$0.hasSuffix("Slack skipped") }) {
+      return .fail(detail, problems.joined(separator: "; "))
+    }
+    return .ok(detail)
+  }
+}

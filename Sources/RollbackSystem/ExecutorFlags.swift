@@ -1,0 +1,166 @@
+import Foundation
+import RollbackCore
+
+/// Changing feature flags in dotenv files: shared by flag steps and `rollback flag`.
+public struct FlagEditor: Sendable {
+  /// What one flag change did (or would do) to each file.
+  public struct Result: Sendable {
+    /// Per-file changes.
+    public var changes: [FlagFileChange]
+    /// Unified diffs, for dry runs.
+    public var diffs: [String]
+    /// A one-line summary.
+    public var summary: String
+  }
+
+  /// Problems changing a flag.
+  public enum EditError: Error, Sendable, CustomStringConvertible {
+    /// A file is missing and the flag does not allow creating it.
+    case missing(String)
+    /// The dotenv text cannot be edited safely.
+    case dotenv(String, DotEnvError)
+    /// The file could not be read or written.
+    case file(FileError)
+    /// The current rollout percentage cannot be read.
+    case badPercent(String, String)
+
+    /// A lowercase description naming the file.
+    public var description: String {
+      switch self {
+      case .missing(let path): return "\(path) does not exist (set create: true on the flag to create it)"
+      case .dotenv(let path, let error): return "\(path): \(error.description); the file was not changed"
+      case .file(let error): return error.description
+      case .badPercent(let path, let value): return "\(path): rollout percentage '\(value)' is not a number"
+      }
+    }
+  }
+
+  /// The flag.
+  public let flag: FeatureFlag
+  /// Its files, resolved.
+  public let files: [String]
+
+  /// Creates an editor for a flag's resolved files.
+  public init(flag: FeatureFlag, files: [String]) {
+    self.flag = flag
+    self.files = files
+  }
+
+  /// The key a change writes and the value it writes, given the current values.
+  func target(for change: FlagChange, current: [String: String?]) throws(EditError) -> (key: String, value: String) {
+    switch change {
+    case .enable: return (flag.key, flag.enabled)
+    case .disable: return (flag.key, flag.disabled)
+    case .percent(let value): return (flag.percentKey ?? flag.key, String(value))
+    case .stepDown:
+      let key = flag.percentKey ?? flag.key
+      var highest = 0
+      for (path, value) in current {
+        guard let value else { continue }
+        guard let number = Int(value.trimmingCharacters(in: .whitespaces)) else { throw .badPercent(path, value) }
+        highest = max(highest, number)
+      }
+      let next = flag.stages.filter { $0 < highest }.max() ?? flag.stages.min() ?? 0
+      return (key, String(next))
+    }
+  }
+
+  /// Current values of a key in every file (nil when absent or the file is missing).
+  public func values(of key: String) -> [(file: String, value: String?)] {
+    files.map { path in
+      guard let bytes = try? AtomicFile.read(path) else { return (path, nil) }
+      return (path, (try? DotEnvDocument(bytes: bytes).value(of: key)) ?? nil)
+    }
+  }
+
+  /// Applies a change to every file: nothing is written unless every file can be edited.
+  ///
+  /// Backups of the previous content go to `backupDirectory`; with `dryRun` nothing is written.
+  public func apply(_ change: FlagChange, backupDirectory: String, dryRun: Bool) throws(EditError) -> Result {
+    var documents: [(path: String, bytes: [UInt8]?)] = []
+    for path in files {
+      do {
+        documents.append((path, try AtomicFile.read(path)))
+      } catch {
+        if case .notFound = error, flag.create {
+          documents.append((path, nil))
+        } else if case .notFound = error {
+          throw .missing(path)
+        } else {
+          throw .file(error)
+        }
+      }
+    }
+    var current: [String: String?] = [:]
+    if change == .stepDown {
+      let key = flag.percentKey ?? flag.key
+      for (path, bytes) in documents {
+        guard let bytes else { continue }
+        do { current[path] = try DotEnvDocument(bytes: bytes).value(of: key) } catch { throw .dotenv(path, error) }
+      }
+    }
+    let (key, value) = try target(for: change, current: current)
+    var edits: [(path: String, old: [UInt8]?, edit: DotEnvEdit)] = []
+    for (path, bytes) in documents {
+      do {
+        edits.append((path, bytes, try DotEnvDocument(bytes: bytes ?? []).setting(key: key, value: value)))
+      } catch {
+        throw .dotenv(path, error)
+      }
+    }
+    var changes: [FlagFileChange] = []
+    var diffs: [String] = []
+    for (path, old, edit) in edits {
+      var change = FlagFileChange(
+        file: path, key: key, before: edit.oldValue, after: value, changed: !edit.isUnchanged || old == nil, backup: nil)
+      if dryRun {
+        if change.changed { diffs.append(unifiedDiff(old: old ?? [], new: edit.bytes, path: path)) }
+      } else if change.changed {
+        do {
+          if let old {
+            change.backup = try AtomicFile.backup(contents: old, of: path, to: backupDirectory)
+            try AtomicFile.replace(path, with: edit.bytes, expecting: old)
+          } else {
+            try AtomicFile.create(path, with: edit.bytes)
+          }
+        } catch {
+          throw .file(error)
+        }
+      }
+      changes.append(change)
+    }
+    let changed = changes.filter(\.changed)
+    let befores = Set(changes.map { $0.before ?? "(unset)" }).sorted().joined(separator: "/")
+    let summary: String
+    if changed.isEmpty {
+      summary = "\(key) already \(value) in \(changes.count) file\(changes.count == 1 ? "" : "s"); nothing written"
+    } else {
+      let verb = dryRun ? "would change" : "changed"
+      summary =
+        "\(key) \(befores) -> \(value) (\(verb) \(changed.count) of \(changes.count) file\(changes.count == 1 ? "" : "s"))"
+    }
+    return Result(changes: changes, diffs: diffs, summary: summary)
+  }
+}
+
+extension Executor {
+  func flagEditor(_ name: String) -> FlagEditor? {
+    guard let flag = request.runbook.flags[name] else { return nil }
+    return FlagEditor(flag: flag, files: flag.files.map { resolve($0).value })
+  }
+
+  func changeFlag(_ name: String, _ change: FlagChange, dryRun: Bool) async throws -> AttemptResult {
+    guard let editor = flagEditor(name) else { return .fail("flag \(name)", "unknown flag \(name)") }
+    let backups = ((request.stateDirectory as NSString).appendingPathComponent("backups") as NSString)
+      .appendingPathComponent(runID)
+    do {
+      let result = try editor.apply(change, backupDirectory: backups, dryRun: dryRun)
+      for diff in result.diffs { for line in diff.split(separator: "\n", omittingEmptySubsequences: false) { say("    \(line)") } }
+      var attempt = AttemptResult(status: dryRun ? .wouldRun : .succeeded, detail: result.summary)
+      attempt.flagChanges = result.changes
+      return attempt
+    } catch {
+      return .fail("flag \(name)", error.description)
+    }
+  }
+}
