@@ -236,7 +236,7 @@ def make_handler(app):
                 self.wfile.write(data)
 
         def _json(self, status, obj):
-            self._send(status, json.dumps(obj) + "\n", "application/json")
+            self._send(status, json.dumps(obj, separators=(",", ":")) + "\n", "application/json")
 
         def _path(self):
             return self.path.split("?", 1)[0]
