@@ -1,0 +1,229 @@
+import ArgumentParser
+import Foundation
+import RollbackCore
+import RollbackSystem
+
+/// `rollback assess`: read every signal in parallel, run the decision matrix, explain it.
+struct AssessCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "assess",
+    abstract: "Read every signal in parallel, run the decision matrix and recommend an action.",
+    discussion: """
+      Prints each signal's value (or why it is unknown), each rule of the decision matrix
+      with the comparisons that held, and the verdict: its severity, how soon to respond,
+      and the action in words with the exact command to run. A signal that cannot be read
+      is unknown, and unknown is never healthy.
+
+      The assessment is also saved as STATE/assessments/TIMESTAMP.json (the --json document).
+
+      Exit status: 0 healthy, 3 inconclusive, 10 low, 11 medium, 12 high, 13 critical,
+      2 bad input. With --watch it re-assesses every INTERVAL, prints only what changed
+      (with --json: one JSON document per line for each assessment that changed), stops on
+      SIGINT or SIGTERM, and exits with the status of the last assessment.
+      """)
+
+  @OptionGroup var options: RunbookOptions
+  @OptionGroup var variables: VariableOptions
+
+  @Option(
+    name: .customLong("signal"),
+    help: ArgumentHelp(
+      "Give a signal's value by hand, e.g. complaints_per_hour=7 or error_rate=2% (repeatable).",
+      discussion: "Sets manual signals and overrides measured ones; shown as \"set by hand\".",
+      valueName: "name=value"))
+  var handValues: [String] = []
+
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "Re-assess every INTERVAL (e.g. 10s, 1m) until interrupted, printing only changes.",
+      valueName: "interval"))
+  var watch: String?
+
+  @Option(name: .customLong("watch-count"), help: .hidden)
+  var watchCount: Int?
+
+  func run() async throws {
+    let overrides = try variables.overrides()
+    let loaded = try LoadedRunbook.load(options, overrides: overrides, printWarnings: false)
+    let runbook = try loaded.runbook()
+    let manual: ManualValues
+    switch ManualValues.parse(handValues, runbook: runbook) {
+    case .success(let values): manual = values
+    case .failure(let list):
+      list.diagnostics.forEach { Console.error("error: \($0.message)") }
+      throw ExitCode(2)
+    }
+    let interval = try watchInterval()
+    let processEnvironment = ProcessInfo.processInfo.environment
+    let resolver: Resolver
+    switch Resolver.make(
+      runbook: runbook, environmentName: options.env, processEnvironment: processEnvironment,
+      overrides: overrides, resolveSecrets: true)
+    {
+    case .success(let made): resolver = made
+    case .failure(let list):
+      list.diagnostics.forEach { Console.error($0.description) }
+      throw ExitCode(2)
+    }
+    let needed = runbook.signals.filter { manual.values[$0.name] == nil }
+    if let problem = Self.missingVariable(
+      for: needed, environment: resolver.environment, in: processEnvironment)
+    {
+      Console.error("error: \(problem)")
+      throw ExitCode(2)
+    }
+    let assessor = Assessor(
+      runbook: runbook, environmentName: resolver.environment.name, manual: manual,
+      reader: LiveSignalReader(resolver: resolver, environment: processEnvironment),
+      invocation: invocationSuffix())
+    let stateDirectory = AssessmentStore.stateDirectory(
+      option: options.stateDir, environment: processEnvironment, runbookPath: loaded.path)
+
+    if let interval {
+      let code = await WatchLoop(
+        assessor: assessor, interval: interval, limit: watchCount, json: options.json,
+        stateDirectory: stateDirectory
+      ).run()
+      if code != 0 { throw ExitCode(code) }
+      return
+    }
+
+    let assessment = await assessor.assess()
+    let document = AssessRendering.json(assessment)
+    let saved = AssessmentStore.save(document, at: assessment.assessedAt, stateDirectory: stateDirectory)
+    if options.json {
+      Output.write(document.pretty())
+      Console.error(AssessRendering.human(assessment))
+    } else {
+      Output.write(AssessRendering.human(assessment))
+    }
+    switch saved {
+    case .saved(let path): Console.human("Saved to \(path)", json: options.json, write: Output.write)
+    case .failed(let problem): Console.error("warning: \(problem)")
+    }
+    let code = assessment.verdict.exitCode
+    if code != 0 { throw ExitCode(code) }
+  }
+
+  /// The `--watch` interval in seconds, nil without `--watch`.
+  func watchInterval() throws -> Double? {
+    if watchCount != nil, watch == nil { throw CLIError.usage("--watch-count needs --watch INTERVAL") }
+    if let count = watchCount, count < 1 { throw CLIError.usage("--watch-count must be at least 1") }
+    guard let watch else { return nil }
+    guard let seconds = Quantity.seconds(watch), seconds > 0 else {
+      throw CLIError.usage("--watch expects a duration such as 10s, 500ms or 1m, found '\(watch)'")
+    }
+    return seconds
+  }
+
+  /// The options that make the recommended command act on the same runbook and settings.
+  func invocationSuffix() -> [String] {
+    var words: [String] = []
+    if let runbook = options.runbook { words += ["--runbook", runbook] }
+    if let stateDir = options.stateDir { words += ["--state-dir", stateDir] }
+    for item in variables.vars { words += ["--var", item] }
+    return words
+  }
+
+  /// A connection string or token variable that the signals to read need and that is unset.
+  static func missingVariable(
+    for signals: [Signal], environment: RollbackCore.Environment, in process: [String: String]
+  ) -> String? {
+    func unset(_ name: String) -> Bool { (process[name] ?? "").isEmpty }
+    let postgres = signals.filter { if case .postgres = $0.source { return true } else { return false } }
+    if let settings = environment.postgres, !postgres.isEmpty, unset(settings.dsnEnv) {
+      let names = postgres.map(\.name).joined(separator: ", ")
+      return
+        "\(settings.dsnEnv) is not set: the postgres signals (\(names)) read their connection string from it"
+    }
+    let prometheus = signals.filter { if case .prometheus = $0.source { return true } else { return false } }
+    if let tokenEnv = environment.prometheus?.tokenEnv, !prometheus.isEmpty, unset(tokenEnv) {
+      return "\(tokenEnv) is not set: the prometheus signals read their bearer token from it"
+    }
+    return nil
+  }
+}
+
+/// One assessment: the readings, the verdict and when it was made.
+struct Assessment: Sendable {
+  /// The runbook assessed.
+  var runbook: Runbook
+  /// The environment's name.
+  var environment: String
+  /// Every signal's reading, in runbook order.
+  var readings: [SignalReading]
+  /// What the decision matrix concluded.
+  var verdict: Verdict
+  /// When the reads started.
+  var assessedAt: Date
+  /// Wall time of the reads and the decision, seconds.
+  var duration: Double
+  /// Options appended to the recommended command (`--runbook FILE`, `--var …`).
+  var invocation: [String]
+
+  /// The recommended action in words, and the exact command when there is one.
+  var action: (words: String, command: String?) {
+    let described = DecisionEngine.describe(verdict.action, runbook: runbook, environment: environment)
+    return (
+      described.words,
+      described.command.map { ([$0] + invocation.map(ShellQuote.word)).joined(separator: " ") }
+    )
+  }
+}
+
+/// Reads the signals and decides.
+struct Assessor: Sendable {
+  let runbook: Runbook
+  let environmentName: String
+  let manual: ManualValues
+  let reader: any SignalReader
+  let invocation: [String]
+
+  /// One assessment. Signals given by hand are not read.
+  func assess() async -> Assessment {
+    let started = Date()
+    let clock = ContinuousClock()
+    let start = clock.now
+    let toRead = runbook.signals.filter { manual.values[$0.name] == nil }
+    let read = await reader.read(toRead)
+    var byName: [String: SignalReading] = [:]
+    for reading in read { byName[reading.name] = reading }
+    let raw = runbook.signals.map { signal in
+      byName[signal.name]
+        ?? SignalReading(
+          name: signal.name, source: signal.sourceName, unit: signal.unit, value: nil, error: "not read")
+    }
+    let readings = manual.apply(to: raw, signals: runbook.signals)
+    let verdict = DecisionEngine.decide(runbook: runbook, readings: readings)
+    let elapsed = clock.now - start
+    return Assessment(
+      runbook: runbook, environment: environmentName, readings: readings, verdict: verdict,
+      assessedAt: started,
+      duration: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+      invocation: invocation)
+  }
+}
+
+/// Writes to stdout without buffering, so a watcher sees each change at once.
+enum Output {
+  static func write(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+  }
+}
+
+extension Console {
+  /// Human text: `write` normally, stderr when stdout carries JSON.
+  static func human(_ text: String, json: Bool, write: (String) -> Void) {
+    if json { error(text) } else { write(text) }
+  }
+}
+
+/// Quotes a word for a POSIX shell when it needs it.
+enum ShellQuote {
+  static func word(_ text: String) -> String {
+    let safe = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%")
+    if !text.isEmpty, text.allSatisfy({ safe.contains($0) }) { return text }
+    return "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
+  }
+}

@@ -1,0 +1,154 @@
+import Dispatch
+import Foundation
+import RollbackCore
+import RollbackSystem
+
+/// `assess --watch`: re-assess every interval until SIGINT or SIGTERM, printing only changes.
+struct WatchLoop: Sendable {
+  let assessor: Assessor
+  /// Seconds between the starts of two assessments.
+  let interval: Double
+  /// Stop after this many assessments (the hidden `--watch-count`, for tests).
+  let limit: Int?
+  let json: Bool
+  let stateDirectory: String
+
+  /// Runs until interrupted (or `limit`); returns the exit status of the last assessment,
+  /// or 130 when interrupted before the first one finished.
+  func run() async -> Int32 {
+    let stop = StopSignals()
+    let task = Task { await loop() }
+    stop.install { task.cancel() }
+    let code = await task.value
+    stop.remove()
+    return code
+  }
+
+  private func loop() async -> Int32 {
+    var last: Assessment?
+    var count = 0
+    let every = Quantity.format(seconds: interval)
+    Console.human(
+      "Watching every \(every), printing only changes; Ctrl-C to stop.", json: json, write: Output.write)
+    while !Task.isCancelled {
+      let assessment = await assessor.assess()
+      // Reads cut short by the interrupt are not an assessment: drop it.
+      if Task.isCancelled { break }
+      count += 1
+      let changes = last.map { AssessRendering.changes(from: $0, to: assessment) }
+      if changes == nil || changes?.isEmpty == false {
+        let document = AssessRendering.json(assessment)
+        let saved = AssessmentStore.save(document, at: assessment.assessedAt, stateDirectory: stateDirectory)
+        if case .failed(let problem) = saved { Console.error("warning: \(problem)") }
+        if json {
+          Output.write(document.rendered())
+        }
+        if let changes {
+          Console.human(
+            ([AssessTime.clock(assessment.assessedAt)] + changes).joined(separator: "\n"), json: json,
+            write: Output.write)
+        } else {
+          Console.human(AssessRendering.human(assessment), json: json, write: Output.write)
+          if case .saved(let path) = saved {
+            Console.human("Saved to \(path)", json: json, write: Output.write)
+          }
+        }
+      }
+      last = assessment
+      if let limit, count >= limit { break }
+      let pause = max(0, interval - assessment.duration)
+      do {
+        try await Task.sleep(for: .milliseconds(Int((pause * 1000).rounded())))
+      } catch {
+        break
+      }
+    }
+    guard let last else {
+      Console.error("Interrupted before the first assessment finished.")
+      return 130
+    }
+    let plural = count == 1 ? "" : "s"
+    Console.error(
+      "Stopped after \(count) assessment\(plural); last verdict: \(AssessRendering.verdictSummary(last)).")
+    return last.verdict.exitCode
+  }
+}
+
+/// Turns SIGINT and SIGTERM into a callback; a second signal exits at once with 130.
+final class StopSignals: @unchecked Sendable {
+  private let lock = NSLock()
+  private var sources: [any DispatchSourceSignal] = []
+  private var received = 0
+
+  /// Starts listening; `onStop` runs on the first signal.
+  func install(_ onStop: @escaping @Sendable () -> Void) {
+    lock.lock()
+    defer { lock.unlock() }
+    for number in [SIGINT, SIGTERM] {
+      signal(number, SIG_IGN)
+      let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+      source.setEventHandler { [self] in
+        lock.lock()
+        received += 1
+        let count = received
+        lock.unlock()
+        if count > 1 { exit(130) }
+        onStop()
+      }
+      source.resume()
+      sources.append(source)
+    }
+  }
+
+  /// Stops listening and restores the default dispositions.
+  func remove() {
+    lock.lock()
+    defer { lock.unlock() }
+    sources.forEach { $0.cancel() }
+    sources.removeAll()
+    signal(SIGINT, SIG_DFL)
+    signal(SIGTERM, SIG_DFL)
+  }
+}
+
+/// Where assessments are kept: `STATE/assessments/TIMESTAMP.json`.
+enum AssessmentStore {
+  enum Outcome: Equatable {
+    case saved(String)
+    case failed(String)
+  }
+
+  /// `--state-dir`, else `ROLLBACK_STATE_DIR`, else `.rollback/` beside the runbook.
+  static func stateDirectory(option: String?, environment: [String: String], runbookPath: String) -> String {
+    if let option, !option.isEmpty { return option }
+    if let variable = environment["ROLLBACK_STATE_DIR"], !variable.isEmpty { return variable }
+    let folder = (runbookPath as NSString).deletingLastPathComponent
+    return ((folder.isEmpty ? "." : folder) as NSString).appendingPathComponent(".rollback")
+  }
+
+  /// Writes the document durably under a new name; never overwrites an earlier assessment.
+  static func save(_ document: JSONValue, at date: Date, stateDirectory: String) -> Outcome {
+    let directory = (stateDirectory as NSString).appendingPathComponent("assessments")
+    do {
+      try FileManager.default.createDirectory(
+        atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    } catch {
+      return .failed("could not create \(directory) to save the assessment: \(error.localizedDescription)")
+    }
+    let stem = AssessTime.compact(date)
+    let bytes = Array((document.pretty() + "\n").utf8)
+    for attempt in 0..<100 {
+      let name = attempt == 0 ? "\(stem).json" : "\(stem)-\(attempt).json"
+      let path = (directory as NSString).appendingPathComponent(name)
+      do throws(FileError) {
+        try AtomicFile.create(path, with: bytes, mode: 0o600)
+        return .saved(path)
+      } catch .other(_, EEXIST, _) {
+        continue
+      } catch {
+        return .failed("could not save the assessment: \(error.description)")
+      }
+    }
+    return .failed("could not save the assessment: no free name in \(directory)")
+  }
+}
