@@ -149,8 +149,16 @@ public final class Executor: @unchecked Sendable {
     if !problems.isEmpty {
       say("preflight failed; nothing was changed:")
       for problem in problems { say("  ✗ \(problem.text)") }
-      let onlyEnvironment = problems.allSatisfy(\.isMissingVariable)
-      return finish(plan: plan, status: .aborted, exitCode: onlyEnvironment ? 2 : 1, advice: "fix the problems above and run again")
+      // Exit 2 when only variables are missing, 5 when only a gate cannot be asked, else 1.
+      let code: Int32
+      if problems.allSatisfy(\.isUnanswerableGate) {
+        code = 5
+      } else if problems.allSatisfy({ $0.isMissingVariable || $0.isUnanswerableGate }) {
+        code = 2
+      } else {
+        code = 1
+      }
+      return finish(plan: plan, status: .aborted, exitCode: code, advice: "fix the problems above and run again")
     }
 
     var lock: FileLock?

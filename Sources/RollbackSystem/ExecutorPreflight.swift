@@ -5,6 +5,7 @@ import RollbackCore
 struct PreflightProblem {
   var text: String
   var isMissingVariable: Bool
+  var isUnanswerableGate = false
 }
 
 extension Executor {
@@ -12,8 +13,10 @@ extension Executor {
   func preflight(_ plan: Plan) -> [PreflightProblem] {
     var problems: [PreflightProblem] = []
     var seen = Set<String>()
-    func add(_ text: String, missingVariable: Bool = false) {
-      if seen.insert(text).inserted { problems.append(PreflightProblem(text: text, isMissingVariable: missingVariable)) }
+    func add(_ text: String, missingVariable: Bool = false, gate: Bool = false) {
+      if seen.insert(text).inserted {
+        problems.append(PreflightProblem(text: text, isMissingVariable: missingVariable, isUnanswerableGate: gate))
+      }
     }
     func check(_ template: Template, _ step: String) {
       var bag = DiagnosticBag()
@@ -109,7 +112,7 @@ extension Executor {
       case .confirm(let text):
         check(text, step)
         if !request.assumeYes, !request.canPrompt, !request.dryRun {
-          add("\(step): a confirm gate needs an answer and there is no terminal; rerun with --yes")
+          add("\(step): a confirm gate needs an answer and there is no terminal; rerun with --yes", gate: true)
         }
       case .include:
         break
