@@ -1,0 +1,114 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Runs child processes for runbook steps: output streamed live and captured, a timeout
+/// that takes the whole process group down, and the exit status as a value.
+///
+/// Each child leads a new session and process group, reads stdin from `/dev/null` and
+/// writes stdout and stderr into pipes that a dedicated thread reads with `poll` while the
+/// child runs. On timeout or task cancellation the group gets SIGTERM, then SIGKILL after
+/// the spec's grace, so grandchildren (`sh -c 'server &'`) die too; the child is always
+/// reaped, so no zombie is left. A process that starts its own session escapes the group
+/// and is not followed.
+public struct ProcessRunner: Sendable {
+  /// The `PATH` used when the environment has none (what `execvp` falls back to, plus
+  /// `/usr/local/bin`).
+  public static let defaultSearchPath = "/usr/local/bin:/usr/bin:/bin"
+
+  /// Creates a runner.
+  public init() {}
+
+  /// Starts the spec's program and waits for it to end, passing every output line to
+  /// `onOutput` as it arrives.
+  ///
+  /// The callback runs on the runner's reading thread, one line at a time (without its
+  /// newline) in arrival order per stream; it should print and return quickly. Awaiting
+  /// never blocks Swift's cooperative pool.
+  ///
+  /// - Returns: how the process ended. A non-zero exit, a signal, a timeout or a
+  ///   cancellation of the awaiting task is an outcome, not an error.
+  /// - Throws: ``ProcessError`` only when the process could not be started; then nothing ran.
+  public func run(
+    _ spec: ProcessSpec,
+    onOutput: @escaping @Sendable (ProcessStream, String) -> Void = { _, _ in }
+  ) async throws(ProcessError) -> ProcessOutcome {
+    try await BlockingExecutor.run(name: "rollback.proc") { (cancellation) throws(ProcessError) in
+      let (path, arguments) = try Self.prepare(spec)
+      if cancellation.isCancelled {
+        return ProcessOutcome(exitCode: nil, cancelled: true)
+      }
+      let started = ContinuousClock.now
+      let child = try ProcessSpawn.launch(
+        path: path, arguments: arguments, environment: spec.environment, cwd: spec.cwd)
+      let supervisor = ProcessSupervisor(
+        child: child, spec: spec, started: started, cancellation: cancellation, onOutput: onOutput)
+      return supervisor.supervise()
+    }
+  }
+
+  /// The path of the executable `name` would run, or nil when there is none.
+  ///
+  /// A name with a slash is checked as given; any other name is looked up in `path` (a
+  /// colon-separated `PATH`; nil means ``defaultSearchPath``), skipping empty entries. Only
+  /// executable regular files count. Use it to check a runbook's commands before a run.
+  public static func resolveExecutable(_ name: String, path: String?) -> String? {
+    candidates(for: name, path: path, cwd: nil).first(where: isExecutableFile)
+  }
+
+  /// Checks the working directory and resolves the program; returns the path to execute
+  /// and the argument vector.
+  static func prepare(_ spec: ProcessSpec) throws(ProcessError) -> (path: String, arguments: [String]) {
+    if let cwd = spec.cwd, !isDirectory(cwd) {
+      throw .cwdMissing(path: cwd)
+    }
+    let arguments: [String]
+    switch spec.program {
+    case .argv(let argv): arguments = argv
+    case .shell(let command): arguments = ["/bin/sh", "-c", command]
+    }
+    guard let name = arguments.first, !name.isEmpty else { throw .executableNotFound(name: "") }
+    let candidates = candidates(for: name, path: spec.environment["PATH"], cwd: spec.cwd)
+    if let found = candidates.first(where: isExecutableFile) {
+      return (found, arguments)
+    }
+    if let present = candidates.first(where: isRegularFile) {
+      throw .notExecutable(path: present)
+    }
+    throw .executableNotFound(name: name)
+  }
+
+  /// Where `name` may live, in search order. Relative paths are taken from `cwd` when given.
+  private static func candidates(for name: String, path: String?, cwd: String?) -> [String] {
+    if name.contains("/") {
+      return [absolute(name, from: cwd)]
+    }
+    let entries = (path ?? defaultSearchPath).split(separator: ":", omittingEmptySubsequences: true)
+    return entries.map { absolute(String($0), from: cwd) + "/" + name }
+  }
+
+  private static func absolute(_ path: String, from cwd: String?) -> String {
+    guard let cwd, !path.hasPrefix("/") else { return path }
+    return cwd.hasSuffix("/") ? cwd + path : cwd + "/" + path
+  }
+
+  private static func fileMode(_ path: String) -> mode_t? {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return nil }
+    return info.st_mode
+  }
+
+  private static func isRegularFile(_ path: String) -> Bool {
+    guard let mode = fileMode(path) else { return false }
+    return mode & S_IFMT == S_IFREG
+  }
+
+  private static func isExecutableFile(_ path: String) -> Bool {
+    isRegularFile(path) && access(path, X_OK) == 0
+  }
+
+  private static func isDirectory(_ path: String) -> Bool {
+    guard let mode = fileMode(path) else { return false }
+    return mode & S_IFMT == S_IFDIR
+  }
+}
