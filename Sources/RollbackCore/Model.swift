@@ -363,6 +363,19 @@ public enum IncludeTarget: Sendable, Equatable, CustomStringConvertible {
 
 /// An HTTP request step.
 public struct HTTPStepSpec: Sendable {
+  /// Creates a request spec.
+  public init(
+    method: String, url: Template, headers: [(name: String, value: Template)] = [], body: HTTPBody? = nil,
+    expectStatus: [Int] = [], expectBody: Template? = nil
+  ) {
+    self.method = method
+    self.url = url
+    self.headers = headers
+    self.body = body
+    self.expectStatus = expectStatus
+    self.expectBody = expectBody
+  }
+
   /// The method, upper case.
   public var method: String
   /// The URL.
@@ -460,6 +473,23 @@ public struct Step: Sendable {
   public var onFailure: FailurePolicy
   /// Where the step is declared.
   public var location: SourceLocation
+
+  /// Creates a step (the loader makes them from YAML; drills make some in code).
+  public init(
+    id: String, name: String?, note: String? = nil, kind: StepKind, timeout: Double? = nil, retries: Int = 0,
+    retryDelay: Double = 1, when: Condition? = nil, onFailure: FailurePolicy = .abort, location: SourceLocation
+  ) {
+    self.id = id
+    self.name = name
+    self.note = note
+    self.kind = kind
+    self.timeout = timeout
+    self.retries = retries
+    self.retryDelay = retryDelay
+    self.when = when
+    self.onFailure = onFailure
+    self.location = location
+  }
 
   /// Whether the step changes the world (includes are decided by their steps).
   public var mutates: Bool {

@@ -23,6 +23,23 @@ public struct PlannedStep: Sendable {
   public var gates: [IncludeGate]
   /// The step as written.
   public var step: Step
+
+  /// Creates a planned step.
+  public init(
+    id: String, kind: String, name: String?, mutates: Bool, detail: String, note: String?, origin: String,
+    condition: Condition?, gates: [IncludeGate], step: Step
+  ) {
+    self.id = id
+    self.kind = kind
+    self.name = name
+    self.mutates = mutates
+    self.detail = detail
+    self.note = note
+    self.origin = origin
+    self.condition = condition
+    self.gates = gates
+    self.step = step
+  }
 }
 
 /// The `when` of an include step, decided once for all its steps.

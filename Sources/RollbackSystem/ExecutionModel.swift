@@ -186,11 +186,14 @@ public struct RunResult: Sendable {
   /// The journal file.
   public var journalPath: String?
 
+  /// For a drill: the time of the level's own steps, seconds.
+  public var rollbackDuration: Double?
+
   /// Wall time, seconds.
   public var duration: Double { finishedAt.timeIntervalSince(startedAt) }
-  /// Whether it finished within its target (nil without a target).
+  /// Whether it finished within its target (nil without a target); a drill counts its rollback time.
   public var withinTarget: Bool? {
     guard let target, status == .succeeded else { return target == nil ? nil : false }
-    return duration <= target
+    return (rollbackDuration ?? duration) <= target
   }
 }

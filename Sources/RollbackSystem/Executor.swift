@@ -136,7 +136,7 @@ public final class Executor: @unchecked Sendable {
     startedAt = request.resume?.startedAt ?? Date()
     let plan: Plan
     switch resolver.plan(request.target) {
-    case .success(let made): plan = made
+    case .success(let made): plan = request.command == "drill" ? DrillPlanner.wrap(made, resolver: resolver) : made
     case .failure(let list):
       list.diagnostics.forEach { say($0.description) }
       return finish(plan: nil, status: .aborted, exitCode: 2, advice: nil)
@@ -262,11 +262,18 @@ public final class Executor: @unchecked Sendable {
             flagChanges: [], signals: []))
       }
     }
-    let result = RunResult(
+    var result = RunResult(
       runID: runID, runbook: request.runbook.name, environment: resolver.environment.name, level: plan?.level,
       scenario: plan?.scenario, dryRun: request.dryRun, status: status, exitCode: exitCode, startedAt: startedAt,
       finishedAt: Date(), target: plan?.targetSeconds, steps: steps, advice: advice.map(redact),
       journalPath: journal?.path)
+    if request.command == "drill" {
+      // The rollback's own time: from the level's first step to the end of its last one.
+      let level = steps.filter { !$0.id.hasPrefix(DrillPlanner.prefix) && $0.startedAt != nil }
+      if let first = level.first?.startedAt, let last = level.last, let lastStart = last.startedAt {
+        result.rollbackDuration = lastStart.addingTimeInterval(last.duration).timeIntervalSince(first)
+      }
+    }
     if journal != nil {
       if status == .interrupted { record(event: .object([("event", .string("interrupted")), ("at", .string(Timestamp.iso(Date())))])) }
       record(event: RunRendering.finishedEvent(result))

@@ -94,6 +94,9 @@ extension Executor {
       var last = "no answer yet"
       var polls = 0
       let within = min(health.within, stepTimeout ?? health.within)
+      // Poll quickly at first (a restarted service is often up within a fraction of a second),
+      // then back off to the configured interval.
+      var pause = min(0.1, health.interval)
       while true {
         polls += 1
         let request = HTTPRequest(method: "GET", url: url.value, timeout: .milliseconds(Int(min(5, max(1, health.interval)) * 1000)))
@@ -115,8 +118,9 @@ extension Executor {
         }
         try Task.checkCancellation()
         let elapsed = seconds(clock.now - start)
-        if elapsed + health.interval > within { break }
-        try await Task.sleep(for: .milliseconds(Int(health.interval * 1000)))
+        if elapsed + pause > within { break }
+        try await Task.sleep(for: .milliseconds(Int(pause * 1000)))
+        pause = min(pause * 2, health.interval)
       }
       var result = AttemptResult.fail(
         "\(name) " + parts.joined(separator: ", "),

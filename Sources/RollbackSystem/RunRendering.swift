@@ -53,7 +53,9 @@ public enum RunRendering {
       ("environment", .string(result.environment)), ("level", .int(result.level)), ("scenario", .string(result.scenario)),
       ("dry_run", .bool(result.dryRun)), ("status", .string(result.status.rawValue)),
       ("started_at", .string(Timestamp.iso(result.startedAt))), ("finished_at", .string(Timestamp.iso(result.finishedAt))),
-      ("duration_s", .number((result.duration * 1000).rounded() / 1000)), ("target_s", .number(result.target)),
+      ("duration_s", .number((result.duration * 1000).rounded() / 1000)),
+      ("rollback_duration_s", .number(result.rollbackDuration.map { ($0 * 1000).rounded() / 1000 })),
+      ("target_s", .number(result.target)),
       ("within_target", result.withinTarget.map { .bool($0) } ?? .null), ("exit_code", .int(Int(result.exitCode))),
       ("advice", .string(result.advice)), ("journal", .string(result.journalPath)),
       ("steps", .array(result.steps.map { stepJSON($0) })),
@@ -65,7 +67,9 @@ public enum RunRendering {
     .object([
       ("event", .string("run-finished")), ("run_id", .string(result.runID)), ("status", .string(result.status.rawValue)),
       ("finished_at", .string(Timestamp.iso(result.finishedAt))),
-      ("duration_s", .number((result.duration * 1000).rounded() / 1000)), ("target_s", .number(result.target)),
+      ("duration_s", .number((result.duration * 1000).rounded() / 1000)),
+      ("rollback_duration_s", .number(result.rollbackDuration.map { ($0 * 1000).rounded() / 1000 })),
+      ("target_s", .number(result.target)),
       ("within_target", result.withinTarget.map { .bool($0) } ?? .null), ("exit_code", .int(Int(result.exitCode))),
       ("advice", .string(result.advice)),
     ])
@@ -80,6 +84,7 @@ public enum RunRendering {
     switch result.status {
     case .succeeded:
       var line = "Rolled back (\(what)) in \(time)"
+      if let rollback = result.rollbackDuration { line = "Drill of \(what) passed: rolled back in \(duration(rollback)) (drill \(time))" }
       if let target { line += " — target \(target) " + (result.withinTarget == true ? "✓" : "✗ (over target)") }
       lines.append(line)
     case .dryRun:

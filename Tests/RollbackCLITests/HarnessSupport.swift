@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 
+/// Tests that drive the shared sample frontend: they run one at a time, never beside each other.
+@Suite("on the shared harness frontend", .serialized)
+enum SharedAppTests {}
+
 /// The real services started by scripts/harness (see docs/CONTRACTS-dev.md).
 struct Harness {
   let directory: String
@@ -15,7 +19,8 @@ struct Harness {
     let env = ProcessInfo.processInfo.environment
     func need(_ name: String) throws -> String {
       guard let value = env[name], !value.isEmpty else {
-        Issue.record("\(name) is not set: run these tests with `make test` (scripts/harness/with-harness swift test)")
+        Issue.record(
+          "\(name) is not set: run these tests with `make test` (scripts/harness/with-harness swift test)")
         throw HarnessMissing()
       }
       return value
@@ -23,7 +28,8 @@ struct Harness {
     return Harness(
       directory: try need("ROLLBACK_HARNESS_DIR"), appDirectory: try need("ROLLBACK_TEST_APP_DIR"),
       appURL: try need("ROLLBACK_TEST_APP_URL"), promURL: try need("ROLLBACK_TEST_PROM_URL"),
-      supervisorConf: try need("ROLLBACK_TEST_SUPERVISOR_CONF"), databaseURL: try need("ROLLBACK_TEST_DATABASE_URL"))
+      supervisorConf: try need("ROLLBACK_TEST_SUPERVISOR_CONF"),
+      databaseURL: try need("ROLLBACK_TEST_DATABASE_URL"))
   }
 
   struct HarnessMissing: Error {}
@@ -45,7 +51,8 @@ struct Harness {
     for name in Self.flagFiles {
       let path = file(name)
       var text = try String(contentsOfFile: path, encoding: .utf8)
-      text = text.replacingOccurrences(of: "NEXT_PUBLIC_USE_BACKEND_API=false", with: "NEXT_PUBLIC_USE_BACKEND_API=true")
+      text = text.replacingOccurrences(
+        of: "NEXT_PUBLIC_USE_BACKEND_API=false", with: "NEXT_PUBLIC_USE_BACKEND_API=true")
       for percent in ["0", "10", "50"] {
         text = text.replacingOccurrences(
           of: "BACKEND_API_ROLLOUT_PERCENT=\(percent)\n", with: "BACKEND_API_ROLLOUT_PERCENT=100\n")
@@ -93,7 +100,8 @@ struct Harness {
 
   /// How many times supervisord has started the frontend.
   func frontendStarts() throws -> Int {
-    let log = ((directory as NSString).appendingPathComponent("logs") as NSString).appendingPathComponent("supervisord.log")
+    let log = ((directory as NSString).appendingPathComponent("logs") as NSString).appendingPathComponent(
+      "supervisord.log")
     let text = try String(contentsOfFile: log, encoding: .utf8)
     return text.components(separatedBy: "spawned: 'frontend'").count - 1
   }

@@ -6,9 +6,11 @@ struct ValidatePlanTests {
   static let atom = "runbooks/frontend-backend-migration.yaml"
   static let marketsage = "runbooks/marketsage.yaml"
 
-  @Test("both seed runbooks validate with zero errors in every environment", arguments: [
-    (atom, "production"), (atom, "staging"), (atom, "local"), (marketsage, "production"),
-  ])
+  @Test(
+    "both seed runbooks validate with zero errors in every environment",
+    arguments: [
+      (atom, "production"), (atom, "staging"), (atom, "local"), (marketsage, "production"),
+    ])
   func seedsValidate(_ runbook: String, _ environment: String) throws {
     let result = try CLI.run(["validate", "--runbook", runbook, "--env", environment])
     #expect(result.status == 0, "\(result.stderr)")
@@ -26,7 +28,8 @@ struct ValidatePlanTests {
   func planJSON() throws {
     let result = try CLI.run(["plan", "--runbook", Self.atom, "--level", "3", "--json"])
     #expect(result.status == 0, "\(result.stderr)")
-    let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
     #expect(object["runbook"] as? String == "frontend-backend-migration")
     #expect(object["environment"] as? String == "production")
     #expect(object["level"] as? Int == 3)
@@ -47,7 +50,9 @@ struct ValidatePlanTests {
     #expect(result.status == 0, "\(result.stderr)")
     #expect(result.stdout.hasPrefix("Plan for level 3 — Full rollback"))
     #expect(result.stdout.contains("environment production · target 5m · 8 steps, 5 mutating"))
-    let stepLines = result.stdout.split(separator: "\n").filter { $0.range(of: #"^\s*\d+\. "#, options: .regularExpression) != nil }
+    let stepLines = result.stdout.split(separator: "\n").filter {
+      $0.range(of: #"^\s*\d+\. "#, options: .regularExpression) != nil
+    }
     #expect(stepLines.count == 8)
     for (line, (id, mutates)) in zip(stepLines, zip(Self.level3IDs, Self.level3Mutates)) {
       #expect(line.contains(" \(id) "), "\(line)")
@@ -84,7 +89,8 @@ struct ValidatePlanTests {
                 url: https://deploy.invalid/rollback
                 headers: {Authorization: "Bearer ${secret.DEPLOY_TOKEN}", X-Api: "${api_token}"}
       """
-    try runbook.write(to: directory.appendingPathComponent("rollback.yaml"), atomically: true, encoding: .utf8)
+    try runbook.write(
+      to: directory.appendingPathComponent("rollback.yaml"), atomically: true, encoding: .utf8)
     let secretValue = "s3cr3t-value-91823"
     let result = try CLI.run(
       ["plan", "--level", "1", "--json"], in: directory,
@@ -124,12 +130,14 @@ struct ValidatePlanTests {
           steps:
             - flag: {name: f, set: disabled}
       """
-    try runbook.write(to: directory.appendingPathComponent("rollback.yaml"), atomically: true, encoding: .utf8)
+    try runbook.write(
+      to: directory.appendingPathComponent("rollback.yaml"), atomically: true, encoding: .utf8)
     let relaxed = try CLI.run(["validate"], in: directory)
     #expect(relaxed.status == 0)
     #expect(
       relaxed.stderr.contains(
-        "rollback.yaml:11:9: warning: flag 'f' is read by service 'web', which level 1 never restarts after this step"))
+        "rollback.yaml:11:9: warning: flag 'f' is read by service 'web', which level 1 never restarts after this step"
+      ))
     let strict = try CLI.run(["validate", "--strict"], in: directory)
     #expect(strict.status == 2)
   }

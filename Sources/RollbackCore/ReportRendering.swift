@@ -1,0 +1,199 @@
+import Foundation
+
+/// The post-mortem report of a run, as Markdown or JSON, and the message to paste in the incident channel.
+public enum ReportRendering {
+  /// A value with its unit as a person reads it; unknown when nil.
+  static func value(_ value: Double?, unit: String, error: String?) -> String {
+    guard let value else { return "unknown — \(error ?? "no value")" }
+    return SignalReading.format(value, unit: SignalUnit(rawValue: unit) ?? .count)
+  }
+
+  /// Seconds as `41.2 s` or `2m3s`; a dash when unknown.
+  public static func seconds(_ value: Double?) -> String {
+    guard let value else { return "—" }
+    return value < 60 ? String(format: "%.1f s", value) : Quantity.format(seconds: value)
+  }
+
+  static func targetText(_ report: RunReport) -> String {
+    guard let target = report.target else { return "no target" }
+    let mark = report.withinTarget.map { $0 ? "✓ within" : "✗ over" } ?? "not reached"
+    return "target \(Quantity.format(seconds: target)) \(mark)"
+  }
+
+  /// The assessment's signals: name, value, unit, error.
+  static func assessmentSignals(_ assessment: [String: Any]) -> [(String, Double?, String, String?)] {
+    (assessment["signals"] as? [[String: Any]] ?? []).map {
+      ($0["name"] as? String ?? "", RunReport.number($0["value"]), $0["unit"] as? String ?? "count", $0["error"] as? String)
+    }
+  }
+
+  /// The message for the incident channel, following the seeds' communication templates.
+  public static func communication(_ report: RunReport, assessment: [String: Any]?) -> String {
+    let done = report.status == "succeeded"
+    var lines: [String] = []
+    let headline = done ? "🚨 ROLLBACK COMPLETE" : "🚨 ROLLBACK \(report.status.uppercased())"
+    lines.append("\(headline): \(report.runbook) \(report.what)\(report.title.map { " (\($0))" } ?? "") in \(report.environment)")
+    lines.append("")
+    lines.append("Time: \(report.startedAt) → \(report.finishedAt ?? "not finished") (\(seconds(report.duration)), \(targetText(report)))")
+    if let assessment, let severity = assessment["severity"] as? String {
+      let matched = (assessment["matched"] as? [String] ?? []).joined(separator: ", ")
+      lines.append("Severity: \(severity)\(matched.isEmpty ? "" : " (\(matched))")")
+    }
+    lines.append("")
+    lines.append("Actions Taken:")
+    for step in report.steps where step.mutates {
+      let box = step.status == "succeeded" ? "[x]" : "[ ]"
+      lines.append("- \(box) \(step.name ?? step.id): \(step.detail)")
+    }
+    let after = report.signalsAfter
+    if !after.isEmpty {
+      lines.append("")
+      lines.append("Signals after: " + after.map { "\($0.name) \(value($0.value, unit: $0.unit, error: $0.error))" }.joined(separator: ", "))
+    }
+    lines.append("")
+    lines.append("Next Steps:")
+    if done {
+      lines.append("- Monitor system stability for 30 minutes")
+      lines.append("- Investigate root cause")
+      lines.append("- Plan fix or alternative approach")
+    } else {
+      lines.append("- \(report.advice ?? "see the run's report")")
+    }
+    lines.append("")
+    lines.append("Run: \(report.runID)")
+    return lines.joined(separator: "\n")
+  }
+
+  /// The post-mortem document: timeline, then the headings people fill in.
+  public static func markdown(_ report: RunReport, assessment: [String: Any]?) -> String {
+    var out: [String] = []
+    out.append("# Post-mortem: \(report.runbook) \(report.what)\(report.title.map { " — \($0)" } ?? "")")
+    out.append("")
+    out.append("| | |")
+    out.append("| --- | --- |")
+    out.append("| Run | `\(report.runID)` (\(report.command)\(report.dryRun ? ", dry run" : "")\(report.resumes > 0 ? ", resumed \(report.resumes)×" : "")) |")
+    out.append("| Environment | \(report.environment) |")
+    out.append("| Outcome | \(report.status) |")
+    out.append("| Started | \(report.startedAt) |")
+    out.append("| Finished | \(report.finishedAt ?? "not finished") |")
+    out.append("| Duration | \(seconds(report.duration)) |")
+    if let rollback = report.rollbackDuration { out.append("| Rollback time | \(seconds(rollback)) |") }
+    out.append("| Target | \(targetText(report)) |")
+    out.append("")
+    out.append("## Timeline")
+    out.append("")
+    if let assessment {
+      let at = assessment["assessed_at"] as? String ?? "before the run"
+      out.append("### Assessment (\(at))")
+      out.append("")
+      let severity = assessment["severity"] as? String ?? "unknown"
+      let matched = (assessment["matched"] as? [String] ?? []).joined(separator: "; ")
+      out.append("Severity **\(severity)**\(matched.isEmpty ? "" : ": \(matched)").")
+      out.append("")
+      out.append("| Signal | Value |")
+      out.append("| --- | --- |")
+      for (name, number, unit, error) in assessmentSignals(assessment) {
+        out.append("| \(name) | \(value(number, unit: unit, error: error)) |")
+      }
+      out.append("")
+    } else {
+      out.append("No assessment was recorded in this state directory before the run.")
+      out.append("")
+    }
+    out.append("### Steps")
+    out.append("")
+    out.append("| # | Step | Kind | Started | Duration | Status | What happened |")
+    out.append("| --- | --- | --- | --- | --- | --- | --- |")
+    for (index, step) in report.steps.enumerated() {
+      var what = step.detail.replacingOccurrences(of: "|", with: "\\|")
+      if let error = step.error { what += " — **\(error.replacingOccurrences(of: "|", with: "\\|"))**" }
+      out.append(
+        "| \(index + 1) | \(step.id) | \(step.kind) | \(step.startedAt ?? "—") | \(seconds(step.duration)) | \(step.status) | \(what) |")
+    }
+    let changes = report.steps.flatMap(\.flagChanges)
+    if !changes.isEmpty {
+      out.append("")
+      out.append("### Flag values")
+      out.append("")
+      out.append("| File | Key | Before | After |")
+      out.append("| --- | --- | --- | --- |")
+      for change in changes {
+        out.append("| \(change.file) | \(change.key) | \(change.before ?? "(unset)") | \(change.after)\(change.changed ? "" : " (unchanged)") |")
+      }
+    }
+    let after = report.signalsAfter
+    if !after.isEmpty {
+      out.append("")
+      out.append("### Signals after")
+      out.append("")
+      out.append("| Signal | Value |")
+      out.append("| --- | --- |")
+      for signal in after { out.append("| \(signal.name) | \(value(signal.value, unit: signal.unit, error: signal.error)) |") }
+    }
+    out.append("")
+    out.append("## Communication")
+    out.append("")
+    out.append("```")
+    out.append(communication(report, assessment: assessment))
+    out.append("```")
+    for heading in ["Impact", "Root cause", "Lessons learned", "Action items"] {
+      out.append("")
+      out.append("## \(heading)")
+      out.append("")
+      out.append(placeholder(heading))
+    }
+    return out.joined(separator: "\n") + "\n"
+  }
+
+  static func placeholder(_ heading: String) -> String {
+    switch heading {
+    case "Impact": return "_How many users were affected, for how long, and the business impact._"
+    case "Root cause": return "_The technical root cause; process or communication issues._"
+    case "Lessons learned": return "_What went well, what could be improved, what changes need to be made._"
+    default: return "- [ ] Technical improvements\n- [ ] Process improvements\n- [ ] Monitoring improvements\n- [ ] Documentation updates"
+    }
+  }
+
+  /// The report as JSON: the run (as `execute --json` prints it) plus the assessment and the message.
+  public static func json(_ report: RunReport, assessment: [String: Any]?) -> JSONValue {
+    func signalsJSON(_ list: [(name: String, value: Double?, unit: String, error: String?)]) -> JSONValue {
+      .array(list.map {
+        .object([("name", .string($0.name)), ("value", .number($0.value)), ("unit", .string($0.unit)), ("error", .string($0.error))])
+      })
+    }
+    let steps = report.steps.map { step -> JSONValue in
+      .object([
+        ("id", .string(step.id)), ("kind", .string(step.kind)), ("name", .string(step.name)),
+        ("status", .string(step.status)), ("mutates", .bool(step.mutates)), ("started_at", .string(step.startedAt)),
+        ("duration_s", .number(step.duration)), ("detail", .string(step.detail)), ("error", .string(step.error)),
+        (
+          "flag_changes",
+          .array(step.flagChanges.map {
+            .object([
+              ("file", .string($0.file)), ("key", .string($0.key)), ("before", .string($0.before)),
+              ("after", .string($0.after)), ("changed", .bool($0.changed)),
+            ])
+          })
+        ),
+      ])
+    }
+    var assessmentJSON = JSONValue.null
+    if let assessment {
+      assessmentJSON = .object([
+        ("assessed_at", .string(assessment["assessed_at"] as? String)), ("severity", .string(assessment["severity"] as? String)),
+        ("matched", .array((assessment["matched"] as? [String] ?? []).map { .string($0) })),
+        ("signals", signalsJSON(assessmentSignals(assessment).map { (name: $0.0, value: $0.1, unit: $0.2, error: $0.3) })),
+      ])
+    }
+    return .object([
+      ("run_id", .string(report.runID)), ("command", .string(report.command)), ("runbook", .string(report.runbook)),
+      ("environment", .string(report.environment)), ("level", .int(report.level)), ("scenario", .string(report.scenario)),
+      ("dry_run", .bool(report.dryRun)), ("status", .string(report.status)), ("started_at", .string(report.startedAt)),
+      ("finished_at", .string(report.finishedAt)), ("duration_s", .number(report.duration)),
+      ("rollback_duration_s", .number(report.rollbackDuration)), ("target_s", .number(report.target)),
+      ("within_target", report.withinTarget.map { .bool($0) } ?? .null), ("resumes", .int(report.resumes)),
+      ("assessment", assessmentJSON), ("steps", .array(steps)), ("signals_after", signalsJSON(report.signalsAfter)),
+      ("communication", .string(communication(report, assessment: assessment))),
+    ])
+  }
+}

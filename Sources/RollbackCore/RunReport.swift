@@ -1,0 +1,147 @@
+import Foundation
+
+/// A run read back from its journal: what `history` lists and `report` renders.
+public struct RunReport: Sendable {
+  /// One step as journalled.
+  public struct StepEntry: Sendable {
+    /// The step id.
+    public var id: String
+    /// The kind.
+    public var kind: String
+    /// The step's name.
+    public var name: String?
+    /// `succeeded`, `failed`, `skipped`, `would-run`, `sampled` or `pending`.
+    public var status: String
+    /// Whether it mutates.
+    public var mutates: Bool
+    /// When it started (ISO time).
+    public var startedAt: String?
+    /// Seconds.
+    public var duration: Double
+    /// What it did.
+    public var detail: String
+    /// Why it failed.
+    public var error: String?
+    /// The end of its output.
+    public var outputTail: String?
+    /// Flag changes: file, key, before, after, changed.
+    public var flagChanges: [(file: String, key: String, before: String?, after: String, changed: Bool)]
+    /// Signals read: name, value (nil when unknown), unit, error.
+    public var signals: [(name: String, value: Double?, unit: String, error: String?)]
+  }
+
+  /// The run id.
+  public var runID: String
+  /// The command that started it (`execute`, `drill`).
+  public var command: String
+  /// The runbook's name.
+  public var runbook: String
+  /// The environment.
+  public var environment: String
+  /// The level, if any.
+  public var level: Int?
+  /// The scenario, if any.
+  public var scenario: String?
+  /// The level's name or the scenario's title.
+  public var title: String?
+  /// Whether it was a rehearsal.
+  public var dryRun: Bool
+  /// The last outcome journalled, `in progress` when none (killed).
+  public var status: String
+  /// When it started (ISO time).
+  public var startedAt: String
+  /// When it finished (ISO time), nil when it never did.
+  public var finishedAt: String?
+  /// Wall time, seconds, when finished.
+  public var duration: Double?
+  /// Time of the rollback part of a drill, seconds.
+  public var rollbackDuration: Double?
+  /// The target, seconds.
+  public var target: Double?
+  /// Whether it finished within target.
+  public var withinTarget: Bool?
+  /// What to do next, when it failed.
+  public var advice: String?
+  /// How many times it was resumed.
+  public var resumes: Int
+  /// Steps in plan order, with their last journalled state.
+  public var steps: [StepEntry]
+
+  /// Reads a run from its journal events (JSON objects, in order); nil without a run-started event.
+  public static func parse(_ events: [[String: Any]]) -> RunReport? {
+    guard let start = events.first(where: { $0["event"] as? String == "run-started" }) else { return nil }
+    var report = RunReport(
+      runID: start["run_id"] as? String ?? "", command: start["command"] as? String ?? "execute",
+      runbook: start["runbook"] as? String ?? "", environment: start["environment"] as? String ?? "",
+      level: start["level"] as? Int, scenario: start["scenario"] as? String, title: start["title"] as? String,
+      dryRun: start["dry_run"] as? Bool ?? false, status: "in progress", startedAt: start["started_at"] as? String ?? "",
+      finishedAt: nil, duration: nil, rollbackDuration: nil, target: number(start["target_s"]), withinTarget: nil,
+      advice: nil, resumes: 0, steps: [])
+    var order: [String] = []
+    var entries: [String: StepEntry] = [:]
+    for item in start["steps"] as? [[String: Any]] ?? [] {
+      guard let id = item["id"] as? String else { continue }
+      order.append(id)
+      entries[id] = StepEntry(
+        id: id, kind: item["kind"] as? String ?? "", name: nil, status: "pending",
+        mutates: item["mutates"] as? Bool ?? false, startedAt: nil, duration: 0, detail: "", error: nil,
+        outputTail: nil, flagChanges: [], signals: [])
+    }
+    for event in events {
+      switch event["event"] as? String {
+      case "run-resumed":
+        report.resumes += 1
+        report.status = "in progress"
+      case "step-finished":
+        guard let id = event["id"] as? String else { continue }
+        if entries[id] == nil { order.append(id) }
+        let flagChanges = (event["flag_changes"] as? [[String: Any]] ?? []).map {
+          (
+            file: $0["file"] as? String ?? "", key: $0["key"] as? String ?? "", before: $0["before"] as? String,
+            after: $0["after"] as? String ?? "", changed: $0["changed"] as? Bool ?? false
+          )
+        }
+        let signals = (event["signals"] as? [[String: Any]] ?? []).map {
+          (
+            name: $0["name"] as? String ?? "", value: number($0["value"]), unit: $0["unit"] as? String ?? "count",
+            error: $0["error"] as? String
+          )
+        }
+        entries[id] = StepEntry(
+          id: id, kind: event["kind"] as? String ?? "", name: event["name"] as? String,
+          status: event["status"] as? String ?? "", mutates: event["mutates"] as? Bool ?? false,
+          startedAt: event["started_at"] as? String, duration: number(event["duration_s"]) ?? 0,
+          detail: event["detail"] as? String ?? "", error: event["error"] as? String,
+          outputTail: event["output_tail"] as? String, flagChanges: flagChanges, signals: signals)
+      case "run-finished":
+        report.status = event["status"] as? String ?? "unknown"
+        report.finishedAt = event["finished_at"] as? String
+        report.duration = number(event["duration_s"])
+        report.rollbackDuration = number(event["rollback_duration_s"])
+        report.withinTarget = event["within_target"] as? Bool
+        report.advice = event["advice"] as? String
+      default:
+        break
+      }
+    }
+    report.steps = order.compactMap { entries[$0] }
+    return report
+  }
+
+  static func number(_ value: Any?) -> Double? {
+    switch value {
+    case let double as Double: return double
+    case let int as Int: return Double(int)
+    case let number as NSNumber: return number.doubleValue
+    default: return nil
+    }
+  }
+
+  /// `level 3` or `scenario backend-down`.
+  public var what: String { level.map { "level \($0)" } ?? "scenario \(scenario ?? "?")" }
+
+  /// The last signal readings of the run: what the system looked like at the end.
+  public var signalsAfter: [(name: String, value: Double?, unit: String, error: String?)] {
+    steps.last { !$0.signals.isEmpty && $0.status != "pending" }?.signals ?? []
+  }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import RollbackCore
+
+/// The rehearsal around a level: put its flags forward, restart and verify, run the level, verify again.
+enum DrillPlanner {
+  /// Ids of the steps the drill adds start with this.
+  static let prefix = "drill."
+
+  /// The level's plan wrapped in the drill's own steps.
+  static func wrap(_ plan: Plan, resolver: Resolver) -> Plan {
+    let runbook = resolver.runbook
+    let origin = SourceLocation(file: runbook.file, line: 1, column: 1)
+    var bag = DiagnosticBag()
+    func planned(_ step: Step) -> PlannedStep {
+      PlannedStep(
+        id: step.id, kind: step.kind.keyword, name: step.name, mutates: step.mutates,
+        detail: resolver.detail(of: step, into: &bag), note: nil, origin: "drill", condition: nil, gates: [], step: step)
+    }
+    var before: [PlannedStep] = []
+    var after: [PlannedStep] = []
+    var flagNames: [String] = []
+    var percentFlags = Set<String>()
+    for step in plan.steps {
+      guard case .flag(let name, let change) = step.step.kind else { continue }
+      if !flagNames.contains(name.value) { flagNames.append(name.value) }
+      if change == .stepDown { percentFlags.insert(name.value) }
+      if case .percent = change { percentFlags.insert(name.value) }
+    }
+    var services: [(String, Bool)] = []
+    for name in flagNames {
+      guard let flag = runbook.flags[name] else { continue }
+      let located = Located(name, at: origin)
+      before.append(
+        planned(
+          Step(id: "\(prefix)forward-\(name)", name: "Drill: turn \(name) on", kind: .flag(name: located, change: .enable), location: origin)))
+      if percentFlags.contains(name), flag.percentKey != nil {
+        let top = flag.stages.max() ?? 100
+        before.append(
+          planned(
+            Step(
+              id: "\(prefix)forward-\(name)-percent", name: "Drill: roll \(name) out to \(top) %",
+              kind: .flag(name: located, change: .percent(top)), location: origin)))
+      }
+      if let service = flag.service?.value, !services.contains(where: { $0.0 == service }) {
+        services.append((service, flag.buildTime && resolver.service(named: service)?.rebuild != nil))
+      }
+    }
+    for (service, rebuild) in services {
+      before.append(
+        planned(
+          Step(
+            id: "\(prefix)restart-\(service)", name: "Drill: restart \(service) with the flag on",
+            kind: .restart(service: Located(service, at: origin), rebuild: rebuild), location: origin)))
+    }
+    // Verify again after the level: its read-only checks, then each service's health.
+    for step in plan.steps {
+      switch step.step.kind {
+      case .http where !step.mutates, .assert:
+        var copy = step.step
+        copy.id = "\(prefix)verify-again.\(step.id)"
+        copy.name = "Drill: verify again — \(step.name ?? step.id)"
+        copy.when = nil
+        after.append(planned(copy))
+      default:
+        continue
+      }
+    }
+    for (service, _) in services {
+      guard let health = resolver.service(named: service)?.health else { continue }
+      let spec = HTTPStepSpec(method: "GET", url: health.url, expectStatus: health.expectStatus, expectBody: health.expectBody)
+      after.append(
+        planned(
+          Step(
+            id: "\(prefix)health-after-\(service)", name: "Drill: \(service) healthy after the rollback", kind: .http(spec),
+            retries: 3, retryDelay: 1, location: origin)))
+    }
+    var wrapped = plan
+    wrapped.steps = before + plan.steps + after
+    return wrapped
+  }
+}
