@@ -7,7 +7,8 @@ import RollbackSystem
 struct DrillCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "drill",
-    abstract: "Rehearse a level for real: flag on, restart and verify, execute the level, verify again, time it.",
+    abstract:
+      "Rehearse a level for real: flag on, restart and verify, execute the level, verify again, time it.",
     discussion: """
       Meant for staging and CI. Exit 0 only when every step passed and the rollback (the level's
       own steps) finished within the level's target. --junit writes one test case per step.
@@ -30,9 +31,11 @@ struct DrillCommand: AsyncParsableCommand {
     let loaded = try LoadedRunbook.load(options, overrides: overrides, printWarnings: false)
     let runbook = try loaded.runbook()
     let request = ExecutionRequest(
-      runbook: runbook, runbookPath: loaded.path, runbookHash: ContentHash.of(Array(loaded.result.source.utf8)),
+      runbook: runbook, runbookPath: loaded.path,
+      runbookHash: ContentHash.of(Array(loaded.result.source.utf8)),
       target: .level(level), environmentName: options.env, overrides: overrides,
-      processEnvironment: ProcessInfo.processInfo.environment, manual: ManualValues(), dryRun: false, assumeYes: yes,
+      processEnvironment: ProcessInfo.processInfo.environment, manual: ManualValues(), dryRun: false,
+      assumeYes: yes,
       canPrompt: isatty(STDIN_FILENO) == 1, stateDirectory: stateDirectory(options, runbookPath: loaded.path),
       command: "drill")
     let result = try await perform(request, json: options.json)
@@ -65,7 +68,9 @@ enum JUnitReport {
       case "'": out += "&apos;"
       case "\n", "\t", "\r": out.unicodeScalars.append(scalar)
       default:
-        if scalar.value < 0x20 || (0xD800...0xDFFF).contains(scalar.value) || scalar.value == 0xFFFE || scalar.value == 0xFFFF {
+        if scalar.value < 0x20 || (0xD800...0xDFFF).contains(scalar.value) || scalar.value == 0xFFFE
+          || scalar.value == 0xFFFF
+        {
           out += "?"
         } else {
           out.unicodeScalars.append(scalar)
@@ -97,7 +102,8 @@ enum JUnitReport {
       case .failed, .wouldRun, .sampled:
         failures += 1
         let tail = step.output.map { String($0.suffix(4000)) } ?? ""
-        body = "<failure message=\"\(escape(step.error ?? "failed"))\" type=\"\(step.kind)\">\(escape(tail))</failure>"
+        body =
+          "<failure message=\"\(escape(step.error ?? "failed"))\" type=\"\(step.kind)\">\(escape(tail))</failure>"
       }
       cases.append(
         "    <testcase classname=\"\(escape(suite))\" name=\"\(escape(step.id))\" time=\"\(seconds(step.duration))\">"
@@ -108,10 +114,12 @@ enum JUnitReport {
       var body = ""
       if result.withinTarget != true {
         failures += 1
-        body = "<failure message=\"rollback took \(seconds(time)) s, target \(seconds(target)) s\" type=\"target\"/>"
+        body =
+          "<failure message=\"rollback took \(seconds(time)) s, target \(seconds(target)) s\" type=\"target\"/>"
       }
       cases.append(
-        "    <testcase classname=\"\(escape(suite))\" name=\"within-target\" time=\"\(seconds(time))\">\(body)</testcase>")
+        "    <testcase classname=\"\(escape(suite))\" name=\"within-target\" time=\"\(seconds(time))\">\(body)</testcase>"
+      )
     }
     let timestamp = Timestamp.iso(result.startedAt)
     return """

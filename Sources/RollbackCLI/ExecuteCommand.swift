@@ -6,7 +6,8 @@ import RollbackSystem
 /// Where runs, the lock and backups live: `--state-dir`, else `ROLLBACK_STATE_DIR`, else `.rollback/` beside the runbook.
 func stateDirectory(_ options: RunbookOptions, runbookPath: String) -> String {
   if let explicit = options.stateDir { return explicit }
-  if let fromEnvironment = ProcessInfo.processInfo.environment["ROLLBACK_STATE_DIR"], !fromEnvironment.isEmpty {
+  if let fromEnvironment = ProcessInfo.processInfo.environment["ROLLBACK_STATE_DIR"], !fromEnvironment.isEmpty
+  {
     return fromEnvironment
   }
   let directory = (runbookPath as NSString).deletingLastPathComponent
@@ -50,18 +51,22 @@ struct ExecuteCommand: AsyncParsableCommand {
   @OptionGroup var targetOptions: TargetOptions
   @OptionGroup var variables: VariableOptions
 
-  @Flag(name: .customLong("dry-run"), help: "Rehearse: run the reads before the first change, describe every change, change nothing.")
+  @Flag(
+    name: .customLong("dry-run"),
+    help: "Rehearse: run the reads before the first change, describe every change, change nothing.")
   var dryRun = false
 
   @Flag(name: .long, help: "Answer yes to every confirm gate.")
   var yes = false
 
-  @Option(name: .long, help: ArgumentHelp("Start at this step id, skipping the ones before.", valueName: "step"))
+  @Option(
+    name: .long, help: ArgumentHelp("Start at this step id, skipping the ones before.", valueName: "step"))
   var from: String?
 
   @Option(
     name: .customLong("signal"),
-    help: ArgumentHelp("Set a signal's value by hand (repeatable), e.g. complaints_per_hour=7.", valueName: "name=value"))
+    help: ArgumentHelp(
+      "Set a signal's value by hand (repeatable), e.g. complaints_per_hour=7.", valueName: "name=value"))
   var signals: [String] = []
 
   func run() async throws {
@@ -77,7 +82,8 @@ struct ExecuteCommand: AsyncParsableCommand {
       throw ExitCode(2)
     }
     let request = ExecutionRequest(
-      runbook: runbook, runbookPath: loaded.path, runbookHash: ContentHash.of(Array(loaded.result.source.utf8)),
+      runbook: runbook, runbookPath: loaded.path,
+      runbookHash: ContentHash.of(Array(loaded.result.source.utf8)),
       target: target, environmentName: options.env, overrides: overrides,
       processEnvironment: ProcessInfo.processInfo.environment, manual: manual, dryRun: dryRun, assumeYes: yes,
       canPrompt: isatty(STDIN_FILENO) == 1, stateDirectory: stateDirectory(options, runbookPath: loaded.path),
@@ -141,7 +147,9 @@ struct ResumeCommand: AsyncParsableCommand {
       throw ExitCode(2)
     }
     var overrides: [String: String] = [:]
-    if let vars = started["vars"] as? [String: Any] { for (key, value) in vars { overrides[key] = value as? String } }
+    if let vars = started["vars"] as? [String: Any] {
+      for (key, value) in vars { overrides[key] = value as? String }
+    }
     var runbookOptions = options
     if runbookOptions.runbook == nil { runbookOptions.runbook = started["runbook_path"] as? String }
     if runbookOptions.env == nil { runbookOptions.env = started["environment"] as? String }
@@ -150,7 +158,8 @@ struct ResumeCommand: AsyncParsableCommand {
     let hash = ContentHash.of(Array(loaded.result.source.utf8))
     if let recorded = started["runbook_hash"] as? String, recorded != hash, !force {
       Console.error(
-        "error: \(loaded.path) changed since run \(id) started; resuming could run different steps. Check it, then rerun with --force")
+        "error: \(loaded.path) changed since run \(id) started; resuming could run different steps. Check it, then rerun with --force"
+      )
       throw ExitCode(2)
     }
     var finished = Set<String>()
@@ -162,7 +171,11 @@ struct ResumeCommand: AsyncParsableCommand {
       case "step-finished":
         startedSteps.remove(step)
         let status = event["status"] as? String
-        if status == "succeeded" || status == "skipped" { finished.insert(step) } else { finished.remove(step) }
+        if status == "succeeded" || status == "skipped" {
+          finished.insert(step)
+        } else {
+          finished.remove(step)
+        }
       default: break
       }
     }
@@ -178,7 +191,8 @@ struct ResumeCommand: AsyncParsableCommand {
     let startedAt = (started["started_at"] as? String).flatMap(Timestamp.parse) ?? Date()
     let request = ExecutionRequest(
       runbook: runbook, runbookPath: loaded.path, runbookHash: hash, target: target,
-      environmentName: runbookOptions.env, overrides: overrides, processEnvironment: ProcessInfo.processInfo.environment,
+      environmentName: runbookOptions.env, overrides: overrides,
+      processEnvironment: ProcessInfo.processInfo.environment,
       manual: ManualValues(), dryRun: false, assumeYes: yes, canPrompt: isatty(STDIN_FILENO) == 1,
       stateDirectory: state,
       resume: ResumePoint(runID: id, finished: finished, unfinished: startedSteps, startedAt: startedAt),

@@ -20,7 +20,8 @@ struct FlagCommand: AsyncParsableCommand {
   @Argument(help: ArgumentHelp("status, enable, disable, percent, step-down", valueName: "action"))
   var action: String
 
-  @Argument(help: ArgumentHelp("For percent: N, then the flag's name; otherwise the flag's name.", valueName: "args"))
+  @Argument(
+    help: ArgumentHelp("For percent: N, then the flag's name; otherwise the flag's name.", valueName: "args"))
   var arguments: [String] = []
 
   @Flag(name: .long, help: "Accepted for symmetry with other changing commands; flag changes ask nothing.")
@@ -44,7 +45,8 @@ struct FlagCommand: AsyncParsableCommand {
       rest.removeFirst()
       change = .percent(value)
     default:
-      throw CLIError.usage("unknown flag action '\(action)'; use status, enable, disable, percent N or step-down")
+      throw CLIError.usage(
+        "unknown flag action '\(action)'; use status, enable, disable, percent N or step-down")
     }
     guard rest.count <= 1 else { throw CLIError.usage("too many arguments: \(rest.joined(separator: " "))") }
     let overrides = try variables.overrides()
@@ -63,7 +65,8 @@ struct FlagCommand: AsyncParsableCommand {
     let names: [String]
     if let name = rest.first {
       guard runbook.flags[name] != nil else {
-        throw CLIError.usage("unknown flag '\(name)' (flags: \(runbook.flags.keys.sorted().joined(separator: ", ")))")
+        throw CLIError.usage(
+          "unknown flag '\(name)' (flags: \(runbook.flags.keys.sorted().joined(separator: ", ")))")
       }
       names = [name]
     } else if change == nil {
@@ -86,18 +89,26 @@ struct FlagCommand: AsyncParsableCommand {
       var report: [JSONValue] = []
       for editor in editors {
         let flag = editor.flag
-        Console.human("\(flag.name) (\(flag.key); on = \(flag.enabled), off = \(flag.disabled))", json: options.json)
+        Console.human(
+          "\(flag.name) (\(flag.key); on = \(flag.enabled), off = \(flag.disabled))", json: options.json)
         var files: [JSONValue] = []
         for (file, value) in editor.values(of: flag.key) {
-          let percent = flag.percentKey.flatMap { key in editor.values(of: key).first { $0.file == file }?.value }
-          let state = value.map { $0 == flag.enabled ? "on" : ($0 == flag.disabled ? "off" : "other") } ?? "unset"
+          let percent = flag.percentKey.flatMap { key in
+            editor.values(of: key).first { $0.file == file }?.value
+          }
+          let state =
+            value.map { $0 == flag.enabled ? "on" : ($0 == flag.disabled ? "off" : "other") } ?? "unset"
           var line = "  \(file): \(value ?? "(unset)") [\(state)]"
           if let percentKey = flag.percentKey { line += " \(percentKey)=\(percent ?? "(unset)")" }
           Console.human(line, json: options.json)
           files.append(
-            .object([("file", .string(file)), ("value", .string(value)), ("state", .string(state)), ("percent", .string(percent))]))
+            .object([
+              ("file", .string(file)), ("value", .string(value)), ("state", .string(state)),
+              ("percent", .string(percent)),
+            ]))
         }
-        report.append(.object([("flag", .string(flag.name)), ("key", .string(flag.key)), ("files", .array(files))]))
+        report.append(
+          .object([("flag", .string(flag.name)), ("key", .string(flag.key)), ("files", .array(files))]))
       }
       if options.json { Console.output(JSONValue.array(report).pretty()) }
       return
@@ -107,7 +118,8 @@ struct FlagCommand: AsyncParsableCommand {
     var lock: FileLock?
     if !dryRun {
       do {
-        lock = try FileLock.acquire(at: (state as NSString).appendingPathComponent("lock"), runID: "flag-\(runID)")
+        lock = try FileLock.acquire(
+          at: (state as NSString).appendingPathComponent("lock"), runID: "flag-\(runID)")
         if let warning = lock?.warning { Console.error("warning: \(warning)") }
       } catch {
         Console.error(error.description)
@@ -115,7 +127,8 @@ struct FlagCommand: AsyncParsableCommand {
       }
     }
     defer { lock?.release() }
-    let backups = ((state as NSString).appendingPathComponent("backups") as NSString).appendingPathComponent("flag-\(runID)")
+    let backups = ((state as NSString).appendingPathComponent("backups") as NSString).appendingPathComponent(
+      "flag-\(runID)")
     var results: [JSONValue] = []
     for editor in editors {
       do {
@@ -134,7 +147,8 @@ struct FlagCommand: AsyncParsableCommand {
                 result.changes.map {
                   .object([
                     ("file", .string($0.file)), ("key", .string($0.key)), ("before", .string($0.before)),
-                    ("after", .string($0.after)), ("changed", .bool($0.changed)), ("backup", .string($0.backup)),
+                    ("after", .string($0.after)), ("changed", .bool($0.changed)),
+                    ("backup", .string($0.backup)),
                   ])
                 })
             ),

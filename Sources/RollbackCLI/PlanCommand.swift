@@ -64,15 +64,18 @@ struct PlanCommand: AsyncParsableCommand {
 enum PlanRendering {
   static func json(_ plan: Plan) -> JSONValue {
     .object([
-      ("runbook", .string(plan.runbook)), ("environment", .string(plan.environment)), ("level", .int(plan.level)),
-      ("scenario", .string(plan.scenario)), ("title", .string(plan.title)), ("target_s", .number(plan.targetSeconds)),
+      ("runbook", .string(plan.runbook)), ("environment", .string(plan.environment)),
+      ("level", .int(plan.level)),
+      ("scenario", .string(plan.scenario)), ("title", .string(plan.title)),
+      ("target_s", .number(plan.targetSeconds)),
       (
         "steps",
         .array(
           plan.steps.map { step in
             .object([
               ("id", .string(step.id)), ("kind", .string(step.kind)), ("name", .string(step.name)),
-              ("mutates", .bool(step.mutates)), ("detail", .string(step.detail)), ("origin", .string(step.origin)),
+              ("mutates", .bool(step.mutates)), ("detail", .string(step.detail)),
+              ("origin", .string(step.origin)),
               ("when", .string(step.condition?.text)),
               ("include_when", .array(step.gates.map { .string($0.condition.text) })),
             ])
@@ -94,7 +97,8 @@ enum PlanRendering {
     for (index, step) in plan.steps.enumerated() {
       let number = String(index + 1).leftPadded(to: 3)
       let marker = step.mutates ? "MUTATES  " : "read-only"
-      var line = "\(number). \(step.id.rightPadded(to: width))  \(step.kind.rightPadded(to: 7))  \(marker)  \(step.detail)"
+      var line =
+        "\(number). \(step.id.rightPadded(to: width))  \(step.kind.rightPadded(to: 7))  \(marker)  \(step.detail)"
       if let name = step.name { line += "\n" + String(repeating: " ", count: 5) + "— \(name)" }
       if let condition = step.condition {
         line += "\n" + String(repeating: " ", count: 5) + "only when \(condition.text)"
@@ -102,7 +106,9 @@ enum PlanRendering {
       if let gate = step.gates.last, step.id.hasPrefix(gate.id + "."),
         index == 0 || !(plan.steps[index - 1].id.hasPrefix(gate.id + "."))
       {
-        line = String(repeating: " ", count: 5) + "[\(gate.id): only when \(gate.condition.text), decided once here]\n" + line
+        line =
+          String(repeating: " ", count: 5)
+          + "[\(gate.id): only when \(gate.condition.text), decided once here]\n" + line
       }
       if let note = step.note { line += "\n" + String(repeating: " ", count: 5) + "note: \(note)" }
       lines.append(line)
@@ -112,6 +118,10 @@ enum PlanRendering {
 }
 
 extension String {
-  func rightPadded(to width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
-  func leftPadded(to width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
+  func rightPadded(to width: Int) -> String {
+    count >= width ? self : self + String(repeating: " ", count: width - count)
+  }
+  func leftPadded(to width: Int) -> String {
+    count >= width ? self : String(repeating: " ", count: width - count) + self
+  }
 }

@@ -22,7 +22,9 @@ enum RunStore {
   /// The latest assessment saved in the state directory at or before `time` (ISO), if any.
   static func assessment(state: String, before time: String) -> [String: Any]? {
     let directory = (state as NSString).appendingPathComponent("assessments")
-    let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".json") }
+    let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter {
+      $0.hasSuffix(".json")
+    }
     let limit = Timestamp.parse(time) ?? Date.distantFuture
     var best: (Date, [String: Any])?
     for name in names {
@@ -100,11 +102,14 @@ struct HistoryCommand: AsyncParsableCommand {
     if options.json {
       let rows = reports.map { report -> JSONValue in
         .object([
-          ("run_id", .string(report.runID)), ("command", .string(report.command)), ("runbook", .string(report.runbook)),
+          ("run_id", .string(report.runID)), ("command", .string(report.command)),
+          ("runbook", .string(report.runbook)),
           ("environment", .string(report.environment)), ("level", .int(report.level)),
-          ("scenario", .string(report.scenario)), ("dry_run", .bool(report.dryRun)), ("status", .string(report.status)),
+          ("scenario", .string(report.scenario)), ("dry_run", .bool(report.dryRun)),
+          ("status", .string(report.status)),
           ("started_at", .string(report.startedAt)), ("duration_s", .number(report.duration)),
-          ("target_s", .number(report.target)), ("within_target", report.withinTarget.map { .bool($0) } ?? .null),
+          ("target_s", .number(report.target)),
+          ("within_target", report.withinTarget.map { .bool($0) } ?? .null),
         ])
       }
       Console.output(JSONValue.array(rows).pretty())
@@ -116,12 +121,21 @@ struct HistoryCommand: AsyncParsableCommand {
     }
     let header = ["RUN", "WHAT", "ENV", "OUTCOME", "DURATION", "TARGET"]
     let rows = reports.map { report -> [String] in
-      let target = report.target.map { Quantity.format(seconds: $0) + (report.withinTarget == true ? " ✓" : (report.withinTarget == false ? " ✗" : "")) } ?? "—"
+      let target =
+        report.target.map {
+          Quantity.format(seconds: $0)
+            + (report.withinTarget == true ? " ✓" : (report.withinTarget == false ? " ✗" : ""))
+        } ?? "—"
       let outcome = report.dryRun && report.status == "dry-run" ? "dry-run" : report.status
-      return [report.runID, report.what, report.environment, outcome, ReportRendering.seconds(report.duration), target]
+      return [
+        report.runID, report.what, report.environment, outcome, ReportRendering.seconds(report.duration),
+        target,
+      ]
     }
     var widths = header.map(\.count)
-    for row in rows { for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) } }
+    for row in rows {
+      for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) }
+    }
     func line(_ cells: [String]) -> String {
       cells.enumerated().map { $0.element.rightPadded(to: widths[$0.offset]) }.joined(separator: "  ")
         .trimmingCharacters(in: .whitespaces)

@@ -15,7 +15,10 @@ public struct RollbackCommand: AsyncParsableCommand {
       4 lock held, 5 confirm declined, 10-13 assess severity low..critical, 130 interrupted.
       """,
     version: "0.1.0",
-    subcommands: [ValidateCommand.self, PlanCommand.self, AssessCommand.self, ExecuteCommand.self, ResumeCommand.self, FlagCommand.self, DrillCommand.self, HistoryCommand.self, ReportCommand.self]
+    subcommands: [
+      ValidateCommand.self, PlanCommand.self, AssessCommand.self, ExecuteCommand.self, ResumeCommand.self,
+      FlagCommand.self, DrillCommand.self, HistoryCommand.self, ReportCommand.self,
+    ]
   )
 
   /// Creates the command.

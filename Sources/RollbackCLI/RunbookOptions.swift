@@ -14,7 +14,10 @@ struct RunbookOptions: ParsableArguments {
       valueName: "file"))
   var runbook: String?
 
-  @Option(name: .long, help: ArgumentHelp("The environment to use (default: the runbook's default_environment).", valueName: "name"))
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "The environment to use (default: the runbook's default_environment).", valueName: "name"))
   var env: String?
 
   @Flag(name: .long, help: "Print one JSON document on stdout; human text goes to stderr.")
@@ -41,7 +44,8 @@ struct RunbookOptions: ParsableArguments {
       throw CLIError.usage("no runbook found: pass --runbook FILE, or add rollback.yaml here")
     }
     throw CLIError.usage(
-      "several runbooks in ./runbooks (\(candidates.joined(separator: ", "))); choose one with --runbook FILE")
+      "several runbooks in ./runbooks (\(candidates.joined(separator: ", "))); choose one with --runbook FILE"
+    )
   }
 }
 
@@ -108,7 +112,9 @@ struct LoadedRunbook {
   ) throws -> LoadedRunbook {
     let path = try options.runbookPath()
     guard let data = FileManager.default.contents(atPath: path) else {
-      throw CLIError.usage("cannot read runbook \(path): \(FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")")
+      throw CLIError.usage(
+        "cannot read runbook \(path): \(FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")"
+      )
     }
     guard let source = String(data: data, encoding: .utf8) else {
       throw CLIError.runbook("\(path):1:1: error: the file is not valid UTF-8")

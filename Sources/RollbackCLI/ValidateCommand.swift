@@ -47,7 +47,9 @@ struct ValidateCommand: AsyncParsableCommand {
       }
       Console.human(summary, json: options.json)
     } else {
-      Console.error("\(loaded.path): \(errors) error\(errors == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s")")
+      Console.error(
+        "\(loaded.path): \(errors) error\(errors == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s")"
+      )
       throw ExitCode(2)
     }
   }

@@ -61,11 +61,14 @@ public struct Comparison: Sendable, Equatable {
   public static func parse(_ text: String, at location: SourceLocation) -> Result<Comparison, Diagnostic> {
     let scalars = Array(text.unicodeScalars)
     var index = 0
-    func skipSpaces() { while index < scalars.count, scalars[index] == " " || scalars[index] == "\t" { index += 1 } }
+    func skipSpaces() {
+      while index < scalars.count, scalars[index] == " " || scalars[index] == "\t" { index += 1 }
+    }
     skipSpaces()
     let nameStart = index
-    while index < scalars.count, scalars[index].properties.isAlphabetic || scalars[index] == "_"
-      || scalars[index] == "-" || (scalars[index].isASCII && scalars[index].properties.numericType != nil)
+    while index < scalars.count,
+      scalars[index].properties.isAlphabetic || scalars[index] == "_"
+        || scalars[index] == "-" || (scalars[index].isASCII && scalars[index].properties.numericType != nil)
     {
       index += 1
     }
@@ -134,8 +137,10 @@ public indirect enum Condition: Sendable, Equatable {
   public var text: String {
     switch self {
     case .comparison(let comparison): return comparison.text
-    case .any(let list): return list.count == 1 ? list[0].text : "any of (\(list.map(\.text).joined(separator: ", ")))"
-    case .all(let list): return list.count == 1 ? list[0].text : "all of (\(list.map(\.text).joined(separator: ", ")))"
+    case .any(let list):
+      return list.count == 1 ? list[0].text : "any of (\(list.map(\.text).joined(separator: ", ")))"
+    case .all(let list):
+      return list.count == 1 ? list[0].text : "all of (\(list.map(\.text).joined(separator: ", ")))"
     }
   }
 

@@ -78,7 +78,8 @@ public enum DecisionEngine {
           holds: value.map { comparison.op.holds($0, comparison.threshold) })
       }
       let holds = rule.condition.evaluate(lookup)
-      evaluated.append(EvaluatedRule(rule: rule, holds: holds, comparisons: comparisons, reached: decided == nil))
+      evaluated.append(
+        EvaluatedRule(rule: rule, holds: holds, comparisons: comparisons, reached: decided == nil))
       guard decided == nil else { continue }
       switch holds {
       case .some(true):
@@ -118,7 +119,9 @@ public enum DecisionEngine {
   }
 
   /// The action in words and the command that carries it out.
-  public static func describe(_ action: Action, runbook: Runbook, environment: String) -> (words: String, command: String?) {
+  public static func describe(_ action: Action, runbook: Runbook, environment: String) -> (
+    words: String, command: String?
+  ) {
     let env = "--env \(environment)"
     switch action {
     case .level(let number):

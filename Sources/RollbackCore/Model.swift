@@ -477,7 +477,8 @@ public struct Step: Sendable {
   /// Creates a step (the loader makes them from YAML; drills make some in code).
   public init(
     id: String, name: String?, note: String? = nil, kind: StepKind, timeout: Double? = nil, retries: Int = 0,
-    retryDelay: Double = 1, when: Condition? = nil, onFailure: FailurePolicy = .abort, location: SourceLocation
+    retryDelay: Double = 1, when: Condition? = nil, onFailure: FailurePolicy = .abort,
+    location: SourceLocation
   ) {
     self.id = id
     self.name = name

@@ -85,12 +85,13 @@ public struct Resolver: Sendable {
     let name = environmentName ?? runbook.defaultEnvironment
     guard let environment = runbook.environment(named: name) else {
       let names = runbook.environments.map(\.name)
-      return .failure(DiagnosticList([
-        Diagnostic(
-          .error, at: SourceLocation(file: runbook.file, line: 1, column: 1),
-          "unknown environment '\(name)'\(Suggest.hint(for: name, in: names)) (environments: \(names.joined(separator: ", ")))"
-        )
-      ]))
+      return .failure(
+        DiagnosticList([
+          Diagnostic(
+            .error, at: SourceLocation(file: runbook.file, line: 1, column: 1),
+            "unknown environment '\(name)'\(Suggest.hint(for: name, in: names)) (environments: \(names.joined(separator: ", ")))"
+          )
+        ]))
     }
     var bag = DiagnosticBag()
     let base = InterpolationContext(
@@ -99,7 +100,8 @@ public struct Resolver: Sendable {
     for (varName, template) in environment.vars {
       if let override = overrides[varName] {
         let secret = InterpolationContext.isSecretName(varName)
-        variables[varName] = ResolvedText(value: override, display: secret ? "****" : override, hasSecret: secret)
+        variables[varName] = ResolvedText(
+          value: override, display: secret ? "****" : override, hasSecret: secret)
         continue
       }
       var resolved = base.resolve(template, into: &bag)
@@ -139,9 +141,13 @@ public struct Resolver: Sendable {
   /// Shows an argv as a shell would read it, quoting where needed.
   public static func shellQuoted(_ argv: [String]) -> String {
     argv.map { arg in
-      let safe = !arg.isEmpty && arg.unicodeScalars.allSatisfy {
-        $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_./:=,@%+".unicodeScalars.contains($0))
-      }
+      let safe =
+        !arg.isEmpty
+        && arg.unicodeScalars.allSatisfy {
+          $0.isASCII
+            && ($0.properties.isAlphabetic || ("0"..."9").contains($0)
+              || "-_./:=,@%+".unicodeScalars.contains($0))
+        }
       return safe ? arg : "'" + arg.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }.joined(separator: " ")
   }
@@ -166,7 +172,8 @@ public struct Resolver: Sendable {
       return "require " + condition.text
     case .wait(let condition, let within, let interval, let consecutive):
       let times = consecutive > 1 ? ", \(consecutive) samples in a row" : ""
-      return "wait up to \(Quantity.format(seconds: within)) for \(condition.text) (every \(Quantity.format(seconds: interval))\(times))"
+      return
+        "wait up to \(Quantity.format(seconds: within)) for \(condition.text) (every \(Quantity.format(seconds: interval))\(times))"
     case .flag(let name, let change):
       guard let flag = runbook.flags[name.value] else { return "flag \(name.value)" }
       let files = flag.files.map { resolve($0, into: &bag).display }.joined(separator: ", ")
@@ -186,16 +193,20 @@ public struct Resolver: Sendable {
       if let health = service.health {
         let statuses = health.expectStatus.map(String.init).joined(separator: "/")
         parts.append(
-          "then poll \(resolve(health.url, into: &bag).display) for \(statuses) within \(Quantity.format(seconds: health.within))")
+          "then poll \(resolve(health.url, into: &bag).display) for \(statuses) within \(Quantity.format(seconds: health.within))"
+        )
       }
       return "\(name.value): " + parts.joined(separator: "; ")
     case .run(let command):
       return describe(command, into: &bag)
     case .http(let spec):
       var text = "\(spec.method) \(resolve(spec.url, into: &bag).display)"
-      let expected = spec.expectStatus.isEmpty ? "2xx" : spec.expectStatus.map(String.init).joined(separator: "/")
+      let expected =
+        spec.expectStatus.isEmpty ? "2xx" : spec.expectStatus.map(String.init).joined(separator: "/")
       text += ", expect \(expected)"
-      if let body = spec.expectBody { text += " and body containing \"\(resolve(body, into: &bag).display)\"" }
+      if let body = spec.expectBody {
+        text += " and body containing \"\(resolve(body, into: &bag).display)\""
+      }
       return text
     case .sql(let query, _):
       return resolve(query, into: &bag).display
@@ -220,19 +231,24 @@ public struct Resolver: Sendable {
     case .level(let number):
       guard let level = runbook.level(number) else {
         let numbers = runbook.levels.map { String($0.number) }.joined(separator: ", ")
-        return .failure(DiagnosticList([
-          Diagnostic(.error, at: SourceLocation(file: runbook.file, line: 1, column: 1), "unknown level \(number) (levels: \(numbers))")
-        ]))
+        return .failure(
+          DiagnosticList([
+            Diagnostic(
+              .error, at: SourceLocation(file: runbook.file, line: 1, column: 1),
+              "unknown level \(number) (levels: \(numbers))")
+          ]))
       }
       (title, targetSeconds, steps) = (level.name, level.target, level.steps)
     case .scenario(let name):
       guard let scenario = runbook.scenario(named: name) else {
         let names = runbook.scenarios.map(\.name)
-        return .failure(DiagnosticList([
-          Diagnostic(
-            .error, at: SourceLocation(file: runbook.file, line: 1, column: 1),
-            "unknown scenario '\(name)'\(Suggest.hint(for: name, in: names)) (scenarios: \(names.joined(separator: ", ")))")
-        ]))
+        return .failure(
+          DiagnosticList([
+            Diagnostic(
+              .error, at: SourceLocation(file: runbook.file, line: 1, column: 1),
+              "unknown scenario '\(name)'\(Suggest.hint(for: name, in: names)) (scenarios: \(names.joined(separator: ", ")))"
+            )
+          ]))
       }
       (title, targetSeconds, steps) = (scenario.title ?? name, scenario.target, scenario.steps)
     }
@@ -272,7 +288,8 @@ public struct Resolver: Sendable {
       planned.append(
         PlannedStep(
           id: prefix + step.id, kind: step.kind.keyword, name: step.name, mutates: step.mutates,
-          detail: detail(of: step, into: &bag), note: step.note, origin: origin.description, condition: step.when,
+          detail: detail(of: step, into: &bag), note: step.note, origin: origin.description,
+          condition: step.when,
           gates: gates,
           step: step))
     }

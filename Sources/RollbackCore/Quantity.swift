@@ -11,8 +11,9 @@ public enum Quantity {
     var lastRank = Int.max
     while index < scalars.count {
       let start = index
-      while index < scalars.count, (scalars[index].properties.numericType != nil && scalars[index].isASCII)
-        || scalars[index] == "."
+      while index < scalars.count,
+        (scalars[index].properties.numericType != nil && scalars[index].isASCII)
+          || scalars[index] == "."
       {
         index += 1
       }

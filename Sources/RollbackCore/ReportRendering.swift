@@ -23,7 +23,10 @@ public enum ReportRendering {
   /// The assessment's signals: name, value, unit, error.
   static func assessmentSignals(_ assessment: [String: Any]) -> [(String, Double?, String, String?)] {
     (assessment["signals"] as? [[String: Any]] ?? []).map {
-      ($0["name"] as? String ?? "", RunReport.number($0["value"]), $0["unit"] as? String ?? "count", $0["error"] as? String)
+      (
+        $0["name"] as? String ?? "", RunReport.number($0["value"]), $0["unit"] as? String ?? "count",
+        $0["error"] as? String
+      )
     }
   }
 
@@ -32,9 +35,13 @@ public enum ReportRendering {
     let done = report.status == "succeeded"
     var lines: [String] = []
     let headline = done ? "🚨 ROLLBACK COMPLETE" : "🚨 ROLLBACK \(report.status.uppercased())"
-    lines.append("\(headline): \(report.runbook) \(report.what)\(report.title.map { " (\($0))" } ?? "") in \(report.environment)")
+    lines.append(
+      "\(headline): \(report.runbook) \(report.what)\(report.title.map { " (\($0))" } ?? "") in \(report.environment)"
+    )
     lines.append("")
-    lines.append("Time: \(report.startedAt) → \(report.finishedAt ?? "not finished") (\(seconds(report.duration)), \(targetText(report)))")
+    lines.append(
+      "Time: \(report.startedAt) → \(report.finishedAt ?? "not finished") (\(seconds(report.duration)), \(targetText(report)))"
+    )
     if let assessment, let severity = assessment["severity"] as? String {
       let matched = (assessment["matched"] as? [String] ?? []).joined(separator: ", ")
       lines.append("Severity: \(severity)\(matched.isEmpty ? "" : " (\(matched))")")
@@ -48,7 +55,10 @@ public enum ReportRendering {
     let after = report.signalsAfter
     if !after.isEmpty {
       lines.append("")
-      lines.append("Signals after: " + after.map { "\($0.name) \(value($0.value, unit: $0.unit, error: $0.error))" }.joined(separator: ", "))
+      lines.append(
+        "Signals after: "
+          + after.map { "\($0.name) \(value($0.value, unit: $0.unit, error: $0.error))" }.joined(
+            separator: ", "))
     }
     lines.append("")
     lines.append("Next Steps:")
@@ -71,7 +81,9 @@ public enum ReportRendering {
     out.append("")
     out.append("| | |")
     out.append("| --- | --- |")
-    out.append("| Run | `\(report.runID)` (\(report.command)\(report.dryRun ? ", dry run" : "")\(report.resumes > 0 ? ", resumed \(report.resumes)×" : "")) |")
+    out.append(
+      "| Run | `\(report.runID)` (\(report.command)\(report.dryRun ? ", dry run" : "")\(report.resumes > 0 ? ", resumed \(report.resumes)×" : "")) |"
+    )
     out.append("| Environment | \(report.environment) |")
     out.append("| Outcome | \(report.status) |")
     out.append("| Started | \(report.startedAt) |")
@@ -108,7 +120,8 @@ public enum ReportRendering {
       var what = step.detail.replacingOccurrences(of: "|", with: "\\|")
       if let error = step.error { what += " — **\(error.replacingOccurrences(of: "|", with: "\\|"))**" }
       out.append(
-        "| \(index + 1) | \(step.id) | \(step.kind) | \(step.startedAt ?? "—") | \(seconds(step.duration)) | \(step.status) | \(what) |")
+        "| \(index + 1) | \(step.id) | \(step.kind) | \(step.startedAt ?? "—") | \(seconds(step.duration)) | \(step.status) | \(what) |"
+      )
     }
     let changes = report.steps.flatMap(\.flagChanges)
     if !changes.isEmpty {
@@ -118,7 +131,9 @@ public enum ReportRendering {
       out.append("| File | Key | Before | After |")
       out.append("| --- | --- | --- | --- |")
       for change in changes {
-        out.append("| \(change.file) | \(change.key) | \(change.before ?? "(unset)") | \(change.after)\(change.changed ? "" : " (unchanged)") |")
+        out.append(
+          "| \(change.file) | \(change.key) | \(change.before ?? "(unset)") | \(change.after)\(change.changed ? "" : " (unchanged)") |"
+        )
       }
     }
     let after = report.signalsAfter
@@ -128,7 +143,9 @@ public enum ReportRendering {
       out.append("")
       out.append("| Signal | Value |")
       out.append("| --- | --- |")
-      for signal in after { out.append("| \(signal.name) | \(value(signal.value, unit: signal.unit, error: signal.error)) |") }
+      for signal in after {
+        out.append("| \(signal.name) | \(value(signal.value, unit: signal.unit, error: signal.error)) |")
+      }
     }
     out.append("")
     out.append("## Communication")
@@ -150,49 +167,67 @@ public enum ReportRendering {
     case "Impact": return "_How many users were affected, for how long, and the business impact._"
     case "Root cause": return "_The technical root cause; process or communication issues._"
     case "Lessons learned": return "_What went well, what could be improved, what changes need to be made._"
-    default: return "- [ ] Technical improvements\n- [ ] Process improvements\n- [ ] Monitoring improvements\n- [ ] Documentation updates"
+    default:
+      return
+        "- [ ] Technical improvements\n- [ ] Process improvements\n- [ ] Monitoring improvements\n- [ ] Documentation updates"
     }
   }
 
   /// The report as JSON: the run (as `execute --json` prints it) plus the assessment and the message.
   public static func json(_ report: RunReport, assessment: [String: Any]?) -> JSONValue {
     func signalsJSON(_ list: [(name: String, value: Double?, unit: String, error: String?)]) -> JSONValue {
-      .array(list.map {
-        .object([("name", .string($0.name)), ("value", .number($0.value)), ("unit", .string($0.unit)), ("error", .string($0.error))])
-      })
+      .array(
+        list.map {
+          .object([
+            ("name", .string($0.name)), ("value", .number($0.value)), ("unit", .string($0.unit)),
+            ("error", .string($0.error)),
+          ])
+        })
     }
     let steps = report.steps.map { step -> JSONValue in
       .object([
         ("id", .string(step.id)), ("kind", .string(step.kind)), ("name", .string(step.name)),
-        ("status", .string(step.status)), ("mutates", .bool(step.mutates)), ("started_at", .string(step.startedAt)),
-        ("duration_s", .number(step.duration)), ("detail", .string(step.detail)), ("error", .string(step.error)),
+        ("status", .string(step.status)), ("mutates", .bool(step.mutates)),
+        ("started_at", .string(step.startedAt)),
+        ("duration_s", .number(step.duration)), ("detail", .string(step.detail)),
+        ("error", .string(step.error)),
         (
           "flag_changes",
-          .array(step.flagChanges.map {
-            .object([
-              ("file", .string($0.file)), ("key", .string($0.key)), ("before", .string($0.before)),
-              ("after", .string($0.after)), ("changed", .bool($0.changed)),
-            ])
-          })
+          .array(
+            step.flagChanges.map {
+              .object([
+                ("file", .string($0.file)), ("key", .string($0.key)), ("before", .string($0.before)),
+                ("after", .string($0.after)), ("changed", .bool($0.changed)),
+              ])
+            })
         ),
       ])
     }
     var assessmentJSON = JSONValue.null
     if let assessment {
       assessmentJSON = .object([
-        ("assessed_at", .string(assessment["assessed_at"] as? String)), ("severity", .string(assessment["severity"] as? String)),
+        ("assessed_at", .string(assessment["assessed_at"] as? String)),
+        ("severity", .string(assessment["severity"] as? String)),
         ("matched", .array((assessment["matched"] as? [String] ?? []).map { .string($0) })),
-        ("signals", signalsJSON(assessmentSignals(assessment).map { (name: $0.0, value: $0.1, unit: $0.2, error: $0.3) })),
+        (
+          "signals",
+          signalsJSON(
+            assessmentSignals(assessment).map { (name: $0.0, value: $0.1, unit: $0.2, error: $0.3) })
+        ),
       ])
     }
     return .object([
-      ("run_id", .string(report.runID)), ("command", .string(report.command)), ("runbook", .string(report.runbook)),
-      ("environment", .string(report.environment)), ("level", .int(report.level)), ("scenario", .string(report.scenario)),
-      ("dry_run", .bool(report.dryRun)), ("status", .string(report.status)), ("started_at", .string(report.startedAt)),
+      ("run_id", .string(report.runID)), ("command", .string(report.command)),
+      ("runbook", .string(report.runbook)),
+      ("environment", .string(report.environment)), ("level", .int(report.level)),
+      ("scenario", .string(report.scenario)),
+      ("dry_run", .bool(report.dryRun)), ("status", .string(report.status)),
+      ("started_at", .string(report.startedAt)),
       ("finished_at", .string(report.finishedAt)), ("duration_s", .number(report.duration)),
       ("rollback_duration_s", .number(report.rollbackDuration)), ("target_s", .number(report.target)),
       ("within_target", report.withinTarget.map { .bool($0) } ?? .null), ("resumes", .int(report.resumes)),
-      ("assessment", assessmentJSON), ("steps", .array(steps)), ("signals_after", signalsJSON(report.signalsAfter)),
+      ("assessment", assessmentJSON), ("steps", .array(steps)),
+      ("signals_after", signalsJSON(report.signalsAfter)),
       ("communication", .string(communication(report, assessment: assessment))),
     ])
   }

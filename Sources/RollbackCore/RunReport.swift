@@ -74,8 +74,10 @@ public struct RunReport: Sendable {
       runID: start["run_id"] as? String ?? "", command: start["command"] as? String ?? "execute",
       runbook: start["runbook"] as? String ?? "", environment: start["environment"] as? String ?? "",
       level: start["level"] as? Int, scenario: start["scenario"] as? String, title: start["title"] as? String,
-      dryRun: start["dry_run"] as? Bool ?? false, status: "in progress", startedAt: start["started_at"] as? String ?? "",
-      finishedAt: nil, duration: nil, rollbackDuration: nil, target: number(start["target_s"]), withinTarget: nil,
+      dryRun: start["dry_run"] as? Bool ?? false, status: "in progress",
+      startedAt: start["started_at"] as? String ?? "",
+      finishedAt: nil, duration: nil, rollbackDuration: nil, target: number(start["target_s"]),
+      withinTarget: nil,
       advice: nil, resumes: 0, steps: [])
     var order: [String] = []
     var entries: [String: StepEntry] = [:]
@@ -97,13 +99,15 @@ public struct RunReport: Sendable {
         if entries[id] == nil { order.append(id) }
         let flagChanges = (event["flag_changes"] as? [[String: Any]] ?? []).map {
           (
-            file: $0["file"] as? String ?? "", key: $0["key"] as? String ?? "", before: $0["before"] as? String,
+            file: $0["file"] as? String ?? "", key: $0["key"] as? String ?? "",
+            before: $0["before"] as? String,
             after: $0["after"] as? String ?? "", changed: $0["changed"] as? Bool ?? false
           )
         }
         let signals = (event["signals"] as? [[String: Any]] ?? []).map {
           (
-            name: $0["name"] as? String ?? "", value: number($0["value"]), unit: $0["unit"] as? String ?? "count",
+            name: $0["name"] as? String ?? "", value: number($0["value"]),
+            unit: $0["unit"] as? String ?? "count",
             error: $0["error"] as? String
           )
         }

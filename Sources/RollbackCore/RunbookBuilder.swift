@@ -20,15 +20,21 @@ struct RunbookBuilder {
     if let node = top["version"] {
       if node.scalar?.string != "1" {
         reader.bag.error(
-          reader.location(node), "unsupported version \(reader.describe(node)); this tool reads runbook format version 1")
+          reader.location(node),
+          "unsupported version \(reader.describe(node)); this tool reads runbook format version 1")
       }
     }
     var name = ""
     if let node = top["name"], let text = reader.string(node, "name") {
       name = text
-      let valid = !text.isEmpty && text.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
+      let valid =
+        !text.isEmpty
+        && text.unicodeScalars.allSatisfy {
+          ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-"
+        }
       if !valid {
-        reader.bag.error(reader.location(node), "name '\(text)' must use only lowercase letters, digits and '-'")
+        reader.bag.error(
+          reader.location(node), "name '\(text)' must use only lowercase letters, digits and '-'")
       }
     }
     let description = reader.optionalString(top["description"], "description")
@@ -40,7 +46,8 @@ struct RunbookBuilder {
       } else {
         reader.bag.error(
           reader.location(node),
-          "default_environment '\(text)' is not an environment\(Suggest.hint(for: text, in: environments.map(\.name)))")
+          "default_environment '\(text)' is not an environment\(Suggest.hint(for: text, in: environments.map(\.name)))"
+        )
       }
     }
     let flags = top["flags"].map { readFlags($0) } ?? [:]
@@ -74,7 +81,8 @@ struct RunbookBuilder {
     return Runbook(
       file: reader.file, name: name, description: description, defaultEnvironment: defaultEnvironment,
       environments: environments, flags: flags, services: services, signals: signals, decision: decision,
-      decisionOnUnknown: onUnknown, levels: levels, scenarios: scenarios, notify: notify, templates: templates,
+      decisionOnUnknown: onUnknown, levels: levels, scenarios: scenarios, notify: notify,
+      templates: templates,
       contacts: contacts)
   }
 
@@ -82,7 +90,9 @@ struct RunbookBuilder {
 
   mutating func readEnvironments(_ node: Node) -> [Environment] {
     guard let list = reader.pairs(node, "environments") else { return [] }
-    if list.isEmpty { reader.bag.error(reader.location(node), "environments is empty; declare at least one environment") }
+    if list.isEmpty {
+      reader.bag.error(reader.location(node), "environments is empty; declare at least one environment")
+    }
     var result: [Environment] = []
     for (name, keyNode, value) in list {
       let what = "environment '\(name)'"
@@ -96,14 +106,16 @@ struct RunbookBuilder {
           if !template.variables.isEmpty {
             reader.bag.error(
               template.location,
-              "variable '\(varName)' refers to another variable; variables may use only ${env.NAME} and ${secret.NAME}")
+              "variable '\(varName)' refers to another variable; variables may use only ${env.NAME} and ${secret.NAME}"
+            )
           }
           vars.append((varName, template))
         }
       }
       var prometheus: PrometheusSettings?
       if let promNode = f["prometheus"],
-        let p = reader.fields(promNode, "prometheus of \(what)", allowed: ["url", "token_env", "timeout"], required: ["url"])
+        let p = reader.fields(
+          promNode, "prometheus of \(what)", allowed: ["url", "token_env", "timeout"], required: ["url"])
       {
         if let url = p["url"].flatMap({ reader.template($0, "prometheus url") }) {
           prometheus = PrometheusSettings(
@@ -113,7 +125,8 @@ struct RunbookBuilder {
       }
       var postgres: PostgresSettings?
       if let pgNode = f["postgres"],
-        let p = reader.fields(pgNode, "postgres of \(what)", allowed: ["dsn_env", "timeout"], required: ["dsn_env"])
+        let p = reader.fields(
+          pgNode, "postgres of \(what)", allowed: ["dsn_env", "timeout"], required: ["dsn_env"])
       {
         if let dsnEnv = p["dsn_env"].flatMap({ reader.string($0, "dsn_env") }) {
           postgres = PostgresSettings(
@@ -159,7 +172,9 @@ struct RunbookBuilder {
       var files: [Template] = []
       if let filesNode = f["files"] {
         if let sequence = filesNode.sequence {
-          if sequence.isEmpty { reader.bag.error(reader.location(filesNode), "files of \(what) is empty; list at least one file") }
+          if sequence.isEmpty {
+            reader.bag.error(reader.location(filesNode), "files of \(what) is empty; list at least one file")
+          }
           files = sequence.compactMap { reader.template($0, "a file of \(what)") }
         } else if let single = reader.template(filesNode, "files of \(what)") {
           files = [single]
@@ -170,13 +185,16 @@ struct RunbookBuilder {
         if let sequence = stagesNode.sequence {
           stages = sequence.compactMap { reader.int($0, "a stage of \(what)") }
           if stages.contains(where: { $0 < 0 || $0 > 100 }) {
-            reader.bag.error(reader.location(stagesNode), "stages of \(what) must be percentages from 0 to 100")
+            reader.bag.error(
+              reader.location(stagesNode), "stages of \(what) must be percentages from 0 to 100")
           }
           if stages != stages.sorted() || Set(stages).count != stages.count {
-            reader.bag.error(reader.location(stagesNode), "stages of \(what) must be in ascending order without repeats")
+            reader.bag.error(
+              reader.location(stagesNode), "stages of \(what) must be in ascending order without repeats")
           }
         } else {
-          reader.bag.error(reader.location(stagesNode), "expected a list of percentages for stages of \(what)")
+          reader.bag.error(
+            reader.location(stagesNode), "expected a list of percentages for stages of \(what)")
         }
       }
       let service = f["service"].flatMap { node in
@@ -192,7 +210,8 @@ struct RunbookBuilder {
         create: f["create"].flatMap { reader.bool($0, "create of \(what)") } ?? false,
         location: reader.location(keyNode))
       if f["stages"] != nil, f["percent_key"] == nil {
-        reader.bag.error(reader.location(f.keyNode("stages") ?? value), "\(what) has stages but no percent_key to hold them")
+        reader.bag.error(
+          reader.location(f.keyNode("stages") ?? value), "\(what) has stages but no percent_key to hold them")
       }
     }
     return result
@@ -200,15 +219,18 @@ struct RunbookBuilder {
 
   mutating func readHealth(_ node: Node, _ owner: String) -> HealthCheck? {
     let what = "health of \(owner)"
-    guard let f = reader.fields(node, what, allowed: ["http", "within", "interval"], required: ["http"]) else {
+    guard let f = reader.fields(node, what, allowed: ["http", "within", "interval"], required: ["http"])
+    else {
       return nil
     }
     guard let httpNode = f["http"],
-      let h = reader.fields(httpNode, "http of \(what)", allowed: ["url", "expect_status", "expect_body"], required: ["url"]),
+      let h = reader.fields(
+        httpNode, "http of \(what)", allowed: ["url", "expect_status", "expect_body"], required: ["url"]),
       let url = h["url"].flatMap({ reader.template($0, "url of \(what)") })
     else { return nil }
     return HealthCheck(
-      url: url, expectStatus: h["expect_status"].flatMap { reader.statuses($0, "expect_status of \(what)") } ?? [200],
+      url: url,
+      expectStatus: h["expect_status"].flatMap { reader.statuses($0, "expect_status of \(what)") } ?? [200],
       expectBody: h["expect_body"].flatMap { reader.template($0, "expect_body of \(what)") },
       within: f["within"].flatMap { reader.duration($0, "within of \(what)") } ?? 60,
       interval: f["interval"].flatMap { reader.duration($0, "interval of \(what)") } ?? 2,
@@ -221,7 +243,8 @@ struct RunbookBuilder {
     for (name, keyNode, value) in list {
       let what = "service '\(name)'"
       guard
-        let f = reader.fields(value, what, allowed: ["restart", "rebuild", "timeout", "health"], required: ["restart"])
+        let f = reader.fields(
+          value, what, allowed: ["restart", "rebuild", "timeout", "health"], required: ["restart"])
       else { continue }
       result[name] = Service(
         name: name, restart: f["restart"].flatMap { reader.command($0, "restart of \(what)") },
@@ -239,7 +262,10 @@ struct RunbookBuilder {
     var result: [Signal] = []
     for (name, keyNode, value) in list {
       let what = "signal '\(name)'"
-      guard let f = reader.fields(value, what, allowed: ["prometheus", "postgres", "manual", "unit", "reduce", "default"]) else {
+      guard
+        let f = reader.fields(
+          value, what, allowed: ["prometheus", "postgres", "manual", "unit", "reduce", "default"])
+      else {
         continue
       }
       let sources = ["prometheus", "postgres", "manual"].filter { f.has($0) }
@@ -257,7 +283,8 @@ struct RunbookBuilder {
         if reader.bool(manual, "manual of \(what)") == true {
           source = .manual
         } else {
-          reader.bag.error(reader.location(manual), "manual of \(what) must be true (or give a query instead)")
+          reader.bag.error(
+            reader.location(manual), "manual of \(what) must be true (or give a query instead)")
         }
       }
       var unit = SignalUnit.count
@@ -268,7 +295,8 @@ struct RunbookBuilder {
           let units = SignalUnit.allCases.map(\.rawValue)
           reader.bag.error(
             reader.location(unitNode),
-            "unknown unit '\(text)' for \(what)\(Suggest.hint(for: text, in: units)) (units: \(units.joined(separator: ", ")))")
+            "unknown unit '\(text)' for \(what)\(Suggest.hint(for: text, in: units)) (units: \(units.joined(separator: ", ")))"
+          )
         }
       }
       var reduce = Reduction.max
@@ -279,7 +307,8 @@ struct RunbookBuilder {
           let choices = Reduction.allCases.map(\.rawValue)
           reader.bag.error(
             reader.location(reduceNode),
-            "unknown reduce '\(text)' for \(what)\(Suggest.hint(for: text, in: choices)) (max, min, sum or avg)")
+            "unknown reduce '\(text)' for \(what)\(Suggest.hint(for: text, in: choices)) (max, min, sum or avg)"
+          )
         }
       }
       var manualDefault: Double?
@@ -288,7 +317,9 @@ struct RunbookBuilder {
           switch Quantity.threshold(text) {
           case .value(let value): manualDefault = value
           case .notANumber, .badUnit:
-            reader.bag.error(reader.location(defaultNode), "default of \(what) must be a number (units allowed: 5%, 2s), found '\(text)'")
+            reader.bag.error(
+              reader.location(defaultNode),
+              "default of \(what) must be a number (units allowed: 5%, 2s), found '\(text)'")
           }
         } else {
           reader.bag.error(
@@ -308,7 +339,8 @@ struct RunbookBuilder {
 
   mutating func readDecision(_ node: Node) -> [Rule] {
     guard let sequence = node.sequence else {
-      reader.bag.error(reader.location(node), "expected a list of rules for decision, found \(reader.describe(node))")
+      reader.bag.error(
+        reader.location(node), "expected a list of rules for decision, found \(reader.describe(node))")
       return []
     }
     var result: [Rule] = []
@@ -316,7 +348,8 @@ struct RunbookBuilder {
       let what = "decision rule \(index + 1)"
       guard
         let f = reader.fields(
-          ruleNode, what, allowed: ["severity", "label", "symptoms", "any", "all", "action", "respond_within"],
+          ruleNode, what,
+          allowed: ["severity", "label", "symptoms", "any", "all", "action", "respond_within"],
           required: ["severity", "action"])
       else { continue }
       var severity: Severity?
@@ -370,7 +403,9 @@ struct RunbookBuilder {
     }
     if let level = f["level"] { return reader.int(level, "level of \(what)").map { .level($0) } }
     if let flag = f["step_down"] { return reader.string(flag, "step_down of \(what)").map { .stepDown($0) } }
-    if let scenario = f["scenario"] { return reader.string(scenario, "scenario of \(what)").map { .scenario($0) } }
+    if let scenario = f["scenario"] {
+      return reader.string(scenario, "scenario of \(what)").map { .scenario($0) }
+    }
     return nil
   }
 
@@ -387,7 +422,8 @@ struct RunbookBuilder {
       }
       let what = "level \(number)"
       guard
-        let f = reader.fields(value, what, allowed: ["name", "description", "target", "steps"], required: ["steps"])
+        let f = reader.fields(
+          value, what, allowed: ["name", "description", "target", "steps"], required: ["steps"])
       else { continue }
       result.append(
         Level(
@@ -421,7 +457,8 @@ struct RunbookBuilder {
 
   mutating func readSteps(_ node: Node, _ owner: String) -> [Step] {
     guard let sequence = node.sequence else {
-      reader.bag.error(reader.location(node), "expected a list of steps for \(owner), found \(reader.describe(node))")
+      reader.bag.error(
+        reader.location(node), "expected a list of steps for \(owner), found \(reader.describe(node))")
       return []
     }
     if sequence.isEmpty { reader.bag.error(reader.location(node), "\(owner) has no steps") }
@@ -431,7 +468,8 @@ struct RunbookBuilder {
       guard let step = readStep(stepNode, index: index + 1, owner: owner) else { continue }
       if let first = seen[step.id] {
         reader.bag.error(
-          step.location, "duplicate step id '\(step.id)' in \(owner) (first at line \(first.line)); ids must be unique")
+          step.location,
+          "duplicate step id '\(step.id)' in \(owner) (first at line \(first.line)); ids must be unique")
       } else {
         seen[step.id] = step.location
       }
@@ -463,25 +501,33 @@ struct RunbookBuilder {
       let second = ordered[1]
       reader.bag.error(
         reader.location(f.keyNode(second) ?? node),
-        "\(what) has two kinds, '\(kindName)' and '\(second)'; a step has exactly one kind — split it into two steps")
+        "\(what) has two kinds, '\(kindName)' and '\(second)'; a step has exactly one kind — split it into two steps"
+      )
     }
     for (kind, keys) in RunbookLoader.kindExtras where kind != kindName {
       for key in keys where f.has(key) {
         reader.bag.error(
-          reader.location(f.keyNode(key) ?? node), "'\(key)' belongs to a \(kind) step, not a \(kindName) step")
+          reader.location(f.keyNode(key) ?? node),
+          "'\(key)' belongs to a \(kind) step, not a \(kindName) step")
       }
     }
     var id = "\(kindName)-\(index)"
     if let idNode = f["id"], let text = reader.string(idNode, "id of \(what)") {
-      let valid = !text.isEmpty && text.unicodeScalars.allSatisfy {
-        $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0))
-      }
+      let valid =
+        !text.isEmpty
+        && text.unicodeScalars.allSatisfy {
+          $0.isASCII
+            && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0))
+        }
       if !valid {
-        reader.bag.error(reader.location(idNode), "step id '\(text)' may use only letters, digits, '-', '_' and '.'")
+        reader.bag.error(
+          reader.location(idNode), "step id '\(text)' may use only letters, digits, '-', '_' and '.'")
       }
       id = text
     }
-    guard let kindNode = f[kindName], let kind = readKind(kindName, kindNode, fields: f, what: what) else { return nil }
+    guard let kindNode = f[kindName], let kind = readKind(kindName, kindNode, fields: f, what: what) else {
+      return nil
+    }
     var onFailure = FailurePolicy.abort
     if let policyNode = f["on_failure"], let text = reader.string(policyNode, "on_failure of \(what)") {
       if let policy = FailurePolicy(rawValue: text) {
@@ -489,7 +535,8 @@ struct RunbookBuilder {
       } else {
         reader.bag.error(
           reader.location(policyNode),
-          "on_failure must be abort or continue, found '\(text)'\(Suggest.hint(for: text, in: ["abort", "continue"]))")
+          "on_failure must be abort or continue, found '\(text)'\(Suggest.hint(for: text, in: ["abort", "continue"]))"
+        )
       }
     }
     var retries = 0
@@ -509,7 +556,8 @@ struct RunbookBuilder {
       location: reader.location(node))
   }
 
-  mutating func readKind(_ kind: String, _ node: Node, fields f: YAMLReader.Fields, what: String) -> StepKind? {
+  mutating func readKind(_ kind: String, _ node: Node, fields f: YAMLReader.Fields, what: String) -> StepKind?
+  {
     let here = reader.location(node)
     switch kind {
     case "check":
@@ -522,7 +570,9 @@ struct RunbookBuilder {
       }
       return .check(
         sequence.compactMap { item in
-          reader.string(item, "a signal of \(what)").map { Located($0, at: reader.location(item).advanced(by: reader.contentOffset(item))) }
+          reader.string(item, "a signal of \(what)").map {
+            Located($0, at: reader.location(item).advanced(by: reader.contentOffset(item)))
+          }
         })
     case "assert":
       return reader.condition(node, "assert of \(what)").map { .assert($0) }
@@ -538,17 +588,22 @@ struct RunbookBuilder {
           consecutive = count
         }
       }
-      if interval <= 0 { reader.bag.error(reader.location(f["interval"] ?? node), "interval of \(what) must be positive") }
+      if interval <= 0 {
+        reader.bag.error(reader.location(f["interval"] ?? node), "interval of \(what) must be positive")
+      }
       return .wait(condition, within: within, interval: max(interval, 0.001), consecutive: consecutive)
     case "flag":
-      guard let g = reader.fields(node, "flag of \(what)", allowed: ["name", "set", "percent", "step_down"], required: ["name"])
+      guard
+        let g = reader.fields(
+          node, "flag of \(what)", allowed: ["name", "set", "percent", "step_down"], required: ["name"])
       else { return nil }
       guard let nameNode = g["name"], let name = reader.string(nameNode, "name of the flag in \(what)") else {
         return nil
       }
       let changes = ["set", "percent", "step_down"].filter { g.has($0) }
       guard changes.count == 1, let changeKey = changes.first, let changeNode = g[changeKey] else {
-        reader.bag.error(here, "flag of \(what) needs exactly one of set: enabled|disabled, percent: N or step_down: true")
+        reader.bag.error(
+          here, "flag of \(what) needs exactly one of set: enabled|disabled, percent: N or step_down: true")
         return nil
       }
       let change: FlagChange
@@ -561,7 +616,8 @@ struct RunbookBuilder {
         default:
           reader.bag.error(
             reader.location(changeNode),
-            "set must be enabled or disabled, found '\(text)'\(Suggest.hint(for: text, in: ["enabled", "disabled"]))")
+            "set must be enabled or disabled, found '\(text)'\(Suggest.hint(for: text, in: ["enabled", "disabled"]))"
+          )
           return nil
         }
       case "percent":
@@ -574,7 +630,8 @@ struct RunbookBuilder {
       default:
         guard reader.bool(changeNode, "step_down of \(what)") == true else {
           if changeNode.scalar?.string == "false" {
-            reader.bag.error(reader.location(changeNode), "step_down: false does nothing; remove the step or use true")
+            reader.bag.error(
+              reader.location(changeNode), "step_down: false does nothing; remove the step or use true")
           }
           return nil
         }
@@ -585,7 +642,9 @@ struct RunbookBuilder {
       if let name = node.scalar?.string, !YAMLReader.isNull(node) {
         return .restart(service: Located(name, at: here), rebuild: false)
       }
-      guard let g = reader.fields(node, "restart of \(what)", allowed: ["service", "rebuild"], required: ["service"]),
+      guard
+        let g = reader.fields(
+          node, "restart of \(what)", allowed: ["service", "rebuild"], required: ["service"]),
         let serviceNode = g["service"], let name = reader.string(serviceNode, "service of \(what)")
       else { return nil }
       let rebuild = g["rebuild"].flatMap { reader.bool($0, "rebuild of \(what)") } ?? false
@@ -596,7 +655,8 @@ struct RunbookBuilder {
       guard
         let g = reader.fields(
           node, "http of \(what)",
-          allowed: ["method", "url", "headers", "json", "body", "expect_status", "expect_body"], required: ["url"]),
+          allowed: ["method", "url", "headers", "json", "body", "expect_status", "expect_body"],
+          required: ["url"]),
         let url = g["url"].flatMap({ reader.template($0, "url of \(what)") })
       else { return nil }
       var method = "GET"
@@ -606,18 +666,22 @@ struct RunbookBuilder {
           method = text.uppercased()
         } else {
           reader.bag.error(
-            reader.location(methodNode), "unknown HTTP method '\(text)'\(Suggest.hint(for: text.uppercased(), in: known))")
+            reader.location(methodNode),
+            "unknown HTTP method '\(text)'\(Suggest.hint(for: text.uppercased(), in: known))")
         }
       }
       var headers: [(name: String, value: Template)] = []
       if let headersNode = g["headers"], let pairs = reader.pairs(headersNode, "headers of \(what)") {
         for (name, _, value) in pairs {
-          if let template = reader.template(value, "header \(name) of \(what)") { headers.append((name, template)) }
+          if let template = reader.template(value, "header \(name) of \(what)") {
+            headers.append((name, template))
+          }
         }
       }
       var body: HTTPBody?
       if g.has("json"), g.has("body") {
-        reader.bag.error(reader.location(g.keyNode("body") ?? node), "http of \(what) has both json and body; keep one")
+        reader.bag.error(
+          reader.location(g.keyNode("body") ?? node), "http of \(what) has both json and body; keep one")
       } else if let jsonNode = g["json"] {
         body = reader.json(jsonNode, "json of \(what)").map { .json($0) }
       } else if let bodyNode = g["body"] {
@@ -632,7 +696,9 @@ struct RunbookBuilder {
       var mutates = f["mutates"].flatMap { reader.bool($0, "mutates of \(what)") }
       let query: Template?
       if node.mapping != nil {
-        guard let g = reader.fields(node, "sql of \(what)", allowed: ["query", "mutates"], required: ["query"]) else {
+        guard
+          let g = reader.fields(node, "sql of \(what)", allowed: ["query", "mutates"], required: ["query"])
+        else {
           return nil
         }
         query = g["query"].flatMap { reader.template($0, "query of \(what)") }
@@ -647,7 +713,8 @@ struct RunbookBuilder {
           .notify(NotifyStepSpec(message: $0, templateName: nil, channel: nil))
         }
       }
-      guard let g = reader.fields(node, "notify of \(what)", allowed: ["message", "template", "channel"]) else {
+      guard let g = reader.fields(node, "notify of \(what)", allowed: ["message", "template", "channel"])
+      else {
         return nil
       }
       let channel = reader.optionalString(g["channel"], "channel of \(what)")
@@ -661,7 +728,8 @@ struct RunbookBuilder {
         // The template's text is filled in by the validator, which knows the templates.
         return .notify(
           NotifyStepSpec(
-            message: Template(literal: "", at: reader.location(templateNode)), templateName: name, channel: channel))
+            message: Template(literal: "", at: reader.location(templateNode)), templateName: name,
+            channel: channel))
       default:
         reader.bag.error(here, "notify of \(what) needs exactly one of message or template")
         return nil
@@ -691,7 +759,8 @@ struct RunbookBuilder {
     var settings = NotifySettings()
     guard let f = reader.fields(node, "notify", allowed: ["slack", "stdout"]) else { return settings }
     if let slackNode = f["slack"],
-      let s = reader.fields(slackNode, "slack of notify", allowed: ["webhook_env", "channel"], required: ["webhook_env"])
+      let s = reader.fields(
+        slackNode, "slack of notify", allowed: ["webhook_env", "channel"], required: ["webhook_env"])
     {
       settings.slackWebhookEnv = reader.optionalString(s["webhook_env"], "webhook_env")
       settings.slackChannel = reader.optionalString(s["channel"], "channel")
@@ -706,7 +775,9 @@ struct RunbookBuilder {
       return []
     }
     return sequence.compactMap { item in
-      guard let f = reader.fields(item, "a contact", allowed: ["role", "name", "slack", "phone"], required: ["role"]),
+      guard
+        let f = reader.fields(
+          item, "a contact", allowed: ["role", "name", "slack", "phone"], required: ["role"]),
         let role = f["role"].flatMap({ reader.string($0, "role of a contact") })
       else { return nil }
       return Contact(

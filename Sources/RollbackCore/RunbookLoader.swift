@@ -49,14 +49,20 @@ public enum RunbookLoader {
     "version", "name", "description", "default_environment", "environments", "flags", "services", "signals",
     "decision", "decision_on_unknown", "levels", "scenarios", "notify", "templates", "contacts",
   ]
-  static let commonStepKeys = ["id", "name", "note", "timeout", "retries", "retry_delay", "when", "on_failure"]
+  static let commonStepKeys = [
+    "id", "name", "note", "timeout", "retries", "retry_delay", "when", "on_failure",
+  ]
   static let stepKinds = [
     "check", "assert", "wait", "flag", "restart", "run", "http", "sql", "notify", "confirm", "include",
   ]
-  static let kindExtras: [String: [String]] = ["wait": ["within", "interval", "consecutive"], "sql": ["mutates"]]
+  static let kindExtras: [String: [String]] = [
+    "wait": ["within", "interval", "consecutive"], "sql": ["mutates"],
+  ]
 
   /// Parses and checks `source`; `file` names it in diagnostics.
-  public static func load(source: String, file: String, options: LoadOptions = LoadOptions()) -> RunbookLoadResult {
+  public static func load(source: String, file: String, options: LoadOptions = LoadOptions())
+    -> RunbookLoadResult
+  {
     var reader = YAMLReader(file: file)
     func finish(_ runbook: Runbook?) -> RunbookLoadResult {
       let sorted = reader.bag.sorted
@@ -64,13 +70,16 @@ public enum RunbookLoader {
       return RunbookLoadResult(runbook: hasErrors ? nil : runbook, diagnostics: sorted, source: source)
     }
     guard source.utf8.count <= maxSourceBytes else {
-      reader.bag.error(SourceLocation(file: file, line: 1, column: 1), "file is larger than 8 MiB; a runbook is not")
+      reader.bag.error(
+        SourceLocation(file: file, line: 1, column: 1), "file is larger than 8 MiB; a runbook is not")
       return finish(nil)
     }
     let root: Node
     do {
       guard let composed = try Yams.compose(yaml: source) else {
-        reader.bag.error(SourceLocation(file: file, line: 1, column: 1), "the file is empty; a runbook starts with 'version: 1'")
+        reader.bag.error(
+          SourceLocation(file: file, line: 1, column: 1),
+          "the file is empty; a runbook starts with 'version: 1'")
         return finish(nil)
       }
       root = composed
@@ -104,13 +113,18 @@ public enum RunbookLoader {
     case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
       .composer(let context, let problem, let mark, _):
       var message = "invalid YAML: \(problem)"
-      if let context { message += " (\(context.text) at line \(context.mark.line), column \(context.mark.column))" }
+      if let context {
+        message += " (\(context.text) at line \(context.mark.line), column \(context.mark.column))"
+      }
       return ((mark.line, mark.column), message)
     case .reader(let problem, _, _, _):
       return (origin, "cannot read the file as UTF-8 YAML: \(problem)")
     case .duplicatedKeysInMapping(let duplicates, let context):
       let names = duplicates.map { "'\($0)'" }.joined(separator: ", ")
-      return ((context.mark.line, context.mark.column), "duplicate key \(names) in a mapping; each key may appear once")
+      return (
+        (context.mark.line, context.mark.column),
+        "duplicate key \(names) in a mapping; each key may appear once"
+      )
     case .dataCouldNotBeDecoded:
       return (origin, "the file is not valid UTF-8")
     default:
@@ -130,7 +144,9 @@ public enum RunbookLoader {
           "the document expands to more than \(nodeBudget) nodes (aliases that repeat aliases?); refusing to read it"
         )
       }
-      if depth > depthLimit { return (node, "nesting deeper than \(depthLimit) levels; a runbook never needs that") }
+      if depth > depthLimit {
+        return (node, "nesting deeper than \(depthLimit) levels; a runbook never needs that")
+      }
       switch node {
       case .mapping(let mapping):
         for (key, value) in mapping {

@@ -67,13 +67,15 @@ public struct RunbookValidator {
         for environment in runbook.environments where environment.prometheus == nil {
           bag.error(
             signal.location,
-            "signal '\(signal.name)' reads Prometheus, but environment '\(environment.name)' has no prometheus settings")
+            "signal '\(signal.name)' reads Prometheus, but environment '\(environment.name)' has no prometheus settings"
+          )
         }
       case .postgres:
         for environment in runbook.environments where environment.postgres == nil {
           bag.error(
             signal.location,
-            "signal '\(signal.name)' reads Postgres, but environment '\(environment.name)' has no postgres settings")
+            "signal '\(signal.name)' reads Postgres, but environment '\(environment.name)' has no postgres settings"
+          )
         }
       case .manual:
         break
@@ -89,7 +91,8 @@ public struct RunbookValidator {
         if runbook.level(number) == nil {
           bag.error(
             rule.actionLocation,
-            "unknown level \(number) in the action (levels: \(runbook.levels.map { String($0.number) }.joined(separator: ", ")))")
+            "unknown level \(number) in the action (levels: \(runbook.levels.map { String($0.number) }.joined(separator: ", ")))"
+          )
         }
       case .scenario(let name):
         if runbook.scenario(named: name) == nil {
@@ -105,7 +108,9 @@ public struct RunbookValidator {
     }
   }
 
-  mutating func checkFlagReference(_ name: String, at location: SourceLocation, needsLadder: Bool = false, needsPercent: Bool = false) {
+  mutating func checkFlagReference(
+    _ name: String, at location: SourceLocation, needsLadder: Bool = false, needsPercent: Bool = false
+  ) {
     guard let flag = runbook.flags[name] else {
       bag.error(location, "unknown flag '\(name)'\(Suggest.hint(for: name, in: Array(runbook.flags.keys)))")
       return
@@ -119,7 +124,8 @@ public struct RunbookValidator {
 
   mutating func checkService(_ name: String, at location: SourceLocation) {
     if runbook.services[name] == nil {
-      bag.error(location, "unknown service '\(name)'\(Suggest.hint(for: name, in: Array(runbook.services.keys)))")
+      bag.error(
+        location, "unknown service '\(name)'\(Suggest.hint(for: name, in: Array(runbook.services.keys)))")
     }
   }
 
@@ -140,9 +146,13 @@ public struct RunbookValidator {
       case .restart(let service, let rebuild):
         checkService(service.value, at: service.location)
         if rebuild, let definition = runbook.services[service.value], definition.rebuild == nil {
-          let overridden = runbook.environments.allSatisfy { $0.serviceOverrides[service.value]?.rebuild != nil }
+          let overridden = runbook.environments.allSatisfy {
+            $0.serviceOverrides[service.value]?.rebuild != nil
+          }
           if !overridden {
-            bag.error(service.location, "service '\(service.value)' has no rebuild command, but this step asks for rebuild: true")
+            bag.error(
+              service.location,
+              "service '\(service.value)' has no rebuild command, but this step asks for rebuild: true")
           }
         }
       case .include(let target):
@@ -151,11 +161,14 @@ public struct RunbookValidator {
           if runbook.level(number) == nil {
             bag.error(
               target.location,
-              "unknown level \(number) (levels: \(runbook.levels.map { String($0.number) }.joined(separator: ", ")))")
+              "unknown level \(number) (levels: \(runbook.levels.map { String($0.number) }.joined(separator: ", ")))"
+            )
           }
         case .scenario(let name):
           if runbook.scenario(named: name) == nil {
-            bag.error(target.location, "unknown scenario '\(name)'\(Suggest.hint(for: name, in: runbook.scenarios.map(\.name)))")
+            bag.error(
+              target.location,
+              "unknown scenario '\(name)'\(Suggest.hint(for: name, in: runbook.scenarios.map(\.name)))")
           }
         }
       case .run, .http, .sql, .notify, .confirm:
@@ -164,7 +177,9 @@ public struct RunbookValidator {
       if case .sql = step.kind, runbook.environments.contains(where: { $0.postgres == nil }) {
         let missing = runbook.environments.filter { $0.postgres == nil }.map(\.name)
         bag.error(
-          step.location, "sql step '\(step.id)' needs postgres settings, missing in environment \(missing.joined(separator: ", "))")
+          step.location,
+          "sql step '\(step.id)' needs postgres settings, missing in environment \(missing.joined(separator: ", "))"
+        )
       }
     }
   }
@@ -314,10 +329,14 @@ public struct RunbookValidator {
 
   mutating func checkEnvironmentReferences(_ template: Template) {
     for part in template.parts {
-      guard case .environment(let name, let fallback) = part, fallback == nil, options.environment[name] == nil else {
+      guard case .environment(let name, let fallback) = part, fallback == nil,
+        options.environment[name] == nil
+      else {
         continue
       }
-      bag.error(template.location, "environment variable \(name) is not set; set it or write '${env.\(name):-default}'")
+      bag.error(
+        template.location,
+        "environment variable \(name) is not set; set it or write '${env.\(name):-default}'")
     }
   }
 
@@ -338,13 +357,16 @@ public struct RunbookValidator {
   }
 
   mutating func warnUnrestartedFlags() {
-    var lists: [(String, [Step], IncludeTarget)] = runbook.levels.map { ("level \($0.number)", $0.steps, .level($0.number)) }
+    var lists: [(String, [Step], IncludeTarget)] = runbook.levels.map {
+      ("level \($0.number)", $0.steps, .level($0.number))
+    }
     lists += runbook.scenarios.map { ("scenario '\($0.name)'", $0.steps, .scenario($0.name)) }
     var reported = Set<String>()
     for (owner, steps, target) in lists {
       let flat = expanded(steps, path: [target])
       for (index, step) in flat.enumerated() {
-        guard case .flag(let name, _) = step.kind, let flag = runbook.flags[name.value], let service = flag.service
+        guard case .flag(let name, _) = step.kind, let flag = runbook.flags[name.value],
+          let service = flag.service
         else { continue }
         let later = flat[(index + 1)...]
         let restarts = later.compactMap { step -> Bool? in
@@ -376,7 +398,8 @@ public struct RunbookValidator {
       if let when = step.when { used.formUnion(when.comparisons.map(\.signal)) }
       switch step.kind {
       case .check(let names): used.formUnion(names.map(\.value))
-      case .assert(let condition), .wait(let condition, _, _, _): used.formUnion(condition.comparisons.map(\.signal))
+      case .assert(let condition), .wait(let condition, _, _, _):
+        used.formUnion(condition.comparisons.map(\.signal))
       default: break
       }
     }

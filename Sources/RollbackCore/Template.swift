@@ -41,7 +41,9 @@ public struct Template: Sendable, Equatable {
   }
 
   /// Parses `raw`, reporting malformed placeholders into `bag`.
-  public init(parsing raw: String, at location: SourceLocation, contentOffset: Int = 0, into bag: inout DiagnosticBag) {
+  public init(
+    parsing raw: String, at location: SourceLocation, contentOffset: Int = 0, into bag: inout DiagnosticBag
+  ) {
     self.raw = raw
     self.location = location
     var parts: [Part] = []
@@ -63,7 +65,8 @@ public struct Template: Sendable, Equatable {
       }
       let start = index
       guard let close = scalars[(index + 2)...].firstIndex(of: "}") else {
-        bag.error(place(start), "unterminated '${' in '\(raw)'; close it with '}' or write '$${' for a literal '${'")
+        bag.error(
+          place(start), "unterminated '${' in '\(raw)'; close it with '}' or write '$${' for a literal '${'")
         literal += String(String.UnicodeScalarView(scalars[start...]))
         break
       }
@@ -80,11 +83,17 @@ public struct Template: Sendable, Equatable {
   }
 
   private static func isName(_ text: Substring) -> Bool {
-    guard let first = text.unicodeScalars.first, first.properties.isAlphabetic || first == "_" else { return false }
-    return text.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || $0 == "_" || ("0"..."9").contains($0)) }
+    guard let first = text.unicodeScalars.first, first.properties.isAlphabetic || first == "_" else {
+      return false
+    }
+    return text.unicodeScalars.allSatisfy {
+      $0.isASCII && ($0.properties.isAlphabetic || $0 == "_" || ("0"..."9").contains($0))
+    }
   }
 
-  private static func part(_ body: String, at location: SourceLocation, into bag: inout DiagnosticBag) -> Part? {
+  private static func part(_ body: String, at location: SourceLocation, into bag: inout DiagnosticBag)
+    -> Part?
+  {
     if body.hasPrefix("env.") {
       let rest = body.dropFirst(4)
       let (name, fallback): (Substring, String?)
@@ -94,7 +103,9 @@ public struct Template: Sendable, Equatable {
         (name, fallback) = (rest, nil)
       }
       guard isName(name) else {
-        bag.error(location, "'${\(body)}' does not name an environment variable; write '${env.NAME}' or '${env.NAME:-default}'")
+        bag.error(
+          location,
+          "'${\(body)}' does not name an environment variable; write '${env.NAME}' or '${env.NAME:-default}'")
         return nil
       }
       return .environment(String(name), fallback: fallback)
@@ -112,13 +123,16 @@ public struct Template: Sendable, Equatable {
       guard runFields.contains(field) else {
         bag.error(
           location,
-          "unknown run field '\(field)'\(Suggest.hint(for: field, in: runFields)) (fields: \(runFields.joined(separator: ", ")))")
+          "unknown run field '\(field)'\(Suggest.hint(for: field, in: runFields)) (fields: \(runFields.joined(separator: ", ")))"
+        )
         return nil
       }
       return .run(field)
     }
     guard isName(Substring(body)) else {
-      bag.error(location, "'${\(body)}' is not a variable reference; write '${name}', '${env.NAME}' or '${secret.NAME}'")
+      bag.error(
+        location,
+        "'${\(body)}' is not a variable reference; write '${name}', '${env.NAME}' or '${secret.NAME}'")
       return nil
     }
     return .variable(body)
@@ -130,7 +144,9 @@ public struct Template: Sendable, Equatable {
   }
 
   /// Whether the template has no placeholders.
-  public var isLiteral: Bool { parts.allSatisfy { if case .literal = $0 { return true } else { return false } } }
+  public var isLiteral: Bool {
+    parts.allSatisfy { if case .literal = $0 { return true } else { return false } }
+  }
 }
 
 /// A resolved string: the value to use and the text that may be shown.
@@ -209,7 +225,8 @@ public struct InterpolationContext: Sendable {
         let set = environment[name].flatMap { $0.isEmpty && fallback != nil ? nil : $0 }
         guard let found = set ?? fallback else {
           bag.error(
-            template.location, "environment variable \(name) is not set; set it or write '${env.\(name):-default}'")
+            template.location,
+            "environment variable \(name) is not set; set it or write '${env.\(name):-default}'")
           continue
         }
         if Self.isSecretName(name) {

@@ -145,7 +145,9 @@ struct YAMLReader {
       guard mapping.count == 1, let (key, value) = mapping.first.map({ ($0.key, $0.value) }),
         let word = key.scalar?.string, word == "any" || word == "all"
       else {
-        bag.error(location(node), "expected a condition for \(what): 'SIGNAL OP NUMBER', {any: [...]} or {all: [...]}")
+        bag.error(
+          location(node), "expected a condition for \(what): 'SIGNAL OP NUMBER', {any: [...]} or {all: [...]}"
+        )
         return nil
       }
       guard let sequence = value.sequence, !sequence.isEmpty else {

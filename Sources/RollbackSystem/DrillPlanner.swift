@@ -14,7 +14,8 @@ enum DrillPlanner {
     func planned(_ step: Step) -> PlannedStep {
       PlannedStep(
         id: step.id, kind: step.kind.keyword, name: step.name, mutates: step.mutates,
-        detail: resolver.detail(of: step, into: &bag), note: nil, origin: "drill", condition: nil, gates: [], step: step)
+        detail: resolver.detail(of: step, into: &bag), note: nil, origin: "drill", condition: nil, gates: [],
+        step: step)
     }
     var before: [PlannedStep] = []
     var after: [PlannedStep] = []
@@ -32,7 +33,9 @@ enum DrillPlanner {
       let located = Located(name, at: origin)
       before.append(
         planned(
-          Step(id: "\(prefix)forward-\(name)", name: "Drill: turn \(name) on", kind: .flag(name: located, change: .enable), location: origin)))
+          Step(
+            id: "\(prefix)forward-\(name)", name: "Drill: turn \(name) on",
+            kind: .flag(name: located, change: .enable), location: origin)))
       if percentFlags.contains(name), flag.percentKey != nil {
         let top = flag.stages.max() ?? 100
         before.append(
@@ -67,11 +70,13 @@ enum DrillPlanner {
     }
     for (service, _) in services {
       guard let health = resolver.service(named: service)?.health else { continue }
-      let spec = HTTPStepSpec(method: "GET", url: health.url, expectStatus: health.expectStatus, expectBody: health.expectBody)
+      let spec = HTTPStepSpec(
+        method: "GET", url: health.url, expectStatus: health.expectStatus, expectBody: health.expectBody)
       after.append(
         planned(
           Step(
-            id: "\(prefix)health-after-\(service)", name: "Drill: \(service) healthy after the rollback", kind: .http(spec),
+            id: "\(prefix)health-after-\(service)", name: "Drill: \(service) healthy after the rollback",
+            kind: .http(spec),
             retries: 3, retryDelay: 1, location: origin)))
     }
     var wrapped = plan

@@ -36,9 +36,11 @@ public struct ExecutionRequest: Sendable {
 
   /// Creates a request.
   public init(
-    runbook: Runbook, runbookPath: String, runbookHash: String, target: IncludeTarget, environmentName: String?,
+    runbook: Runbook, runbookPath: String, runbookHash: String, target: IncludeTarget,
+    environmentName: String?,
     overrides: [String: String], processEnvironment: [String: String], manual: ManualValues, dryRun: Bool,
-    assumeYes: Bool, canPrompt: Bool, stateDirectory: String, fromStep: String? = nil, resume: ResumePoint? = nil,
+    assumeYes: Bool, canPrompt: Bool, stateDirectory: String, fromStep: String? = nil,
+    resume: ResumePoint? = nil,
     command: String = "execute"
   ) {
     self.runbook = runbook

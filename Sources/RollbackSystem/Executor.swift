@@ -113,18 +113,23 @@ public final class Executor: @unchecked Sendable {
   func runFacts() -> [String: String] {
     var facts = [
       "id": runID, "runbook": request.runbook.name, "environment": resolver.environment.name,
-      "started_at": Timestamp.iso(startedAt), "elapsed": Quantity.format(seconds: Date().timeIntervalSince(startedAt)),
+      "started_at": Timestamp.iso(startedAt),
+      "elapsed": Quantity.format(seconds: Date().timeIntervalSince(startedAt)),
       "status": "in progress",
     ]
     switch request.target {
     case .level(let number):
       facts["level"] = String(number)
       facts["scenario"] = ""
-      if let target = request.runbook.level(number)?.target { facts["target"] = Quantity.format(seconds: target) }
+      if let target = request.runbook.level(number)?.target {
+        facts["target"] = Quantity.format(seconds: target)
+      }
     case .scenario(let name):
       facts["level"] = ""
       facts["scenario"] = name
-      if let target = request.runbook.scenario(named: name)?.target { facts["target"] = Quantity.format(seconds: target) }
+      if let target = request.runbook.scenario(named: name)?.target {
+        facts["target"] = Quantity.format(seconds: target)
+      }
     }
     return facts
   }
@@ -136,14 +141,19 @@ public final class Executor: @unchecked Sendable {
     startedAt = request.resume?.startedAt ?? Date()
     let plan: Plan
     switch resolver.plan(request.target) {
-    case .success(let made): plan = request.command == "drill" ? DrillPlanner.wrap(made, resolver: resolver) : made
+    case .success(let made):
+      plan = request.command == "drill" ? DrillPlanner.wrap(made, resolver: resolver) : made
     case .failure(let list):
       list.diagnostics.forEach { say($0.description) }
       return finish(plan: nil, status: .aborted, exitCode: 2, advice: nil)
     }
     let what = plan.level.map { "level \($0)" } ?? "scenario \(plan.scenario ?? "")"
-    let mode = request.dryRun ? "DRY RUN — nothing will be changed" : (request.resume != nil ? "resuming" : "executing")
-    say("\(mode): \(what) — \(plan.title) · runbook \(plan.runbook) · environment \(plan.environment) · run \(runID)")
+    let mode =
+      request.dryRun
+      ? "DRY RUN — nothing will be changed" : (request.resume != nil ? "resuming" : "executing")
+    say(
+      "\(mode): \(what) — \(plan.title) · runbook \(plan.runbook) · environment \(plan.environment) · run \(runID)"
+    )
 
     let problems = preflight(plan)
     if !problems.isEmpty {
@@ -158,13 +168,15 @@ public final class Executor: @unchecked Sendable {
       } else {
         code = 1
       }
-      return finish(plan: plan, status: .aborted, exitCode: code, advice: "fix the problems above and run again")
+      return finish(
+        plan: plan, status: .aborted, exitCode: code, advice: "fix the problems above and run again")
     }
 
     var lock: FileLock?
     if !request.dryRun {
       do {
-        lock = try FileLock.acquire(at: (request.stateDirectory as NSString).appendingPathComponent("lock"), runID: runID)
+        lock = try FileLock.acquire(
+          at: (request.stateDirectory as NSString).appendingPathComponent("lock"), runID: runID)
         if let warning = lock?.warning { say("warning: \(warning)") }
       } catch {
         say(error.description)
@@ -240,14 +252,16 @@ public final class Executor: @unchecked Sendable {
     let done = records.filter { $0.mutates && $0.status == .succeeded }.map(\.id)
     var text = "step \(record.id) failed: \(record.error ?? "see its output")."
     if !done.isEmpty { text += " Already changed: \(done.joined(separator: ", "))." }
-    text += " Fix the cause, then continue with: rollback resume \(runID) (or rollback execute --from \(record.id))"
+    text +=
+      " Fix the cause, then continue with: rollback resume \(runID) (or rollback execute --from \(record.id))"
     return text
   }
 
   func skippedRecord(_ planned: PlannedStep, reason: String) -> StepRecord {
     StepRecord(
       id: planned.id, kind: planned.kind, name: planned.name, mutates: planned.mutates, status: .skipped,
-      startedAt: nil, duration: 0, detail: reason, error: nil, output: nil, attempts: 0, flagChanges: [], signals: [])
+      startedAt: nil, duration: 0, detail: reason, error: nil, output: nil, attempts: 0, flagChanges: [],
+      signals: [])
   }
 
   func finish(plan: Plan?, status: RunStatus, exitCode: Int32, advice: String?) -> RunResult {
@@ -257,14 +271,16 @@ public final class Executor: @unchecked Sendable {
       for planned in plan.steps where !seen.contains(planned.id) {
         steps.append(
           StepRecord(
-            id: planned.id, kind: planned.kind, name: planned.name, mutates: planned.mutates, status: .pending,
+            id: planned.id, kind: planned.kind, name: planned.name, mutates: planned.mutates,
+            status: .pending,
             startedAt: nil, duration: 0, detail: redact(planned.detail), error: nil, output: nil, attempts: 0,
             flagChanges: [], signals: []))
       }
     }
     var result = RunResult(
       runID: runID, runbook: request.runbook.name, environment: resolver.environment.name, level: plan?.level,
-      scenario: plan?.scenario, dryRun: request.dryRun, status: status, exitCode: exitCode, startedAt: startedAt,
+      scenario: plan?.scenario, dryRun: request.dryRun, status: status, exitCode: exitCode,
+      startedAt: startedAt,
       finishedAt: Date(), target: plan?.targetSeconds, steps: steps, advice: advice.map(redact),
       journalPath: journal?.path)
     if request.command == "drill" {
@@ -275,7 +291,9 @@ public final class Executor: @unchecked Sendable {
       }
     }
     if journal != nil {
-      if status == .interrupted { record(event: .object([("event", .string("interrupted")), ("at", .string(Timestamp.iso(Date())))])) }
+      if status == .interrupted {
+        record(event: .object([("event", .string("interrupted")), ("at", .string(Timestamp.iso(Date())))]))
+      }
       record(event: RunRendering.finishedEvent(result))
     }
     return result
@@ -295,8 +313,10 @@ public final class Executor: @unchecked Sendable {
       ("event", .string(request.resume == nil ? "run-started" : "run-resumed")), ("run_id", .string(runID)),
       ("command", .string(request.command)), ("runbook", .string(plan.runbook)),
       ("runbook_path", .string(request.runbookPath)), ("runbook_hash", .string(request.runbookHash)),
-      ("environment", .string(plan.environment)), ("level", .int(plan.level)), ("scenario", .string(plan.scenario)),
-      ("title", .string(plan.title)), ("dry_run", .bool(request.dryRun)), ("target_s", .number(plan.targetSeconds)),
+      ("environment", .string(plan.environment)), ("level", .int(plan.level)),
+      ("scenario", .string(plan.scenario)),
+      ("title", .string(plan.title)), ("dry_run", .bool(request.dryRun)),
+      ("target_s", .number(plan.targetSeconds)),
       ("started_at", .string(Timestamp.iso(startedAt))), ("at", .string(Timestamp.iso(Date()))),
       ("pid", .int(Int(getpid()))), ("host", .string(ProcessInfo.processInfo.hostName)),
       ("user", .string(ProcessInfo.processInfo.environment["USER"] ?? String(getuid()))),

@@ -20,7 +20,8 @@ extension Executor {
     }
     var env: [String: String] = [:]
     for (name, value) in command.env { env[name] = resolve(value).value }
-    return ResolvedCommand(program: program, cwd: command.cwd.map { resolve($0).value }, env: env, display: display)
+    return ResolvedCommand(
+      program: program, cwd: command.cwd.map { resolve($0).value }, env: env, display: display)
   }
 
   // MARK: Commands
@@ -47,7 +48,9 @@ extension Executor {
     if outcome.succeeded {
       result = .ok(command.display)
     } else if outcome.timedOut {
-      result = .fail(command.display, "timed out after \(Quantity.format(seconds: timeout)); its process group was stopped")
+      result = .fail(
+        command.display, "timed out after \(Quantity.format(seconds: timeout)); its process group was stopped"
+      )
     } else if let signal = outcome.signal {
       result = .fail(command.display, "killed by signal \(signal)")
     } else {
@@ -59,8 +62,11 @@ extension Executor {
 
   // MARK: Restart
 
-  func restart(_ name: String, rebuild: Bool, id: String, stepTimeout: Double?) async throws -> AttemptResult {
-    guard let service = resolver.service(named: name) else { return .fail("restart \(name)", "unknown service \(name)") }
+  func restart(_ name: String, rebuild: Bool, id: String, stepTimeout: Double?) async throws -> AttemptResult
+  {
+    guard let service = resolver.service(named: name) else {
+      return .fail("restart \(name)", "unknown service \(name)")
+    }
     var parts: [String] = []
     var output = ""
     if rebuild, let command = service.rebuild {
@@ -99,7 +105,8 @@ extension Executor {
       var pause = min(0.1, health.interval)
       while true {
         polls += 1
-        let request = HTTPRequest(method: "GET", url: url.value, timeout: .milliseconds(Int(min(5, max(1, health.interval)) * 1000)))
+        let request = HTTPRequest(
+          method: "GET", url: url.value, timeout: .milliseconds(Int(min(5, max(1, health.interval)) * 1000)))
         do {
           let response = try await HTTPClient().send(request)
           let statusOK = health.expectStatus.contains(response.status)
@@ -124,7 +131,8 @@ extension Executor {
       }
       var result = AttemptResult.fail(
         "\(name) " + parts.joined(separator: ", "),
-        "\(name) did not become healthy within \(Quantity.format(seconds: within)) at \(url.display) (\(polls) polls; last: \(last))")
+        "\(name) did not become healthy within \(Quantity.format(seconds: within)) at \(url.display) (\(polls) polls; last: \(last))"
+      )
       result.output = output
       return result
     }
@@ -156,7 +164,8 @@ extension Executor {
     case nil:
       break
     }
-    let expected = spec.expectStatus.isEmpty ? "2xx" : spec.expectStatus.map(String.init).joined(separator: "/")
+    let expected =
+      spec.expectStatus.isEmpty ? "2xx" : spec.expectStatus.map(String.init).joined(separator: "/")
     let summary = "\(spec.method) \(Redaction.urls(in: url.display))"
     if phase == .wouldRun {
       var text = "would send \(summary)"
@@ -165,22 +174,28 @@ extension Executor {
       return AttemptResult(status: .wouldRun, detail: text + ", expecting \(expected)")
     }
     let request = HTTPRequest(
-      method: spec.method, url: url.value, headers: headers, body: body, timeout: .milliseconds(Int(timeout * 1000)))
+      method: spec.method, url: url.value, headers: headers, body: body,
+      timeout: .milliseconds(Int(timeout * 1000)))
     let response: HTTPResponse
     do {
       response = try await HTTPClient().send(request)
     } catch {
       if case .cancelled = error { throw CancellationError() }
       let result = AttemptResult.fail(summary, error.description)
-      if phase == .sampled { return AttemptResult(status: .sampled, detail: "\(summary): now \(error.description)") }
+      if phase == .sampled {
+        return AttemptResult(status: .sampled, detail: "\(summary): now \(error.description)")
+      }
       return result
     }
-    let statusOK = spec.expectStatus.isEmpty ? response.isSuccess : spec.expectStatus.contains(response.status)
+    let statusOK =
+      spec.expectStatus.isEmpty ? response.isSuccess : spec.expectStatus.contains(response.status)
     let wanted = spec.expectBody.map { resolve($0) }
     let bodyOK = wanted.map { response.bodyText.contains($0.value) } ?? true
     let excerpt = String(response.bodyText.prefix(300))
     if phase == .sampled {
-      return AttemptResult(status: .sampled, detail: "\(summary): now HTTP \(response.status)\(statusOK && bodyOK ? " (as expected)" : "")")
+      return AttemptResult(
+        status: .sampled,
+        detail: "\(summary): now HTTP \(response.status)\(statusOK && bodyOK ? " (as expected)" : "")")
     }
     if !statusOK {
       var result = AttemptResult.fail(summary, "HTTP \(response.status), expected \(expected)")
@@ -188,11 +203,13 @@ extension Executor {
       return result
     }
     if !bodyOK {
-      var result = AttemptResult.fail(summary, "HTTP \(response.status) but the body does not contain \"\(wanted?.display ?? "")\"")
+      var result = AttemptResult.fail(
+        summary, "HTTP \(response.status) but the body does not contain \"\(wanted?.display ?? "")\"")
       result.output = excerpt
       return result
     }
-    var result = AttemptResult.ok("\(summary) → HTTP \(response.status) in \(RunRendering.duration(seconds(response.totalTime)))")
+    var result = AttemptResult.ok(
+      "\(summary) → HTTP \(response.status) in \(RunRendering.duration(seconds(response.totalTime)))")
     result.output = excerpt
     return result
   }
@@ -202,9 +219,13 @@ extension Executor {
   func sql(_ query: ResolvedText, timeout: Double, id: String) async throws -> AttemptResult {
     guard let settings = resolver.environment.postgres,
       let dsn = request.processEnvironment[settings.dsnEnv], !dsn.isEmpty
-    else { return .fail(query.display, "no database: \(resolver.environment.postgres?.dsnEnv ?? "postgres settings") not set") }
+    else {
+      return .fail(
+        query.display, "no database: \(resolver.environment.postgres?.dsnEnv ?? "postgres settings") not set")
+    }
     do {
-      let result = try await PostgresClient().execute(dsn: dsn, query: query.value, timeout: .milliseconds(Int(timeout * 1000)), maxRows: 50)
+      let result = try await PostgresClient().execute(
+        dsn: dsn, query: query.value, timeout: .milliseconds(Int(timeout * 1000)), maxRows: 50)
       var lines = [result.columns.joined(separator: " | ")]
       for row in result.rows.prefix(20) { lines.append(row.map { $0 ?? "NULL" }.joined(separator: " | ")) }
       if result.rows.count > 20 || result.isTruncated { lines.append("… \(result.totalRowCount) rows") }
@@ -233,7 +254,8 @@ extension Executor {
         var members: [(String, JSONValue)] = [("text", .string(message.value))]
         if let channel { members.append(("channel", .string(channel))) }
         let request = HTTPRequest(
-          method: "POST", url: webhook, headers: [HTTPHeader(name: "Content-Type", value: "application/json")],
+          method: "POST", url: webhook,
+          headers: [HTTPHeader(name: "Content-Type", value: "application/json")],
           body: Data(JSONValue.object(members).rendered().utf8), timeout: .seconds(10))
         do {
           let response = try await HTTPClient().send(request)
@@ -249,8 +271,11 @@ extension Executor {
         problems.append("\(webhookEnv) is not set; Slack skipped")
       }
     }
-    for problem in problems { say("    warning: notification: \(problem) (a failed notification never stops a rollback)") }
-    let detail = "sent to \(delivered.isEmpty ? "nowhere" : delivered.joined(separator: ", ")): \(message.display)"
+    for problem in problems {
+      say("    warning: notification: \(problem) (a failed notification never stops a rollback)")
+    }
+    let detail =
+      "sent to \(delivered.isEmpty ? "nowhere" : delivered.joined(separator: ", ")): \(message.display)"
     if delivered.isEmpty || problems.contains(where: { !$0.hasSuffix("Slack skipped") }) {
       return .fail(detail, problems.joined(separator: "; "))
     }

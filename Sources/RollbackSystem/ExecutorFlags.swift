@@ -47,7 +47,9 @@ public struct FlagEditor: Sendable {
   }
 
   /// The key a change writes and the value it writes, given the current values.
-  func target(for change: FlagChange, current: [String: String?]) throws(EditError) -> (key: String, value: String) {
+  func target(for change: FlagChange, current: [String: String?]) throws(EditError) -> (
+    key: String, value: String
+  ) {
     switch change {
     case .enable: return (flag.key, flag.enabled)
     case .disable: return (flag.key, flag.disabled)
@@ -57,7 +59,9 @@ public struct FlagEditor: Sendable {
       var highest = 0
       for (path, value) in current {
         guard let value else { continue }
-        guard let number = Int(value.trimmingCharacters(in: .whitespaces)) else { throw .badPercent(path, value) }
+        guard let number = Int(value.trimmingCharacters(in: .whitespaces)) else {
+          throw .badPercent(path, value)
+        }
         highest = max(highest, number)
       }
       let next = flag.stages.filter { $0 < highest }.max() ?? flag.stages.min() ?? 0
@@ -96,7 +100,9 @@ public struct FlagEditor: Sendable {
       let key = flag.percentKey ?? flag.key
       for (path, bytes) in documents {
         guard let bytes else { continue }
-        do { current[path] = try DotEnvDocument(bytes: bytes).value(of: key) } catch { throw .dotenv(path, error) }
+        do { current[path] = try DotEnvDocument(bytes: bytes).value(of: key) } catch {
+          throw .dotenv(path, error)
+        }
       }
     }
     let (key, value) = try target(for: change, current: current)
@@ -112,7 +118,8 @@ public struct FlagEditor: Sendable {
     var diffs: [String] = []
     for (path, old, edit) in edits {
       var change = FlagFileChange(
-        file: path, key: key, before: edit.oldValue, after: value, changed: !edit.isUnchanged || old == nil, backup: nil)
+        file: path, key: key, before: edit.oldValue, after: value, changed: !edit.isUnchanged || old == nil,
+        backup: nil)
       if dryRun {
         if change.changed { diffs.append(unifiedDiff(old: old ?? [], new: edit.bytes, path: path)) }
       } else if change.changed {
@@ -133,7 +140,8 @@ public struct FlagEditor: Sendable {
     let befores = Set(changes.map { $0.before ?? "(unset)" }).sorted().joined(separator: "/")
     let summary: String
     if changed.isEmpty {
-      summary = "\(key) already \(value) in \(changes.count) file\(changes.count == 1 ? "" : "s"); nothing written"
+      summary =
+        "\(key) already \(value) in \(changes.count) file\(changes.count == 1 ? "" : "s"); nothing written"
     } else {
       let verb = dryRun ? "would change" : "changed"
       summary =
@@ -155,7 +163,9 @@ extension Executor {
       .appendingPathComponent(runID)
     do {
       let result = try editor.apply(change, backupDirectory: backups, dryRun: dryRun)
-      for diff in result.diffs { for line in diff.split(separator: "\n", omittingEmptySubsequences: false) { say("    \(line)") } }
+      for diff in result.diffs {
+        for line in diff.split(separator: "\n", omittingEmptySubsequences: false) { say("    \(line)") }
+      }
       var attempt = AttemptResult(status: dryRun ? .wouldRun : .succeeded, detail: result.summary)
       attempt.flagChanges = result.changes
       return attempt

@@ -15,7 +15,8 @@ extension Executor {
     var seen = Set<String>()
     func add(_ text: String, missingVariable: Bool = false, gate: Bool = false) {
       if seen.insert(text).inserted {
-        problems.append(PreflightProblem(text: text, isMissingVariable: missingVariable, isUnanswerableGate: gate))
+        problems.append(
+          PreflightProblem(text: text, isMissingVariable: missingVariable, isUnanswerableGate: gate))
       }
     }
     func check(_ template: Template, _ step: String) {
@@ -45,12 +46,17 @@ extension Executor {
       for signal in signals(named: names) {
         switch signal.source {
         case .postgres:
-          if let env = resolver.environment.postgres?.dsnEnv, (request.processEnvironment[env] ?? "").isEmpty {
+          if let env = resolver.environment.postgres?.dsnEnv, (request.processEnvironment[env] ?? "").isEmpty
+          {
             add("\(step): \(env) is not set (signal \(signal.name) reads Postgres)", missingVariable: true)
           }
         case .prometheus:
-          if let env = resolver.environment.prometheus?.tokenEnv, (request.processEnvironment[env] ?? "").isEmpty {
-            add("\(step): \(env) is not set (Prometheus token for signal \(signal.name))", missingVariable: true)
+          if let env = resolver.environment.prometheus?.tokenEnv,
+            (request.processEnvironment[env] ?? "").isEmpty
+          {
+            add(
+              "\(step): \(env) is not set (Prometheus token for signal \(signal.name))", missingVariable: true
+            )
           }
         case .manual:
           break
@@ -63,7 +69,8 @@ extension Executor {
       for gate in planned.gates { needSignals(gate.condition.comparisons.map(\.signal), step) }
       switch planned.step.kind {
       case .check(let names): needSignals(names.map(\.value), step)
-      case .assert(let condition), .wait(let condition, _, _, _): needSignals(condition.comparisons.map(\.signal), step)
+      case .assert(let condition), .wait(let condition, _, _, _):
+        needSignals(condition.comparisons.map(\.signal), step)
       case .flag(let name, let change):
         guard let flag = request.runbook.flags[name.value] else { continue }
         for template in flag.files { check(template, step) }
@@ -77,7 +84,9 @@ extension Executor {
                 add("\(step): cannot create \(file): its directory is not writable")
               }
             } else {
-              add("\(step): flag file \(file) does not exist (set create: true on flag \(flag.name) to create it)")
+              add(
+                "\(step): flag file \(file) does not exist (set create: true on flag \(flag.name) to create it)"
+              )
             }
             continue
           }
@@ -112,13 +121,15 @@ extension Executor {
       case .confirm(let text):
         check(text, step)
         if !request.assumeYes, !request.canPrompt, !request.dryRun {
-          add("\(step): a confirm gate needs an answer and there is no terminal; rerun with --yes", gate: true)
+          add(
+            "\(step): a confirm gate needs an answer and there is no terminal; rerun with --yes", gate: true)
         }
       case .include:
         break
       }
     }
-    if let webhook = request.runbook.notify.slackWebhookEnv, (request.processEnvironment[webhook] ?? "").isEmpty,
+    if let webhook = request.runbook.notify.slackWebhookEnv,
+      (request.processEnvironment[webhook] ?? "").isEmpty,
       plan.steps.contains(where: { $0.kind == "notify" })
     {
       say("note: \(webhook) is not set; notifications go to stdout only")
@@ -130,7 +141,9 @@ extension Executor {
   static func findExecutable(_ name: String, cwd: String?, path: String?) -> String? {
     let manager = FileManager.default
     if name.contains("/") {
-      let full = name.hasPrefix("/") ? name : ((cwd ?? manager.currentDirectoryPath) as NSString).appendingPathComponent(name)
+      let full =
+        name.hasPrefix("/")
+        ? name : ((cwd ?? manager.currentDirectoryPath) as NSString).appendingPathComponent(name)
       return manager.isExecutableFile(atPath: full) ? full : nil
     }
     for directory in (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":") {

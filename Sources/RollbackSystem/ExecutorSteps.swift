@@ -31,7 +31,8 @@ extension Executor {
     let label = "[\(index + 1)/\(total)] \(planned.id)"
     func record(_ result: AttemptResult, attempts: Int) -> StepRecord {
       StepRecord(
-        id: planned.id, kind: planned.kind, name: planned.name, mutates: planned.mutates, status: result.status,
+        id: planned.id, kind: planned.kind, name: planned.name, mutates: planned.mutates,
+        status: result.status,
         startedAt: started, duration: seconds(clock.now - clockStart), detail: redact(result.detail),
         error: result.error.map(redact), output: result.output.map(redact), attempts: attempts,
         flagChanges: result.flagChanges, signals: result.signals)
@@ -40,7 +41,13 @@ extension Executor {
     // Include gates are decided once, where their include starts; then the step's own `when`.
     for gate in planned.gates {
       if let decided = gateDecisions[gate.id] {
-        if !decided { return StepOutcome(record: record(.init(status: .skipped, detail: "include \(gate.id) skipped: \(gate.condition.text) does not hold"), attempts: 0)) }
+        if !decided {
+          return StepOutcome(
+            record: record(
+              .init(
+                status: .skipped, detail: "include \(gate.id) skipped: \(gate.condition.text) does not hold"),
+              attempts: 0))
+        }
         continue
       }
       let (holds, readings) = await evaluate(gate.condition)
@@ -49,7 +56,10 @@ extension Executor {
       say("  \(gate.id): when \(gate.condition.text) → \(describe(holds, readings))")
       if !runIt {
         return StepOutcome(
-          record: record(.init(status: .skipped, detail: "include \(gate.id) skipped: \(gate.condition.text) does not hold"), attempts: 0))
+          record: record(
+            .init(
+              status: .skipped, detail: "include \(gate.id) skipped: \(gate.condition.text) does not hold"),
+            attempts: 0))
       }
     }
     if let condition = planned.condition {
@@ -61,15 +71,19 @@ extension Executor {
         return StepOutcome(record: record(result, attempts: 0))
       }
       if holds == nil {
-        say("  ! \(label): cannot tell whether \(condition.text) (\(readingsText(readings))); running it — unknown is never healthy")
+        say(
+          "  ! \(label): cannot tell whether \(condition.text) (\(readingsText(readings))); running it — unknown is never healthy"
+        )
       }
     }
 
     if let resume = request.resume, resume.unfinished.contains(planned.id), !planned.step.isIdempotent {
-      let question = "step \(planned.id) started but did not finish in run \(resume.runID) and is not safe to repeat blindly. Run it again?"
+      let question =
+        "step \(planned.id) started but did not finish in run \(resume.runID) and is not safe to repeat blindly. Run it again?"
       let answer: Bool? = request.assumeYes ? true : await confirmer.ask(question)
       if answer != true {
-        let error = answer == nil
+        let error =
+          answer == nil
           ? "step \(planned.id) needs a decision before it is repeated; rerun on a terminal or with --yes"
           : "declined to repeat step \(planned.id)"
         say("  ✗ \(error)")
@@ -81,10 +95,11 @@ extension Executor {
 
     let phase = dryRunPhase(planned)
     if phase == .live || !request.dryRun {
-      self.record(event: .object([
-        ("event", .string("step-started")), ("step", .string(planned.id)), ("kind", .string(planned.kind)),
-        ("mutates", .bool(planned.mutates)), ("at", .string(Timestamp.iso(started))),
-      ]))
+      self.record(
+        event: .object([
+          ("event", .string("step-started")), ("step", .string(planned.id)), ("kind", .string(planned.kind)),
+          ("mutates", .bool(planned.mutates)), ("at", .string(Timestamp.iso(started))),
+        ]))
     }
     say("\(label) \(planned.name.map { "— \($0)" } ?? "(\(planned.kind))")")
 
@@ -103,7 +118,9 @@ extension Executor {
       }
       if result.status != .failed || result.declined != nil { break }
       if attempts < maxAttempts {
-        say("  ! \(planned.id) failed (\(result.error ?? "")); retry \(attempts) of \(planned.step.retries) in \(Quantity.format(seconds: planned.step.retryDelay))")
+        say(
+          "  ! \(planned.id) failed (\(result.error ?? "")); retry \(attempts) of \(planned.step.retries) in \(Quantity.format(seconds: planned.step.retryDelay))"
+        )
         do { try await Task.sleep(for: .milliseconds(Int(planned.step.retryDelay * 1000))) } catch {
           let interrupted = record(.fail(planned.detail, "interrupted"), attempts: attempts)
           self.record(event: finishedEvent(interrupted))
@@ -162,7 +179,8 @@ extension Executor {
 
   func evaluate(_ condition: Condition) async -> (Bool?, [SignalReading]) {
     let readings = await read(condition.comparisons.map(\.signal))
-    let values = Dictionary(readings.compactMap { r in r.comparableValue.map { (r.name, $0) } }, uniquingKeysWith: { a, _ in a })
+    let values = Dictionary(
+      readings.compactMap { r in r.comparableValue.map { (r.name, $0) } }, uniquingKeysWith: { a, _ in a })
     return (condition.evaluate { values[$0] }, readings)
   }
 
@@ -188,7 +206,9 @@ extension Executor {
     switch step.kind {
     case .check(let names):
       let readings = await read(names.map(\.value))
-      for reading in readings { say("    \(reading.name): \(reading.formatted)\(reading.setByHand ? " (set by hand)" : "")") }
+      for reading in readings {
+        say("    \(reading.name): \(reading.formatted)\(reading.setByHand ? " (set by hand)" : "")")
+      }
       var result = AttemptResult.ok(readingsText(readings))
       result.signals = readings
       if phase == .sampled { result.status = .sampled }
@@ -198,12 +218,15 @@ extension Executor {
       var result: AttemptResult
       switch holds {
       case .some(true): result = .ok("\(condition.text) holds (\(readingsText(readings)))")
-      case .some(false): result = .fail(condition.text, "\(condition.text) does not hold (\(readingsText(readings)))")
-      case .none: result = .fail(condition.text, "cannot tell whether \(condition.text): \(readingsText(readings))")
+      case .some(false):
+        result = .fail(condition.text, "\(condition.text) does not hold (\(readingsText(readings)))")
+      case .none:
+        result = .fail(condition.text, "cannot tell whether \(condition.text): \(readingsText(readings))")
       }
       result.signals = readings
       if phase == .sampled {
-        result = AttemptResult(status: .sampled, detail: "would require \(condition.text); now \(describe(holds, readings))")
+        result = AttemptResult(
+          status: .sampled, detail: "would require \(condition.text); now \(describe(holds, readings))")
         result.signals = readings
       }
       return result
@@ -212,33 +235,46 @@ extension Executor {
         let (holds, readings) = await evaluate(condition)
         var result = AttemptResult(
           status: .sampled,
-          detail: "would wait up to \(Quantity.format(seconds: within)) for \(condition.text); now \(readingsText(readings))"
+          detail:
+            "would wait up to \(Quantity.format(seconds: within)) for \(condition.text); now \(readingsText(readings))"
             + (holds == true ? " (holds)" : ""))
         result.signals = readings
         return result
       }
-      return try await waitFor(condition, within: min(within, step.timeout ?? within), interval: interval, consecutive: consecutive, id: planned.id)
+      return try await waitFor(
+        condition, within: min(within, step.timeout ?? within), interval: interval, consecutive: consecutive,
+        id: planned.id)
     case .flag(let name, let change):
       return try await changeFlag(name.value, change, dryRun: phase == .wouldRun)
     case .restart(let service, let rebuild):
-      if phase == .wouldRun { return AttemptResult(status: .wouldRun, detail: "would restart " + planned.detail) }
+      if phase == .wouldRun {
+        return AttemptResult(status: .wouldRun, detail: "would restart " + planned.detail)
+      }
       return try await restart(service.value, rebuild: rebuild, id: planned.id, stepTimeout: step.timeout)
     case .run(let command):
       let resolved = resolveCommand(command)
-      if phase == .wouldRun { return AttemptResult(status: .wouldRun, detail: "would run: \(resolved.display)") }
+      if phase == .wouldRun {
+        return AttemptResult(status: .wouldRun, detail: "would run: \(resolved.display)")
+      }
       return try await runCommand(resolved, timeout: step.timeout ?? 300, id: planned.id)
     case .http(let spec):
       return try await http(spec, phase: phase, timeout: step.timeout ?? 30)
     case .sql(let query, let mutates):
       let text = resolve(query)
-      if phase == .wouldRun { return AttemptResult(status: .wouldRun, detail: "would run SQL: \(text.display)") }
-      if phase == .sampled, !mutates { return AttemptResult(status: .sampled, detail: "would query: \(text.display)") }
-      return try await sql(text, timeout: step.timeout ?? resolver.environment.postgres?.timeout ?? 5, id: planned.id)
+      if phase == .wouldRun {
+        return AttemptResult(status: .wouldRun, detail: "would run SQL: \(text.display)")
+      }
+      if phase == .sampled, !mutates {
+        return AttemptResult(status: .sampled, detail: "would query: \(text.display)")
+      }
+      return try await sql(
+        text, timeout: step.timeout ?? resolver.environment.postgres?.timeout ?? 5, id: planned.id)
     case .notify(let spec):
       let message = resolve(spec.message)
       let channel = spec.channel ?? request.runbook.notify.slackChannel
       if phase == .wouldRun {
-        return AttemptResult(status: .wouldRun, detail: "would notify\(channel.map { " \($0)" } ?? ""): \(message.display)")
+        return AttemptResult(
+          status: .wouldRun, detail: "would notify\(channel.map { " \($0)" } ?? ""): \(message.display)")
       }
       return await notify(message, channel: channel)
     case .confirm(let question):
@@ -254,7 +290,9 @@ extension Executor {
         return result
       case .none:
         var result = AttemptResult.fail(
-          text, "confirm gate '\(planned.id)' needs an answer and there is no terminal; rerun with --yes to answer yes")
+          text,
+          "confirm gate '\(planned.id)' needs an answer and there is no terminal; rerun with --yes to answer yes"
+        )
         result.declined = 5
         return result
       }
@@ -265,7 +303,8 @@ extension Executor {
 
   // MARK: Wait
 
-  func waitFor(_ condition: Condition, within: Double, interval: Double, consecutive: Int, id: String) async throws
+  func waitFor(_ condition: Condition, within: Double, interval: Double, consecutive: Int, id: String)
+    async throws
     -> AttemptResult
   {
     let start = clock.now
@@ -278,9 +317,13 @@ extension Executor {
       last = readings
       streak = holds == true ? streak + 1 : 0
       let elapsed = seconds(clock.now - start)
-      say("    \(id): \(readingsText(readings)) — \(condition.text) \(holds == true ? "holds" : (holds == false ? "not yet" : "unknown")) (\(streak)/\(consecutive)), \(Quantity.format(seconds: elapsed)) of \(Quantity.format(seconds: within))")
+      say(
+        "    \(id): \(readingsText(readings)) — \(condition.text) \(holds == true ? "holds" : (holds == false ? "not yet" : "unknown")) (\(streak)/\(consecutive)), \(Quantity.format(seconds: elapsed)) of \(Quantity.format(seconds: within))"
+      )
       if streak >= consecutive {
-        var result = AttemptResult.ok("\(condition.text) held \(consecutive)× after \(Quantity.format(seconds: elapsed)) (\(readingsText(readings)))")
+        var result = AttemptResult.ok(
+          "\(condition.text) held \(consecutive)× after \(Quantity.format(seconds: elapsed)) (\(readingsText(readings)))"
+        )
         result.signals = readings
         return result
       }
@@ -289,7 +332,8 @@ extension Executor {
     }
     var result = AttemptResult.fail(
       "wait for \(condition.text)",
-      "\(condition.text) did not hold within \(Quantity.format(seconds: within)) (\(samples) samples); last: \(readingsText(last))")
+      "\(condition.text) did not hold within \(Quantity.format(seconds: within)) (\(samples) samples); last: \(readingsText(last))"
+    )
     result.signals = last
     return result
   }

@@ -83,7 +83,8 @@ public enum JournalReader {
 
   /// The journal path of a run.
   public static func path(stateDirectory: String, runID: String) -> String {
-    ((stateDirectory as NSString).appendingPathComponent("runs") as NSString).appendingPathComponent("\(runID).jsonl")
+    ((stateDirectory as NSString).appendingPathComponent("runs") as NSString).appendingPathComponent(
+      "\(runID).jsonl")
   }
 }
 

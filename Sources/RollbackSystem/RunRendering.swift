@@ -25,7 +25,8 @@ public enum RunRendering {
       ("id", .string(record.id)), ("kind", .string(record.kind)), ("name", .string(record.name)),
       ("status", .string(record.status.rawValue)), ("mutates", .bool(record.mutates)),
       ("started_at", .string(record.startedAt.map(Timestamp.iso))), ("duration_s", .number(record.duration)),
-      ("detail", .string(record.detail)), ("error", .string(record.error)), ("attempts", .int(record.attempts)),
+      ("detail", .string(record.detail)), ("error", .string(record.error)),
+      ("attempts", .int(record.attempts)),
     ]
     if event != nil { members.append(("at", .string(Timestamp.iso(Date())))) }
     if !record.flagChanges.isEmpty {
@@ -42,7 +43,9 @@ public enum RunRendering {
         ))
     }
     if !record.signals.isEmpty { members.append(("signals", .array(record.signals.map(readingJSON)))) }
-    if let output = record.output, !output.isEmpty { members.append(("output_tail", .string(String(output.suffix(2000))))) }
+    if let output = record.output, !output.isEmpty {
+      members.append(("output_tail", .string(String(output.suffix(2000)))))
+    }
     return .object(members)
   }
 
@@ -50,13 +53,16 @@ public enum RunRendering {
   public static func json(_ result: RunResult) -> JSONValue {
     .object([
       ("run_id", .string(result.runID)), ("runbook", .string(result.runbook)),
-      ("environment", .string(result.environment)), ("level", .int(result.level)), ("scenario", .string(result.scenario)),
+      ("environment", .string(result.environment)), ("level", .int(result.level)),
+      ("scenario", .string(result.scenario)),
       ("dry_run", .bool(result.dryRun)), ("status", .string(result.status.rawValue)),
-      ("started_at", .string(Timestamp.iso(result.startedAt))), ("finished_at", .string(Timestamp.iso(result.finishedAt))),
+      ("started_at", .string(Timestamp.iso(result.startedAt))),
+      ("finished_at", .string(Timestamp.iso(result.finishedAt))),
       ("duration_s", .number((result.duration * 1000).rounded() / 1000)),
       ("rollback_duration_s", .number(result.rollbackDuration.map { ($0 * 1000).rounded() / 1000 })),
       ("target_s", .number(result.target)),
-      ("within_target", result.withinTarget.map { .bool($0) } ?? .null), ("exit_code", .int(Int(result.exitCode))),
+      ("within_target", result.withinTarget.map { .bool($0) } ?? .null),
+      ("exit_code", .int(Int(result.exitCode))),
       ("advice", .string(result.advice)), ("journal", .string(result.journalPath)),
       ("steps", .array(result.steps.map { stepJSON($0) })),
     ])
@@ -65,12 +71,14 @@ public enum RunRendering {
   /// The journal's closing event.
   public static func finishedEvent(_ result: RunResult) -> JSONValue {
     .object([
-      ("event", .string("run-finished")), ("run_id", .string(result.runID)), ("status", .string(result.status.rawValue)),
+      ("event", .string("run-finished")), ("run_id", .string(result.runID)),
+      ("status", .string(result.status.rawValue)),
       ("finished_at", .string(Timestamp.iso(result.finishedAt))),
       ("duration_s", .number((result.duration * 1000).rounded() / 1000)),
       ("rollback_duration_s", .number(result.rollbackDuration.map { ($0 * 1000).rounded() / 1000 })),
       ("target_s", .number(result.target)),
-      ("within_target", result.withinTarget.map { .bool($0) } ?? .null), ("exit_code", .int(Int(result.exitCode))),
+      ("within_target", result.withinTarget.map { .bool($0) } ?? .null),
+      ("exit_code", .int(Int(result.exitCode))),
       ("advice", .string(result.advice)),
     ])
   }
@@ -84,12 +92,18 @@ public enum RunRendering {
     switch result.status {
     case .succeeded:
       var line = "Rolled back (\(what)) in \(time)"
-      if let rollback = result.rollbackDuration { line = "Drill of \(what) passed: rolled back in \(duration(rollback)) (drill \(time))" }
-      if let target { line += " — target \(target) " + (result.withinTarget == true ? "✓" : "✗ (over target)") }
+      if let rollback = result.rollbackDuration {
+        line = "Drill of \(what) passed: rolled back in \(duration(rollback)) (drill \(time))"
+      }
+      if let target {
+        line += " — target \(target) " + (result.withinTarget == true ? "✓" : "✗ (over target)")
+      }
       lines.append(line)
     case .dryRun:
       let would = result.steps.filter { $0.status == .wouldRun }.count
-      lines.append("Dry run of \(what) finished in \(time): \(would) change\(would == 1 ? "" : "s") would be made; nothing was changed")
+      lines.append(
+        "Dry run of \(what) finished in \(time): \(would) change\(would == 1 ? "" : "s") would be made; nothing was changed"
+      )
     case .failed:
       lines.append("Rollback FAILED (\(what)) after \(time)" + (target.map { " — target \($0)" } ?? ""))
     case .aborted:

@@ -65,7 +65,8 @@ let brokenCases: [BrokenCase] = [
     expected: "31:9: error: unknown key 'timout' in step 'off' of level 1; did you mean 'timeout'?"),
   BrokenCase(
     name: "bad duration", source: replacing(line: 27, with: "    target: 5 minutes"),
-    expected: "27:13: error: bad duration '5 minutes' for target of level 1; write e.g. 500ms, 30s, 5m, 1h or 1m30s"),
+    expected:
+      "27:13: error: bad duration '5 minutes' for target of level 1; write e.g. 500ms, 30s, 5m, 1h or 1m30s"),
   BrokenCase(
     name: "bad unit in a condition", source: replacing(line: 22, with: "    any: [\"error_rate > 5pc\"]"),
     expected: "22:26: error: unknown unit 'pc' in '5pc' (units: %, ms, s, m, h, KB, MB, GB, KiB, MiB, GiB)"),
@@ -73,7 +74,8 @@ let brokenCases: [BrokenCase] = [
     name: "unknown signal in a rule", source: replacing(line: 22, with: "    any: [\"eror_rate > 5%\"]"),
     expected: "22:12: error: unknown signal 'eror_rate'; did you mean 'error_rate'?"),
   BrokenCase(
-    name: "unknown flag in a step", source: replacing(line: 30, with: "        flag: {name: apii, set: disabled}"),
+    name: "unknown flag in a step",
+    source: replacing(line: 30, with: "        flag: {name: apii, set: disabled}"),
     expected: "30:22: error: unknown flag 'apii'; did you mean 'api'?"),
   BrokenCase(
     name: "two kinds in one step",
@@ -89,17 +91,22 @@ let brokenCases: [BrokenCase] = [
     source: replacing(line: 31, with: "      - restart: web\n      - include: level 1"),
     expected: "32:18: error: include cycle: level 1 -> level 1"),
   BrokenCase(
-    name: "unset ${env.X} without default", source: replacing(line: 5, with: "    vars: {app_dir: \"${env.APP_DIR_UNSET}\"}"),
-    expected: "5:21: error: environment variable APP_DIR_UNSET is not set; set it or write '${env.APP_DIR_UNSET:-default}'"),
+    name: "unset ${env.X} without default",
+    source: replacing(line: 5, with: "    vars: {app_dir: \"${env.APP_DIR_UNSET}\"}"),
+    expected:
+      "5:21: error: environment variable APP_DIR_UNSET is not set; set it or write '${env.APP_DIR_UNSET:-default}'"
+  ),
   BrokenCase(
     name: "YAML syntax error", source: replacing(line: 22, with: "    any: [\"error_rate > 5%\""),
     expected:
-      "23:5: error: invalid YAML: did not find expected ',' or ']' (while parsing a flow sequence at line 22, column 10)"),
+      "23:5: error: invalid YAML: did not find expected ',' or ']' (while parsing a flow sequence at line 22, column 10)"
+  ),
   BrokenCase(
     name: "wrong type", source: replacing(line: 10, with: "    files: {a: b}"),
     expected: "10:12: error: expected a string for files of flag 'api', found a mapping"),
   BrokenCase(
-    name: "empty levels", source: String(validRunbook.split(separator: "\n").prefix(23).joined(separator: "\n")) + "\nlevels: {}",
+    name: "empty levels",
+    source: String(validRunbook.split(separator: "\n").prefix(23).joined(separator: "\n")) + "\nlevels: {}",
     expected: "24:9: error: levels is empty; declare at least one level"),
   BrokenCase(
     name: "missing required key", source: replacing(line: 2, with: "description: no name"),
@@ -111,7 +118,8 @@ let brokenCases: [BrokenCase] = [
     name: "unknown level in an action", source: replacing(line: 23, with: "    action: {level: 7}"),
     expected: "23:13: error: unknown level 7 in the action (levels: 1)"),
   BrokenCase(
-    name: "unknown scenario in an include", source: replacing(line: 31, with: "      - include: scenario db-down"),
+    name: "unknown scenario in an include",
+    source: replacing(line: 31, with: "      - include: scenario db-down"),
     expected: "31:18: error: unknown scenario 'db-down'"),
   BrokenCase(
     name: "step without a kind", source: replacing(line: 31, with: "      - name: nothing to do"),
@@ -126,22 +134,29 @@ let brokenCases: [BrokenCase] = [
     expected: "22:25: error: expected a number after 'error_rate >', found nothing"),
   BrokenCase(
     name: "unknown severity with hint", source: replacing(line: 21, with: "  - severity: critcal"),
-    expected: "21:15: error: unknown severity 'critcal'; did you mean 'critical'? (critical, high, medium or low)"),
+    expected:
+      "21:15: error: unknown severity 'critcal'; did you mean 'critical'? (critical, high, medium or low)"),
   BrokenCase(
     name: "unknown variable", source: replacing(line: 10, with: "    files: [\"${appdir}/.env\"]"),
     expected: "10:13: error: unknown variable 'appdir' in environment 'production'; did you mean 'app_dir'?"),
   BrokenCase(
-    name: "set value not enabled or disabled", source: replacing(line: 30, with: "        flag: {name: api, set: off}"),
+    name: "set value not enabled or disabled",
+    source: replacing(line: 30, with: "        flag: {name: api, set: off}"),
     expected: "30:32: error: set must be enabled or disabled, found 'off'"),
   BrokenCase(
-    name: "step down without a ladder", source: replacing(line: 30, with: "        flag: {name: api, step_down: true}"),
+    name: "step down without a ladder",
+    source: replacing(line: 30, with: "        flag: {name: api, step_down: true}"),
     expected: "30:22: error: flag 'api' has no ladder to step down; give it percent_key and stages"),
   BrokenCase(
     name: "unknown signal unit", source: replacing(line: 18, with: "    unit: ratoi"),
-    expected: "18:11: error: unknown unit 'ratoi' for signal 'error_rate'; did you mean 'ratio'? (units: ratio, seconds, count, bytes, percent)"),
+    expected:
+      "18:11: error: unknown unit 'ratoi' for signal 'error_rate'; did you mean 'ratio'? (units: ratio, seconds, count, bytes, percent)"
+  ),
   BrokenCase(
     name: "unterminated placeholder", source: replacing(line: 10, with: "    files: [\"${app_dir/.env\"]"),
-    expected: "10:14: error: unterminated '${' in '${app_dir/.env'; close it with '}' or write '$${' for a literal '${'"),
+    expected:
+      "10:14: error: unterminated '${' in '${app_dir/.env'; close it with '}' or write '$${' for a literal '${'"
+  ),
   BrokenCase(
     name: "duplicate key", source: replacing(line: 2, with: "name: demo\nname: again"),
     expected: "2:1: error: duplicate key 'name' in a mapping; each key may appear once"),
@@ -206,7 +221,8 @@ struct BrokenRunbookTests {
     var lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
     var previous = "a"
     for name in ["b", "c", "d", "e", "f", "g", "h", "i"] {
-      lines.append("\(name): &\(name) [" + Array(repeating: "*\(previous)", count: 10).joined(separator: ", ") + "]")
+      lines.append(
+        "\(name): &\(name) [" + Array(repeating: "*\(previous)", count: 10).joined(separator: ", ") + "]")
       previous = name
     }
     let clock = ContinuousClock()
