@@ -32,7 +32,7 @@ extension Executor {
     let spec = ProcessSpec(
       program: command.program, cwd: command.cwd, environment: environment,
       timeout: .milliseconds(Int(timeout * 1000)))
-    let prefix = "    │ "
+    let prefix = "    \(id) │ "
     let emitLine: @Sendable (ProcessStream, String) -> Void = { [weak self] _, line in
       guard let self else { return }
       self.say(prefix + line.trimmingCharacters(in: CharacterSet(charactersIn: "\r\n")))
