@@ -38,7 +38,7 @@ struct DrillCommand: AsyncParsableCommand {
       assumeYes: yes,
       canPrompt: isatty(STDIN_FILENO) == 1, stateDirectory: stateDirectory(options, runbookPath: loaded.path),
       command: "drill")
-    let result = try await perform(request, json: options.json)
+    let result = try await perform(request, options: options)
     if let junit {
       do {
         try JUnitReport.xml(result).write(toFile: junit, atomically: true, encoding: .utf8)

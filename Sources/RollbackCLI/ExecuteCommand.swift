@@ -15,11 +15,13 @@ func stateDirectory(_ options: RunbookOptions, runbookPath: String) -> String {
 }
 
 /// Runs an executor with SIGINT/SIGTERM wired to cancellation, and prints its result.
-func perform(_ request: ExecutionRequest, json: Bool) async throws -> RunResult {
+func perform(_ request: ExecutionRequest, options: RunbookOptions) async throws -> RunResult {
   SignalTrap.ignoreSIGPIPE()
+  let json = options.json
+  let printer = TerminalPrinter(json: json, quiet: options.quiet, verbose: options.verbose)
   let executor: Executor
   do {
-    executor = try Executor(request: request) { line in Console.human(line, json: json) }
+    executor = try Executor(request: request) { line in printer.print(line) }
   } catch {
     error.diagnostics.forEach { Console.error($0.description) }
     throw ExitCode(2)
@@ -31,8 +33,8 @@ func perform(_ request: ExecutionRequest, json: Bool) async throws -> RunResult 
   if json {
     Console.output(RunRendering.json(result).pretty())
   }
-  Console.human("", json: json)
-  Console.human(RunRendering.summary(result), json: json)
+  if !options.quiet { printer.print(OutputLine(.detail, "")) }
+  printer.print(OutputLine(.summary, RunRendering.summary(result)))
   return result
 }
 
@@ -88,7 +90,7 @@ struct ExecuteCommand: AsyncParsableCommand {
       processEnvironment: ProcessInfo.processInfo.environment, manual: manual, dryRun: dryRun, assumeYes: yes,
       canPrompt: isatty(STDIN_FILENO) == 1, stateDirectory: stateDirectory(options, runbookPath: loaded.path),
       fromStep: from)
-    let result = try await perform(request, json: options.json)
+    let result = try await perform(request, options: options)
     if result.exitCode != 0 { throw ExitCode(result.exitCode) }
   }
 }
@@ -197,7 +199,7 @@ struct ResumeCommand: AsyncParsableCommand {
       stateDirectory: state,
       resume: ResumePoint(runID: id, finished: finished, unfinished: startedSteps, startedAt: startedAt),
       command: "resume")
-    let result = try await perform(request, json: options.json)
+    let result = try await perform(request, options: options)
     if result.exitCode != 0 { throw ExitCode(result.exitCode) }
   }
 }

@@ -23,6 +23,12 @@ struct RunbookOptions: ParsableArguments {
   @Flag(name: .long, help: "Print one JSON document on stdout; human text goes to stderr.")
   var json = false
 
+  @Flag(name: .long, help: "Print only failures, warnings and the summary.")
+  var quiet = false
+
+  @Flag(name: .long, help: "Also print each step's note and resolved detail.")
+  var verbose = false
+
   @Option(
     name: .customLong("state-dir"),
     help: ArgumentHelp(

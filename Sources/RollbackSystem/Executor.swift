@@ -4,7 +4,7 @@ import RollbackCore
 /// Runs a level or scenario: preflight, lock, journal, each step, time against target.
 public final class Executor: @unchecked Sendable {
   let request: ExecutionRequest
-  let emit: @Sendable (String) -> Void
+  let emit: @Sendable (OutputLine) -> Void
   let confirmer: Confirmer
   var resolver: Resolver
   var reader: LiveSignalReader
@@ -35,7 +35,8 @@ public final class Executor: @unchecked Sendable {
 
   /// Prepares an execution; fails with diagnostics when variables cannot be resolved.
   public init(
-    request: ExecutionRequest, confirmer: Confirmer = .terminal, emit: @escaping @Sendable (String) -> Void
+    request: ExecutionRequest, confirmer: Confirmer = .terminal,
+    emit: @escaping @Sendable (OutputLine) -> Void
   ) throws(DiagnosticList) {
     self.request = request
     self.emit = emit
@@ -95,7 +96,7 @@ public final class Executor: @unchecked Sendable {
   /// Hides every secret in a text.
   func redact(_ text: String) -> String { Redaction.text(text, secrets: secrets) }
 
-  func say(_ text: String) { emit(redact(text)) }
+  func say(_ text: String, _ kind: OutputKind = .detail) { emit(OutputLine(kind, redact(text))) }
 
   func seconds(_ duration: Duration) -> Double {
     Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
@@ -157,8 +158,8 @@ public final class Executor: @unchecked Sendable {
 
     let problems = preflight(plan)
     if !problems.isEmpty {
-      say("preflight failed; nothing was changed:")
-      for problem in problems { say("  ✗ \(problem.text)") }
+      say("preflight failed; nothing was changed:", .failure)
+      for problem in problems { say("  ✗ \(problem.text)", .failure) }
       // Exit 2 when only variables are missing, 5 when only a gate cannot be asked, else 1.
       let code: Int32
       if problems.allSatisfy(\.isUnanswerableGate) {
@@ -177,7 +178,7 @@ public final class Executor: @unchecked Sendable {
       do {
         lock = try FileLock.acquire(
           at: (request.stateDirectory as NSString).appendingPathComponent("lock"), runID: runID)
-        if let warning = lock?.warning { say("warning: \(warning)") }
+        if let warning = lock?.warning { say("warning: \(warning)", .warning) }
       } catch {
         say(error.description)
         return RunResult(
@@ -218,7 +219,7 @@ public final class Executor: @unchecked Sendable {
       }
       if let resume = request.resume, resume.finished.contains(planned.id) {
         records.append(skippedRecord(planned, reason: "done in the interrupted run"))
-        say("  – \(planned.id): already done in run \(resume.runID)")
+        say("  – \(planned.id): already done in run \(resume.runID)", .success)
         continue
       }
       let outcome = await runStep(planned, index: index, of: plan.steps.count)

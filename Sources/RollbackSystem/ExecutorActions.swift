@@ -35,7 +35,7 @@ extension Executor {
     let prefix = "    \(id) │ "
     let emitLine: @Sendable (ProcessStream, String) -> Void = { [weak self] _, line in
       guard let self else { return }
-      self.say(prefix + line.trimmingCharacters(in: CharacterSet(charactersIn: "\r\n")))
+      self.say(prefix + line.trimmingCharacters(in: CharacterSet(charactersIn: "\r\n")), .output)
     }
     let outcome: ProcessOutcome
     do {
@@ -119,9 +119,15 @@ extension Executor {
             return result
           }
           last = "HTTP \(response.status)" + (statusOK ? " without \"\(expectBody ?? "")\" in the body" : "")
+          say(
+            "    \(id): waiting for \(name) to be healthy — \(last), \(Quantity.format(seconds: seconds(clock.now - start))) of \(Quantity.format(seconds: within))",
+            .progress)
         } catch {
           if case .cancelled = error { throw CancellationError() }
           last = error.description
+          say(
+            "    \(id): waiting for \(name) to be healthy — \(last), \(Quantity.format(seconds: seconds(clock.now - start))) of \(Quantity.format(seconds: within))",
+            .progress)
         }
         try Task.checkCancellation()
         let elapsed = seconds(clock.now - start)
@@ -272,7 +278,7 @@ extension Executor {
       }
     }
     for problem in problems {
-      say("    warning: notification: \(problem) (a failed notification never stops a rollback)")
+      say("    warning: notification: \(problem) (a failed notification never stops a rollback)", .warning)
     }
     let detail =
       "sent to \(delivered.isEmpty ? "nowhere" : delivered.joined(separator: ", ")): \(message.display)"

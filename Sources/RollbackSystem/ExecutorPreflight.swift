@@ -132,7 +132,7 @@ extension Executor {
       (request.processEnvironment[webhook] ?? "").isEmpty,
       plan.steps.contains(where: { $0.kind == "notify" })
     {
-      say("note: \(webhook) is not set; notifications go to stdout only")
+      say("note: \(webhook) is not set; notifications go to stdout only", .warning)
     }
     return problems
   }

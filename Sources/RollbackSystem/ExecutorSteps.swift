@@ -86,7 +86,7 @@ extension Executor {
           answer == nil
           ? "step \(planned.id) needs a decision before it is repeated; rerun on a terminal or with --yes"
           : "declined to repeat step \(planned.id)"
-        say("  ✗ \(error)")
+        say("  ✗ \(error)", .failure)
         var outcome = StepOutcome(record: record(.fail(planned.detail, error), attempts: 0))
         outcome.declinedExit = 5
         return outcome
@@ -101,7 +101,9 @@ extension Executor {
           ("mutates", .bool(planned.mutates)), ("at", .string(Timestamp.iso(started))),
         ]))
     }
-    say("\(label) \(planned.name.map { "— \($0)" } ?? "(\(planned.kind))")")
+    say("\(label) \(planned.name.map { "— \($0)" } ?? "(\(planned.kind))")", .heading)
+    if let note = planned.note { say("    note: \(note)", .verbose) }
+    say("    \(planned.detail)", .verbose)
 
     var attempts = 0
     var result = AttemptResult(status: .failed, detail: planned.detail)
@@ -112,7 +114,7 @@ extension Executor {
         result = try await attempt(planned, phase: phase)
       } catch {
         let interrupted = record(.fail(planned.detail, "interrupted"), attempts: attempts)
-        say("  ✗ \(planned.id) interrupted")
+        say("  ✗ \(planned.id) interrupted", .failure)
         self.record(event: finishedEvent(interrupted))
         return StepOutcome(record: interrupted, interrupted: true)
       }
@@ -142,7 +144,13 @@ extension Executor {
     }
     var line = "  \(mark) \(planned.id)  \(RunRendering.duration(finished.duration))  \(finished.detail)"
     if let error = finished.error { line += "\n    error: \(error)" }
-    say(line)
+    let kind: OutputKind
+    switch finished.status {
+    case .succeeded, .skipped: kind = .success
+    case .failed: kind = .failure
+    default: kind = .detail
+    }
+    say(line, kind)
     var outcome = StepOutcome(record: finished)
     outcome.declinedExit = result.declined
     return outcome
@@ -318,7 +326,8 @@ extension Executor {
       streak = holds == true ? streak + 1 : 0
       let elapsed = seconds(clock.now - start)
       say(
-        "    \(id): \(readingsText(readings)) — \(condition.text) \(holds == true ? "holds" : (holds == false ? "not yet" : "unknown")) (\(streak)/\(consecutive)), \(Quantity.format(seconds: elapsed)) of \(Quantity.format(seconds: within))"
+        "    \(id): \(readingsText(readings)) — \(condition.text) \(holds == true ? "holds" : (holds == false ? "not yet" : "unknown")) (\(streak)/\(consecutive)), \(Quantity.format(seconds: elapsed)) of \(Quantity.format(seconds: within))",
+        .progress
       )
       if streak >= consecutive {
         var result = AttemptResult.ok(
@@ -328,7 +337,16 @@ extension Executor {
         return result
       }
       if elapsed + interval > within { break }
-      try await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+      // Between samples, a terminal shows the time running against the budget and the last value.
+      let nextSample = clock.now + .milliseconds(Int(interval * 1000))
+      while clock.now < nextSample {
+        let left = nextSample - clock.now
+        try await Task.sleep(for: min(left, .seconds(1)))
+        let now = seconds(clock.now - start)
+        say(
+          "    \(id): \(Quantity.format(seconds: now)) of \(Quantity.format(seconds: within)) — last \(readingsText(readings)), want \(condition.text)",
+          .tick)
+      }
     }
     var result = AttemptResult.fail(
       "wait for \(condition.text)",

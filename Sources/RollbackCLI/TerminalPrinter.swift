@@ -1,0 +1,90 @@
+import Foundation
+import RollbackSystem
+
+/// Prints execution output: colour, a live progress line and a summary box on a terminal;
+/// plain lines elsewhere. Honours NO_COLOR, --quiet and --verbose.
+final class TerminalPrinter: @unchecked Sendable {
+  private let lock = NSLock()
+  private let handle: FileHandle
+  private let interactive: Bool
+  private let colour: Bool
+  private let quiet: Bool
+  private let verbose: Bool
+  private var progressShown = false
+  private var spinner = 0
+  private static let frames = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"]
+
+  /// A printer for stdout, or stderr when stdout carries JSON.
+  init(
+    json: Bool, quiet: Bool, verbose: Bool,
+    environment: [String: String] = ProcessInfo.processInfo.environment
+  ) {
+    let descriptor = json ? STDERR_FILENO : STDOUT_FILENO
+    handle = json ? FileHandle.standardError : FileHandle.standardOutput
+    interactive = isatty(descriptor) == 1 && environment["TERM"] != "dumb"
+    colour = interactive && (environment["NO_COLOR"] ?? "").isEmpty
+    self.quiet = quiet
+    self.verbose = verbose
+  }
+
+  private func paint(_ text: String, _ code: String) -> String {
+    colour ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text
+  }
+
+  private func write(_ text: String) { handle.write(Data(text.utf8)) }
+
+  /// Prints one line according to its kind.
+  func print(_ line: OutputLine) {
+    lock.lock()
+    defer { lock.unlock() }
+    switch line.kind {
+    case .verbose where !verbose: return
+    case .tick where !interactive: return
+    case .heading, .detail, .output, .success, .progress, .verbose, .tick:
+      if quiet { return }
+    case .failure, .warning, .summary:
+      break
+    }
+    if line.kind == .progress || line.kind == .tick, interactive {
+      spinner = (spinner + 1) % Self.frames.count
+      let width = max(20, terminalWidth() - 4)
+      let text = String(line.text.trimmingCharacters(in: .whitespaces).prefix(width))
+      write("\r\u{1B}[2K  \(paint(Self.frames[spinner], "36")) \(text)")
+      progressShown = true
+      return
+    }
+    if progressShown {
+      write("\r\u{1B}[2K")
+      progressShown = false
+    }
+    let text: String
+    switch line.kind {
+    case .heading: text = paint(line.text, "1")
+    case .success: text = line.text.replacingOccurrences(of: "✓", with: paint("✓", "32"))
+    case .failure: text = paint(line.text, "31")
+    case .warning: text = paint(line.text, "33")
+    case .output, .verbose: text = paint(line.text, "2")
+    case .summary: text = interactive ? box(line.text) : line.text
+    case .detail, .progress, .tick: text = line.text
+    }
+    write(text + "\n")
+  }
+
+  private func terminalWidth() -> Int {
+    var size = winsize()
+    if ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
+    return 80
+  }
+
+  private func box(_ text: String) -> String {
+    let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    let width = min(terminalWidth() - 4, lines.map(\.count).max() ?? 0)
+    var out = ["╭" + String(repeating: "─", count: width + 2) + "╮"]
+    for line in lines {
+      let cut = String(line.prefix(width))
+      out.append("│ " + cut + String(repeating: " ", count: width - cut.count) + " │")
+    }
+    out.append("╰" + String(repeating: "─", count: width + 2) + "╯")
+    return out.joined(separator: "\n")
+  }
+}
