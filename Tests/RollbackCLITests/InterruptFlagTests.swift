@@ -135,3 +135,35 @@ struct InterruptFlagTests {
     }
   }
 }
+
+@Suite("output modes")
+struct OutputModeTests {
+  @Test(
+    "--quiet prints only the summary; piped output has no colour codes; --verbose adds the resolved detail")
+  func quietAndVerbose() throws {
+    let directory = try CLI.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let runbook = """
+      version: 1
+      name: modes
+      environments: {local: {}}
+      levels:
+        1:
+          target: 1m
+          steps:
+            - {id: hello, note: "says hello", run: [echo, hello]}
+      """
+    try runbook.write(
+      to: directory.appendingPathComponent("rollback.yaml"), atomically: true, encoding: .utf8)
+    let quiet = try CLI.run(["execute", "--level", "1", "--quiet"], in: directory)
+    #expect(quiet.status == 0)
+    #expect(!quiet.stdout.contains("hello │"))
+    #expect(quiet.stdout.hasPrefix("Rolled back (level 1) in "))
+    let normal = try CLI.run(["execute", "--level", "1"], in: directory, environment: ["NO_COLOR": ""])
+    #expect(normal.stdout.contains("    hello │ hello"))
+    #expect(!normal.stdout.contains("\u{1B}["))
+    let verbose = try CLI.run(["execute", "--level", "1", "--verbose"], in: directory)
+    #expect(verbose.stdout.contains("note: says hello"))
+    #expect(verbose.stdout.contains("    echo hello"))
+  }
+}
