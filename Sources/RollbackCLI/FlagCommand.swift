@@ -52,16 +52,7 @@ struct FlagCommand: AsyncParsableCommand {
     let overrides = try variables.overrides()
     let loaded = try LoadedRunbook.load(options, overrides: overrides, printWarnings: false)
     let runbook = try loaded.runbook()
-    let resolver: Resolver
-    switch Resolver.make(
-      runbook: runbook, environmentName: options.env, processEnvironment: ProcessInfo.processInfo.environment,
-      overrides: overrides, resolveSecrets: false)
-    {
-    case .success(let made): resolver = made
-    case .failure(let list):
-      list.diagnostics.forEach { Console.error($0.description) }
-      throw ExitCode(2)
-    }
+    let resolver = try makeResolver(runbook, options: options, overrides: overrides)
     let names: [String]
     if let name = rest.first {
       guard runbook.flags[name] != nil else {

@@ -35,16 +35,7 @@ struct PlanCommand: AsyncParsableCommand {
     let target = try targetOptions.target()
     let overrides = try variables.overrides()
     let runbook = try LoadedRunbook.load(options, overrides: overrides, printWarnings: false).runbook()
-    let resolver: Resolver
-    switch Resolver.make(
-      runbook: runbook, environmentName: options.env, processEnvironment: ProcessInfo.processInfo.environment,
-      overrides: overrides, resolveSecrets: false)
-    {
-    case .success(let made): resolver = made
-    case .failure(let list):
-      list.diagnostics.forEach { Console.error($0.description) }
-      throw ExitCode(2)
-    }
+    let resolver = try makeResolver(runbook, options: options, overrides: overrides)
     let plan: Plan
     switch resolver.plan(target) {
     case .success(let made): plan = made

@@ -146,3 +146,18 @@ struct LoadedRunbook {
     return runbook
   }
 }
+
+/// The resolver for the chosen environment, or exit 2 with the problems.
+func makeResolver(
+  _ runbook: Runbook, options: RunbookOptions, overrides: [String: String], resolveSecrets: Bool = false
+) throws -> Resolver {
+  switch Resolver.make(
+    runbook: runbook, environmentName: options.env, processEnvironment: ProcessInfo.processInfo.environment,
+    overrides: overrides, resolveSecrets: resolveSecrets)
+  {
+  case .success(let made): return made
+  case .failure(let list):
+    list.diagnostics.forEach { Console.error($0.description) }
+    throw ExitCode(2)
+  }
+}

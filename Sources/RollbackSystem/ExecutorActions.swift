@@ -69,29 +69,22 @@ extension Executor {
     }
     var parts: [String] = []
     var output = ""
-    if rebuild, let command = service.rebuild {
+    // Rebuild first when asked, then restart; either failing stops the step.
+    let commands: [(label: String, done: String, command: CommandSpec?)] = [
+      ("rebuild", "rebuilt", rebuild ? service.rebuild : nil), ("restart", "restarted", service.restart),
+    ]
+    for (label, done, command) in commands {
+      guard let command else { continue }
       let resolved = resolveCommand(command)
-      say("    rebuild: \(resolved.display)")
+      say("    \(label): \(resolved.display)")
       let result = try await runCommand(resolved, timeout: service.timeout, id: id)
       output += result.output ?? ""
       guard result.status == .succeeded else {
-        var failed = AttemptResult.fail("rebuild \(name)", "rebuild failed: \(result.error ?? "")")
+        var failed = AttemptResult.fail("\(label) \(name)", "\(label) command failed: \(result.error ?? "")")
         failed.output = output
         return failed
       }
-      parts.append("rebuilt")
-    }
-    if let command = service.restart {
-      let resolved = resolveCommand(command)
-      say("    restart: \(resolved.display)")
-      let result = try await runCommand(resolved, timeout: service.timeout, id: id)
-      output += result.output ?? ""
-      guard result.status == .succeeded else {
-        var failed = AttemptResult.fail("restart \(name)", "restart command failed: \(result.error ?? "")")
-        failed.output = output
-        return failed
-      }
-      parts.append("restarted")
+      parts.append(done)
     }
     if let health = service.health {
       let url = resolve(health.url)
