@@ -20,6 +20,7 @@ public struct LiveSignalReader: SignalReader {
   /// Reads every signal; the results keep the input order.
   public func read(_ signals: [Signal]) async -> [SignalReading] {
     var results = [SignalReading?](repeating: nil, count: signals.count)
+    let sessions = PostgresSessionPool()
     await withTaskGroup(of: (Int, SignalReading).self) { group in
       var next = 0
       func start() {
@@ -27,7 +28,7 @@ public struct LiveSignalReader: SignalReader {
         let index = next
         let signal = signals[index]
         next += 1
-        group.addTask { (index, await readOne(signal)) }
+        group.addTask { (index, await readOne(signal, sessions: sessions)) }
       }
       for _ in 0..<min(concurrency, signals.count) { start() }
       for await (index, reading) in group {
@@ -43,7 +44,8 @@ public struct LiveSignalReader: SignalReader {
     }
   }
 
-  func readOne(_ signal: Signal) async -> SignalReading {
+  func readOne(_ signal: Signal, sessions: PostgresSessionPool = PostgresSessionPool()) async -> SignalReading
+  {
     let clock = ContinuousClock()
     let started = clock.now
     func seconds() -> Double {
@@ -73,7 +75,8 @@ public struct LiveSignalReader: SignalReader {
         }
         token = value
       }
-      let client = PrometheusClient(baseURL: url, bearerToken: token, timeout: .milliseconds(Int(settings.timeout * 1000)))
+      let client = PrometheusClient(
+        baseURL: url, bearerToken: token, timeout: .milliseconds(Int(settings.timeout * 1000)))
       do {
         let result = try await client.query(query)
         let reduction = PrometheusReduction(rawValue: signal.reduce.rawValue) ?? .max
@@ -94,13 +97,155 @@ public struct LiveSignalReader: SignalReader {
         return unknown("\(settings.dsnEnv) is not set")
       }
       do {
-        let value = try await PostgresClient().queryNumber(
+        let value = try await sessions.queryNumber(
           dsn: dsn, query: query, timeout: .milliseconds(Int(settings.timeout * 1000)))
         return SignalReading(
-          name: signal.name, source: "postgres", unit: signal.unit, value: value, error: nil, duration: seconds())
+          name: signal.name, source: "postgres", unit: signal.unit, value: value, error: nil,
+          duration: seconds())
       } catch {
         return unknown(error.description)
       }
+    }
+  }
+}
+
+/// The PostgreSQL connections of one ``LiveSignalReader/read(_:)``, shared by its signals.
+///
+/// Every libpq connection costs a SCRAM handshake (about 15 ms of CPU on each side) and a
+/// server process, which matters most when the incident is an exhausted connection pool.
+/// A read takes an idle connection to its DSN. The first read of a DSN opens one and the
+/// others wait for it; once it is open, a read waits at most ``patience`` for a busy
+/// connection to come free before opening its own. Quick probes so run one after another
+/// on one connection, and a slow query holds the others back by ``patience`` at most.
+/// When the first connection fails, the reads waiting for it get the same error rather
+/// than trying again one by one.
+final class PostgresSessionPool: @unchecked Sendable {
+  /// A session handed between threads; only the read that took it uses it.
+  private final class Lease: @unchecked Sendable {
+    let session: PostgresSession
+    init(_ session: PostgresSession) { self.session = session }
+  }
+
+  private enum Turn {
+    case session(Lease)
+    case failed(PostgresError)
+    case wait
+    case open
+  }
+
+  /// How long a read waits for a busy connection before opening its own.
+  let patience: Duration
+  /// The `application_name` the server sees.
+  let applicationName: String
+  private let lock = NSLock()
+  private var idle: [String: [Lease]] = [:]
+  /// Per DSN: absent before the first read, false while its first connection is being opened.
+  private var firstReady: [String: Bool] = [:]
+  private var failures: [String: PostgresError] = [:]
+
+  init(patience: Duration = .milliseconds(40), applicationName: String = "rollback") {
+    self.patience = patience
+    self.applicationName = applicationName
+  }
+
+  /// Runs `query` on a shared connection and reads the first column of the first row as
+  /// a number, like ``PostgresClient/queryNumber(dsn:query:parameters:timeout:)``.
+  func queryNumber(dsn: String, query: String, timeout: Duration) async throws(PostgresError) -> Double {
+    let parameters = try PostgresConnectionParameters(
+      dsn: dsn, connectTimeout: timeout, statementTimeout: timeout, applicationName: applicationName)
+    var lease: Lease?
+    var giveUp: ContinuousClock.Instant?
+    waiting: while true {
+      switch turn(dsn, giveUp: &giveUp) {
+      case .session(let taken):
+        lease = taken
+        break waiting
+      case .failed(let error):
+        throw error
+      case .open:
+        break waiting
+      case .wait:
+        do {
+          try await Task.sleep(for: .milliseconds(1))
+        } catch {
+          throw .cancelled
+        }
+      }
+    }
+    let opened = lease == nil
+    let held = lease
+    let (kept, outcome) = await BlockingExecutor.run(name: "rollback.libpq") {
+      (cancellation) -> (Lease?, Result<Double, PostgresError>) in
+      let current: Lease
+      if let held {
+        current = held
+      } else {
+        do throws(PostgresError) {
+          current = Lease(try PostgresSession.connect(parameters, connectTimeout: timeout))
+          self.connected(dsn)
+        } catch {
+          return (nil, .failure(error))
+        }
+      }
+      do throws(PostgresError) {
+        let result = try current.session.execute(
+          query, parameters: [], statementTimeout: timeout, maxRows: 1, cancellation: cancellation)
+        guard let row = result.rows.first, let first = row.first else { return (current, .failure(.noRows)) }
+        guard let text = first else { return (current, .failure(.nullValue)) }
+        return (current, Result { () throws(PostgresError) in try PostgresClient.number(from: text) })
+      } catch {
+        return (Self.connectionSurvives(error) ? current : nil, .failure(error))
+      }
+    }
+    finish(dsn, opened: opened, kept: kept, outcome: outcome)
+    return try outcome.get()
+  }
+
+  /// Decides what a waiting read does now.
+  private func turn(_ dsn: String, giveUp: inout ContinuousClock.Instant?) -> Turn {
+    lock.lock()
+    defer { lock.unlock() }
+    if let lease = idle[dsn]?.popLast() { return .session(lease) }
+    if let failure = failures[dsn] { return .failed(failure) }
+    // The first read of a DSN opens at once; the others wait for that first connection.
+    guard let ready = firstReady[dsn] else {
+      firstReady[dsn] = false
+      return .open
+    }
+    guard ready else { return .wait }
+    // Every connection is busy: wait a little for one, then open another.
+    let now = ContinuousClock.now
+    guard let deadline = giveUp else {
+      giveUp = now + patience
+      return .wait
+    }
+    return now >= deadline ? .open : .wait
+  }
+
+  /// The first connection to `dsn` is open: waiting reads may now open their own.
+  private func connected(_ dsn: String) {
+    lock.lock()
+    firstReady[dsn] = true
+    lock.unlock()
+  }
+
+  private func finish(_ dsn: String, opened: Bool, kept: Lease?, outcome: Result<Double, PostgresError>) {
+    lock.lock()
+    defer { lock.unlock() }
+    if opened {
+      firstReady[dsn] = true
+      if kept == nil, case .failure(let error) = outcome, !Self.connectionSurvives(error) {
+        failures[dsn] = error
+      }
+    }
+    if let kept { idle[dsn, default: []].append(kept) }
+  }
+
+  /// Whether the connection is still usable after this error (the statement ended).
+  private static func connectionSurvives(_ error: PostgresError) -> Bool {
+    switch error {
+    case .queryFailed, .statementTimeout, .noRows, .nullValue, .notNumeric, .nonFinite: return true
+    default: return false
     }
   }
 }

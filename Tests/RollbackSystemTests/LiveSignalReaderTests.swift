@@ -330,6 +330,56 @@ struct LiveSignalReaderParallelTests {
     #expect(outcome.verdict.label == "healthy")
   }
 
+  @Test("quick probes of one database share one connection instead of one handshake each")
+  func quickProbesShareAConnection() async throws {
+    let dsn = try SystemTestHarness.databaseURL()
+    // A patience longer than five quick queries, so that the outcome does not depend on load.
+    let pool = PostgresSessionPool(patience: .seconds(3))
+
+    let pids = try await withThrowingTaskGroup(of: Double.self) { group in
+      for _ in 1...5 {
+        group.addTask {
+          try await pool.queryNumber(dsn: dsn, query: "SELECT pg_backend_pid()", timeout: .seconds(5))
+        }
+      }
+      return try await group.reduce(into: Set<Double>()) { $0.insert($1) }
+    }
+
+    #expect(pids.count == 1)
+  }
+
+  @Test("a slow query does not hold the quick ones back: they open their own connection")
+  func slowQueryDoesNotBlock() async throws {
+    let signals = [
+      ("slow", "postgres", "SELECT 1 FROM pg_sleep(2)"), ("quick1", "postgres", "SELECT 2"),
+      ("quick2", "postgres", "SELECT 3"),
+    ]
+    let runbook = try ReaderFixture.runbook(timeout: "5s", signals: signals)
+
+    let outcome = try await ReaderFixture.assess(runbook, dsn: try SystemTestHarness.databaseURL())
+
+    #expect(outcome.readings.map(\.value) == [1, 2, 3])
+    for quick in outcome.readings.dropFirst() {
+      #expect(quick.duration < 1, "\(quick.name) took \(quick.duration) s: it waited for the slow query")
+    }
+    #expect(outcome.elapsed < .milliseconds(2800))
+  }
+
+  @Test("when the database refuses the login, every signal says so, in about one attempt's time")
+  func sharedFailure() async throws {
+    let dsn = try SystemTestHarness.postgres().conninfo(password: "not-it")
+    let signals = (1...4).map { ("db\($0)", "postgres", "SELECT 1") }
+    let runbook = try ReaderFixture.runbook(signals: signals)
+
+    let outcome = try await ReaderFixture.assess(runbook, dsn: dsn)
+
+    for reading in outcome.readings {
+      #expect(reading.error?.contains("password authentication failed") == true, "\(reading.formatted)")
+    }
+    #expect(outcome.verdict.label == "inconclusive")
+    #expect(outcome.elapsed < .seconds(1))
+  }
+
   @Test("results keep the runbook's order whatever finishes first")
   func order() async throws {
     let signals = [
