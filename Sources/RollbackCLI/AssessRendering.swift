@@ -275,30 +275,41 @@ enum AssessRendering {
   }
 }
 
-/// UTC timestamps.
+/// UTC timestamps, formatted without ICU (DateFormatter's first use costs milliseconds).
 enum AssessTime {
+  /// The calendar fields of `date` in UTC, and its milliseconds.
+  static func fields(_ date: Date) -> (tm, Int) {
+    let seconds = date.timeIntervalSince1970
+    let whole = seconds.rounded(.down)
+    var time = time_t(whole)
+    var parts = tm()
+    gmtime_r(&time, &parts)
+    return (parts, min(999, Int(((seconds - whole) * 1000).rounded(.down))))
+  }
+
+  static func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+
+  static func three(_ value: Int) -> String {
+    value < 10 ? "00\(value)" : value < 100 ? "0\(value)" : "\(value)"
+  }
+
   /// `2026-02-02T10:15:00.123Z`.
   static func iso(_ date: Date) -> String {
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    return formatter.string(from: date)
+    let (t, millis) = fields(date)
+    return "\(t.tm_year + 1900)-\(two(t.tm_mon + 1))-\(two(t.tm_mday))T"
+      + "\(two(t.tm_hour)):\(two(t.tm_min)):\(two(t.tm_sec)).\(three(millis))Z"
   }
 
   /// `20260202T101500.123Z`, for file names that sort by time.
   static func compact(_ date: Date) -> String {
-    let formatter = DateFormatter()
-    formatter.locale = Locale(identifier: "en_US_POSIX")
-    formatter.timeZone = TimeZone(identifier: "UTC")
-    formatter.dateFormat = "yyyyMMdd'T'HHmmss.SSS'Z'"
-    return formatter.string(from: date)
+    let (t, millis) = fields(date)
+    return "\(t.tm_year + 1900)\(two(t.tm_mon + 1))\(two(t.tm_mday))T"
+      + "\(two(t.tm_hour))\(two(t.tm_min))\(two(t.tm_sec)).\(three(millis))Z"
   }
 
-  /// `10:15:05`, UTC, for watch lines.
+  /// `10:15:05Z`, for watch lines.
   static func clock(_ date: Date) -> String {
-    let formatter = DateFormatter()
-    formatter.locale = Locale(identifier: "en_US_POSIX")
-    formatter.timeZone = TimeZone(identifier: "UTC")
-    formatter.dateFormat = "HH:mm:ss'Z'"
-    return formatter.string(from: date)
+    let (t, _) = fields(date)
+    return "\(two(t.tm_hour)):\(two(t.tm_min)):\(two(t.tm_sec))Z"
   }
 }
