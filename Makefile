@@ -8,7 +8,8 @@
 #   make release       swift build -c release
 #   make harness-up    start the test servers and keep them (see the printed hint)
 #   make harness-down  stop them
-#   make demo / bench  placeholders until their issues land
+#   make demo          placeholder until its issue lands
+#   make bench         bench/assess.sh: rollback assess vs the seed's bash procedure (hyperfine)
 #   make clean         remove .build
 
 SHELL := /bin/bash
@@ -82,7 +83,7 @@ demo:
 	@echo "demo: the scripted 3 a.m. walkthrough arrives with a later release; nothing to run yet."
 
 bench:
-	@echo "bench: benchmarks (hyperfine) arrive with a later release; nothing to run yet."
+	bench/assess.sh
 
 clean:
 	rm -rf .build

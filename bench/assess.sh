@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# `make bench`: how fast `rollback assess` answers "how bad is it?".
+#
+#  1. `rollback assess` (release build) on the Atom runbook's `local` environment against
+#     the seed's own procedure in bash (bench/seed-identify.sh: three `curl | jq`, two
+#     `psql`, one after another), on the same harness servers. Target: at most 1/3.
+#  2. Parallelism: the assess-harness runbook with a postgres signal that takes ~200 ms
+#     (`SELECT 1 FROM pg_sleep(0.2)`) against that one query run alone with psql.
+#     Target: at most 1.3 x the slowest query.
+#
+# Medians of BENCH_RUNS (default 20, at least 10) runs each, with hyperfine. Starts the
+# harness (scripts/harness/with-harness) unless ROLLBACK_TEST_PROM_URL is already set.
+# Prints the numbers; exits 0 whether or not the targets are met (it is a measurement).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -z "${ROLLBACK_TEST_PROM_URL:-}" ]; then
+  exec scripts/harness/with-harness "$0" "$@"
+fi
+
+runs=${BENCH_RUNS:-20}
+if [ "$runs" -lt 10 ]; then runs=10; fi
+for tool in hyperfine jq psql curl; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool is missing (make deps)" >&2; exit 2; }
+done
+
+echo "bench: building the release binary" >&2
+swift build -c release --product rollback >/dev/null
+bin=$(swift build -c release --show-bin-path)/rollback
+
+export ROLLBACK_PROM_URL=$ROLLBACK_TEST_PROM_URL
+export DATABASE_URL=$ROLLBACK_TEST_DATABASE_URL
+export ROLLBACK_APP_DIR=$ROLLBACK_TEST_APP_DIR
+export ROLLBACK_APP_URL=$ROLLBACK_TEST_APP_URL
+export ROLLBACK_SUPERVISOR_CONF=$ROLLBACK_TEST_SUPERVISOR_CONF
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/rollback-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+median_ms() { jq -r ".results[$2].median * 1000 | . * 10 | round / 10" "$1"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r <= t ? "met" : "NOT met") }'; }
+
+# --- 1. assess vs the seed's bash procedure -------------------------------------------
+atom=(assess --runbook runbooks/frontend-backend-migration.yaml --env local --state-dir "$work/state")
+"$bin" "${atom[@]}" --json >"$work/atom-once.json" 2>/dev/null || true
+unknown=$(jq -r '[.signals[] | select(.source != "manual" and .value == null) | .name] | join(", ")' \
+  "$work/atom-once.json")
+echo "bench: Atom local assessment: $(jq -r '.verdict' "$work/atom-once.json"), read in" \
+  "$(jq -r '.duration_s' "$work/atom-once.json") s; unknown: ${unknown:-none}" >&2
+
+hyperfine -N --style basic --warmup 3 --runs "$runs" -i --export-json "$work/atom.json" \
+  -n "rollback assess (Atom, local)" "$bin ${atom[*]}" \
+  -n "seed procedure in bash (3 curl|jq, 2 psql)" "bench/seed-identify.sh" >&2
+
+assess_ms=$(median_ms "$work/atom.json" 0)
+bash_ms=$(median_ms "$work/atom.json" 1)
+atom_ratio=$(ratio "$assess_ms" "$bash_ms")
+
+# --- 2. parallelism: one slow query among the signals -----------------------------------
+metrics=$ROLLBACK_TEST_METRICS_FILE
+if ! grep -q 'case="bench"' "$metrics"; then
+  {
+    cat "$metrics"
+    echo 'test_assess_error_ratio{case="bench"} 0.0005'
+    echo 'test_assess_latency_p95_seconds{case="bench"} 0.2'
+    echo 'test_assess_db_pool_usage{case="bench"} 0.3'
+    echo 'test_assess_up{case="bench"} 1'
+  } >"$metrics.bench.tmp"
+  mv "$metrics.bench.tmp" "$metrics"
+  sleep 2.5
+fi
+slow_query="SELECT 1 FROM pg_sleep(0.2)"
+harness=(assess --runbook runbooks/examples/assess-harness.yaml --var case=bench --state-dir "$work/state")
+"$bin" "${harness[@]}" --var "slow_query=$slow_query" --json >"$work/slow-once.json" 2>/dev/null || true
+inside_total=$(jq -r '.duration_s' "$work/slow-once.json")
+inside_slow=$(jq -r '.signals[] | select(.name == "slow_probe") | .duration_s' "$work/slow-once.json")
+echo "bench: inside one assessment: all signals read in $inside_total s, slow_probe alone took $inside_slow s" >&2
+
+hyperfine -N --style basic --warmup 3 --runs "$runs" -i --export-json "$work/slow.json" \
+  -n "rollback assess with a 200 ms signal" \
+  "$bin ${harness[*]} --var 'slow_query=$slow_query'" \
+  -n "the slowest query alone (psql)" "psql $DATABASE_URL -XAtc '$slow_query'" >&2
+
+slow_assess_ms=$(median_ms "$work/slow.json" 0)
+slow_query_ms=$(median_ms "$work/slow.json" 1)
+slow_ratio=$(ratio "$slow_assess_ms" "$slow_query_ms")
+
+row() { printf '    %-44s %s\n' "$1" "$2"; }
+echo
+echo "rollback assess benchmark (medians of $runs runs, hyperfine)"
+echo "  Atom runbook, local environment:"
+row "rollback assess" "$assess_ms ms"
+row "seed procedure in bash (3 curl|jq, 2 psql)" "$bash_ms ms"
+row "ratio assess / bash" "$atom_ratio   (target <= 0.33: $(verdict "$atom_ratio" 0.334))"
+echo "  Parallelism (assess-harness runbook, one signal is SELECT 1 FROM pg_sleep(0.2)):"
+row "rollback assess" "$slow_assess_ms ms"
+row "the slowest query alone (psql)" "$slow_query_ms ms"
+row "ratio assess / slowest query" "$slow_ratio   (target <= 1.3: $(verdict "$slow_ratio" 1.3))"
+row "inside assess: all signals / the slow one" "$inside_total s / $inside_slow s"
