@@ -2,8 +2,9 @@
 #
 #   make deps          install the missing Debian packages (apt-get; needs root or sudo)
 #   make build         swift build
-#   make test          deps, build, harness self-test, then swift test with the real servers
-#                      (extra arguments: make test TESTARGS='--filter RollbackCoreTests')
+#   make test          deps, build, schema test, harness self-test, then swift test with the
+#                      real servers (extra arguments: make test TESTARGS='--filter RollbackCoreTests')
+#   make schema-test   check schema/runbook-v1.schema.json against the runbooks (python3-jsonschema)
 #   make lint          swift format lint --strict
 #   make release       swift build -c release
 #   make harness-up    start the test servers and keep them (see the printed hint)
@@ -28,12 +29,15 @@ ifeq ($(shell command -v $(SWIFT) 2>/dev/null),)
 endif
 
 DEPS_PACKAGES := libcurl4-openssl-dev libpq-dev postgresql prometheus supervisor python3 \
-                 hyperfine python3-jsonschema
+                 hyperfine python3-jsonschema python3-yaml
 
 HARNESS := scripts/harness
 HARNESS_DIR_FILE := .build/harness-dir
 
-.PHONY: deps build test selftest lint release harness-up harness-down demo bench clean
+# Debian's interpreter, which has python3-jsonschema and python3-yaml (a pyenv shim may not).
+PYTHON3 ?= $(firstword $(wildcard /usr/bin/python3) python3)
+
+.PHONY: deps build test selftest schema-test lint release harness-up harness-down demo bench clean
 
 deps:
 	@missing=""; \
@@ -53,7 +57,10 @@ build:
 selftest:
 	$(HARNESS)/selftest
 
-test: deps build
+schema-test:
+	$(PYTHON3) tests/schema/test_schema.py
+
+test: deps build schema-test
 	$(HARNESS)/selftest
 	$(HARNESS)/with-harness $(SWIFT) test $(TESTARGS)
 
