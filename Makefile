@@ -9,7 +9,8 @@
 #   make release       swift build -c release
 #   make harness-up    start the test servers and keep them (see the printed hint)
 #   make harness-down  stop them
-#   make demo          placeholder until its issue lands
+#   make demo          deps, release build, then a whole incident on local services (scripts/demo);
+#                      leaves nothing running or behind
 #   make bench         bench/assess.sh: rollback assess vs the seed's bash procedure (hyperfine)
 #   make clean         remove .build
 
@@ -86,8 +87,8 @@ harness-down:
 	$(HARNESS)/down "$$dir"; \
 	rm -f $(HARNESS_DIR_FILE)
 
-demo:
-	@echo "demo: the scripted 3 a.m. walkthrough arrives with a later release; nothing to run yet."
+demo: deps
+	scripts/demo
 
 bench:
 	bench/assess.sh
