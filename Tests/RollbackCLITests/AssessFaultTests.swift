@@ -58,7 +58,9 @@ final class SilentListener {
   }
 }
 
-@Suite("rollback assess: every fault is unknown with its reason, never healthy, within the timeout + 1 s")
+@Suite(
+  "rollback assess: every fault is unknown with its reason, never healthy, within the timeout + 1 s",
+  .serialized)
 struct AssessFaultTests {
   /// The runbook's Prometheus and PostgreSQL timeout is 2 s.
   static let limit: TimeInterval = 3
@@ -72,18 +74,20 @@ struct AssessFaultTests {
   /// Writes healthy gauges for a new case, then runs assess (human and --json) with `arguments`.
   func assess(
     _ arguments: [String], environment: [String: String] = [:], gauges: Bool = true, _ name: String = "fault"
-  ) throws -> (human: CLIResult, json: Outcome) {
+  ) async throws -> (human: CLIResult, json: Outcome) {
     let state = try CLI.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: state) }
     let label = AssessHarness.newCase(name)
     if gauges {
       try AssessGauges.set(case: label, lines: AssessGauges.lines(case: label))
-      try AssessHarness.waitForScrape(case: label, values: ["error_rate": 0.0005], stateDirectory: state)
+      try await AssessHarness.waitForScrape(
+        case: label, values: ["error_rate": 0.0005], stateDirectory: state)
     }
     let env = try AssessHarness.environment().merging(environment) { $1 }
-    let human = try AssessHarness.assess(case: label, arguments, stateDirectory: state, environment: env)
+    let human = try await AssessHarness.assess(
+      case: label, arguments, stateDirectory: state, environment: env)
     let started = Date()
-    let json = try AssessHarness.assess(
+    let json = try await AssessHarness.assess(
       case: label, arguments + ["--json"], stateDirectory: state, environment: env)
     let elapsed = Date().timeIntervalSince(started)
     return (human, Outcome(result: json, document: try AssessHarness.document(json), elapsed: elapsed))
@@ -111,10 +115,11 @@ struct AssessFaultTests {
   }
 
   @Test("Prometheus stopped: connection refused at host:port; the URL's password is never shown")
-  func prometheusStopped() throws {
+  func prometheusStopped() async throws {
     let port = try SilentListener.closedPort()
 
-    let outcome = try assess(["--var", "prom_url=http://alice:pw-in-url@127.0.0.1:\(port)"], gauges: false)
+    let outcome = try await assess(
+      ["--var", "prom_url=http://alice:pw-in-url@127.0.0.1:\(port)"], gauges: false)
 
     expectUnknown(outcome, signal: "error_rate", reason: "connection refused at 127.0.0.1:\(port)")
     expectUnknown(outcome, signal: "api_up", reason: "connection refused at 127.0.0.1:\(port)")
@@ -122,35 +127,35 @@ struct AssessFaultTests {
   }
 
   @Test("a socket that accepts and never answers: timeout after 2s, not before")
-  func silentSocket() throws {
+  func silentSocket() async throws {
     let listener = try SilentListener()
     defer { listener.close() }
 
-    let outcome = try assess(["--var", "prom_url=http://127.0.0.1:\(listener.port)"], gauges: false)
+    let outcome = try await assess(["--var", "prom_url=http://127.0.0.1:\(listener.port)"], gauges: false)
 
     expectUnknown(outcome, signal: "error_rate", reason: "timeout after 2s")
     #expect(outcome.json.elapsed >= 1.9)
   }
 
   @Test("an empty vector is no data")
-  func emptyVector() throws {
-    let outcome = try assess([], gauges: false, "empty")
+  func emptyVector() async throws {
+    let outcome = try await assess([], gauges: false, "empty")
 
     expectUnknown(outcome, signal: "error_rate", reason: "no data (empty result)")
   }
 
   @Test("NaN and +Inf are unknown", arguments: ["NaN", "+Inf"])
-  func nonFinite(sample: String) throws {
+  func nonFinite(sample: String) async throws {
     let state = try CLI.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: state) }
     let label = AssessHarness.newCase("nonfinite")
     try AssessGauges.set(case: label, lines: AssessGauges.lines(case: label, errorRatio: sample))
-    try AssessHarness.waitForScrape(
+    try await AssessHarness.waitForScrape(
       case: label, errors: ["error_rate": "value is \(sample)"], stateDirectory: state)
 
-    let human = try AssessHarness.assess(case: label, stateDirectory: state)
+    let human = try await AssessHarness.assess(case: label, stateDirectory: state)
     let started = Date()
-    let json = try AssessHarness.assess(case: label, ["--json"], stateDirectory: state)
+    let json = try await AssessHarness.assess(case: label, ["--json"], stateDirectory: state)
     let outcome = Outcome(
       result: json, document: try AssessHarness.document(json), elapsed: Date().timeIntervalSince(started))
 
@@ -158,11 +163,11 @@ struct AssessFaultTests {
   }
 
   @Test("PostgreSQL stopped: could not connect, connection refused")
-  func postgresStopped() throws {
+  func postgresStopped() async throws {
     let port = try SilentListener.closedPort()
     let url = "postgresql://postgres:pg-secret@127.0.0.1:\(port)/postgres"
 
-    let outcome = try assess([], environment: ["DATABASE_URL": url])
+    let outcome = try await assess([], environment: ["DATABASE_URL": url])
 
     let reason =
       "could not connect to postgres: connection to server at \"127.0.0.1\", port \(port) failed: "
@@ -172,12 +177,12 @@ struct AssessFaultTests {
   }
 
   @Test("a wrong password: authentication failed, and the password is never shown")
-  func wrongPassword() throws {
+  func wrongPassword() async throws {
     let port = try AssessHarness.value("ROLLBACK_TEST_PG_PORT")
     let database = try AssessHarness.value("ROLLBACK_TEST_PG_DB")
     let url = "postgresql://postgres:not-the-password@127.0.0.1:\(port)/\(database)"
 
-    let outcome = try assess([], environment: ["DATABASE_URL": url])
+    let outcome = try await assess([], environment: ["DATABASE_URL": url])
 
     expectUnknown(
       outcome, signal: "db_up",
@@ -192,8 +197,8 @@ struct AssessFaultTests {
   }
 
   @Test("a statement that outlives the timeout: statement timeout after 2s (SQLSTATE 57014)")
-  func statementTimeout() throws {
-    let outcome = try assess(["--var", "db_query=SELECT 1 FROM pg_sleep(10)"])
+  func statementTimeout() async throws {
+    let outcome = try await assess(["--var", "db_query=SELECT 1 FROM pg_sleep(10)"])
 
     expectUnknown(
       outcome, signal: "db_up", reason: "statement timeout after 2s (SQLSTATE 57014): the query ran too long")
@@ -206,14 +211,14 @@ struct AssessFaultTests {
       ("SELECT 'abc'", "query returned \"abc\", not a number"),
       ("SELECT 1 WHERE false", "query returned no rows: a number needs one row"),
     ])
-  func notANumber(query: String, reason: String) throws {
-    let outcome = try assess(["--var", "db_query=\(query)"])
+  func notANumber(query: String, reason: String) async throws {
+    let outcome = try await assess(["--var", "db_query=\(query)"])
 
     expectUnknown(outcome, signal: "db_up", reason: reason)
   }
 
   @Test("decision_on_unknown turns an unknown into that severity, marked inconclusive")
-  func decisionOnUnknown() throws {
+  func decisionOnUnknown() async throws {
     let folder = try CLI.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: folder) }
     let source = try String(
@@ -223,7 +228,7 @@ struct AssessFaultTests {
       .write(to: runbook, atomically: true, encoding: .utf8)
     let port = try SilentListener.closedPort()
 
-    let result = try CLI.run(
+    let result = try await AssessHarness.cli(
       [
         "assess", "--runbook", runbook.path, "--var", "prom_url=http://127.0.0.1:\(port)", "--state-dir",
         folder.path,

@@ -41,11 +41,26 @@ enum AssessHarness {
   static func assess(
     case name: String, _ arguments: [String] = [], stateDirectory: URL,
     environment: [String: String]? = nil
-  ) throws -> CLIResult {
-    try CLI.run(
+  ) async throws -> CLIResult {
+    try await cli(
       ["assess", "--runbook", runbook, "--var", "case=\(name)", "--state-dir", stateDirectory.path]
         + arguments,
       environment: try environment ?? Self.environment())
+  }
+
+  /// `CLI.run` on a thread of its own: the test waits for the child process without
+  /// holding one of the few cooperative threads that the async tests beside it need.
+  static func cli(
+    _ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]
+  ) async throws -> CLIResult {
+    try await offPool { try CLI.run(arguments, in: directory, environment: environment) }
+  }
+
+  /// Runs blocking work on a new thread and waits for it without blocking the caller's.
+  static func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+      Thread { continuation.resume(with: Result { try work() }) }.start()
+    }
   }
 
   /// The `--json` document as a dictionary.
@@ -62,11 +77,11 @@ enum AssessHarness {
   /// the values the test wrote have been scraped. Fails the test after 12 s.
   static func waitForScrape(
     case name: String, values: [String: Double] = [:], errors: [String: String] = [:], stateDirectory: URL
-  ) throws {
+  ) async throws {
     let deadline = Date().addingTimeInterval(12)
     var last = ""
     while Date() < deadline {
-      let result = try assess(case: name, ["--json"], stateDirectory: stateDirectory)
+      let result = try await assess(case: name, ["--json"], stateDirectory: stateDirectory)
       last = result.stdout
       if let document = try? document(result) {
         let valuesMatch = values.allSatisfy { key, expected in
@@ -78,7 +93,7 @@ enum AssessHarness {
         }
         if valuesMatch, errorsMatch { return }
       }
-      Thread.sleep(forTimeInterval: 0.3)
+      try await Task.sleep(for: .milliseconds(300))
     }
     Issue.record("the values of case \(name) did not appear within 12 s; last: \(last.prefix(2000))")
   }
@@ -135,7 +150,7 @@ func line(startingWith prefix: String, in text: String) -> String? {
 
 // MARK: Severities
 
-@Suite("rollback assess against the harness: severities, output, JSON, saved assessments")
+@Suite("rollback assess against the harness: severities, output, JSON, saved assessments", .serialized)
 struct AssessTests {
   struct SeverityCase: Sendable, CustomTestStringConvertible {
     let name: String
@@ -190,7 +205,7 @@ struct AssessTests {
   ]
 
   @Test("each severity, driven by the metric values the test writes", arguments: cases)
-  func severity(_ expected: SeverityCase) throws {
+  func severity(_ expected: SeverityCase) async throws {
     let state = try CLI.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: state) }
     let name = AssessHarness.newCase(expected.name)
@@ -200,15 +215,15 @@ struct AssessTests {
         case: name, errorRatio: expected.errorRatio, p95: expected.p95, pools: expected.pools, up: expected.up
       ))
     let maxPool = expected.pools.compactMap(Double.init).max() ?? 0
-    try AssessHarness.waitForScrape(
+    try await AssessHarness.waitForScrape(
       case: name,
       values: [
         "error_rate": Double(expected.errorRatio) ?? 0, "p95_latency": Double(expected.p95) ?? 0,
         "db_pool": maxPool, "api_up": Double(expected.up) ?? 0,
       ], stateDirectory: state)
 
-    let human = try AssessHarness.assess(case: name, stateDirectory: state)
-    let json = try AssessHarness.assess(case: name, ["--json"], stateDirectory: state)
+    let human = try await AssessHarness.assess(case: name, stateDirectory: state)
+    let json = try await AssessHarness.assess(case: name, ["--json"], stateDirectory: state)
 
     #expect(human.status == expected.status, "\(human.stdout)\n\(human.stderr)")
     #expect(line(startingWith: "Verdict:", in: human.stdout) == expected.verdict, "\(human.stdout)")
@@ -232,17 +247,17 @@ struct AssessTests {
   }
 
   @Test("values are shown by unit, several series say how they were reduced, defaults are marked")
-  func signalLines() throws {
+  func signalLines() async throws {
     let state = try CLI.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: state) }
     let name = AssessHarness.newCase("units")
     try AssessGauges.set(
       case: name,
       lines: AssessGauges.lines(case: name, errorRatio: "0.082", p95: "2.31", pools: ["0.5", "0.7", "0.2"]))
-    try AssessHarness.waitForScrape(
+    try await AssessHarness.waitForScrape(
       case: name, values: ["error_rate": 0.082, "p95_latency": 2.31, "db_pool": 0.7], stateDirectory: state)
 
-    let result = try AssessHarness.assess(case: name, stateDirectory: state)
+    let result = try await AssessHarness.assess(case: name, stateDirectory: state)
 
     #expect(result.status == 13)
     #expect(line(startingWith: "error_rate", in: result.stdout) == "error_rate  8.2 %")
@@ -263,16 +278,16 @@ struct AssessTests {
   }
 
   @Test("--signal sets a manual signal by hand and overrides a measured one; both are marked")
-  func handValues() throws {
+  func handValues() async throws {
     let state = try CLI.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: state) }
     let name = AssessHarness.newCase("hand")
     try AssessGauges.set(case: name, lines: AssessGauges.lines(case: name))
-    try AssessHarness.waitForScrape(case: name, values: ["error_rate": 0.0005], stateDirectory: state)
+    try await AssessHarness.waitForScrape(case: name, values: ["error_rate": 0.0005], stateDirectory: state)
 
-    let manual = try AssessHarness.assess(
+    let manual = try await AssessHarness.assess(
       case: name, ["--signal", "complaints_per_hour=7"], stateDirectory: state)
-    let override = try AssessHarness.assess(
+    let override = try await AssessHarness.assess(
       case: name, ["--signal", "error_rate=2%", "--signal", "complaints_per_hour=1", "--json"],
       stateDirectory: state)
 
@@ -301,11 +316,11 @@ struct AssessTests {
         "error: --signal complaints_per_hour expects a number (5%, 2s, 37), found 'lots'"
       ),
     ])
-  func badSignal(item: String, message: String) throws {
+  func badSignal(item: String, message: String) async throws {
     let state = try CLI.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: state) }
 
-    let result = try AssessHarness.assess(case: "unused", ["--signal", item], stateDirectory: state)
+    let result = try await AssessHarness.assess(case: "unused", ["--signal", item], stateDirectory: state)
 
     #expect(result.status == 2)
     #expect(result.stdout.isEmpty)
@@ -314,14 +329,14 @@ struct AssessTests {
   }
 
   @Test("--json prints one JSON document on stdout, shaped as cli.md says; the report goes to stderr")
-  func jsonShape() throws {
+  func jsonShape() async throws {
     let state = try CLI.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: state) }
     let name = AssessHarness.newCase("json")
     try AssessGauges.set(case: name, lines: AssessGauges.lines(case: name, errorRatio: "0.082"))
-    try AssessHarness.waitForScrape(case: name, values: ["error_rate": 0.082], stateDirectory: state)
+    try await AssessHarness.waitForScrape(case: name, values: ["error_rate": 0.082], stateDirectory: state)
 
-    let result = try AssessHarness.assess(case: name, ["--json"], stateDirectory: state)
+    let result = try await AssessHarness.assess(case: name, ["--json"], stateDirectory: state)
 
     #expect(result.status == 13)
     let document = try AssessHarness.document(result)
@@ -356,17 +371,17 @@ struct AssessTests {
   }
 
   @Test("the assessment is saved as STATE/assessments/TIMESTAMP.json, the same document as --json")
-  func savedAssessment() throws {
+  func savedAssessment() async throws {
     let state = try CLI.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: state) }
     let name = AssessHarness.newCase("saved")
     try AssessGauges.set(case: name, lines: AssessGauges.lines(case: name, p95: "0.7"))
-    try AssessHarness.waitForScrape(case: name, values: ["p95_latency": 0.7], stateDirectory: state)
+    try await AssessHarness.waitForScrape(case: name, values: ["p95_latency": 0.7], stateDirectory: state)
     let folder = state.appendingPathComponent("assessments")
     try? FileManager.default.removeItem(at: folder)
 
-    let json = try AssessHarness.assess(case: name, ["--json"], stateDirectory: state)
-    let human = try AssessHarness.assess(case: name, stateDirectory: state)
+    let json = try await AssessHarness.assess(case: name, ["--json"], stateDirectory: state)
+    let human = try await AssessHarness.assess(case: name, stateDirectory: state)
 
     let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
     #expect(files.count == 2)
@@ -379,7 +394,7 @@ struct AssessTests {
   }
 
   @Test("without --state-dir: ROLLBACK_STATE_DIR, else .rollback/ beside the runbook")
-  func defaultStateDirectory() throws {
+  func defaultStateDirectory() async throws {
     let folder = try CLI.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: folder) }
     let runbook = folder.appendingPathComponent("assess.yaml")
@@ -388,11 +403,11 @@ struct AssessTests {
     let override = folder.appendingPathComponent("elsewhere")
     var environment = try AssessHarness.environment()
 
-    let beside = try CLI.run(
+    let beside = try await AssessHarness.cli(
       ["assess", "--runbook", runbook.path, "--signal", "error_rate=0", "--signal", "p95_latency=0"],
       environment: environment)
     environment["ROLLBACK_STATE_DIR"] = override.path
-    let variable = try CLI.run(
+    let variable = try await AssessHarness.cli(
       ["assess", "--runbook", runbook.path, "--signal", "error_rate=0", "--signal", "p95_latency=0"],
       environment: environment)
 
@@ -407,13 +422,14 @@ struct AssessTests {
   }
 
   @Test("DATABASE_URL unset is bad input (exit 2) naming the variable and the signals that need it")
-  func dsnUnset() throws {
+  func dsnUnset() async throws {
     let state = try CLI.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: state) }
     var environment = ProcessInfo.processInfo.environment
     environment["DATABASE_URL"] = ""
 
-    let result = try AssessHarness.assess(case: "unused", stateDirectory: state, environment: environment)
+    let result = try await AssessHarness.assess(
+      case: "unused", stateDirectory: state, environment: environment)
 
     #expect(result.status == 2)
     #expect(
@@ -423,7 +439,7 @@ struct AssessTests {
   }
 
   @Test("the Atom runbook's local environment: every measured signal is read and the matrix decides")
-  func atomLocal() throws {
+  func atomLocal() async throws {
     let state = try CLI.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: state) }
     let environment = [
@@ -431,7 +447,7 @@ struct AssessTests {
       "DATABASE_URL": try AssessHarness.value("ROLLBACK_TEST_DATABASE_URL"),
     ]
 
-    let result = try CLI.run(
+    let result = try await AssessHarness.cli(
       ["assess", "--runbook", AssessHarness.atom, "--env", "local", "--state-dir", state.path, "--json"],
       environment: environment)
 

@@ -52,11 +52,11 @@ final class RunningCLI: @unchecked Sendable {
   }
 
   /// Waits until stdout satisfies `condition`; false after `timeout` seconds.
-  func waitForStdout(timeout: TimeInterval, _ condition: (String) -> Bool) -> Bool {
+  func waitForStdout(timeout: TimeInterval, _ condition: (String) -> Bool) async -> Bool {
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline {
       if condition(stdout) { return true }
-      Thread.sleep(forTimeInterval: 0.05)
+      try? await Task.sleep(for: .milliseconds(50))
     }
     return condition(stdout)
   }
@@ -64,35 +64,35 @@ final class RunningCLI: @unchecked Sendable {
   func send(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
   /// The exit status, or nil if the process is still running after `timeout` seconds.
-  func wait(timeout: TimeInterval) -> Int32? {
+  func wait(timeout: TimeInterval) async -> Int32? {
     let deadline = Date().addingTimeInterval(timeout)
-    while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+    while process.isRunning, Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
     guard !process.isRunning else {
       process.terminate()
       return nil
     }
     // Let the readability handlers drain the pipes.
-    Thread.sleep(forTimeInterval: 0.1)
+    try? await Task.sleep(for: .milliseconds(100))
     return process.terminationStatus
   }
 }
 
-@Suite("rollback assess --watch: re-assess, print only changes, stop cleanly")
+@Suite("rollback assess --watch: re-assess, print only changes, stop cleanly", .serialized)
 struct AssessWatchTests {
   /// Other tests open and close database sessions all the time: the count of client
   /// backends (db_active) is given by hand so that only what a test changes changes.
   static let steady = ["--signal", "db_active=1"]
 
   @Test("nothing changes: the report is printed once, every assessment after it prints nothing")
-  func quietWhenStable() throws {
+  func quietWhenStable() async throws {
     let state = try CLI.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: state) }
     let name = AssessHarness.newCase("watch-stable")
     try AssessGauges.set(case: name, lines: AssessGauges.lines(case: name, p95: "0.7"))
-    try AssessHarness.waitForScrape(case: name, values: ["p95_latency": 0.7], stateDirectory: state)
+    try await AssessHarness.waitForScrape(case: name, values: ["p95_latency": 0.7], stateDirectory: state)
     try? FileManager.default.removeItem(at: state.appendingPathComponent("assessments"))
 
-    let result = try AssessHarness.assess(
+    let result = try await AssessHarness.assess(
       case: name, ["--watch", "200ms", "--watch-count", "4"] + Self.steady, stateDirectory: state)
 
     #expect(result.status == 10, "\(result.stdout)\n\(result.stderr)")
@@ -108,12 +108,12 @@ struct AssessWatchTests {
   }
 
   @Test("a change prints the signal's old and new value and the new verdict; SIGTERM stops with its status")
-  func changesThenSigterm() throws {
+  func changesThenSigterm() async throws {
     let state = try CLI.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: state) }
     let name = AssessHarness.newCase("watch-change")
     try AssessGauges.set(case: name, lines: AssessGauges.lines(case: name))
-    try AssessHarness.waitForScrape(case: name, values: ["error_rate": 0.0005], stateDirectory: state)
+    try await AssessHarness.waitForScrape(case: name, values: ["error_rate": 0.0005], stateDirectory: state)
     try? FileManager.default.removeItem(at: state.appendingPathComponent("assessments"))
 
     let watcher = try RunningCLI(
@@ -121,13 +121,13 @@ struct AssessWatchTests {
         "assess", "--runbook", AssessHarness.runbook, "--var", "case=\(name)", "--state-dir", state.path,
         "--watch", "250ms",
       ] + Self.steady, environment: try AssessHarness.environment())
-    let healthy = watcher.waitForStdout(timeout: 10) { $0.contains("Verdict: HEALTHY") }
+    let healthy = await watcher.waitForStdout(timeout: 10) { $0.contains("Verdict: HEALTHY") }
     try AssessGauges.set(case: name, lines: AssessGauges.lines(case: name, errorRatio: "0.082"))
-    let changed = watcher.waitForStdout(timeout: 12) { $0.contains("verdict: HEALTHY → CRITICAL") }
+    let changed = await watcher.waitForStdout(timeout: 12) { $0.contains("verdict: HEALTHY → CRITICAL") }
     // A few quiet assessments after the change.
-    Thread.sleep(forTimeInterval: 1)
+    try await Task.sleep(for: .seconds(1))
     watcher.send(SIGTERM)
-    let status = watcher.wait(timeout: 5)
+    let status = await watcher.wait(timeout: 5)
 
     #expect(healthy, "\(watcher.stdout)")
     #expect(changed, "\(watcher.stdout)")
@@ -154,23 +154,23 @@ struct AssessWatchTests {
   }
 
   @Test("SIGINT stops the watch too; with --json each assessment that changed is one JSON line")
-  func jsonLinesThenSigint() throws {
+  func jsonLinesThenSigint() async throws {
     let state = try CLI.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: state) }
     let name = AssessHarness.newCase("watch-json")
     try AssessGauges.set(case: name, lines: AssessGauges.lines(case: name, p95: "1.5"))
-    try AssessHarness.waitForScrape(case: name, values: ["p95_latency": 1.5], stateDirectory: state)
+    try await AssessHarness.waitForScrape(case: name, values: ["p95_latency": 1.5], stateDirectory: state)
 
     let watcher = try RunningCLI(
       [
         "assess", "--runbook", AssessHarness.runbook, "--var", "case=\(name)", "--state-dir", state.path,
         "--watch", "200ms", "--json",
       ] + Self.steady, environment: try AssessHarness.environment())
-    let first = watcher.waitForStdout(timeout: 10) { $0.hasSuffix("\n") }
+    let first = await watcher.waitForStdout(timeout: 10) { $0.hasSuffix("\n") }
     try AssessGauges.set(case: name, lines: AssessGauges.lines(case: name, p95: "0.2"))
-    let second = watcher.waitForStdout(timeout: 12) { $0.contains("\"severity\":\"healthy\"") }
+    let second = await watcher.waitForStdout(timeout: 12) { $0.contains("\"severity\":\"healthy\"") }
     watcher.send(SIGINT)
-    let status = watcher.wait(timeout: 5)
+    let status = await watcher.wait(timeout: 5)
 
     #expect(first && second, "\(watcher.stdout)")
     #expect(status == 0, "\(watcher.stderr)")
@@ -184,11 +184,11 @@ struct AssessWatchTests {
   }
 
   @Test("a --watch interval that is not a duration is bad input")
-  func badInterval() throws {
+  func badInterval() async throws {
     let state = try CLI.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: state) }
 
-    let result = try AssessHarness.assess(case: "unused", ["--watch", "soon"], stateDirectory: state)
+    let result = try await AssessHarness.assess(case: "unused", ["--watch", "soon"], stateDirectory: state)
 
     #expect(result.status == 2)
     #expect(

@@ -89,7 +89,9 @@ private struct ReaderFixtureError: Error, CustomStringConvertible {
   var description: String { text }
 }
 
-@Suite("LiveSignalReader: every fault is unknown with a precise reason, never healthy, within timeout + 1 s")
+@Suite(
+  "LiveSignalReader: every fault is unknown with a precise reason, never healthy, within timeout + 1 s",
+  .serialized)
 struct LiveSignalReaderFaultTests {
   /// The configured timeout in these tests and the bound on a fault's wall time.
   static let limit: Duration = .seconds(2)
@@ -316,7 +318,7 @@ struct LiveSignalReaderFaultTests {
   }
 }
 
-@Suite("LiveSignalReader: parallel, bounded, off the cooperative pool")
+@Suite("LiveSignalReader: parallel, bounded, off the cooperative pool", .serialized)
 struct LiveSignalReaderParallelTests {
   @Test("six 0.5 s queries take about one query's time, not the sum")
   func parallel() async throws {
