@@ -71,7 +71,7 @@ selftest:
 	$(HARNESS)/selftest
 
 schema-test:
-	$(PYTHON3) tests/schema/test_schema.py
+	$(PYTHON3) schema/tests/test_schema.py
 
 test: deps build schema-test
 	$(HARNESS)/selftest
