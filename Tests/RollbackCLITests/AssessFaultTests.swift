@@ -86,10 +86,8 @@ struct AssessFaultTests {
     let env = try AssessHarness.environment().merging(environment) { $1 }
     let human = try await AssessHarness.assess(
       case: label, arguments, stateDirectory: state, environment: env)
-    let started = Date()
-    let json = try await AssessHarness.assess(
+    let (json, elapsed) = try await AssessHarness.timedAssess(
       case: label, arguments + ["--json"], stateDirectory: state, environment: env)
-    let elapsed = Date().timeIntervalSince(started)
     return (human, Outcome(result: json, document: try AssessHarness.document(json), elapsed: elapsed))
   }
 
@@ -154,10 +152,8 @@ struct AssessFaultTests {
       case: label, errors: ["error_rate": "value is \(sample)"], stateDirectory: state)
 
     let human = try await AssessHarness.assess(case: label, stateDirectory: state)
-    let started = Date()
-    let json = try await AssessHarness.assess(case: label, ["--json"], stateDirectory: state)
-    let outcome = Outcome(
-      result: json, document: try AssessHarness.document(json), elapsed: Date().timeIntervalSince(started))
+    let (json, elapsed) = try await AssessHarness.timedAssess(case: label, ["--json"], stateDirectory: state)
+    let outcome = Outcome(result: json, document: try AssessHarness.document(json), elapsed: elapsed)
 
     expectUnknown((human, outcome), signal: "error_rate", reason: "value is \(sample)")
   }

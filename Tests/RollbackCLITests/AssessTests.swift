@@ -56,6 +56,22 @@ enum AssessHarness {
     try await offPool { try CLI.run(arguments, in: directory, environment: environment) }
   }
 
+  /// `assess` as above, with its wall time measured on the waiting thread (so a busy
+  /// cooperative pool in the test process does not add to it).
+  static func timedAssess(
+    case name: String, _ arguments: [String] = [], stateDirectory: URL, environment: [String: String]? = nil
+  ) async throws -> (CLIResult, TimeInterval) {
+    let env = try environment ?? Self.environment()
+    let full =
+      ["assess", "--runbook", runbook, "--var", "case=\(name)", "--state-dir", stateDirectory.path]
+      + arguments
+    return try await offPool {
+      let started = Date()
+      let result = try CLI.run(full, environment: env)
+      return (result, Date().timeIntervalSince(started))
+    }
+  }
+
   /// Runs blocking work on a new thread and waits for it without blocking the caller's.
   static func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
