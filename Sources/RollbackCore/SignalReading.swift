@@ -126,7 +126,8 @@ public struct ManualValues: Sendable {
         continue
       }
       guard case .value(let number) = Quantity.threshold(text) else {
-        problems.append(Diagnostic(.error, at: origin, "--signal \(name) expects a number (5%, 2s, 37), found '\(text)'"))
+        problems.append(
+          Diagnostic(.error, at: origin, "--signal \(name) expects a number (5%, 2s, 37), found '\(text)'"))
         continue
       }
       let hasPercent = text.hasSuffix("%")
