@@ -13,7 +13,7 @@ final class SilentListener {
   let port: Int
   private let descriptor: Int32
 
-  init() throws {
+  init(listening: Bool = true) throws {
     #if canImport(Glibc)
       let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     #else
@@ -32,7 +32,7 @@ final class SilentListener {
     let named = withUnsafeMutablePointer(to: &address) { pointer in
       pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
     }
-    guard descriptor >= 0, bound == 0, listen(descriptor, 16) == 0, named == 0 else {
+    guard descriptor >= 0, bound == 0, !listening || listen(descriptor, 16) == 0, named == 0 else {
       Self.closeDescriptor(descriptor)
       throw AssessHarness.Missing(name: "a loopback listener (errno \(errno))")
     }
@@ -40,11 +40,10 @@ final class SilentListener {
     port = Int(UInt16(bigEndian: address.sin_port))
   }
 
-  /// A port nothing listens on: bound, read back, closed.
+  /// A port that refuses connections: bound without listening and kept for the life of the
+  /// test process, so no other test's server can take it meanwhile.
   static func closedPort() throws -> Int {
-    let listener = try SilentListener()
-    listener.close()
-    return listener.port
+    try SilentListener(listening: false).port
   }
 
   func close() { Self.closeDescriptor(descriptor) }

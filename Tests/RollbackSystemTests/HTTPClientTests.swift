@@ -110,7 +110,7 @@ struct HTTPClientTests {
     #expect(refused.description.hasPrefix("connection refused at 127.0.0.1:\(port)"))
     #expect(!refused.description.contains("hunter2"))
     #expect(!refused.description.contains("abc123"))
-    #expect(elapsed < .seconds(1))
+    #expect(elapsed < .seconds(2))
   }
 
   @Test("a body over the cap fails, with and without Content-Length", arguments: [false, true])
@@ -188,7 +188,7 @@ struct HTTPClientTests {
     }
 
     #expect(response.bodyText == "ok")
-    #expect(elapsed < .seconds(1))
+    #expect(elapsed < .milliseconds(1500))
     for task in stuck { task.cancel() }
   }
 

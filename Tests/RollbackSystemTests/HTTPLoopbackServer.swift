@@ -131,7 +131,7 @@ final class HTTPLoopbackServer: @unchecked Sendable {
   }
 
   /// A listening socket on 127.0.0.1 with a kernel-chosen port.
-  static func openListener() throws -> (Int32, Int) {
+  static func openListener(listening: Bool = true) throws -> (Int32, Int) {
     #if canImport(Glibc)
       let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     #else
@@ -139,7 +139,9 @@ final class HTTPLoopbackServer: @unchecked Sendable {
     #endif
     guard descriptor >= 0 else { throw HTTPLoopbackError.socket("socket", errno) }
     var yes: Int32 = 1
-    setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+    if listening {
+      setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+    }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_port = 0
@@ -149,7 +151,7 @@ final class HTTPLoopbackServer: @unchecked Sendable {
         bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
       }
     }
-    guard bound == 0, listen(descriptor, 64) == 0 else {
+    guard bound == 0, !listening || listen(descriptor, 64) == 0 else {
       close(descriptor)
       throw HTTPLoopbackError.socket("bind/listen", errno)
     }
@@ -240,9 +242,11 @@ struct HTTPLoopbackError: Error, CustomStringConvertible {
   var description: String { "\(call) failed: \(String(cString: strerror(code)))" }
 }
 
-/// A TCP port on 127.0.0.1 that nothing listens on (bound, read back, closed).
+/// A TCP port on 127.0.0.1 that refuses connections.
+///
+/// The port stays bound (without listening) for the life of the test process, so no other
+/// test's server can take it between the moment it is chosen and the moment it is dialled.
 func closedLoopbackPort() throws -> Int {
-  let (descriptor, port) = try HTTPLoopbackServer.openListener()
-  close(descriptor)
+  let (_, port) = try HTTPLoopbackServer.openListener(listening: false)
   return port
 }

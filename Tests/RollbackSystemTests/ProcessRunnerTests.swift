@@ -334,7 +334,7 @@ struct ProcessRunnerTests {
 
     #expect(error == .executableNotFound(name: "rollback-no-such-program"))
     #expect(recorder.lines.isEmpty)
-    #expect(elapsed < .seconds(1))
+    #expect(elapsed < .seconds(2))
     #expect(error?.description.hasPrefix("executable not found: rollback-no-such-program") == true)
   }
 
