@@ -75,18 +75,83 @@ public struct Diagnostic: Error, Sendable, Equatable, CustomStringConvertible {
     return "\(description)\n\(text)\n\(padding)^"
   }
 
+  /// Line `number` of `source`, counting lines as YAML does (see ``lineLengths(of:)``).
   static func line(_ number: Int, of source: String) -> String? {
     guard number >= 1 else { return nil }
-    var current = 1
-    for line in source.split(separator: "\n", omittingEmptySubsequences: false) {
-      if current == number {
-        var text = String(line)
-        if text.hasSuffix("\r") { text.removeLast() }
-        return text
-      }
+    var found: String?
+    var current = 0
+    forEachLine(of: source) { bytes, range, _ in
       current += 1
+      guard current == number else { return true }
+      found = String(decoding: bytes[range], as: UTF8.self)
+      return false
     }
-    return nil
+    return found
+  }
+
+  /// The length in characters (Unicode scalars, as YAML columns count) of each line of
+  /// `source`. LF, CRLF, CR, NEL, LS and PS end a line, as in YAML; a final line break
+  /// leaves an empty last line.
+  static func lineLengths(of source: String) -> [Int] {
+    var lengths: [Int] = []
+    forEachLine(of: source) { _, _, scalars in
+      lengths.append(scalars)
+      return true
+    }
+    return lengths
+  }
+
+  /// Calls `body` with the UTF-8 bytes, the byte range and the number of scalars of each
+  /// line, in order, until it returns false. Works on bytes: a multi-MiB line costs little.
+  static func forEachLine(
+    of source: String, _ body: (UnsafeBufferPointer<UInt8>, Range<Int>, Int) -> Bool
+  ) {
+    func scan(_ bytes: UnsafeBufferPointer<UInt8>) {
+      var start = 0
+      var scalars = 0
+      var index = 0
+      let count = bytes.count
+      while index < count {
+        let byte = bytes[index]
+        var breakLength = 0
+        if byte == 0x0A {
+          breakLength = 1
+        } else if byte == 0x0D {
+          breakLength = index + 1 < count && bytes[index + 1] == 0x0A ? 2 : 1
+        } else if byte == 0xC2, index + 1 < count, bytes[index + 1] == 0x85 {
+          breakLength = 2
+        } else if byte == 0xE2, index + 2 < count, bytes[index + 1] == 0x80,
+          bytes[index + 2] == 0xA8 || bytes[index + 2] == 0xA9
+        {
+          breakLength = 3
+        }
+        if breakLength > 0 {
+          if !body(bytes, start..<index, scalars) { return }
+          index += breakLength
+          start = index
+          scalars = 0
+        } else {
+          if byte & 0xC0 != 0x80 { scalars += 1 }
+          index += 1
+        }
+      }
+      _ = body(bytes, start..<count, scalars)
+    }
+    var text = source
+    text.withUTF8 { scan($0) }
+  }
+
+  /// The same diagnostic with its place moved into `source` when it lies outside: past the
+  /// end of its line (an offset counted through a multi-line scalar) or past the last line
+  /// (the parser's end of input after a last line without a line break).
+  func clamped(toLines lengths: [Int]) -> Diagnostic {
+    guard !lengths.isEmpty else { return self }
+    var copy = self
+    let line = min(max(location.line, 1), lengths.count)
+    copy.location.line = line
+    copy.location.column = min(max(location.column, 1), lengths[line - 1] + 1)
+    if location.line > lengths.count { copy.location.column = lengths[line - 1] + 1 }
+    return copy
   }
 }
 
@@ -138,8 +203,12 @@ enum Suggest {
   /// The candidate nearest to `word` if it is close enough to be a likely typo.
   static func closest(to word: String, in candidates: [String]) -> String? {
     let lower = word.lowercased()
+    let wordLength = lower.unicodeScalars.count
     var best: (String, Int)?
     for candidate in candidates {
+      // The distance is at least the difference in length, and more than 3 is never
+      // suggested: skip the quadratic table (a runbook may hold a megabyte-long key).
+      guard abs(wordLength - candidate.unicodeScalars.count) <= 3 else { continue }
       let distance = editDistance(lower, candidate.lowercased())
       if best == nil || distance < (best?.1 ?? Int.max) { best = (candidate, distance) }
     }

@@ -44,6 +44,9 @@ public enum RunbookLoader {
   public static let depthLimit = 64
   /// Files larger than this are refused.
   public static let maxSourceBytes = 8 * 1024 * 1024
+  /// Lines longer than this are refused: the YAML parser's duplicate-key check hashes a
+  /// `? KEY` key through a regular expression, a second or more for a key of several MiB.
+  public static let maxLineBytes = 1024 * 1024
 
   static let topLevelKeys = [
     "version", "name", "description", "default_environment", "environments", "flags", "services", "signals",
@@ -65,13 +68,24 @@ public enum RunbookLoader {
   {
     var reader = YAMLReader(file: file)
     func finish(_ runbook: Runbook?) -> RunbookLoadResult {
-      let sorted = reader.bag.sorted
+      var sorted = reader.bag.sorted
+      if !sorted.isEmpty {
+        // Every place named is in the file (see Diagnostic.clamped(toLines:)).
+        let lengths = Diagnostic.lineLengths(of: source)
+        sorted = sorted.map { $0.clamped(toLines: lengths) }
+      }
       let hasErrors = sorted.contains { $0.severity == .error }
       return RunbookLoadResult(runbook: hasErrors ? nil : runbook, diagnostics: sorted, source: source)
     }
     guard source.utf8.count <= maxSourceBytes else {
       reader.bag.error(
         SourceLocation(file: file, line: 1, column: 1), "file is larger than 8 MiB; a runbook is not")
+      return finish(nil)
+    }
+    if let long = longLine(source) {
+      reader.bag.error(
+        SourceLocation(file: file, line: long, column: 1),
+        "line \(long) is longer than 1 MiB; a runbook never needs that")
       return finish(nil)
     }
     let root: Node
@@ -129,6 +143,33 @@ public enum RunbookLoader {
       return (origin, "the file is not valid UTF-8")
     default:
       return (origin, "invalid YAML: \(error)")
+    }
+  }
+
+  /// The number of the first line longer than `maxLineBytes`, if any.
+  static func longLine(_ source: String) -> Int? {
+    var text = source
+    return text.withUTF8 { bytes -> Int? in
+      var line = 1
+      var length = 0
+      var previousCR = false
+      for byte in bytes {
+        switch byte {
+        case 10:
+          if !previousCR { line += 1 }
+          length = 0
+          previousCR = false
+        case 13:
+          line += 1
+          length = 0
+          previousCR = true
+        default:
+          length += 1
+          previousCR = false
+          if length > maxLineBytes { return line }
+        }
+      }
+      return nil
     }
   }
 
