@@ -23,6 +23,9 @@ public struct FlagEditor: Sendable {
     case file(FileError)
     /// The current rollout percentage cannot be read.
     case badPercent(String, String)
+    /// A file could not be written after others were: those were put back as they were
+    /// (`restored`), or could not be (`unrestored`; their backups hold the old content).
+    case partial(FileError, restored: [String], unrestored: [String])
 
     /// A lowercase description naming the file.
     public var description: String {
@@ -31,6 +34,17 @@ public struct FlagEditor: Sendable {
       case .dotenv(let path, let error): return "\(path): \(error.description); the file was not changed"
       case .file(let error): return error.description
       case .badPercent(let path, let value): return "\(path): rollout percentage '\(value)' is not a number"
+      case .partial(let error, let restored, let unrestored):
+        var text = error.description
+        if !restored.isEmpty {
+          text +=
+            "; \(restored.joined(separator: ", ")) had already been changed and \(restored.count == 1 ? "was" : "were") put back as before"
+        }
+        if !unrestored.isEmpty {
+          text +=
+            "; \(unrestored.joined(separator: ", ")) had already been changed and could NOT be put back (see the backups)"
+        }
+        return text
       }
     }
   }
@@ -114,8 +128,17 @@ public struct FlagEditor: Sendable {
         throw .dotenv(path, error)
       }
     }
+    if !dryRun {
+      // Every file that will change must be writable before the first is written.
+      for (path, old, edit) in edits where old != nil && !edit.isUnchanged {
+        do { try AtomicFile.checkWritable(path) } catch { throw .file(error) }
+      }
+    }
     var changes: [FlagFileChange] = []
     var diffs: [String] = []
+    // What this call wrote, so that a failure on a later file puts the earlier ones back: a
+    // flag is never left on in one file and off in another.
+    var written: [(path: String, old: [UInt8]?, new: [UInt8])] = []
     for (path, old, edit) in edits {
       var change = FlagFileChange(
         file: path, key: key, before: edit.oldValue, after: value, changed: !edit.isUnchanged || old == nil,
@@ -130,8 +153,24 @@ public struct FlagEditor: Sendable {
           } else {
             try AtomicFile.create(path, with: edit.bytes)
           }
+          written.append((path, old, edit.bytes))
         } catch {
-          throw .file(error)
+          guard !written.isEmpty else { throw .file(error) }
+          var restored: [String] = []
+          var unrestored: [String] = []
+          for file in written.reversed() {
+            do {
+              if let previous = file.old {
+                try AtomicFile.replace(file.path, with: previous, expecting: file.new)
+              } else if (try? AtomicFile.read(file.path)) == file.new, unlink(file.path) != 0 {
+                throw FileError.last(path: file.path, operation: "remove")
+              }
+              restored.append(file.path)
+            } catch {
+              unrestored.append(file.path)
+            }
+          }
+          throw .partial(error, restored: restored.reversed(), unrestored: unrestored.reversed())
         }
       }
       changes.append(change)
