@@ -37,7 +37,12 @@ public struct RollbackCommand: AsyncParsableCommand {
       }
       return 0
     } catch let error as CLIError {
-      Console.error("error: \(error.description)")
+      // A runbook error is already a `FILE:LINE:COL: error: …` diagnostic.
+      if case .runbook(let diagnostic) = error {
+        Console.error(diagnostic)
+      } else {
+        Console.error("error: \(error.description)")
+      }
       return 2
     } catch {
       let code = exitCode(for: error)

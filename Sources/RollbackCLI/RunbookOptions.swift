@@ -123,7 +123,9 @@ struct LoadedRunbook {
       )
     }
     guard let source = String(data: data, encoding: .utf8) else {
-      throw CLIError.runbook("\(path):1:1: error: the file is not valid UTF-8")
+      let place = firstInvalidUTF8(in: data)
+      throw CLIError.runbook(
+        "\(path):\(place.line):\(place.column): error: the file is not valid UTF-8 from here")
     }
     let result = RunbookLoader.load(
       source: source, file: path,
@@ -134,6 +136,26 @@ struct LoadedRunbook {
       Console.error(diagnostic.rendered(source: result.source))
     }
     return LoadedRunbook(path: path, result: result)
+  }
+
+  /// The line and column (counted in characters from 1) of the first byte that is not UTF-8.
+  static func firstInvalidUTF8(in data: Data) -> (line: Int, column: Int) {
+    var iterator = data.makeIterator()
+    var decoder = UTF8()
+    var line = 1
+    var column = 1
+    while true {
+      switch decoder.decode(&iterator) {
+      case .scalarValue(let scalar):
+        if scalar == "\n" {
+          line += 1
+          column = 1
+        } else {
+          column += 1
+        }
+      case .emptyInput, .error: return (line, column)
+      }
+    }
   }
 
   /// The runbook, or exit 2 when it has errors.
