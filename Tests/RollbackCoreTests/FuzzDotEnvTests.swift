@@ -229,8 +229,8 @@ enum DotEnvFuzzer {
       switch outcome {
       case .success: found.edits += 1
       case .failure(let error):
-        let name = "\(error)".prefix { $0 != "(" }
-        found.refusals[String(name), default: 0] += 1
+        let name = Mirror(reflecting: error).children.first?.label ?? "\(error)"
+        found.refusals[name, default: 0] += 1
       }
       if let problem = Self.problem(original: bytes, key: key, value: value, outcome: outcome) {
         found.problems.append(
