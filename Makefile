@@ -14,6 +14,8 @@
 #   make install       release binary, shell completions and man page under PREFIX (default
 #                      /usr/local; DESTDIR honoured); make uninstall removes them
 #   make bench         bench/assess.sh: rollback assess vs the seed's bash procedure (hyperfine)
+#   make reliability   deps, release build, then reliability/run: crash safety, resume, lock,
+#                      faults, fuzzing, secrets and idempotence, measured ("N passed, M failed")
 #   make clean         remove .build
 
 SHELL := /bin/bash
@@ -50,7 +52,7 @@ MAN_PAGE := .build/man/rollback.1
 MAN_DATE := $(shell git log -1 --format=%cs 2>/dev/null)
 
 .PHONY: deps build test selftest schema-test lint release harness-up harness-down demo bench clean \
-        completions man install uninstall
+        completions man install uninstall reliability
 
 deps:
 	@missing=""; \
@@ -138,6 +140,10 @@ uninstall:
 
 bench:
 	bench/assess.sh
+
+# Runs the harness items under scripts/harness/with-harness itself; see reliability/run.
+reliability: deps release
+	$(PYTHON3) reliability/run
 
 clean:
 	rm -rf .build
