@@ -54,7 +54,10 @@ enum DotEnvFuzzer {
       var text = Substring(String(decoding: line, as: UTF8.self))
       text = text.drop { $0 == " " || $0 == "\t" || $0 == "\u{FEFF}" }
       if text.hasPrefix("export ") { text = text.dropFirst(7).drop { $0 == " " } }
-      let name = text.prefix { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." || $0 == "-" }
+      // Keys are ASCII letters, digits, '_', '.' and '-' (as for dotenv npm's `[\w.-]`).
+      let name = text.prefix {
+        $0.isASCII && ($0.isLetter || $0.isNumber) || $0 == "_" || $0 == "." || $0 == "-"
+      }
       let rest = text.dropFirst(name.count).drop { $0 == " " || $0 == "\t" }
       if !name.isEmpty, rest.hasPrefix("=") { found.insert(String(name)) }
     }
