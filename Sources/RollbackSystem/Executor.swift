@@ -61,10 +61,9 @@ public final class Executor: @unchecked Sendable {
     if let dsn = resolver.environment.postgres?.dsnEnv { names.append(dsn) }
     if let token = resolver.environment.prometheus?.tokenEnv { names.append(token) }
     if let webhook = resolver.runbook.notify.slackWebhookEnv { names.append(webhook) }
-    for template in resolver.runbook.templates.values { _ = template }
     for name in names { if let value = environment[name] { list.append(value) } }
     for step in resolver.runbook.levels.flatMap(\.steps) + resolver.runbook.scenarios.flatMap(\.steps) {
-      for template in stepTemplates(step) {
+      for template in RunbookValidator.templatesOfStep(step) {
         for part in template.parts {
           if case .secret(let name) = part, let value = environment[name] { list.append(value) }
         }
@@ -73,24 +72,6 @@ public final class Executor: @unchecked Sendable {
     var extra: [String] = []
     for value in list { extra += Redaction.secretsInURL(value) }
     return Array(Set((list + extra).filter { $0.count >= 3 })).sorted { $0.count > $1.count }
-  }
-
-  static func stepTemplates(_ step: Step) -> [Template] {
-    switch step.kind {
-    case .http(let spec):
-      var list = [spec.url] + spec.headers.map(\.value)
-      if case .text(let body) = spec.body { list.append(body) }
-      if case .json(let json) = spec.body { list += json.templates }
-      return list
-    case .run(let command):
-      switch command.program {
-      case .argv(let argv): return argv + command.env.map(\.value)
-      case .shell(let line): return [line] + command.env.map(\.value)
-      }
-    case .sql(let query, _): return [query]
-    case .notify(let spec): return [spec.message]
-    default: return []
-    }
   }
 
   /// Hides every secret in a text.
