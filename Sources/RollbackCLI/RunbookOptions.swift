@@ -138,21 +138,27 @@ struct LoadedRunbook {
     return LoadedRunbook(path: path, result: result)
   }
 
-  /// The line and column (counted in characters from 1) of the first byte that is not UTF-8.
+  /// The line and column (counted in characters from 1) of the first byte that is not UTF-8,
+  /// with lines counted as YAML (and the diagnostics) count them: LF, CRLF, CR, NEL, LS, PS.
   static func firstInvalidUTF8(in data: Data) -> (line: Int, column: Int) {
     var iterator = data.makeIterator()
     var decoder = UTF8()
     var line = 1
     var column = 1
+    var previousCR = false
     while true {
       switch decoder.decode(&iterator) {
       case .scalarValue(let scalar):
-        if scalar == "\n" {
+        switch scalar {
+        case "\n" where previousCR:
+          break
+        case "\n", "\r", "\u{85}", "\u{2028}", "\u{2029}":
           line += 1
           column = 1
-        } else {
+        default:
           column += 1
         }
+        previousCR = scalar == "\r"
       case .emptyInput, .error: return (line, column)
       }
     }
