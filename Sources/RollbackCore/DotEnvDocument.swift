@@ -92,6 +92,9 @@ public struct DotEnvDocument: Sendable, Equatable {
   {
     let matches = scan.assignments.filter { $0.key == key }
     if matches.count > 1 { throw .duplicateKey(key: key, lines: matches.map(\.line)) }
+    if let match = matches.first, match.textAfterQuote {
+      throw .textAfterClosingQuote(key: key, line: match.line, quote: match.quote.text)
+    }
     if let shadow = scan.shadowed.first(where: { $0.key == key }) {
       throw .keyInsideMultilineValue(
         key: key, line: shadow.line, enclosingKey: shadow.enclosingKey, enclosingLine: shadow.enclosingLine)

@@ -15,6 +15,9 @@ public enum DotEnvError: Error, Sendable, Equatable, CustomStringConvertible {
   case invalidValue(key: String, reason: String)
   /// The current value of the key is not valid UTF-8, so it cannot be compared or shown.
   case valueNotUTF8(key: String, line: Int)
+  /// Text follows the closing quote of the key's value (`KEY="a" b`): dotenv (Node, Next.js)
+  /// then reads the whole rest of the line, quotes included, as the value.
+  case textAfterClosingQuote(key: String, line: Int, quote: String)
 
   /// A short lowercase message: what is wrong, where, and what to do.
   public var description: String {
@@ -34,6 +37,10 @@ public enum DotEnvError: Error, Sendable, Equatable, CustomStringConvertible {
       return "the new value for \(key) \(reason); use a value that fits on one line"
     case .valueNotUTF8(let key, let line):
       return "the value of \(key) on line \(line) is not valid UTF-8; fix it by hand and retry"
+    case .textAfterClosingQuote(let key, let line, let quote):
+      return "the value of \(key) on line \(line) has text after its closing \(quote); parsers disagree "
+        + "about such a line (dotenv reads all of it, quotes included), so remove that text "
+        + "(a comment needs a blank and '#') and retry"
     }
   }
 

@@ -32,6 +32,8 @@ struct DotEnvAssignment: Sendable, Equatable {
   let contentRange: Range<Int>
   /// The value bytes including the quotes.
   let valueRange: Range<Int>
+  /// True when something other than blanks and a comment follows the closing quote.
+  var textAfterQuote = false
 }
 
 /// A line inside a multi-line quoted value that looks like an assignment.
@@ -173,10 +175,20 @@ struct DotEnvScanner {
     }
     let contentEnd = index
     index += 1
+    // After the closing quote dotenv allows only blanks and a comment; with anything else it
+    // reads the line as an unquoted value, and a multi-line value then ends on its first line.
+    var after = index
+    while after < bytes.count, DotEnvByte.isBlank(bytes[after]) { after += 1 }
+    let textAfterQuote =
+      after < bytes.count
+      && ![DotEnvByte.newline, DotEnvByte.carriageReturn, DotEnvByte.hash].contains(bytes[after])
+    if textAfterQuote, line != openLine {
+      throw .textAfterClosingQuote(key: key, line: openLine, quote: quote.text)
+    }
     scan.assignments.append(
       DotEnvAssignment(
         key: key, line: openLine, quote: quote, contentRange: contentStart..<contentEnd,
-        valueRange: open..<index))
+        valueRange: open..<index, textAfterQuote: textAfterQuote))
     skipRestOfLine()
   }
 
