@@ -116,10 +116,11 @@ enum DotEnvFuzzer {
     case .failure(let error):
       let text = error.description
       if text.isEmpty { return "an empty refusal" }
-      // A quote left open anywhere stops every edit: the refusal names that key instead.
-      if case .unterminatedQuote = error {
-      } else if !text.contains(key) {
-        return "the refusal does not name the key: \(text)"
+      // A quote left open (or text after a multi-line value's closing quote) anywhere stops
+      // every edit: the refusal names that key instead.
+      switch error {
+      case .unterminatedQuote, .textAfterClosingQuote: break
+      default: if !text.contains(key) { return "the refusal does not name the key: \(text)" }
       }
       if text.contains(secretValue) { return "the refusal shows the value: \(text)" }
       switch error {
@@ -135,7 +136,7 @@ enum DotEnvFuzzer {
         if String(validating: original, as: UTF8.self) != nil { return "not UTF-8, but the file is: \(text)" }
       case .invalidKey:
         return "refused the key \(key)"
-      case .keyInsideMultilineValue, .unterminatedQuote:
+      case .keyInsideMultilineValue, .unterminatedQuote, .textAfterClosingQuote:
         break
       }
       return nil
@@ -281,6 +282,26 @@ enum DotEnvFuzzer {
       let (_, problems) = await DotEnvFuzzer.run(
         iterations: FuzzSettings.iterations * 3, seed: FuzzSettings.seed)
       #expect(problems.isEmpty, "\(problems.count) wrong edits or refusals: \(problems.prefix(5))")
+    }
+
+    @Test("found by fuzzing: text after a closing quote is refused, as dotenv reads the whole line")
+    func textAfterClosingQuote() throws {
+      // dotenv (Node) reads `true`\ as the value "`true`\": the flag was never "true" there.
+      let junk = DotEnvDocument(string: "A=1\nNEXT_PUBLIC_USE_BACKEND_API=`true`\\\nB=2\n")
+      #expect(throws: DotEnvError.textAfterClosingQuote(key: DotEnvFuzzer.key, line: 2, quote: "`")) {
+        try junk.setting(key: DotEnvFuzzer.key, value: "false")
+      }
+      // The other keys stay editable; a blank and a comment after the quote are fine.
+      #expect(try junk.setting(key: "B", value: "3").change == .replaced)
+      let comment = DotEnvDocument(string: "K=\"true\" # on\nL='x'#c\n")
+      #expect(
+        try comment.setting(key: "K", value: "false").bytes == Array("K=\"false\" # on\nL='x'#c\n".utf8))
+      #expect(try comment.value(of: "L") == "x")
+      // After a multi-line value the next lines are read differently: the whole file is refused.
+      let multiLine = DotEnvDocument(string: "P=\"a\nb\" c\nK=true\n")
+      #expect(throws: DotEnvError.textAfterClosingQuote(key: "P", line: 1, quote: "\"")) {
+        try multiLine.setting(key: "K", value: "false")
+      }
     }
   }
 #endif
