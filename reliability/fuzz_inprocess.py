@@ -47,7 +47,7 @@ def main():
         + f"; slowest {figures.get('slowest_s', 0) * 1000:.0f} ms, p99 {figures.get('p99_s', 0) * 1000:.0f} ms; "
         f"{figures.get('errors_checked')} errors all at FILE:LINE:COL inside the file "
         f"({figures.get('unlocated')} not), {figures.get('refused_silently')} refused silently; "
-        f"{figures.get('invalid_utf8')} inputs were not UTF-8 (repaired here; the CLI refuses them at 1:1)"
+        f"{figures.get('invalid_utf8')} inputs were not UTF-8 (repaired here; the CLI refuses them at their first bad byte)"
         + (f"; problems: {figures.get('problems', [])[:4]}" if status != 0 else ""))
     results.record(
         status == 0 and bombs.get("count", 0) > 0 and bombs.get("refused") == bombs.get("count")
