@@ -6,14 +6,16 @@
 #                      real servers (extra arguments: make test TESTARGS='--filter RollbackCoreTests')
 #   make schema-test   check schema/runbook-v1.schema.json against the runbooks (python3-jsonschema)
 #   make lint          swift format lint --strict
-#   make release       swift build -c release
+#   make release       swift build -c release --static-swift-stdlib (Swift's runtime linked in:
+#                      a third less start-up time; see README, Performance)
 #   make harness-up    start the test servers and keep them (see the printed hint)
 #   make harness-down  stop them
 #   make demo          deps, release build, then a whole incident on local services (scripts/demo);
 #                      leaves nothing running or behind
 #   make install       release binary, shell completions and man page under PREFIX (default
 #                      /usr/local; DESTDIR honoured); make uninstall removes them
-#   make bench         bench/assess.sh: rollback assess vs the seed's bash procedure (hyperfine)
+#   make bench         bench-deps, release build, then bench/run: assess and execute against the
+#                      seed's bash (and Ansible), scaling and startup, on the harness (hyperfine)
 #   make reliability   deps, release build, then reliability/run: crash safety, resume, lock,
 #                      faults, fuzzing, secrets and idempotence, measured ("N passed, M failed")
 #   make clean         remove .build
@@ -35,6 +37,8 @@ endif
 
 DEPS_PACKAGES := libcurl4-openssl-dev libpq-dev postgresql prometheus supervisor python3 \
                  hyperfine python3-jsonschema python3-yaml
+# Only `make bench` needs these: the Ansible contender and GNU time for peak memory.
+BENCH_PACKAGES := $(DEPS_PACKAGES) ansible-core time jq curl
 
 HARNESS := scripts/harness
 HARNESS_DIR_FILE := .build/harness-dir
@@ -47,16 +51,18 @@ DESTDIR ?=
 BINDIR := $(DESTDIR)$(PREFIX)/bin
 SHAREDIR := $(DESTDIR)$(PREFIX)/share
 RELEASE_BIN := .build/release/rollback
+RELEASE_FLAGS := -c release --static-swift-stdlib
 COMPLETIONS_DIR := .build/completions
 MAN_PAGE := .build/man/rollback.1
 MAN_DATE := $(shell git log -1 --format=%cs 2>/dev/null)
 
-.PHONY: deps build test selftest schema-test lint release harness-up harness-down demo bench clean \
+.PHONY: deps bench-deps build test selftest schema-test lint release harness-up harness-down demo bench clean \
         completions man install uninstall reliability
 
-deps:
+# $(call apt_install,PACKAGES): install those of PACKAGES that are missing (apt-get update first).
+define apt_install
 	@missing=""; \
-	for pkg in $(DEPS_PACKAGES); do \
+	for pkg in $(1); do \
 	  status=$$(dpkg -s "$$pkg" 2>/dev/null | sed -n 's/^Status: //p' || true); \
 	  [ "$$status" = "install ok installed" ] || missing="$$missing $$pkg"; \
 	done; \
@@ -65,6 +71,13 @@ deps:
 	sudo=""; if [ "$$(id -u)" != 0 ]; then sudo=sudo; fi; \
 	$$sudo apt-get update; \
 	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing
+endef
+
+deps:
+	$(call apt_install,$(DEPS_PACKAGES))
+
+bench-deps:
+	$(call apt_install,$(BENCH_PACKAGES))
 
 build:
 	$(SWIFT) build
@@ -87,7 +100,7 @@ lint:
 	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift
 
 release:
-	$(SWIFT) build -c release
+	$(SWIFT) build $(RELEASE_FLAGS)
 
 harness-up:
 	@mkdir -p .build
@@ -142,8 +155,8 @@ uninstall:
 	  $(SHAREDIR)/zsh/site-functions/_rollback $(SHAREDIR)/fish/vendor_completions.d/rollback.fish \
 	  $(SHAREDIR)/man/man1/rollback.1
 
-bench:
-	bench/assess.sh
+bench: bench-deps release
+	ROLLBACK_BIN=$(RELEASE_BIN) bench/run
 
 # Runs the harness items under scripts/harness/with-harness itself; see reliability/run.
 reliability: deps release
