@@ -1,5 +1,6 @@
 import Foundation
 import RollbackCore
+import RollbackSystem
 
 /// Renders assessments for people (`human`), for programs (`json`) and as changes (`changes`).
 enum AssessRendering {
@@ -294,11 +295,7 @@ enum AssessTime {
   }
 
   /// `2026-02-02T10:15:00.123Z`.
-  static func iso(_ date: Date) -> String {
-    let (t, millis) = fields(date)
-    return "\(t.tm_year + 1900)-\(two(t.tm_mon + 1))-\(two(t.tm_mday))T"
-      + "\(two(t.tm_hour)):\(two(t.tm_min)):\(two(t.tm_sec)).\(three(millis))Z"
-  }
+  static func iso(_ date: Date) -> String { Timestamp.iso(date) }
 
   /// `20260202T101500.123Z`, for file names that sort by time.
   static func compact(_ date: Date) -> String {

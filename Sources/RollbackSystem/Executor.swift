@@ -300,7 +300,7 @@ public final class Executor: @unchecked Sendable {
       ("title", .string(plan.title)), ("dry_run", .bool(request.dryRun)),
       ("target_s", .number(plan.targetSeconds)),
       ("started_at", .string(Timestamp.iso(startedAt))), ("at", .string(Timestamp.iso(Date()))),
-      ("pid", .int(Int(getpid()))), ("host", .string(ProcessInfo.processInfo.hostName)),
+      ("pid", .int(Int(getpid()))), ("host", .string(AtomicFilePOSIX.hostName())),
       ("user", .string(ProcessInfo.processInfo.environment["USER"] ?? String(getuid()))),
       ("vars", .object(safeOverrides.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
       (

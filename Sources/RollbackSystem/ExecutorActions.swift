@@ -93,9 +93,24 @@ extension Executor {
       var last = "no answer yet"
       var polls = 0
       let within = min(health.within, stepTimeout ?? health.within)
-      // Poll quickly at first (a restarted service is often up within a fraction of a second),
-      // then back off to the configured interval.
-      var pause = min(0.1, health.interval)
+      // A restarted service is usually up within a fraction of a second: poll every 25 ms for
+      // the first two seconds (a loopback request costs well under a millisecond), then back
+      // off to the configured interval. Every poll's reason is a tick; a plain line is said
+      // only when the reason changes or a second has passed, so logs stay short.
+      let quickPolling = 2.0
+      var pause = min(0.025, health.interval)
+      var lastSaid: (reason: String, at: Double)?
+      func waiting(_ reason: String) {
+        let now = seconds(clock.now - start)
+        let line =
+          "    \(id): waiting for \(name) to be healthy — \(reason), \(Quantity.format(seconds: now)) of \(Quantity.format(seconds: within))"
+        if let said = lastSaid, said.reason == reason, now - said.at < 1 {
+          say(line, .tick)
+        } else {
+          lastSaid = (reason, now)
+          say(line, .progress)
+        }
+      }
       while true {
         polls += 1
         let request = HTTPRequest(
@@ -112,21 +127,17 @@ extension Executor {
             return result
           }
           last = "HTTP \(response.status)" + (statusOK ? " without \"\(expectBody ?? "")\" in the body" : "")
-          say(
-            "    \(id): waiting for \(name) to be healthy — \(last), \(Quantity.format(seconds: seconds(clock.now - start))) of \(Quantity.format(seconds: within))",
-            .progress)
+          waiting(last)
         } catch {
           if case .cancelled = error { throw CancellationError() }
           last = error.description
-          say(
-            "    \(id): waiting for \(name) to be healthy — \(last), \(Quantity.format(seconds: seconds(clock.now - start))) of \(Quantity.format(seconds: within))",
-            .progress)
+          waiting(last)
         }
         try Task.checkCancellation()
         let elapsed = seconds(clock.now - start)
         if elapsed + pause > within { break }
         try await Task.sleep(for: .milliseconds(Int(pause * 1000)))
-        pause = min(pause * 2, health.interval)
+        if elapsed + pause >= quickPolling { pause = min(max(pause * 2, 0.1), health.interval) }
       }
       var result = AttemptResult.fail(
         "\(name) " + parts.joined(separator: ", "),

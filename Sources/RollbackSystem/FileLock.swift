@@ -210,8 +210,6 @@ public final class FileLock: @unchecked Sendable {
   }
 
   private static func timestamp(_ date: Date) -> String {
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime]
-    return formatter.string(from: date)
+    Timestamp.iso(date, fractional: false)
   }
 }

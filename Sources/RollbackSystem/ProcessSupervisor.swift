@@ -38,6 +38,8 @@ final class ProcessSupervisor {
   private var cancelled = false
   private var lastGroupCheck: ContinuousClock.Instant?
   private var groupGone = false
+  /// When both pipes were found closed while the child still ran.
+  private var pipesClosedAt: ContinuousClock.Instant?
 
   init(
     child: SpawnedProcess,
@@ -128,8 +130,15 @@ final class ProcessSupervisor {
     var until: ContinuousClock.Instant?
     switch phase {
     case .running:
-      // With both pipes closed only the exit is awaited: check often.
-      step = streams.isEmpty ? .milliseconds(5) : .milliseconds(50)
+      // With both pipes closed only the exit is awaited. A child usually exits right after
+      // closing them: check every millisecond for the first 100 ms, then every 10 ms.
+      if streams.isEmpty {
+        let closedAt = pipesClosedAt ?? now
+        pipesClosedAt = closedAt
+        step = closedAt.duration(to: now) < .milliseconds(100) ? .milliseconds(1) : .milliseconds(10)
+      } else {
+        step = .milliseconds(50)
+      }
       until = deadline
     case .draining(let end):
       step = .milliseconds(50)
