@@ -18,15 +18,12 @@ if [ -z "${ROLLBACK_TEST_PROM_URL:-}" ]; then
   exec scripts/harness/with-harness "$0" "$@"
 fi
 
-runs=${BENCH_RUNS:-20}
-if [ "$runs" -lt 10 ]; then runs=10; fi
+. bench/lib.sh
+bench_runs
 for tool in hyperfine jq psql curl; do
-  command -v "$tool" >/dev/null || { echo "bench: $tool is missing (make deps)" >&2; exit 2; }
+  command -v "$tool" >/dev/null || { echo "bench: $tool is missing (make bench-deps)" >&2; exit 2; }
 done
-
-echo "bench: building the release binary" >&2
-swift build -c release --product rollback >/dev/null
-bin=$(swift build -c release --show-bin-path)/rollback
+bench_binary
 
 export ROLLBACK_PROM_URL=$ROLLBACK_TEST_PROM_URL
 export DATABASE_URL=$ROLLBACK_TEST_DATABASE_URL
@@ -37,9 +34,6 @@ export ROLLBACK_SUPERVISOR_CONF=$ROLLBACK_TEST_SUPERVISOR_CONF
 work=$(mktemp -d "${TMPDIR:-/tmp}/rollback-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-median_ms() { jq -r ".results[$2].median * 1000 | . * 10 | round / 10" "$1"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r <= t ? "met" : "NOT met") }'; }
 
 # --- 1. assess vs the seed's bash procedure -------------------------------------------
 atom=(assess --runbook runbooks/frontend-backend-migration.yaml --env local --state-dir "$work/state")
@@ -53,8 +47,8 @@ hyperfine -N --style basic --warmup 3 --runs "$runs" -i --export-json "$work/ato
   -n "rollback assess (Atom, local)" "$bin ${atom[*]}" \
   -n "seed procedure in bash (3 curl|jq, 2 psql)" "bench/seed-identify.sh" >&2
 
-assess_ms=$(median_ms "$work/atom.json" 0)
-bash_ms=$(median_ms "$work/atom.json" 1)
+assess_ms=$(ms "$work/atom.json" 0 median)
+bash_ms=$(ms "$work/atom.json" 1 median)
 atom_ratio=$(ratio "$assess_ms" "$bash_ms")
 
 # --- 2. parallelism: one slow query among the signals -----------------------------------
@@ -82,19 +76,20 @@ hyperfine -N --style basic --warmup 3 --runs "$runs" -i --export-json "$work/slo
   "$bin ${harness[*]} --var 'slow_query=$slow_query'" \
   -n "the slowest query alone (psql)" "psql $DATABASE_URL -XAtc '$slow_query'" >&2
 
-slow_assess_ms=$(median_ms "$work/slow.json" 0)
-slow_query_ms=$(median_ms "$work/slow.json" 1)
+slow_assess_ms=$(ms "$work/slow.json" 0 median)
+slow_query_ms=$(ms "$work/slow.json" 1 median)
 slow_ratio=$(ratio "$slow_assess_ms" "$slow_query_ms")
 
-row() { printf '    %-44s %s\n' "$1" "$2"; }
 echo
-echo "rollback assess benchmark (medians of $runs runs, hyperfine)"
-echo "  Atom runbook, local environment:"
-row "rollback assess" "$assess_ms ms"
-row "seed procedure in bash (3 curl|jq, 2 psql)" "$bash_ms ms"
-row "ratio assess / bash" "$atom_ratio   (target <= 0.33: $(verdict "$atom_ratio" 0.334))"
-echo "  Parallelism (assess-harness runbook, one signal is SELECT 1 FROM pg_sleep(0.2)):"
-row "rollback assess" "$slow_assess_ms ms"
-row "the slowest query alone (psql)" "$slow_query_ms ms"
-row "ratio assess / slowest query" "$slow_ratio   (target <= 1.3: $(verdict "$slow_ratio" 1.3))"
-row "inside assess: all signals / the slow one" "$inside_total s / $inside_slow s"
+echo "assess: rollback assess against the seed's procedure (hyperfine, $runs runs each)"
+echo " Atom runbook, local environment:"
+timing_header "ratio"
+timing_row "$work/atom.json" 0 "rollback assess" "$atom_ratio (target <= 0.33: $(verdict "$atom_ratio" 0.334))"
+timing_row "$work/atom.json" 1 "seed procedure in bash (3 curl|jq, 2 psql)" "1.00"
+echo " Parallelism (assess-harness runbook; one signal is SELECT 1 FROM pg_sleep(0.2)):"
+timing_row "$work/slow.json" 0 "rollback assess" "$slow_ratio (target <= 1.3: $(verdict "$slow_ratio" 1.3))"
+timing_row "$work/slow.json" 1 "the slowest query alone (psql)" "1.00"
+echo "  inside one assessment: all signals read in $inside_total s, the slow one alone $inside_slow s"
+summary "assess Atom / seed bash" "$assess_ms / $bash_ms ms = $atom_ratio" "<= 0.33" "$(verdict "$atom_ratio" 0.334)"
+summary "assess / slowest query (200 ms)" "$slow_assess_ms / $slow_query_ms ms = $slow_ratio" "<= 1.3" \
+  "$(verdict "$slow_ratio" 1.3)"

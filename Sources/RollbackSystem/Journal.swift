@@ -160,7 +160,9 @@ public enum Timestamp {
     } else if index < bytes.count, bytes[index] == 43 || bytes[index] == 45 {
       let sign = bytes[index] == 45 ? -1 : 1
       index += 1
-      guard let hours = number(2), expect(58), let minutes = number(2), hours < 24, minutes < 60 else { return nil }
+      guard let hours = number(2), expect(58), let minutes = number(2), hours < 24, minutes < 60 else {
+        return nil
+      }
       offset = sign * (hours * 3600 + minutes * 60)
     } else {
       return nil

@@ -24,7 +24,8 @@ public enum RunRendering {
     members += [
       ("id", .string(record.id)), ("kind", .string(record.kind)), ("name", .string(record.name)),
       ("status", .string(record.status.rawValue)), ("mutates", .bool(record.mutates)),
-      ("started_at", .string(record.startedAt.map { Timestamp.iso($0) })), ("duration_s", .number(record.duration)),
+      ("started_at", .string(record.startedAt.map { Timestamp.iso($0) })),
+      ("duration_s", .number(record.duration)),
       ("detail", .string(record.detail)), ("error", .string(record.error)),
       ("attempts", .int(record.attempts)),
     ]
