@@ -480,12 +480,14 @@ struct RunbookBuilder {
 
   mutating func readStep(_ node: Node, index: Int, owner: String) -> Step? {
     var what = "step \(index) of \(owner)"
-    if let mapping = node.mapping, let idText = mapping["id"]?.scalar?.string, !idText.isEmpty {
+    // The id names the step in messages; found by text (a Yams subscript builds and compares nodes).
+    if let mapping = node.mapping,
+      let idText = mapping.first(where: { $0.key.scalar?.string == "id" })?.value.scalar?.string,
+      !idText.isEmpty
+    {
       what = "step '\(idText)' of \(owner)"
     }
-    let extras = RunbookLoader.kindExtras.values.flatMap { $0 }
-    let allowed = RunbookLoader.commonStepKeys + RunbookLoader.stepKinds + extras
-    guard let f = reader.fields(node, what, allowed: allowed) else { return nil }
+    guard let f = reader.fields(node, what, allowed: RunbookLoader.stepKeys) else { return nil }
     let kinds = RunbookLoader.stepKinds.filter { f.has($0) }
     let ordered = kinds.sorted {
       (f.keyNode($0)?.mark?.line ?? 0, f.keyNode($0)?.mark?.column ?? 0)

@@ -61,6 +61,9 @@ public enum RunbookLoader {
   static let kindExtras: [String: [String]] = [
     "wait": ["within", "interval", "consecutive"], "sql": ["mutates"],
   ]
+  /// Every key a step may have, in a fixed order (did-you-mean hints depend on it).
+  static let stepKeys =
+    commonStepKeys + stepKinds + kindExtras.keys.sorted().flatMap { kindExtras[$0] ?? [] }
 
   /// Parses and checks `source`; `file` names it in diagnostics.
   public static func load(source: String, file: String, options: LoadOptions = LoadOptions())
