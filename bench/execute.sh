@@ -382,7 +382,7 @@ echo "  rollback overhead:             $rollback_over ms (target <= 30 ms: $(wit
 echo "  ansible overhead / rollback's: $over_ratio (target >= 20: $(twenty "$over_ratio"));" \
   "adjusted $adj_ratio ($(twenty "$adj_ratio"))"
 echo "  seed bash overhead:            $seed_over ms; adjusted $seed_adj ms"
-echo "  the health poll schedule (every 25 ms for 2 s, then backing off to the 2 s interval) against polling every 50 ms:" \
+echo "  the health poll schedule (every 10 ms for 2 s, then backing off to the 2 s interval) against polling every 50 ms:" \
   "$(sub "$rollback_ms" "$poll50_ms") ms; adjusted $(awk -v a="$rollback_adj" -v b="$poll50_adj" 'BEGIN { if (a == "n/a" || b == "n/a") print "n/a"; else printf "%.1f", a - b }') ms"
 echo "Inside rollback execute (medians over its $journals timed and warm-up runs, from their journals):"
 echo "  before the run: process start, arguments, runbook load (median wall - run)  $(sub "$rollback_ms" "$(jmed run_s)") ms"

@@ -93,12 +93,12 @@ extension Executor {
       var last = "no answer yet"
       var polls = 0
       let within = min(health.within, stepTimeout ?? health.within)
-      // A restarted service is usually up within a fraction of a second: poll every 25 ms for
+      // A restarted service is usually up within a fraction of a second: poll every 10 ms for
       // the first two seconds (a loopback request costs well under a millisecond), then back
       // off to the configured interval. Every poll's reason is a tick; a plain line is said
       // only when the reason changes or a second has passed, so logs stay short.
       let quickPolling = 2.0
-      var pause = min(0.025, health.interval)
+      var pause = min(0.01, health.interval)
       var lastSaid: (reason: String, at: Double)?
       func waiting(_ reason: String) {
         let now = seconds(clock.now - start)
