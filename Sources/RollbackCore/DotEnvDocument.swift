@@ -27,7 +27,8 @@ public struct DotEnvDocument: Sendable, Equatable {
   /// UTF-8, or a quote anywhere in the file is never closed.
   public func value(of key: String) throws(DotEnvError) -> String? {
     try Self.validate(key: key)
-    guard let assignment = try uniqueAssignment(of: key, in: DotEnvScanner.scan(bytes)) else { return nil }
+    let scan = try DotEnvScanner.scan(bytes, key: Array(key.utf8))
+    guard let assignment = try uniqueAssignment(of: key, in: scan) else { return nil }
     return try decode(assignment)
   }
 
@@ -39,7 +40,7 @@ public struct DotEnvDocument: Sendable, Equatable {
   public func setting(key: String, value: String) throws(DotEnvError) -> DotEnvEdit {
     try Self.validate(key: key)
     try Self.validate(value: value, for: key)
-    let scan = try DotEnvScanner.scan(bytes)
+    let scan = try DotEnvScanner.scan(bytes, key: Array(key.utf8))
     guard let assignment = try uniqueAssignment(of: key, in: scan) else {
       return appending(key: key, value: value)
     }
@@ -59,8 +60,12 @@ public struct DotEnvDocument: Sendable, Equatable {
       range = assignment.valueRange
       replacement = Self.doubleQuoted(value)
     }
-    var newBytes = bytes
-    newBytes.replaceSubrange(range, with: replacement)
+    // One copy, sized up front (replaceSubrange on a copy would copy, then shift the tail).
+    var newBytes: [UInt8] = []
+    newBytes.reserveCapacity(bytes.count - range.count + replacement.count)
+    newBytes.append(contentsOf: bytes[..<range.lowerBound])
+    newBytes.append(contentsOf: replacement)
+    newBytes.append(contentsOf: bytes[range.upperBound...])
     return DotEnvEdit(
       key: key, oldValue: oldValue, newValue: value, change: .replaced, line: assignment.line,
       bytes: newBytes, replacedRange: range, replacement: replacement)

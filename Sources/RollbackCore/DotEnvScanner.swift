@@ -48,11 +48,11 @@ struct DotEnvShadowedAssignment: Sendable, Equatable {
   let enclosingLine: Int
 }
 
-/// The result of scanning a dotenv text.
+/// The result of scanning a dotenv text for one key.
 struct DotEnvScan: Sendable, Equatable {
-  /// The assignments, in file order.
+  /// The key's assignments, in file order.
   var assignments: [DotEnvAssignment] = []
-  /// Assignment-like lines hidden inside multi-line values.
+  /// Lines hidden inside multi-line values that seem to assign the key.
   var shadowed: [DotEnvShadowedAssignment] = []
 }
 
@@ -82,21 +82,32 @@ enum DotEnvByte {
 /// Scans dotenv bytes for assignments, one line at a time, following quoted values across lines.
 ///
 /// Lines that are not assignments (comments, blanks, anything else) are skipped, never refused:
-/// the editor only needs to find the one assignment it changes.
+/// the editor only needs to find the one assignment it changes. A scan looks for one key: it
+/// walks the whole file (every line, every quoted value, so it meets every error a quote can
+/// cause) but records only that key's assignments and shadowed lines, comparing key bytes in
+/// place; no other key becomes a `String`.
 struct DotEnvScanner {
-  private let bytes: [UInt8]
+  /// The bytes, borrowed for the scan (every access is guarded by `index < bytes.count`).
+  private let bytes: UnsafeBufferPointer<UInt8>
+  /// The key whose assignments are recorded.
+  private let target: [UInt8]
   private var index = 0
   private var line = 1
   private var scan = DotEnvScan()
 
-  /// Scans `bytes`; throws when a quote is still open at the end of the file.
-  static func scan(_ bytes: [UInt8]) throws(DotEnvError) -> DotEnvScan {
-    var scanner = DotEnvScanner(bytes: bytes)
-    return try scanner.run()
+  /// Scans `bytes` for the assignments of `key` and the lines inside multi-line values that seem
+  /// to assign `key`; throws when a quote anywhere is still open at the end of the file, or text
+  /// follows the closing quote of a multi-line value.
+  static func scan(_ bytes: [UInt8], key: [UInt8]) throws(DotEnvError) -> DotEnvScan {
+    try bytes.withUnsafeBufferPointer { (buffer) throws(DotEnvError) in
+      var scanner = DotEnvScanner(bytes: buffer, target: key)
+      return try scanner.run()
+    }
   }
 
-  private init(bytes: [UInt8]) {
+  private init(bytes: UnsafeBufferPointer<UInt8>, target: [UInt8]) {
     self.bytes = bytes
+    self.target = target
   }
 
   private mutating func run() throws(DotEnvError) -> DotEnvScan {
@@ -107,14 +118,16 @@ struct DotEnvScanner {
     return scan
   }
 
-  /// The key and the index just after `=` when an assignment starts at `start`
+  /// The key's byte range and the index just after `=` when an assignment starts at `start`
   /// (`[blanks][export blanks]KEY[blanks]=`).
-  static func assignmentHead(in bytes: [UInt8], at start: Int) -> (key: String, afterEquals: Int)? {
+  static func assignmentHead(in bytes: UnsafeBufferPointer<UInt8>, at start: Int) -> (
+    key: Range<Int>, afterEquals: Int
+  )? {
     var index = start
     while index < bytes.count, DotEnvByte.isBlank(bytes[index]) { index += 1 }
     let exportEnd = index + DotEnvByte.export.count
-    if exportEnd < bytes.count, bytes[index..<exportEnd].elementsEqual(DotEnvByte.export),
-      DotEnvByte.isBlank(bytes[exportEnd])
+    if exportEnd < bytes.count, bytes[index] == DotEnvByte.export[0],
+      bytes[index..<exportEnd].elementsEqual(DotEnvByte.export), DotEnvByte.isBlank(bytes[exportEnd])
     {
       var afterExport = exportEnd
       while afterExport < bytes.count, DotEnvByte.isBlank(bytes[afterExport]) { afterExport += 1 }
@@ -123,14 +136,32 @@ struct DotEnvScanner {
     return keyAndEquals(in: bytes, at: index)
   }
 
-  private static func keyAndEquals(in bytes: [UInt8], at start: Int) -> (key: String, afterEquals: Int)? {
+  private static func keyAndEquals(in bytes: UnsafeBufferPointer<UInt8>, at start: Int) -> (
+    key: Range<Int>, afterEquals: Int
+  )? {
     var index = start
     while index < bytes.count, DotEnvByte.isKey(bytes[index]) { index += 1 }
     guard index > start else { return nil }
-    let key = String(decoding: bytes[start..<index], as: UTF8.self)
+    let key = start..<index
     while index < bytes.count, DotEnvByte.isBlank(bytes[index]) { index += 1 }
     guard index < bytes.count, bytes[index] == DotEnvByte.equals else { return nil }
     return (key, index + 1)
+  }
+
+  /// True when the key at `range` is the one this scan records.
+  private func records(_ range: Range<Int>) -> Bool {
+    guard range.count == target.count else { return false }
+    var index = range.lowerBound
+    for byte in target {
+      if bytes[index] != byte { return false }
+      index += 1
+    }
+    return true
+  }
+
+  /// The key at `range` as text (only for what is recorded or thrown).
+  private func text(_ range: Range<Int>) -> String {
+    String(decoding: bytes[range], as: UTF8.self)
   }
 
   private mutating func scanLine() throws(DotEnvError) {
@@ -147,7 +178,7 @@ struct DotEnvScanner {
     }
   }
 
-  private mutating func scanQuoted(key: String, quote: DotEnvQuote) throws(DotEnvError) {
+  private mutating func scanQuoted(key: Range<Int>, quote: DotEnvQuote) throws(DotEnvError) {
     let open = index
     let openLine = line
     index += 1
@@ -164,14 +195,15 @@ struct DotEnvScanner {
       index += 1
       if byte == DotEnvByte.newline {
         line += 1
-        if let inner = Self.assignmentHead(in: bytes, at: index) {
+        if let inner = Self.assignmentHead(in: bytes, at: index), records(inner.key) {
           scan.shadowed.append(
-            DotEnvShadowedAssignment(key: inner.key, line: line, enclosingKey: key, enclosingLine: openLine))
+            DotEnvShadowedAssignment(
+              key: text(inner.key), line: line, enclosingKey: text(key), enclosingLine: openLine))
         }
       }
     }
     guard index < bytes.count else {
-      throw .unterminatedQuote(key: key, line: openLine, quote: quote.text)
+      throw .unterminatedQuote(key: text(key), line: openLine, quote: quote.text)
     }
     let contentEnd = index
     index += 1
@@ -179,20 +211,30 @@ struct DotEnvScanner {
     // reads the line as an unquoted value, and a multi-line value then ends on its first line.
     var after = index
     while after < bytes.count, DotEnvByte.isBlank(bytes[after]) { after += 1 }
-    let textAfterQuote =
-      after < bytes.count
-      && ![DotEnvByte.newline, DotEnvByte.carriageReturn, DotEnvByte.hash].contains(bytes[after])
-    if textAfterQuote, line != openLine {
-      throw .textAfterClosingQuote(key: key, line: openLine, quote: quote.text)
+    var textAfterQuote = false
+    if after < bytes.count {
+      let next = bytes[after]
+      textAfterQuote =
+        next != DotEnvByte.newline && next != DotEnvByte.carriageReturn && next != DotEnvByte.hash
     }
-    scan.assignments.append(
-      DotEnvAssignment(
-        key: key, line: openLine, quote: quote, contentRange: contentStart..<contentEnd,
-        valueRange: open..<index, textAfterQuote: textAfterQuote))
+    if textAfterQuote, line != openLine {
+      throw .textAfterClosingQuote(key: text(key), line: openLine, quote: quote.text)
+    }
+    if records(key) {
+      scan.assignments.append(
+        DotEnvAssignment(
+          key: text(key), line: openLine, quote: quote, contentRange: contentStart..<contentEnd,
+          valueRange: open..<index, textAfterQuote: textAfterQuote))
+    }
     skipRestOfLine()
   }
 
-  private mutating func scanUnquoted(key: String, afterEquals: Int) {
+  private mutating func scanUnquoted(key: Range<Int>, afterEquals: Int) {
+    // An unquoted value never goes past its line: unless it is recorded, its end does not matter.
+    guard records(key) else {
+      skipRestOfLine()
+      return
+    }
     let start = index
     var end = start
     var cursor = start
@@ -205,12 +247,22 @@ struct DotEnvScanner {
     }
     let range = end > start ? start..<end : afterEquals..<afterEquals
     scan.assignments.append(
-      DotEnvAssignment(key: key, line: line, quote: .none, contentRange: range, valueRange: range))
+      DotEnvAssignment(key: text(key), line: line, quote: .none, contentRange: range, valueRange: range))
     index = cursor
     skipRestOfLine()
   }
 
   private mutating func skipRestOfLine() {
+    // Eight bytes at a time while none of them is a line feed (a zero byte of `word ^ 0x0A…`).
+    if let base = bytes.baseAddress {
+      let raw = UnsafeRawPointer(base)
+      while index + 8 <= bytes.count {
+        let word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+        let x = word ^ 0x0A0A_0A0A_0A0A_0A0A
+        if (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080 != 0 { break }
+        index += 8
+      }
+    }
     while index < bytes.count {
       let byte = bytes[index]
       index += 1

@@ -1,0 +1,261 @@
+import Testing
+
+@testable import RollbackCore
+
+/// The scan for one key (what every edit and read uses) against the full scan it replaced:
+/// the same assignments and shadowed lines for that key, and the same error, byte for byte.
+@Suite("scanning a dotenv file for one key")
+struct DotEnvScannerTests {
+  /// What a scan gives, as one comparable value.
+  enum Outcome: Equatable {
+    case scanned(DotEnvScan)
+    case failed(DotEnvError)
+  }
+
+  static func keyed(_ bytes: [UInt8], _ key: String) -> Outcome {
+    do { return .scanned(try DotEnvScanner.scan(bytes, key: Array(key.utf8))) } catch {
+      return .failed(error)
+    }
+  }
+
+  /// The reference: the scanner as it was before the keyed scan, every key kept.
+  static func reference(_ bytes: [UInt8]) -> Result<DotEnvScan, DotEnvError> {
+    do { return .success(try ReferenceDotEnvScanner.scan(bytes)) } catch { return .failure(error) }
+  }
+
+  /// The reference's outcome for one key: its full scan filtered to that key.
+  static func filtered(_ full: Result<DotEnvScan, DotEnvError>, _ key: String) -> Outcome {
+    switch full {
+    case .success(let scan):
+      return .scanned(
+        DotEnvScan(
+          assignments: scan.assignments.filter { $0.key == key },
+          shadowed: scan.shadowed.filter { $0.key == key }))
+    case .failure(let error):
+      return .failed(error)
+    }
+  }
+
+  static func reference(_ bytes: [UInt8], _ key: String) -> Outcome { filtered(reference(bytes), key) }
+
+  /// The keys worth asking for in `bytes`: every key the reference saw (assigned or shadowed),
+  /// prefixes and extensions of them, and a few that are not there.
+  static func candidateKeys(_ bytes: [UInt8], _ full: Result<DotEnvScan, DotEnvError>) -> [String] {
+    var keys: Set<String> = [DotEnvFuzzer.key, "NEW_KEY", "A", "export", "NEXT_PUBLIC_USE_BACKEND_AP"]
+    if case .success(let scan) = full {
+      for key in scan.assignments.map(\.key) + scan.shadowed.map(\.key) {
+        keys.insert(key)
+        keys.insert(String(key.dropLast()))
+        keys.insert(key + "X")
+      }
+    }
+    keys.formUnion(DotEnvFuzzer.keys(in: bytes))
+    return keys.filter { !$0.isEmpty }.sorted()
+  }
+
+  @Test("mutated dotenv files: the keyed scan finds what the full scan found for that key")
+  func mutatedFiles() {
+    var rng = FuzzRandom(seed: 0x5CA7_0001)
+    var mismatches: [String] = []
+    var compared = 0
+    for _ in 0..<1000 {
+      let (kind, bytes) = DotEnvFuzzer.mutate(rng.pick(DotEnvFuzzer.seeds), &rng)
+      let full = Self.reference(bytes)
+      for key in Self.candidateKeys(bytes, full) {
+        compared += 1
+        let expected = Self.filtered(full, key)
+        let got = Self.keyed(bytes, key)
+        if got != expected, mismatches.count < 5 {
+          mismatches.append("\(kind) \(key) in \(String(decoding: bytes, as: UTF8.self).debugDescription)")
+        }
+      }
+    }
+    #expect(compared > 1000)
+    #expect(mismatches.isEmpty, "\(mismatches)")
+  }
+
+  @Test(
+    "the cases that shape a scan",
+    arguments: [
+      "A=1\nNEXT=true\nB=2\n",
+      "NEXT=1\nNEXT=2\nNEXTX=3\nNEX=4\n",
+      "K='a\nexport NEXT=1\n'\nNEXT=2\n",
+      "K=\"a\n  NEXT = 1\nNEXT=2\n\"\n",
+      "P=\"a\nb\" c\nK=true\n",
+      "A=1\nNEXT=`true`\\\nB=2\n",
+      "X='abc",
+      "NEXT=\"open\nA=1\n",
+      "\u{FEFF}export NEXT = \"true\" # c\r\nexport  OTHER=1",
+      "NEXT=a#b c #d\nE= \nF=\n=G\n",
+      "NEXT=\"esc \\\" \\\\\" NEXT=x\n",
+      "",
+    ])
+  func shapes(_ text: String) {
+    let bytes = Array(text.utf8)
+    for key in Self.candidateKeys(bytes, Self.reference(bytes)) + ["NEXT", "K", "P", "X", "OTHER"] {
+      #expect(Self.keyed(bytes, key) == Self.reference(bytes, key), "key \(key)")
+    }
+  }
+
+  @Test("a large file: the one key found, the whole file walked, an error at its end still seen")
+  func largeFile() {
+    var lines: [String] = []
+    for index in 0..<20_000 {
+      switch index % 5 {
+      case 0: lines.append("# block \(index)")
+      case 1: lines.append("export KEY_\(index)=\"multi\nline NEXT=1\n value\"")
+      case 2: lines.append("KEY_\(index) = 'single' # c")
+      case 3: lines.append(index == 10_003 ? "NEXT=true" : "KEY_\(index)=plain value #c")
+      default: lines.append("")
+      }
+    }
+    let bytes = Array((lines.joined(separator: "\n") + "\n").utf8)
+    for key in ["NEXT", "KEY_1", "KEY_19998", "ABSENT"] {
+      #expect(Self.keyed(bytes, key) == Self.reference(bytes, key), "key \(key)")
+    }
+    let broken = bytes + Array("LAST='never closed\n".utf8)
+    #expect(Self.keyed(broken, "NEXT") == .failed(.unterminatedQuote(key: "LAST", line: 28_001, quote: "'")))
+    #expect(Self.keyed(broken, "NEXT") == Self.reference(broken, "NEXT"))
+  }
+}
+
+/// The scanner as it was before the keyed scan (every key kept as a `String`), verbatim: the
+/// oracle the keyed scan is compared with.
+struct ReferenceDotEnvScanner {
+  private let bytes: [UInt8]
+  private var index = 0
+  private var line = 1
+  private var scan = DotEnvScan()
+
+  /// Scans `bytes`; throws when a quote is still open at the end of the file.
+  static func scan(_ bytes: [UInt8]) throws(DotEnvError) -> DotEnvScan {
+    var scanner = ReferenceDotEnvScanner(bytes: bytes)
+    return try scanner.run()
+  }
+
+  private init(bytes: [UInt8]) {
+    self.bytes = bytes
+  }
+
+  private mutating func run() throws(DotEnvError) -> DotEnvScan {
+    if bytes.starts(with: DotEnvByte.byteOrderMark) { index = DotEnvByte.byteOrderMark.count }
+    while index < bytes.count {
+      try scanLine()
+    }
+    return scan
+  }
+
+  /// The key and the index just after `=` when an assignment starts at `start`
+  /// (`[blanks][export blanks]KEY[blanks]=`).
+  static func assignmentHead(in bytes: [UInt8], at start: Int) -> (key: String, afterEquals: Int)? {
+    var index = start
+    while index < bytes.count, DotEnvByte.isBlank(bytes[index]) { index += 1 }
+    let exportEnd = index + DotEnvByte.export.count
+    if exportEnd < bytes.count, bytes[index..<exportEnd].elementsEqual(DotEnvByte.export),
+      DotEnvByte.isBlank(bytes[exportEnd])
+    {
+      var afterExport = exportEnd
+      while afterExport < bytes.count, DotEnvByte.isBlank(bytes[afterExport]) { afterExport += 1 }
+      if let head = keyAndEquals(in: bytes, at: afterExport) { return head }
+    }
+    return keyAndEquals(in: bytes, at: index)
+  }
+
+  private static func keyAndEquals(in bytes: [UInt8], at start: Int) -> (key: String, afterEquals: Int)? {
+    var index = start
+    while index < bytes.count, DotEnvByte.isKey(bytes[index]) { index += 1 }
+    guard index > start else { return nil }
+    let key = String(decoding: bytes[start..<index], as: UTF8.self)
+    while index < bytes.count, DotEnvByte.isBlank(bytes[index]) { index += 1 }
+    guard index < bytes.count, bytes[index] == DotEnvByte.equals else { return nil }
+    return (key, index + 1)
+  }
+
+  private mutating func scanLine() throws(DotEnvError) {
+    guard let head = Self.assignmentHead(in: bytes, at: index) else {
+      skipRestOfLine()
+      return
+    }
+    index = head.afterEquals
+    while index < bytes.count, DotEnvByte.isBlank(bytes[index]) { index += 1 }
+    if index < bytes.count, let quote = DotEnvQuote(rawValue: bytes[index]), quote != .none {
+      try scanQuoted(key: head.key, quote: quote)
+    } else {
+      scanUnquoted(key: head.key, afterEquals: head.afterEquals)
+    }
+  }
+
+  private mutating func scanQuoted(key: String, quote: DotEnvQuote) throws(DotEnvError) {
+    let open = index
+    let openLine = line
+    index += 1
+    let contentStart = index
+    while index < bytes.count {
+      let byte = bytes[index]
+      if byte == quote.rawValue { break }
+      if byte == DotEnvByte.backslash, quote != .backtick, index + 1 < bytes.count,
+        bytes[index + 1] == quote.rawValue || (quote == .double && bytes[index + 1] == DotEnvByte.backslash)
+      {
+        index += 2
+        continue
+      }
+      index += 1
+      if byte == DotEnvByte.newline {
+        line += 1
+        if let inner = Self.assignmentHead(in: bytes, at: index) {
+          scan.shadowed.append(
+            DotEnvShadowedAssignment(key: inner.key, line: line, enclosingKey: key, enclosingLine: openLine))
+        }
+      }
+    }
+    guard index < bytes.count else {
+      throw .unterminatedQuote(key: key, line: openLine, quote: quote.text)
+    }
+    let contentEnd = index
+    index += 1
+    // After the closing quote dotenv allows only blanks and a comment; with anything else it
+    // reads the line as an unquoted value, and a multi-line value then ends on its first line.
+    var after = index
+    while after < bytes.count, DotEnvByte.isBlank(bytes[after]) { after += 1 }
+    let textAfterQuote =
+      after < bytes.count
+      && ![DotEnvByte.newline, DotEnvByte.carriageReturn, DotEnvByte.hash].contains(bytes[after])
+    if textAfterQuote, line != openLine {
+      throw .textAfterClosingQuote(key: key, line: openLine, quote: quote.text)
+    }
+    scan.assignments.append(
+      DotEnvAssignment(
+        key: key, line: openLine, quote: quote, contentRange: contentStart..<contentEnd,
+        valueRange: open..<index, textAfterQuote: textAfterQuote))
+    skipRestOfLine()
+  }
+
+  private mutating func scanUnquoted(key: String, afterEquals: Int) {
+    let start = index
+    var end = start
+    var cursor = start
+    while cursor < bytes.count {
+      let byte = bytes[cursor]
+      if byte == DotEnvByte.newline || byte == DotEnvByte.carriageReturn { break }
+      if byte == DotEnvByte.hash, cursor > afterEquals, DotEnvByte.isBlank(bytes[cursor - 1]) { break }
+      cursor += 1
+      if !DotEnvByte.isBlank(byte) { end = cursor }
+    }
+    let range = end > start ? start..<end : afterEquals..<afterEquals
+    scan.assignments.append(
+      DotEnvAssignment(key: key, line: line, quote: .none, contentRange: range, valueRange: range))
+    index = cursor
+    skipRestOfLine()
+  }
+
+  private mutating func skipRestOfLine() {
+    while index < bytes.count {
+      let byte = bytes[index]
+      index += 1
+      if byte == DotEnvByte.newline {
+        line += 1
+        return
+      }
+    }
+  }
+}
