@@ -60,13 +60,21 @@ public enum AtomicFile {
     let realPath = try resolve(path)
     let original = try openRegularFile(realPath, shownAs: path)
     let previous: [UInt8]
+    let unchanged: Bool
     do {
       defer { close(original.descriptor) }
-      previous = try AtomicFilePOSIX.readAll(original.descriptor)
+      if let expected {
+        // Compared while reading; on success the file held exactly `expected`.
+        unchanged = try AtomicFilePOSIX.contentEquals(original.descriptor, expected)
+        previous = expected
+      } else {
+        previous = try AtomicFilePOSIX.readAll(original.descriptor)
+        unchanged = true
+      }
     } catch {
       throw FileError.from(errno: error.code, path: path, operation: "read")
     }
-    if let expected, expected != previous { throw .changedMeanwhile(path: path) }
+    if !unchanged { throw .changedMeanwhile(path: path) }
     try writeDurably(
       bytes, to: realPath, shownAs: path, mode: original.status.st_mode & 0o7777,
       owner: (original.status.st_uid, original.status.st_gid), replacing: true)

@@ -20,8 +20,34 @@ enum AtomicFilePOSIX {
   }
 
   /// Reads a descriptor to its end.
+  ///
+  /// The buffer is sized from `fstat` (plus one byte, so that a file that did not change ends
+  /// with the second read); a file that grew meanwhile is read on to its end all the same.
   static func readAll(_ descriptor: Int32) throws(AtomicFileErrno) -> [UInt8] {
-    var result: [UInt8] = []
+    var size = 0
+    if let info = try? status(descriptor), info.st_size > 0 { size = Int(info.st_size) }
+    var failure: Int32 = 0
+    var atEnd = false
+    var result = [UInt8](unsafeUninitializedCapacity: size + 1) { buffer, initialized in
+      initialized = 0
+      guard let base = buffer.baseAddress else { return }
+      while initialized < buffer.count {
+        let count = read(descriptor, base + initialized, buffer.count - initialized)
+        if count == 0 {
+          atEnd = true
+          return
+        }
+        if count < 0 {
+          if errno == EINTR { continue }
+          failure = errno
+          return
+        }
+        initialized += count
+      }
+    }
+    if failure != 0 { throw AtomicFileErrno(failure) }
+    guard !atEnd else { return result }
+    // The file grew after fstat: read the rest.
     var chunk = [UInt8](repeating: 0, count: 64 * 1024)
     while true {
       let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
@@ -31,6 +57,30 @@ enum AtomicFilePOSIX {
         throw AtomicFileErrno(errno)
       }
       result.append(contentsOf: chunk[0..<count])
+    }
+  }
+
+  /// True when what is left to read from the descriptor is exactly `expected`: read in chunks
+  /// and compared as it comes (`memcmp`), without holding a second copy of the file.
+  static func contentEquals(_ descriptor: Int32, _ expected: [UInt8]) throws(AtomicFileErrno) -> Bool {
+    var chunk = [UInt8](repeating: 0, count: 128 * 1024)
+    var offset = 0
+    while true {
+      let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+      if count == 0 { return offset == expected.count }
+      if count < 0 {
+        if errno == EINTR { continue }
+        throw AtomicFileErrno(errno)
+      }
+      guard count <= expected.count - offset else { return false }
+      let same = chunk.withUnsafeBytes { got in
+        expected.withUnsafeBytes { wanted in
+          guard let got = got.baseAddress, let wanted = wanted.baseAddress else { return false }
+          return memcmp(got, wanted + offset, count) == 0
+        }
+      }
+      guard same else { return false }
+      offset += count
     }
   }
 
