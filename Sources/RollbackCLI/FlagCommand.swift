@@ -83,10 +83,10 @@ struct FlagCommand: AsyncParsableCommand {
         Console.human(
           "\(flag.name) (\(flag.key); on = \(flag.enabled), off = \(flag.disabled))", json: options.json)
         var files: [JSONValue] = []
-        for (file, value) in editor.values(of: flag.key) {
-          let percent = flag.percentKey.flatMap { key in
-            editor.values(of: key).first { $0.file == file }?.value
-          }
+        // Each file's percentage read once, not every file again for each file.
+        let percents = flag.percentKey.map { editor.values(of: $0) }
+        for (index, (file, value)) in editor.values(of: flag.key).enumerated() {
+          let percent = percents?[index].value
           let state =
             value.map { $0 == flag.enabled ? "on" : ($0 == flag.disabled ? "off" : "other") } ?? "unset"
           var line = "  \(file): \(value ?? "(unset)") [\(state)]"
