@@ -70,15 +70,7 @@ public struct RunReport: Sendable {
   /// Reads a run from its journal events (JSON objects, in order); nil without a run-started event.
   public static func parse(_ events: [[String: Any]]) -> RunReport? {
     guard let start = events.first(where: { $0["event"] as? String == "run-started" }) else { return nil }
-    var report = RunReport(
-      runID: start["run_id"] as? String ?? "", command: start["command"] as? String ?? "execute",
-      runbook: start["runbook"] as? String ?? "", environment: start["environment"] as? String ?? "",
-      level: start["level"] as? Int, scenario: start["scenario"] as? String, title: start["title"] as? String,
-      dryRun: start["dry_run"] as? Bool ?? false, status: "in progress",
-      startedAt: start["started_at"] as? String ?? "",
-      finishedAt: nil, duration: nil, rollbackDuration: nil, target: number(start["target_s"]),
-      withinTarget: nil,
-      advice: nil, resumes: 0, steps: [])
+    var summary = RunSummary(start: start)
     var order: [String] = []
     var entries: [String: StepEntry] = [:]
     for item in start["steps"] as? [[String: Any]] ?? [] {
@@ -90,10 +82,8 @@ public struct RunReport: Sendable {
         outputTail: nil, flagChanges: [], signals: [])
     }
     for event in events {
+      summary.apply(event)
       switch event["event"] as? String {
-      case "run-resumed":
-        report.resumes += 1
-        report.status = "in progress"
       case "step-finished":
         guard let id = event["id"] as? String else { continue }
         if entries[id] == nil { order.append(id) }
@@ -117,21 +107,45 @@ public struct RunReport: Sendable {
           startedAt: event["started_at"] as? String, duration: number(event["duration_s"]) ?? 0,
           detail: event["detail"] as? String ?? "", error: event["error"] as? String,
           outputTail: event["output_tail"] as? String, flagChanges: flagChanges, signals: signals)
-      case "run-finished":
-        report.status = event["status"] as? String ?? "unknown"
-        report.finishedAt = event["finished_at"] as? String
-        report.duration = number(event["duration_s"])
-        report.rollbackDuration = number(event["rollback_duration_s"])
-        report.withinTarget = event["within_target"] as? Bool
-        report.advice = event["advice"] as? String
       default:
         break
       }
     }
-    report.steps = order.compactMap { entries[$0] }
-    return report
+    return RunReport(summary: summary, steps: order.compactMap { entries[$0] })
   }
 
+  /// A report made of a run's summary and its steps.
+  public init(summary: RunSummary, steps: [StepEntry]) {
+    runID = summary.runID
+    command = summary.command
+    runbook = summary.runbook
+    environment = summary.environment
+    level = summary.level
+    scenario = summary.scenario
+    title = summary.title
+    dryRun = summary.dryRun
+    status = summary.status
+    startedAt = summary.startedAt
+    finishedAt = summary.finishedAt
+    duration = summary.duration
+    rollbackDuration = summary.rollbackDuration
+    target = summary.target
+    withinTarget = summary.withinTarget
+    advice = summary.advice
+    resumes = summary.resumes
+    self.steps = steps
+  }
+
+  /// Everything but the steps: what `history` lists.
+  public var summary: RunSummary {
+    RunSummary(
+      runID: runID, command: command, runbook: runbook, environment: environment, level: level,
+      scenario: scenario, title: title, dryRun: dryRun, status: status, startedAt: startedAt,
+      finishedAt: finishedAt, duration: duration, rollbackDuration: rollbackDuration, target: target,
+      withinTarget: withinTarget, advice: advice, resumes: resumes)
+  }
+
+  /// A JSON number as a Double; nil for anything else.
   static func number(_ value: Any?) -> Double? {
     switch value {
     case let double as Double: return double
@@ -148,4 +162,113 @@ public struct RunReport: Sendable {
   public var signalsAfter: [(name: String, value: Double?, unit: String, error: String?)] {
     steps.last { !$0.signals.isEmpty && $0.status != "pending" }?.signals ?? []
   }
+}
+
+/// A run without its steps, read from the journal's `run-started`, `run-resumed` and
+/// `run-finished` events: one row of `rollback history`.
+public struct RunSummary: Sendable, Equatable {
+  /// The journal events a summary reads; the others (`step-started`, `step-finished`, …) leave it as it is.
+  public static let eventKinds: Set<String> = ["run-started", "run-resumed", "run-finished"]
+
+  /// The run id.
+  public var runID: String
+  /// The command that started it (`execute`, `drill`).
+  public var command: String
+  /// The runbook's name.
+  public var runbook: String
+  /// The environment.
+  public var environment: String
+  /// The level, if any.
+  public var level: Int?
+  /// The scenario, if any.
+  public var scenario: String?
+  /// The level's name or the scenario's title.
+  public var title: String?
+  /// Whether it was a rehearsal.
+  public var dryRun: Bool
+  /// The last outcome journalled, `in progress` when none (killed) or after a later resume.
+  public var status: String
+  /// When it started (ISO time).
+  public var startedAt: String
+  /// When it finished (ISO time), nil when it never did.
+  public var finishedAt: String?
+  /// Wall time, seconds, when finished.
+  public var duration: Double?
+  /// Time of the rollback part of a drill, seconds.
+  public var rollbackDuration: Double?
+  /// The target, seconds.
+  public var target: Double?
+  /// Whether it finished within target.
+  public var withinTarget: Bool?
+  /// What to do next, when it failed.
+  public var advice: String?
+  /// How many times it was resumed.
+  public var resumes: Int
+
+  /// A summary with every field given.
+  public init(
+    runID: String, command: String, runbook: String, environment: String, level: Int?, scenario: String?,
+    title: String?, dryRun: Bool, status: String, startedAt: String, finishedAt: String?, duration: Double?,
+    rollbackDuration: Double?, target: Double?, withinTarget: Bool?, advice: String?, resumes: Int
+  ) {
+    self.runID = runID
+    self.command = command
+    self.runbook = runbook
+    self.environment = environment
+    self.level = level
+    self.scenario = scenario
+    self.title = title
+    self.dryRun = dryRun
+    self.status = status
+    self.startedAt = startedAt
+    self.finishedAt = finishedAt
+    self.duration = duration
+    self.rollbackDuration = rollbackDuration
+    self.target = target
+    self.withinTarget = withinTarget
+    self.advice = advice
+    self.resumes = resumes
+  }
+
+  /// The summary as the `run-started` event describes it: `in progress`, not finished.
+  public init(start: [String: Any]) {
+    self.init(
+      runID: start["run_id"] as? String ?? "", command: start["command"] as? String ?? "execute",
+      runbook: start["runbook"] as? String ?? "", environment: start["environment"] as? String ?? "",
+      level: start["level"] as? Int, scenario: start["scenario"] as? String, title: start["title"] as? String,
+      dryRun: start["dry_run"] as? Bool ?? false, status: "in progress",
+      startedAt: start["started_at"] as? String ?? "", finishedAt: nil, duration: nil, rollbackDuration: nil,
+      target: RunReport.number(start["target_s"]), withinTarget: nil, advice: nil, resumes: 0)
+  }
+
+  /// Takes one journal event into account: a resume reopens the run, a finish records its outcome.
+  public mutating func apply(_ event: [String: Any]) {
+    switch event["event"] as? String {
+    case "run-resumed":
+      resumes += 1
+      status = "in progress"
+    case "run-finished":
+      status = event["status"] as? String ?? "unknown"
+      finishedAt = event["finished_at"] as? String
+      duration = RunReport.number(event["duration_s"])
+      rollbackDuration = RunReport.number(event["rollback_duration_s"])
+      withinTarget = event["within_target"] as? Bool
+      advice = event["advice"] as? String
+    default:
+      break
+    }
+  }
+
+  /// Reads a run from its journal events (JSON objects, in order), of which only those of
+  /// ``eventKinds`` matter; nil without a run-started event. The same as
+  /// `RunReport.parse(events)?.summary`.
+  public static func parse(_ events: [[String: Any]]) -> RunSummary? {
+    guard let start = events.first(where: { $0["event"] as? String == "run-started" }) else { return nil }
+    var summary = RunSummary(start: start)
+    for event in events { summary.apply(event) }
+    return summary
+  }
+
+  /// `level 3` or `scenario backend-down`.
+  public var what: String { level.map { "level \($0)" } ?? "scenario \(scenario ?? "?")" }
 }
