@@ -66,12 +66,42 @@ public final class JournalWriter: @unchecked Sendable {
 public enum JournalReader {
   /// The events of one journal, in order; a torn last line (a run killed mid-write) is ignored.
   public static func events(at path: String) throws(JournalError) -> [[String: Any]] {
-    guard let data = FileManager.default.contents(atPath: path) else {
-      throw .notFound("no journal at \(path)")
+    try withContents(of: path) { bytes in
+      var events: [[String: Any]] = []
+      forEachLine(in: bytes) { line in
+        if let event = object(line) { events.append(event) }
+      }
+      return events
     }
-    return data.split(separator: UInt8(ascii: "\n")).compactMap { line in
-      (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any]
+  }
+
+  /// The events of one journal whose `event` is one of `kinds`, in order, as ``events(at:)``
+  /// would return them with the others filtered out.
+  ///
+  /// A line is parsed as JSON only when its bytes may name one of the kinds: when it holds one
+  /// of them quoted (`"run-started"`), or a `\u` escape that might spell one. A kind holding a
+  /// character JSON may write with another escape (a quote, a backslash, a slash, a control
+  /// character) turns the check off, and every line is parsed.
+  public static func events(at path: String, kinds: Set<String>) throws(JournalError) -> [[String: Any]] {
+    let needles = prefilter(kinds)
+    return try withContents(of: path) { bytes in
+      var events: [[String: Any]] = []
+      forEachLine(in: bytes) { line in
+        if let needles, !mayName(needles, line) { return }
+        guard let event = object(line), let kind = event["event"] as? String, kinds.contains(kind) else {
+          return
+        }
+        events.append(event)
+      }
+      return events
     }
+  }
+
+  /// The run's summary (what `history` lists), reading as JSON only the lines that may be one of
+  /// ``RunSummary/eventKinds``; nil without a run-started event. The same as
+  /// `RunReport.parse(events(at: path))?.summary`.
+  public static func summary(at path: String) throws(JournalError) -> RunSummary? {
+    RunSummary.parse(try events(at: path, kinds: RunSummary.eventKinds))
   }
 
   /// Run ids in the state directory, oldest first.
@@ -85,6 +115,87 @@ public enum JournalReader {
   public static func path(stateDirectory: String, runID: String) -> String {
     ((stateDirectory as NSString).appendingPathComponent("runs") as NSString).appendingPathComponent(
       "\(runID).jsonl")
+  }
+
+  /// Calls `body` with the whole file; `notFound` when it cannot be opened or read.
+  private static func withContents<Result>(
+    of path: String, _ body: (UnsafeRawBufferPointer) -> Result
+  ) throws(JournalError) -> Result {
+    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+    guard descriptor >= 0 else { throw .notFound("no journal at \(path)") }
+    defer { close(descriptor) }
+    var status = stat()
+    let size = fstat(descriptor, &status) == 0 ? max(Int(status.st_size), 0) : 0
+    var buffer = [UInt8](repeating: 0, count: size + 1)
+    var count = 0
+    while true {
+      if count == buffer.count { buffer.append(contentsOf: repeatElement(0, count: max(buffer.count, 4096))) }
+      let got = buffer.withUnsafeMutableBytes { raw in
+        read(descriptor, raw.baseAddress.map { $0 + count }, raw.count - count)
+      }
+      if got < 0 {
+        if errno == EINTR { continue }
+        throw .notFound("no journal at \(path)")
+      }
+      if got == 0 { break }
+      count += got
+    }
+    return buffer.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+  }
+
+  /// Calls `body` with each non-empty line, without its newline (`Data.split` on `\n`).
+  private static func forEachLine(in bytes: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void)
+  {
+    guard let base = bytes.baseAddress else { return }
+    var start = 0
+    while start < bytes.count {
+      let end: Int
+      if let newline = memchr(base + start, 0x0A, bytes.count - start) {
+        end = base.distance(to: UnsafeRawPointer(newline))
+      } else {
+        end = bytes.count
+      }
+      if end > start { body(UnsafeRawBufferPointer(start: base + start, count: end - start)) }
+      start = end + 1
+    }
+  }
+
+  /// The line as a JSON object, nil when it is not one (a torn line).
+  private static func object(_ line: UnsafeRawBufferPointer) -> [String: Any]? {
+    guard let base = line.baseAddress else { return nil }
+    return (try? JSONSerialization.jsonObject(with: Data(bytes: base, count: line.count))) as? [String: Any]
+  }
+
+  /// Each kind quoted, as bytes; nil when some kind could be written only escaped.
+  private static func prefilter(_ kinds: Set<String>) -> [[UInt8]]? {
+    var needles: [[UInt8]] = []
+    for kind in kinds {
+      let bytes = Array(kind.utf8)
+      if bytes.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x2F || $0 == 0x5C }) { return nil }
+      needles.append([0x22] + bytes + [0x22])
+    }
+    return needles
+  }
+
+  /// Whether the line holds one of the quoted kinds, or a `\u` escape.
+  private static func mayName(_ needles: [[UInt8]], _ line: UnsafeRawBufferPointer) -> Bool {
+    guard let base = line.baseAddress else { return false }
+    let count = line.count
+    var index = 0
+    while index + 1 < count {
+      let byte = line[index]
+      if byte == 0x5C, line[index + 1] == 0x75 { return true }
+      if byte == 0x22 {
+        for needle in needles where needle.count <= count - index && needle[1] == line[index + 1] {
+          let same = needle.withUnsafeBytes { bytes in
+            bytes.baseAddress.map { memcmp(base + index, $0, bytes.count) == 0 } ?? false
+          }
+          if same { return true }
+        }
+      }
+      index += 1
+    }
+    return false
   }
 }
 
