@@ -19,6 +19,15 @@ enum RunStore {
     return report
   }
 
+  /// The summaries of the runs that have a readable journal with a run-started event, in the
+  /// order of `runIDs`. Only the run-level events of each journal are parsed, and only a summary
+  /// is kept per run.
+  static func summaries(state: String, runIDs: [String]) -> [RunSummary] {
+    runIDs.compactMap { id in
+      (try? JournalReader.summary(at: JournalReader.path(stateDirectory: state, runID: id))) ?? nil
+    }
+  }
+
   /// The latest assessment saved in the state directory at or before `time` (ISO), if any.
   static func assessment(state: String, before time: String) -> [String: Any]? {
     let directory = (state as NSString).appendingPathComponent("assessments")
@@ -98,49 +107,24 @@ struct HistoryCommand: AsyncParsableCommand {
     let state = stateDirectory(options, runbookPath: path)
     var ids = JournalReader.runIDs(stateDirectory: state).reversed().map { $0 }
     if let limit { ids = Array(ids.prefix(max(0, limit))) }
-    let reports = ids.compactMap { try? RunStore.report(state: state, runID: $0) }
+    let runs = RunStore.summaries(state: state, runIDs: ids)
     if options.json {
-      let rows = reports.map { report -> JSONValue in
-        .object([
-          ("run_id", .string(report.runID)), ("command", .string(report.command)),
-          ("runbook", .string(report.runbook)),
-          ("environment", .string(report.environment)), ("level", .int(report.level)),
-          ("scenario", .string(report.scenario)), ("dry_run", .bool(report.dryRun)),
-          ("status", .string(report.status)),
-          ("started_at", .string(report.startedAt)), ("duration_s", .number(report.duration)),
-          ("target_s", .number(report.target)),
-          ("within_target", report.withinTarget.map { .bool($0) } ?? .null),
-        ])
-      }
-      Console.output(JSONValue.array(rows).pretty())
+      HistoryRendering.json(runs) { FileHandle.standardOutput.write(Data($0)) }
+      Console.output("")
       return
     }
-    if reports.isEmpty {
+    if runs.isEmpty {
       Console.output("no runs in \(state)/runs")
       return
     }
-    let header = ["RUN", "WHAT", "ENV", "OUTCOME", "DURATION", "TARGET"]
-    let rows = reports.map { report -> [String] in
-      let target =
-        report.target.map {
-          Quantity.format(seconds: $0)
-            + (report.withinTarget == true ? " ✓" : (report.withinTarget == false ? " ✗" : ""))
-        } ?? "—"
-      let outcome = report.dryRun && report.status == "dry-run" ? "dry-run" : report.status
-      return [
-        report.runID, report.what, report.environment, outcome, ReportRendering.seconds(report.duration),
-        target,
-      ]
+    var text = ""
+    for line in HistoryRendering.table(runs.map(HistoryRendering.cells)) {
+      text += line + "\n"
+      if text.utf8.count >= 65_536 {
+        FileHandle.standardOutput.write(Data(text.utf8))
+        text = ""
+      }
     }
-    var widths = header.map(\.count)
-    for row in rows {
-      for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) }
-    }
-    func line(_ cells: [String]) -> String {
-      cells.enumerated().map { $0.element.rightPadded(to: widths[$0.offset]) }.joined(separator: "  ")
-        .trimmingCharacters(in: .whitespaces)
-    }
-    Console.output(line(header))
-    for row in rows { Console.output(line(row)) }
+    FileHandle.standardOutput.write(Data(text.utf8))
   }
 }
