@@ -5,6 +5,16 @@ import RollbackSystem
 
 /// Reads runs back from the state directory.
 enum RunStore {
+  /// The state directory to read: `--state-dir` or `ROLLBACK_STATE_DIR` when given, which need no
+  /// runbook (runs are read from their journals only); else `.rollback/` beside the runbook.
+  static func state(_ options: RunbookOptions) throws -> String {
+    if let explicit = options.stateDir { return explicit }
+    if let variable = ProcessInfo.processInfo.environment["ROLLBACK_STATE_DIR"], !variable.isEmpty {
+      return variable
+    }
+    return stateDirectory(options, runbookPath: try options.runbookPath())
+  }
+
   /// The run's report, from its journal.
   static func report(state: String, runID: String) throws -> RunReport {
     let events: [[String: Any]]
@@ -74,8 +84,7 @@ struct ReportCommand: AsyncParsableCommand {
   var message = false
 
   func run() async throws {
-    let path = try options.runbookPath()
-    let state = stateDirectory(options, runbookPath: path)
+    let state = try RunStore.state(options)
     guard let id = runID ?? JournalReader.runIDs(stateDirectory: state).last else {
       throw CLIError.usage("no runs in \(state)/runs")
     }
@@ -103,8 +112,7 @@ struct HistoryCommand: AsyncParsableCommand {
   var limit: Int?
 
   func run() async throws {
-    let path = try options.runbookPath()
-    let state = stateDirectory(options, runbookPath: path)
+    let state = try RunStore.state(options)
     var ids = JournalReader.runIDs(stateDirectory: state).reversed().map { $0 }
     if let limit { ids = Array(ids.prefix(max(0, limit))) }
     let runs = RunStore.summaries(state: state, runIDs: ids)

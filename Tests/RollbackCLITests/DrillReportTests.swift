@@ -165,6 +165,24 @@ extension SharedAppTests {
       #expect(rows.first?["level"] as? Int == 3)
       let table = try CLI.run(["history"] + common)
       #expect(table.stdout.contains("level 3  local  succeeded"))
+
+      // With --state-dir, history and report read the journals without looking for a runbook:
+      // here, a directory whose ./runbooks holds several.
+      let elsewhere = try CLI.temporaryDirectory()
+      defer { try? FileManager.default.removeItem(at: elsewhere) }
+      let runbooks = elsewhere.appendingPathComponent("runbooks")
+      try FileManager.default.createDirectory(at: runbooks, withIntermediateDirectories: true)
+      for name in ["a.yaml", "b.yaml"] {
+        try Data("version: 1\n".utf8).write(to: runbooks.appendingPathComponent(name))
+      }
+      let ambiguous = try CLI.run(["history"], in: elsewhere)
+      #expect(ambiguous.status == 2 && ambiguous.stderr.contains("several runbooks"), "\(ambiguous.stderr)")
+      for arguments in [["history"], ["history", "--json"], ["report", "--format", "json"]] {
+        let withRunbook = try CLI.run(arguments + common)
+        let stateOnly = try CLI.run(arguments + ["--state-dir", state.path], in: elsewhere)
+        #expect(stateOnly.status == 0, "\(arguments): \(stateOnly.stderr)")
+        #expect(stateOnly.stdout == withRunbook.stdout, "\(arguments)")
+      }
     }
   }
 }
