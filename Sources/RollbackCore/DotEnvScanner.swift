@@ -70,6 +70,9 @@ enum DotEnvByte {
 
   static func isBlank(_ byte: UInt8) -> Bool { byte == space || byte == tab }
 
+  /// `isKey` for each byte value, 1 or 0: one load per byte instead of a chain of branches.
+  static let keyTable: [UInt8] = (0...255).map { isKey(UInt8($0)) ? 1 : 0 }
+
   /// Letters, digits, `_`, `.` and `-`: what Node dotenv and python-dotenv accept in a key.
   static func isKey(_ byte: UInt8) -> Bool {
     switch byte {
@@ -89,6 +92,8 @@ enum DotEnvByte {
 struct DotEnvScanner {
   /// The bytes, borrowed for the scan (every access is guarded by `index < bytes.count`).
   private let bytes: UnsafeBufferPointer<UInt8>
+  /// `DotEnvByte.keyTable`, borrowed for the scan (256 entries, indexed by a byte).
+  private let keyTable: UnsafeBufferPointer<UInt8>
   /// The key whose assignments are recorded.
   private let target: [UInt8]
   private var index = 0
@@ -100,13 +105,16 @@ struct DotEnvScanner {
   /// follows the closing quote of a multi-line value.
   static func scan(_ bytes: [UInt8], key: [UInt8]) throws(DotEnvError) -> DotEnvScan {
     try bytes.withUnsafeBufferPointer { (buffer) throws(DotEnvError) in
-      var scanner = DotEnvScanner(bytes: buffer, target: key)
-      return try scanner.run()
+      try DotEnvByte.keyTable.withUnsafeBufferPointer { (keyTable) throws(DotEnvError) in
+        var scanner = DotEnvScanner(bytes: buffer, keyTable: keyTable, target: key)
+        return try scanner.run()
+      }
     }
   }
 
-  private init(bytes: UnsafeBufferPointer<UInt8>, target: [UInt8]) {
+  private init(bytes: UnsafeBufferPointer<UInt8>, keyTable: UnsafeBufferPointer<UInt8>, target: [UInt8]) {
     self.bytes = bytes
+    self.keyTable = keyTable
     self.target = target
   }
 
@@ -120,7 +128,7 @@ struct DotEnvScanner {
 
   /// The key's byte range and the index just after `=` when an assignment starts at `start`
   /// (`[blanks][export blanks]KEY[blanks]=`).
-  static func assignmentHead(in bytes: UnsafeBufferPointer<UInt8>, at start: Int) -> (
+  private func assignmentHead(at start: Int) -> (
     key: Range<Int>, afterEquals: Int
   )? {
     var index = start
@@ -131,16 +139,16 @@ struct DotEnvScanner {
     {
       var afterExport = exportEnd
       while afterExport < bytes.count, DotEnvByte.isBlank(bytes[afterExport]) { afterExport += 1 }
-      if let head = keyAndEquals(in: bytes, at: afterExport) { return head }
+      if let head = keyAndEquals(at: afterExport) { return head }
     }
-    return keyAndEquals(in: bytes, at: index)
+    return keyAndEquals(at: index)
   }
 
-  private static func keyAndEquals(in bytes: UnsafeBufferPointer<UInt8>, at start: Int) -> (
+  private func keyAndEquals(at start: Int) -> (
     key: Range<Int>, afterEquals: Int
   )? {
     var index = start
-    while index < bytes.count, DotEnvByte.isKey(bytes[index]) { index += 1 }
+    while index < bytes.count, keyTable[Int(bytes[index])] != 0 { index += 1 }
     guard index > start else { return nil }
     let key = start..<index
     while index < bytes.count, DotEnvByte.isBlank(bytes[index]) { index += 1 }
@@ -165,7 +173,7 @@ struct DotEnvScanner {
   }
 
   private mutating func scanLine() throws(DotEnvError) {
-    guard let head = Self.assignmentHead(in: bytes, at: index) else {
+    guard let head = assignmentHead(at: index) else {
       skipRestOfLine()
       return
     }
@@ -195,7 +203,7 @@ struct DotEnvScanner {
       index += 1
       if byte == DotEnvByte.newline {
         line += 1
-        if let inner = Self.assignmentHead(in: bytes, at: index), records(inner.key) {
+        if let inner = assignmentHead(at: index), records(inner.key) {
           scan.shadowed.append(
             DotEnvShadowedAssignment(
               key: text(inner.key), line: line, enclosingKey: text(key), enclosingLine: openLine))

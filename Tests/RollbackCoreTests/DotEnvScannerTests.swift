@@ -97,6 +97,14 @@ struct DotEnvScannerTests {
     }
   }
 
+  @Test("the table of key bytes says what isKey says, for every byte value")
+  func keyTable() {
+    #expect(DotEnvByte.keyTable.count == 256)
+    for value in 0...255 {
+      #expect((DotEnvByte.keyTable[value] != 0) == DotEnvByte.isKey(UInt8(value)), "byte \(value)")
+    }
+  }
+
   @Test("a large file: the one key found, the whole file walked, an error at its end still seen")
   func largeFile() {
     var lines: [String] = []
