@@ -134,9 +134,11 @@ extension Executor {
           waiting(last)
         }
         try Task.checkCancellation()
+        // The last poll is at the deadline itself: the service gets all of `within`.
         let elapsed = seconds(clock.now - start)
-        if elapsed + pause > within { break }
-        try await Task.sleep(for: .milliseconds(Int(pause * 1000)))
+        if elapsed >= within { break }
+        let nap = min(pause, within - elapsed)
+        try await Task.sleep(for: .milliseconds(max(1, Int((nap * 1000).rounded(.up)))))
         if elapsed + pause >= quickPolling { pause = min(max(pause * 2, 0.1), health.interval) }
       }
       var result = AttemptResult.fail(
