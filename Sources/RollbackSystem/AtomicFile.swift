@@ -106,14 +106,24 @@ public enum AtomicFile {
   ///
   /// - Parameter time: the time in the name (UTC).
   /// - Returns: the path of the backup.
+  ///
+  /// With `reusingIdentical`, a backup of `path` already in `directory` that holds exactly
+  /// `contents` is returned instead of writing another: a step run again after a kill leaves
+  /// one backup per file, not two.
   @discardableResult
-  public static func backup(contents: [UInt8], of path: String, to directory: String, at time: Date = Date())
+  public static func backup(
+    contents: [UInt8], of path: String, to directory: String, at time: Date = Date(),
+    reusingIdentical: Bool = false
+  )
     throws(FileError) -> String
   {
     do {
       try AtomicFilePOSIX.makeDirectories(directory, mode: 0o700)
     } catch {
       throw FileError.from(errno: error.code, path: directory, operation: "create the backup directory")
+    }
+    if reusingIdentical, let existing = identicalBackup(of: path, holding: contents, in: directory) {
+      return existing
     }
     let stem = backupStem(for: path, at: time)
     for attempt in 0..<1000 {
@@ -299,9 +309,34 @@ public enum AtomicFile {
   }
 
   /// `PATH_WITH_UNDERSCORES.YYYYMMDDTHHMMSSZ` for a backup of `path`.
+  /// A backup of `path` in `directory` whose bytes are `contents`, if there is one.
+  static func identicalBackup(of path: String, holding contents: [UInt8], in directory: String) -> String? {
+    guard let stream = opendir(directory) else { return nil }
+    defer { closedir(stream) }
+    let prefix = backupName(for: path) + "."
+    while let entry = readdir(stream) {
+      let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+        String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+      }
+      guard name.hasPrefix(prefix), name.hasSuffix(".bak") else { continue }
+      let candidate = AtomicFilePOSIX.join(directory, name)
+      if let info = AtomicFilePOSIX.linkStatus(candidate), AtomicFilePOSIX.isRegular(info.st_mode),
+        Int(info.st_size) == contents.count, (try? read(candidate)) == contents
+      {
+        return candidate
+      }
+    }
+    return nil
+  }
+
+  /// `path` flattened into one file name (slashes to underscores, at most 180 bytes).
+  static func backupName(for path: String) -> String {
+    let flat = path.split(separator: "/").joined(separator: "_")
+    return flat.utf8.count > 180 ? String(decoding: flat.utf8.suffix(180), as: UTF8.self) : flat
+  }
+
   static func backupStem(for path: String, at time: Date) -> String {
-    var flat = path.split(separator: "/").joined(separator: "_")
-    if flat.utf8.count > 180 { flat = String(decoding: flat.utf8.suffix(180), as: UTF8.self) }
+    let flat = backupName(for: path)
     var seconds = time_t(time.timeIntervalSince1970.rounded(.down))
     var parts = tm()
     gmtime_r(&seconds, &parts)

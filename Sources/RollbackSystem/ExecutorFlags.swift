@@ -94,7 +94,11 @@ public struct FlagEditor: Sendable {
   /// Applies a change to every file: nothing is written unless every file can be edited.
   ///
   /// Backups of the previous content go to `backupDirectory`; with `dryRun` nothing is written.
-  public func apply(_ change: FlagChange, backupDirectory: String, dryRun: Bool) throws(EditError) -> Result {
+  /// With `reuseBackups` (a run's own backup directory), a file whose identical backup is already
+  /// there gets no second one.
+  public func apply(
+    _ change: FlagChange, backupDirectory: String, dryRun: Bool, reuseBackups: Bool = false
+  ) throws(EditError) -> Result {
     var documents: [(path: String, bytes: [UInt8]?)] = []
     for path in files {
       do {
@@ -148,7 +152,8 @@ public struct FlagEditor: Sendable {
       } else if change.changed {
         do {
           if let old {
-            change.backup = try AtomicFile.backup(contents: old, of: path, to: backupDirectory)
+            change.backup = try AtomicFile.backup(
+              contents: old, of: path, to: backupDirectory, reusingIdentical: reuseBackups)
             try AtomicFile.replace(path, with: edit.bytes, expecting: old)
           } else {
             try AtomicFile.create(path, with: edit.bytes)
@@ -200,8 +205,11 @@ extension Executor {
     guard let editor = flagEditor(name) else { return .fail("flag \(name)", "unknown flag \(name)") }
     let backups = ((request.stateDirectory as NSString).appendingPathComponent("backups") as NSString)
       .appendingPathComponent(runID)
+    // A run killed while writing a backup leaves a temporary file in its backup directory; a
+    // resumed run removes it, and reuses the backups already written (one per file per run).
+    if !dryRun { _ = try? AtomicFile.cleanStrayTempFiles(in: backups) }
     do {
-      let result = try editor.apply(change, backupDirectory: backups, dryRun: dryRun)
+      let result = try editor.apply(change, backupDirectory: backups, dryRun: dryRun, reuseBackups: true)
       for diff in result.diffs {
         for line in diff.split(separator: "\n", omittingEmptySubsequences: false) { say("    \(line)") }
       }

@@ -211,6 +211,31 @@ struct AtomicFileTests {
       ])
   }
 
+  @Test("a step run again after a kill reuses the identical backup of its run, never a different one")
+  func backupReusedWhenIdentical() throws {
+    let scratch = try ScratchDirectory()
+    let path = try scratch.write(".env", "NEXT=true\n", mode: 0o644)
+    let other = try scratch.write(".env.local", "NEXT=true\n", mode: 0o644)
+    let backups = scratch.file("state/backups/run-1")
+    let old = Array("NEXT=true\n".utf8)
+    let first = try AtomicFile.backup(
+      contents: old, of: path, to: backups, at: Date(timeIntervalSince1970: 1_770_027_300), reusingIdentical: true)
+    // The same content a second later (the resumed step): the first backup, nothing new.
+    let again = try AtomicFile.backup(
+      contents: old, of: path, to: backups, at: Date(timeIntervalSince1970: 1_770_027_301), reusingIdentical: true)
+    #expect(again == first)
+    // Other content, or another file with the same content: a backup of its own.
+    let changed = try AtomicFile.backup(
+      contents: Array("NEXT=false\n".utf8), of: path, to: backups, reusingIdentical: true)
+    let otherFile = try AtomicFile.backup(contents: old, of: other, to: backups, reusingIdentical: true)
+    #expect(changed != first && otherFile != first && otherFile != changed)
+    #expect(fileText(changed) == "NEXT=false\n")
+    #expect(try FileManager.default.contentsOfDirectory(atPath: backups).count == 3)
+    // Without reuse (rollback flag's shared backups), every call writes a new file.
+    _ = try AtomicFile.backup(contents: old, of: path, to: backups)
+    #expect(try FileManager.default.contentsOfDirectory(atPath: backups).count == 4)
+  }
+
   @Test("stray temporary files of dead runs are removed, live ones and other files are kept")
   func cleansStrayTemporaryFiles() throws {
     let scratch = try ScratchDirectory()
