@@ -219,10 +219,12 @@ struct AtomicFileTests {
     let backups = scratch.file("state/backups/run-1")
     let old = Array("NEXT=true\n".utf8)
     let first = try AtomicFile.backup(
-      contents: old, of: path, to: backups, at: Date(timeIntervalSince1970: 1_770_027_300), reusingIdentical: true)
+      contents: old, of: path, to: backups, at: Date(timeIntervalSince1970: 1_770_027_300),
+      reusingIdentical: true)
     // The same content a second later (the resumed step): the first backup, nothing new.
     let again = try AtomicFile.backup(
-      contents: old, of: path, to: backups, at: Date(timeIntervalSince1970: 1_770_027_301), reusingIdentical: true)
+      contents: old, of: path, to: backups, at: Date(timeIntervalSince1970: 1_770_027_301),
+      reusingIdentical: true)
     #expect(again == first)
     // Other content, or another file with the same content: a backup of its own.
     let changed = try AtomicFile.backup(
