@@ -1,6 +1,10 @@
 import Foundation
 
 /// A run read back from its journal: what `history` lists and `report` renders.
+///
+/// The run-level fields (`runID`, `status`, `duration`, …) are its ``summary``'s, read through
+/// as if they were the report's own.
+@dynamicMemberLookup
 public struct RunReport: Sendable {
   /// One step as journalled.
   public struct StepEntry: Sendable {
@@ -30,40 +34,8 @@ public struct RunReport: Sendable {
     public var signals: [(name: String, value: Double?, unit: String, error: String?)]
   }
 
-  /// The run id.
-  public var runID: String
-  /// The command that started it (`execute`, `drill`).
-  public var command: String
-  /// The runbook's name.
-  public var runbook: String
-  /// The environment.
-  public var environment: String
-  /// The level, if any.
-  public var level: Int?
-  /// The scenario, if any.
-  public var scenario: String?
-  /// The level's name or the scenario's title.
-  public var title: String?
-  /// Whether it was a rehearsal.
-  public var dryRun: Bool
-  /// The last outcome journalled, `in progress` when none (killed).
-  public var status: String
-  /// When it started (ISO time).
-  public var startedAt: String
-  /// When it finished (ISO time), nil when it never did.
-  public var finishedAt: String?
-  /// Wall time, seconds, when finished.
-  public var duration: Double?
-  /// Time of the rollback part of a drill, seconds.
-  public var rollbackDuration: Double?
-  /// The target, seconds.
-  public var target: Double?
-  /// Whether it finished within target.
-  public var withinTarget: Bool?
-  /// What to do next, when it failed.
-  public var advice: String?
-  /// How many times it was resumed.
-  public var resumes: Int
+  /// Everything but the steps: what `history` lists.
+  public var summary: RunSummary
   /// Steps in plan order, with their last journalled state.
   public var steps: [StepEntry]
 
@@ -116,33 +88,14 @@ public struct RunReport: Sendable {
 
   /// A report made of a run's summary and its steps.
   public init(summary: RunSummary, steps: [StepEntry]) {
-    runID = summary.runID
-    command = summary.command
-    runbook = summary.runbook
-    environment = summary.environment
-    level = summary.level
-    scenario = summary.scenario
-    title = summary.title
-    dryRun = summary.dryRun
-    status = summary.status
-    startedAt = summary.startedAt
-    finishedAt = summary.finishedAt
-    duration = summary.duration
-    rollbackDuration = summary.rollbackDuration
-    target = summary.target
-    withinTarget = summary.withinTarget
-    advice = summary.advice
-    resumes = summary.resumes
+    self.summary = summary
     self.steps = steps
   }
 
-  /// Everything but the steps: what `history` lists.
-  public var summary: RunSummary {
-    RunSummary(
-      runID: runID, command: command, runbook: runbook, environment: environment, level: level,
-      scenario: scenario, title: title, dryRun: dryRun, status: status, startedAt: startedAt,
-      finishedAt: finishedAt, duration: duration, rollbackDuration: rollbackDuration, target: target,
-      withinTarget: withinTarget, advice: advice, resumes: resumes)
+  /// The summary's fields, read and written as the report's own.
+  public subscript<Value>(dynamicMember field: WritableKeyPath<RunSummary, Value>) -> Value {
+    get { summary[keyPath: field] }
+    set { summary[keyPath: field] = newValue }
   }
 
   /// A JSON number as a Double; nil for anything else.
@@ -156,7 +109,7 @@ public struct RunReport: Sendable {
   }
 
   /// `level 3` or `scenario backend-down`.
-  public var what: String { level.map { "level \($0)" } ?? "scenario \(scenario ?? "?")" }
+  public var what: String { summary.what }
 
   /// The last signal readings of the run: what the system looked like at the end.
   public var signalsAfter: [(name: String, value: Double?, unit: String, error: String?)] {
