@@ -14,15 +14,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ -z "${ROLLBACK_TEST_PROM_URL:-}" ]; then
-  exec scripts/harness/with-harness "$0" "$@"
-fi
-
 . bench/lib.sh
+bench_on_harness "$0" "$@"
 bench_runs
-for tool in hyperfine jq psql curl; do
-  command -v "$tool" >/dev/null || { echo "bench: $tool is missing (make bench-deps)" >&2; exit 2; }
-done
+bench_need hyperfine jq psql curl
 bench_binary
 
 export ROLLBACK_PROM_URL=$ROLLBACK_TEST_PROM_URL

@@ -42,23 +42,18 @@
 #
 # Medians of BENCH_RUNS (default 20, at least 10) runs with hyperfine. The binary is
 # ROLLBACK_BIN if set, else a release build (make release). Starts the harness
-# (scripts/harness/with-harness) unless ROLLBACK_TEST_SUPERVISOR_CONF is already set.
+# (scripts/harness/with-harness) unless ROLLBACK_TEST_PROM_URL is already set.
 # Exits 0 whether or not the targets are met (it is a measurement), 1 if a contender does
 # not actually flip the flag, 2 if a tool is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ -z "${ROLLBACK_TEST_SUPERVISOR_CONF:-}" ]; then
-  exec scripts/harness/with-harness "$0" "$@"
-fi
-
 . bench/lib.sh
+bench_on_harness "$0" "$@"
 bench_runs
 ansible_runs=$(( runs / 4 ))
 if [ "$ansible_runs" -lt 5 ]; then ansible_runs=5; fi
-for tool in hyperfine jq curl supervisorctl ansible-playbook; do
-  command -v "$tool" >/dev/null || { echo "bench: $tool is missing (make bench-deps)" >&2; exit 2; }
-done
+bench_need hyperfine jq curl supervisorctl ansible-playbook
 bench_binary
 
 app=$ROLLBACK_TEST_APP_DIR

@@ -1,5 +1,8 @@
 # Shared by the bench/*.sh scripts (sourced, not run).
 #
+#   bench_on_harness "$0" "$@"   re-runs the script under scripts/harness/with-harness unless the
+#                           harness is up already (ROLLBACK_TEST_PROM_URL set)
+#   bench_need TOOL...      exits 2, saying so, unless every TOOL is installed
 #   bench_binary            sets $bin: $ROLLBACK_BIN, else `make release` and .build/release/rollback
 #   bench_runs              sets $runs: $BENCH_RUNS (default 20, at least 10)
 #   ms FILE I FIELD         a hyperfine JSON result's median|min|max|mean in ms (one decimal)
@@ -10,6 +13,19 @@
 #
 # Every script prints its numbers and exits 0 whether or not a target is met: a benchmark
 # is a measurement. It exits non-zero only when a contender did not do its job.
+
+bench_on_harness() {
+  if [ -z "${ROLLBACK_TEST_PROM_URL:-}" ]; then
+    exec scripts/harness/with-harness "$@"
+  fi
+}
+
+bench_need() {
+  local tool
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || { echo "bench: $tool is missing (make bench-deps)" >&2; exit 2; }
+  done
+}
 
 bench_binary() {
   if [ -n "${ROLLBACK_BIN:-}" ]; then

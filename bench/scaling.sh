@@ -25,18 +25,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ -z "${ROLLBACK_TEST_PROM_URL:-}" ]; then
-  exec scripts/harness/with-harness "$0" "$@"
-fi
-
 . bench/lib.sh
+bench_on_harness "$0" "$@"
 bench_runs
 slow_ms=${BENCH_SLOW_MS:-2000}
 slow_runs=${BENCH_SLOW_RUNS:-5}
 python=/usr/bin/python3
-for tool in hyperfine jq curl "$python"; do
-  command -v "$tool" >/dev/null || { echo "bench: $tool is missing (make bench-deps)" >&2; exit 2; }
-done
+bench_need hyperfine jq curl "$python"
 if ! [ -x /usr/bin/time ] || ! [[ "$(/usr/bin/time -f %M true 2>&1)" =~ ^[0-9]+$ ]]; then
   echo "bench: GNU time (/usr/bin/time -f %M) is missing; it measures peak RSS: apt-get install -y time" >&2
   exit 2

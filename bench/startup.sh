@@ -13,9 +13,7 @@ cd "$(dirname "$0")/.."
 
 . bench/lib.sh
 bench_runs
-for tool in hyperfine jq /usr/bin/time; do
-  command -v "$tool" >/dev/null || { echo "bench: $tool is missing (make bench-deps)" >&2; exit 2; }
-done
+bench_need hyperfine jq /usr/bin/time
 bench_binary
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/rollback-bench-startup.XXXXXX")
