@@ -4,13 +4,15 @@ import RollbackCore
 import RollbackSystem
 
 /// Where runs, the lock and backups live: `--state-dir`, else `ROLLBACK_STATE_DIR`, else `.rollback/` beside the runbook.
-func stateDirectory(_ options: RunbookOptions, runbookPath: String) -> String {
+func stateDirectory(_ options: RunbookOptions, runbookPath: @autoclosure () throws -> String) rethrows
+  -> String
+{
   if let explicit = options.stateDir { return explicit }
   if let fromEnvironment = ProcessInfo.processInfo.environment["ROLLBACK_STATE_DIR"], !fromEnvironment.isEmpty
   {
     return fromEnvironment
   }
-  let directory = (runbookPath as NSString).deletingLastPathComponent
+  let directory = (try runbookPath() as NSString).deletingLastPathComponent
   return ((directory.isEmpty ? "." : directory) as NSString).appendingPathComponent(".rollback")
 }
 

@@ -8,11 +8,7 @@ enum RunStore {
   /// The state directory to read: `--state-dir` or `ROLLBACK_STATE_DIR` when given, which need no
   /// runbook (runs are read from their journals only); else `.rollback/` beside the runbook.
   static func state(_ options: RunbookOptions) throws -> String {
-    if let explicit = options.stateDir { return explicit }
-    if let variable = ProcessInfo.processInfo.environment["ROLLBACK_STATE_DIR"], !variable.isEmpty {
-      return variable
-    }
-    return stateDirectory(options, runbookPath: try options.runbookPath())
+    try stateDirectory(options, runbookPath: try options.runbookPath())
   }
 
   /// The run's report, from its journal.

@@ -147,17 +147,10 @@ public enum AtomicFile {
   /// - Returns: the paths removed.
   @discardableResult
   public static func cleanStrayTempFiles(in directory: String) throws(FileError) -> [String] {
-    guard let stream = opendir(directory) else {
+    guard let listed = AtomicFilePOSIX.names(in: directory) else {
       throw FileError.last(path: directory, operation: "list")
     }
-    defer { closedir(stream) }
-    var names: [String] = []
-    while let entry = readdir(stream) {
-      let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-        String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-      }
-      if name.hasPrefix("."), name.contains(temporaryMarker) { names.append(name) }
-    }
+    let names = listed.filter { $0.hasPrefix(".") && $0.contains(temporaryMarker) }
     var removed: [String] = []
     let now = Date().timeIntervalSince1970
     for name in names {
@@ -308,16 +301,10 @@ public enum AtomicFile {
     }
   }
 
-  /// `PATH_WITH_UNDERSCORES.YYYYMMDDTHHMMSSZ` for a backup of `path`.
   /// A backup of `path` in `directory` whose bytes are `contents`, if there is one.
   static func identicalBackup(of path: String, holding contents: [UInt8], in directory: String) -> String? {
-    guard let stream = opendir(directory) else { return nil }
-    defer { closedir(stream) }
     let prefix = backupName(for: path) + "."
-    while let entry = readdir(stream) {
-      let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-        String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-      }
+    for name in AtomicFilePOSIX.names(in: directory) ?? [] {
       guard name.hasPrefix(prefix), name.hasSuffix(".bak") else { continue }
       let candidate = AtomicFilePOSIX.join(directory, name)
       if let info = AtomicFilePOSIX.linkStatus(candidate), AtomicFilePOSIX.isRegular(info.st_mode),
@@ -335,6 +322,7 @@ public enum AtomicFile {
     return flat.utf8.count > 180 ? String(decoding: flat.utf8.suffix(180), as: UTF8.self) : flat
   }
 
+  /// `PATH_WITH_UNDERSCORES.YYYYMMDDTHHMMSSZ` for a backup of `path`.
   static func backupStem(for path: String, at time: Date) -> String {
     let flat = backupName(for: path)
     var seconds = time_t(time.timeIntervalSince1970.rounded(.down))

@@ -84,6 +84,20 @@ enum AtomicFilePOSIX {
     }
   }
 
+  /// The names in `directory` (with `.` and `..`), nil when it cannot be listed (`errno` set).
+  static func names(in directory: String) -> [String]? {
+    guard let stream = opendir(directory) else { return nil }
+    defer { closedir(stream) }
+    var names: [String] = []
+    while let entry = readdir(stream) {
+      names.append(
+        withUnsafeBytes(of: entry.pointee.d_name) { raw in
+          String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        })
+    }
+    return names
+  }
+
   /// Reads up to `limit` bytes from offset 0 without moving the file offset.
   static func readFromStart(_ descriptor: Int32, limit: Int) throws(AtomicFileErrno) -> [UInt8] {
     var buffer = [UInt8](repeating: 0, count: limit)

@@ -121,26 +121,15 @@ public enum JournalReader {
   private static func withContents<Result>(
     of path: String, _ body: (UnsafeRawBufferPointer) -> Result
   ) throws(JournalError) -> Result {
-    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-    guard descriptor >= 0 else { throw .notFound("no journal at \(path)") }
-    defer { close(descriptor) }
-    var status = stat()
-    let size = fstat(descriptor, &status) == 0 ? max(Int(status.st_size), 0) : 0
-    var buffer = [UInt8](repeating: 0, count: size + 1)
-    var count = 0
-    while true {
-      if count == buffer.count { buffer.append(contentsOf: repeatElement(0, count: max(buffer.count, 4096))) }
-      let got = buffer.withUnsafeMutableBytes { raw in
-        read(descriptor, raw.baseAddress.map { $0 + count }, raw.count - count)
-      }
-      if got < 0 {
-        if errno == EINTR { continue }
-        throw .notFound("no journal at \(path)")
-      }
-      if got == 0 { break }
-      count += got
+    let bytes: [UInt8]
+    do {
+      let descriptor = try AtomicFilePOSIX.open(path, O_RDONLY)
+      defer { close(descriptor) }
+      bytes = try AtomicFilePOSIX.readAll(descriptor)
+    } catch {
+      throw .notFound("no journal at \(path)")
     }
-    return buffer.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+    return bytes.withUnsafeBytes(body)
   }
 
   /// Calls `body` with each non-empty line, without its newline (`Data.split` on `\n`).
