@@ -15,9 +15,22 @@ import Foundation
 /// holds one of the two. On any failure before the rename the temporary file is removed and
 /// the original is untouched. `Data.write(options: .atomic)` is not used: on Linux it resets
 /// the mode to 0644.
+///
+/// Only regular files are edited (opened `O_NONBLOCK` and checked with `fstat`, so a FIFO is
+/// refused instead of hanging), never one with more than one hard link (the other names would
+/// keep the old content). Extended attributes (POSIX ACLs, `user.*`, `security.*`) are copied
+/// to the replacement, or the edit is refused before the rename. A symlink is followed only
+/// when root, this user or the owner of its target owns it (the kernel's `protected_symlinks`
+/// rule). The content is compared with the expected bytes again just before the rename, and
+/// the old inode after it, so that another writer's change is refused, never lost.
 public enum AtomicFile {
   /// The marker in the name of every temporary file this type creates.
   public static let temporaryMarker = ".rollback-tmp-"
+
+  /// The extended attribute a temporary file carries from its creation until just before it is
+  /// moved into place: its own inode number. A copy or a look-alike never matches, so the
+  /// cleanup of stray temporary files removes only files this type made.
+  static let temporaryProofAttribute = "user.rollback.temporary"
 
   /// What a successful replace did.
   public struct Replacement: Sendable, Equatable {
@@ -28,11 +41,61 @@ public enum AtomicFile {
   }
 
   /// The absolute path of `path` with every symlink resolved.
+  ///
+  /// A symlink on the way is followed only when its owner is root, this process's effective
+  /// user, or the owner of what it points to; any other is refused (`.refused`), so that root
+  /// never writes where a less privileged user's link points.
   public static func resolve(_ path: String) throws(FileError) -> String {
+    try checkSymlinks(path)
     do {
       return try AtomicFilePOSIX.realPath(path)
     } catch {
       throw FileError.from(errno: error.code, path: path, operation: "resolve")
+    }
+  }
+
+  /// Walks `path` component by component and refuses a symlink whose owner is neither root,
+  /// the effective user nor the owner of its target. A missing component ends the walk (the
+  /// open that follows reports it).
+  static func checkSymlinks(_ path: String) throws(FileError) {
+    var pending = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+    var current: String
+    if path.hasPrefix("/") {
+      current = "/"
+    } else {
+      let cwd = FileManager.default.currentDirectoryPath
+      guard cwd.hasPrefix("/") else { return }
+      current = cwd
+    }
+    var hops = 0
+    let me = geteuid()
+    while !pending.isEmpty {
+      let name = pending.removeFirst()
+      if name == "." { continue }
+      if name == ".." {
+        current = AtomicFilePOSIX.directoryName(current)
+        continue
+      }
+      let next = AtomicFilePOSIX.join(current, name)
+      guard let info = AtomicFilePOSIX.linkStatus(next) else { return }
+      guard info.st_mode & S_IFMT == S_IFLNK else {
+        current = next
+        continue
+      }
+      hops += 1
+      if hops > 40 { throw FileError.from(errno: ELOOP, path: path, operation: "resolve") }
+      guard let target = AtomicFilePOSIX.fileStatus(next) else { return }
+      if info.st_uid != 0, info.st_uid != me, info.st_uid != target.st_uid {
+        throw .refused(
+          path: path,
+          reason:
+            "the symlink \(next) belongs to uid \(info.st_uid), who owns neither it nor its target "
+            + "(uid \(target.st_uid)); only links owned by root or by the target's owner are followed")
+      }
+      guard let destination = AtomicFilePOSIX.readLink(next) else { return }
+      if destination.hasPrefix("/") { current = "/" }
+      pending =
+        destination.split(separator: "/", omittingEmptySubsequences: true).map(String.init) + pending
     }
   }
 
@@ -59,10 +122,17 @@ public enum AtomicFile {
   {
     let realPath = try resolve(path)
     let original = try openRegularFile(realPath, shownAs: path)
+    defer { close(original.descriptor) }
+    if original.status.st_nlink > 1 {
+      throw .refused(
+        path: path,
+        reason:
+          "it has \(original.status.st_nlink) hard links, and replacing it would leave the other names "
+          + "with the old content; edit the file through a single name (or a symlink)")
+    }
     let previous: [UInt8]
     let unchanged: Bool
     do {
-      defer { close(original.descriptor) }
       if let expected {
         // Compared while reading; on success the file held exactly `expected`.
         unchanged = try AtomicFilePOSIX.contentEquals(original.descriptor, expected)
@@ -75,9 +145,12 @@ public enum AtomicFile {
       throw FileError.from(errno: error.code, path: path, operation: "read")
     }
     if !unchanged { throw .changedMeanwhile(path: path) }
+    let attributes = try attributesToKeep(original.descriptor, shownAs: path)
     try writeDurably(
       bytes, to: realPath, shownAs: path, mode: original.status.st_mode & 0o7777,
-      owner: (original.status.st_uid, original.status.st_gid), replacing: true)
+      owner: (original.status.st_uid, original.status.st_gid), attributes: attributes,
+      placement: .replace(
+        Original(descriptor: original.descriptor, status: original.status, content: previous)))
     return Replacement(path: realPath, previous: previous)
   }
 
@@ -86,7 +159,8 @@ public enum AtomicFile {
   public static func create(_ path: String, with bytes: [UInt8], mode: mode_t = 0o644) throws(FileError) {
     let directory = try resolve(AtomicFilePOSIX.directoryName(path))
     let realPath = AtomicFilePOSIX.join(directory, AtomicFilePOSIX.baseName(path))
-    try writeDurably(bytes, to: realPath, shownAs: path, mode: mode, owner: nil, replacing: false)
+    try writeDurably(
+      bytes, to: realPath, shownAs: path, mode: mode, owner: nil, attributes: [], placement: .create)
   }
 
   /// Durably copies the current content of `path` into `directory` (created with mode 0700 if
@@ -130,7 +204,8 @@ public enum AtomicFile {
       let name = attempt == 0 ? "\(stem).bak" : "\(stem).\(attempt).bak"
       let target = AtomicFilePOSIX.join(directory, name)
       do throws(FileError) {
-        try writeDurably(contents, to: target, shownAs: target, mode: 0o600, owner: nil, replacing: false)
+        try writeDurably(
+          contents, to: target, shownAs: target, mode: 0o600, owner: nil, attributes: [], placement: .create)
         return target
       } catch .other(_, EEXIST, _) {
         continue
@@ -142,7 +217,9 @@ public enum AtomicFile {
   }
 
   /// Removes the temporary files (`.*.rollback-tmp-PID-*`) that killed runs left in
-  /// `directory`: those whose process is gone, or that are older than an hour.
+  /// `directory`: those whose process is gone, or that are older than an hour. Only a file that
+  /// proves it was made here is removed: a regular file owned by this user whose
+  /// `user.rollback.temporary` attribute holds its own inode number. Look-alikes are kept.
   ///
   /// - Returns: the paths removed.
   @discardableResult
@@ -155,7 +232,9 @@ public enum AtomicFile {
     let now = Date().timeIntervalSince1970
     for name in names {
       let path = AtomicFilePOSIX.join(directory, name)
-      guard let info = AtomicFilePOSIX.linkStatus(path), AtomicFilePOSIX.isRegular(info.st_mode) else {
+      guard let info = AtomicFilePOSIX.linkStatus(path), AtomicFilePOSIX.isRegular(info.st_mode),
+        info.st_uid == geteuid(), isProvenTemporary(path, info)
+      else {
         continue
       }
       #if canImport(Glibc)
@@ -193,15 +272,106 @@ public enum AtomicFile {
     }
   }
 
+  /// True when the file at `path` carries the proof this type gives its temporary files.
+  static func isProvenTemporary(_ path: String, _ info: stat) -> Bool {
+    guard
+      let opened = try? AtomicFilePOSIX.openRegular(path, O_RDONLY, noFollow: true)
+    else { return false }
+    defer { close(opened.descriptor) }
+    guard opened.status.st_ino == info.st_ino, opened.status.st_dev == info.st_dev,
+      let proof = try? AtomicFilePOSIX.attribute(opened.descriptor, temporaryProofAttribute)
+    else { return false }
+    return proof == Array(String(info.st_ino).utf8)
+  }
+
   // MARK: - The durable write
 
-  /// Writes `bytes` to a temporary file beside `target`, gives it `mode` and `owner`, syncs it,
-  /// moves it to `target` (rename when `replacing`, else link, which refuses to overwrite) and
-  /// syncs the directory. The temporary file never outlives a failure.
+  /// How the temporary file takes its place.
+  enum Placement {
+    /// A new name (`link`, never overwriting).
+    case create
+    /// Over the original, checked unchanged just before the rename and after it.
+    case replace(Original)
+    /// Over whatever is there (putting another writer's content back).
+    case restore
+  }
+
+  /// The file a replace reads and must find unchanged just before (and after) its rename.
+  struct Original {
+    let descriptor: Int32
+    let status: stat
+    let content: [UInt8]
+  }
+
+  /// The extended attributes of the original to copy to its replacement (the temporary file's
+  /// proof excluded).
+  private static func attributesToKeep(_ descriptor: Int32, shownAs shown: String) throws(FileError)
+    -> [(name: String, value: [UInt8])]
+  {
+    var result: [(name: String, value: [UInt8])] = []
+    let names = try step(shown, "list the extended attributes of") { () throws(AtomicFileErrno) in
+      try AtomicFilePOSIX.attributeNames(descriptor)
+    }
+    for name in names where name != temporaryProofAttribute {
+      let value = try step(shown, "read the extended attribute \(name) of") { () throws(AtomicFileErrno) in
+        try AtomicFilePOSIX.attribute(descriptor, name)
+      }
+      result.append((name, value))
+    }
+    return result
+  }
+
+  /// Gives the temporary file exactly the original's extended attributes; refuses (nothing is
+  /// written) when one cannot be set.
+  private static func copyAttributes(
+    _ attributes: [(name: String, value: [UInt8])], to descriptor: Int32, shownAs shown: String
+  ) throws(FileError) {
+    let wanted = Set(attributes.map(\.name))
+    // A default ACL of the directory gives the new file an ACL the original may not have.
+    for name in (try? AtomicFilePOSIX.attributeNames(descriptor)) ?? []
+    where !wanted.contains(name) && name != temporaryProofAttribute {
+      XAttr.remove(descriptor, name)
+    }
+    for (name, value) in attributes {
+      do {
+        try AtomicFilePOSIX.setAttribute(descriptor, name, value)
+      } catch {
+        throw .refused(
+          path: shown,
+          reason:
+            "its extended attribute \(name) cannot be kept on the replacement "
+            + "(\(String(cString: strerror(error.code))))")
+      }
+    }
+  }
+
+  /// Refuses unless `target` is still the original's inode holding the original's content.
+  private static func checkUnchanged(_ original: Original, at target: String, shownAs shown: String)
+    throws(FileError)
+  {
+    guard let now = AtomicFilePOSIX.linkStatus(target), now.st_ino == original.status.st_ino,
+      now.st_dev == original.status.st_dev
+    else { throw .changedMeanwhile(path: shown) }
+    guard stillHolds(original) else { throw .changedMeanwhile(path: shown) }
+  }
+
+  /// True when the original's inode still holds its content (read from the start).
+  private static func stillHolds(_ original: Original) -> Bool {
+    guard lseek(original.descriptor, 0, SEEK_SET) == 0 else { return false }
+    return (try? AtomicFilePOSIX.contentEquals(original.descriptor, original.content)) ?? false
+  }
+
+  /// Writes `bytes` to a temporary file beside `target`, gives it `mode`, `owner` and
+  /// `attributes`, syncs it, moves it to `target` (rename when `replacing` an original, checked
+  /// unchanged just before; else link, which refuses to overwrite) and syncs the directory. The
+  /// temporary file never outlives a failure. When the original's inode was written in place
+  /// during the rename, that writer's content is put back and the replace fails.
   private static func writeDurably(
     _ bytes: [UInt8], to target: String, shownAs shown: String, mode: mode_t, owner: (uid_t, gid_t)?,
-    replacing: Bool
+    attributes: [(name: String, value: [UInt8])], placement: Placement
   ) throws(FileError) {
+    let original: Original?
+    if case .replace(let replaced) = placement { original = replaced } else { original = nil }
     let directory = AtomicFilePOSIX.directoryName(target)
     let (temporary, descriptor) = try createTemporaryFile(beside: target, shownAs: shown)
     var descriptorOpen = true
@@ -222,20 +392,24 @@ public enum AtomicFile {
       try step(shown, "keep the mode of") { () throws(AtomicFileErrno) in
         if fchmod(descriptor, mode) != 0 { throw AtomicFileErrno(errno) }
       }
+      // After the mode: setting an ACL sets the group bits to its mask, as on the original.
+      try copyAttributes(attributes, to: descriptor, shownAs: shown)
       try step(shown, "sync") { () throws(AtomicFileErrno) in try AtomicFilePOSIX.sync(descriptor) }
+      XAttr.remove(descriptor, temporaryProofAttribute)
       descriptorOpen = false
       try step(shown, "write") { () throws(AtomicFileErrno) in
         if close(descriptor) != 0 { throw AtomicFileErrno(errno) }
       }
-      if replacing {
-        try step(shown, "rename the new content over") { () throws(AtomicFileErrno) in
-          if rename(temporary, target) != 0 { throw AtomicFileErrno(errno) }
-        }
-      } else {
+      if case .create = placement {
         try step(shown, "create") { () throws(AtomicFileErrno) in
           if link(temporary, target) != 0 { throw AtomicFileErrno(errno) }
         }
         unlink(temporary)
+      } else {
+        if let original { try checkUnchanged(original, at: target, shownAs: shown) }
+        try step(shown, "rename the new content over") { () throws(AtomicFileErrno) in
+          if rename(temporary, target) != 0 { throw AtomicFileErrno(errno) }
+        }
       }
     } catch {
       unlink(temporary)
@@ -244,10 +418,22 @@ public enum AtomicFile {
     try step(shown, "sync the directory of") { () throws(AtomicFileErrno) in
       try AtomicFilePOSIX.syncDirectory(directory)
     }
+    if let original, !stillHolds(original) {
+      // Someone wrote into the old inode between the last check and the rename: their bytes
+      // go back in place of ours, and the edit is reported as not done.
+      guard lseek(original.descriptor, 0, SEEK_SET) == 0,
+        let theirs = try? AtomicFilePOSIX.readAll(original.descriptor)
+      else { throw .changedMeanwhile(path: shown) }
+      try? writeDurably(
+        theirs, to: target, shownAs: shown, mode: mode, owner: owner, attributes: attributes,
+        placement: .restore)
+      throw .changedMeanwhile(path: shown)
+    }
   }
 
-  /// Creates `.NAME.rollback-tmp-PID-RANDOM` beside `target` (`O_EXCL`, mode 0600).
-  private static func createTemporaryFile(beside target: String, shownAs shown: String) throws(FileError)
+  /// Creates `.NAME.rollback-tmp-PID-RANDOM` beside `target` (`O_EXCL`, mode 0600), with its
+  /// proof (`user.rollback.temporary`, its inode number) where the file system keeps one.
+  static func createTemporaryFile(beside target: String, shownAs shown: String) throws(FileError)
     -> (path: String, descriptor: Int32)
   {
     let directory = AtomicFilePOSIX.directoryName(target)
@@ -258,7 +444,12 @@ public enum AtomicFile {
       let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
       let path = AtomicFilePOSIX.join(directory, ".\(base)\(temporaryMarker)\(getpid())-\(suffix)")
       do {
-        let descriptor = try AtomicFilePOSIX.open(path, O_CREAT | O_EXCL | O_WRONLY, mode: 0o600)
+        let descriptor = try AtomicFilePOSIX.open(
+          path, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW, mode: 0o600)
+        if let info = try? AtomicFilePOSIX.status(descriptor) {
+          try? AtomicFilePOSIX.setAttribute(
+            descriptor, temporaryProofAttribute, Array(String(info.st_ino).utf8))
+        }
         return (path, descriptor)
       } catch {
         lastError = error
@@ -273,21 +464,32 @@ public enum AtomicFile {
     -> (descriptor: Int32, status: stat)
   {
     let name = shown ?? path
-    let descriptor = try step(name, "open") { () throws(AtomicFileErrno) in
-      try AtomicFilePOSIX.open(path, O_RDONLY)
+    // The type is checked before opening (a FIFO is refused by name), and again on the
+    // descriptor, opened without blocking, in case it was swapped meanwhile.
+    if let info = AtomicFilePOSIX.fileStatus(path), !AtomicFilePOSIX.isRegular(info.st_mode) {
+      throw .refused(path: name, reason: "it is \(kind(of: info.st_mode)), not a regular file")
     }
-    let status: stat
     do {
-      status = try AtomicFilePOSIX.status(descriptor)
+      return try AtomicFilePOSIX.openRegular(path, O_RDONLY)
+    } catch  where error.code == EINVAL {
+      let mode = AtomicFilePOSIX.fileStatus(path)?.st_mode ?? 0
+      throw .refused(path: name, reason: "it is \(kind(of: mode)), not a regular file")
     } catch {
-      close(descriptor)
-      throw FileError.from(errno: error.code, path: name, operation: "inspect")
+      throw FileError.from(errno: error.code, path: name, operation: "open")
     }
-    guard AtomicFilePOSIX.isRegular(status.st_mode) else {
-      close(descriptor)
-      throw FileError.other(path: name, errno: EINVAL, operation: "edit (not a regular file)")
+  }
+
+  /// "a FIFO", "a directory", … for a file type.
+  static func kind(of mode: mode_t) -> String {
+    switch mode & S_IFMT {
+    case S_IFIFO: return "a FIFO (named pipe)"
+    case S_IFDIR: return "a directory"
+    case S_IFSOCK: return "a socket"
+    case S_IFCHR: return "a character device"
+    case S_IFBLK: return "a block device"
+    case S_IFLNK: return "a symlink"
+    default: return "not a regular file"
     }
-    return (descriptor, status)
   }
 
   /// Runs one system call wrapper, turning its `errno` into a `FileError` about `path`.

@@ -19,6 +19,9 @@ public enum FileError: Error, Sendable, Equatable, CustomStringConvertible {
   case changedMeanwhile(path: String)
   /// Any other failure, with the `errno` and the operation that failed.
   case other(path: String, errno: Int32, operation: String)
+  /// The edit was refused before anything was written, for `reason` (not a regular file, more
+  /// than one hard link, an untrusted symlink, attributes that cannot be kept).
+  case refused(path: String, reason: String)
 
   /// A short lowercase message: what failed, on which path, and what to do.
   public var description: String {
@@ -31,9 +34,11 @@ public enum FileError: Error, Sendable, Equatable, CustomStringConvertible {
     case .noSpace(let path):
       return "cannot write \(path): no space left on the device; free some space and retry"
     case .changedMeanwhile(let path):
-      return "\(path) changed while it was being edited; check its content and retry"
+      return "\(path) changed while it was being edited; nothing written; check its content and retry"
     case .other(let path, let code, let operation):
       return "cannot \(operation) \(path): \(Self.text(of: code)) (errno \(code))"
+    case .refused(let path, let reason):
+      return "refusing to edit \(path): \(reason); nothing written"
     }
   }
 

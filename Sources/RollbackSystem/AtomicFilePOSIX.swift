@@ -19,6 +19,74 @@ enum AtomicFilePOSIX {
     }
   }
 
+  /// Opens `path` without blocking (`O_NONBLOCK`, so a FIFO or a device never hangs the open),
+  /// then keeps it only when `fstat` says it is a regular file, and puts the descriptor back in
+  /// blocking mode. `noFollow` adds `O_NOFOLLOW` (a symlink as the last component fails with
+  /// `ELOOP`). A file of another type fails with `EINVAL`, after nothing was read from it.
+  static func openRegular(_ path: String, _ flags: Int32, mode: mode_t = 0, noFollow: Bool = false)
+    throws(AtomicFileErrno) -> (descriptor: Int32, status: stat)
+  {
+    let descriptor = try open(
+      path, flags | O_NONBLOCK | O_NOCTTY | (noFollow ? O_NOFOLLOW : 0), mode: mode)
+    let info: stat
+    do {
+      info = try status(descriptor)
+    } catch {
+      close(descriptor)
+      throw error
+    }
+    guard isRegular(info.st_mode) else {
+      close(descriptor)
+      throw AtomicFileErrno(EINVAL)
+    }
+    let current = fcntl(descriptor, F_GETFL)
+    if current >= 0 { _ = fcntl(descriptor, F_SETFL, current & ~O_NONBLOCK) }
+    return (descriptor, info)
+  }
+
+  /// The names of the extended attributes of a descriptor (`flistxattr`); empty when the file
+  /// system has none (`ENOTSUP`).
+  static func attributeNames(_ descriptor: Int32) throws(AtomicFileErrno) -> [String] {
+    while true {
+      let size = XAttr.list(descriptor, nil, 0)
+      if size < 0 {
+        if errno == ENOTSUP { return [] }
+        throw AtomicFileErrno(errno)
+      }
+      if size == 0 { return [] }
+      var buffer = [CChar](repeating: 0, count: size)
+      let count = XAttr.list(descriptor, &buffer, buffer.count)
+      if count < 0 {
+        if errno == ERANGE { continue }
+        throw AtomicFileErrno(errno)
+      }
+      return buffer[0..<count].split(separator: 0).map {
+        String(decoding: $0.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+      }
+    }
+  }
+
+  /// The value of one extended attribute of a descriptor (`fgetxattr`).
+  static func attribute(_ descriptor: Int32, _ name: String) throws(AtomicFileErrno) -> [UInt8] {
+    while true {
+      let size = XAttr.get(descriptor, name, nil, 0)
+      if size < 0 { throw AtomicFileErrno(errno) }
+      var buffer = [UInt8](repeating: 0, count: size)
+      let count = buffer.withUnsafeMutableBytes { XAttr.get(descriptor, name, $0.baseAddress, $0.count) }
+      if count < 0 {
+        if errno == ERANGE { continue }
+        throw AtomicFileErrno(errno)
+      }
+      return Array(buffer[0..<count])
+    }
+  }
+
+  /// Sets one extended attribute of a descriptor (`fsetxattr`).
+  static func setAttribute(_ descriptor: Int32, _ name: String, _ value: [UInt8]) throws(AtomicFileErrno) {
+    let result = value.withUnsafeBytes { XAttr.set(descriptor, name, $0.baseAddress, $0.count, 0) }
+    if result != 0 { throw AtomicFileErrno(errno) }
+  }
+
   /// Reads a descriptor to its end.
   ///
   /// The buffer is sized from `fstat` (plus one byte, so that a file that did not change ends
@@ -182,6 +250,14 @@ enum AtomicFilePOSIX {
     return String(cString: resolved)
   }
 
+  /// `readlink(2)`: what the symlink at `path` points to, or nil.
+  static func readLink(_ path: String) -> String? {
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    let count = readlink(path, &buffer, buffer.count - 1)
+    guard count >= 0 else { return nil }
+    return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+  }
+
   /// Creates `path` and its missing parents with `mode`; an existing directory is fine.
   static func makeDirectories(_ path: String, mode: mode_t) throws(AtomicFileErrno) {
     if let info = fileStatus(path) {
@@ -241,6 +317,67 @@ enum AtomicFilePOSIX {
     }
     if let user = getenv("USER") { return String(cString: user) }
     return "uid \(uid)"
+  }
+}
+
+/// The `*xattr(2)` calls, which the Glibc module does not export (`sys/xattr.h`), looked up in
+/// the C library. A missing one behaves as a file system without extended attributes.
+enum XAttr {
+  private typealias List = @convention(c) (Int32, UnsafeMutablePointer<CChar>?, Int) -> Int
+  private typealias Get = @convention(c) (Int32, UnsafePointer<CChar>, UnsafeMutableRawPointer?, Int) -> Int
+  private typealias Set = @convention(c) (Int32, UnsafePointer<CChar>, UnsafeRawPointer?, Int, Int32) -> Int32
+  private typealias Remove = @convention(c) (Int32, UnsafePointer<CChar>) -> Int32
+
+  private static func symbol<T>(_ name: String, as type: T.Type) -> T? {
+    guard let handle = dlopen(nil, RTLD_NOW), let found = dlsym(handle, name) else { return nil }
+    return unsafeBitCast(found, to: type)
+  }
+
+  private static let listFunction = symbol("flistxattr", as: List.self)
+  private static let getFunction = symbol("fgetxattr", as: Get.self)
+  private static let setFunction = symbol("fsetxattr", as: Set.self)
+  private static let removeFunction = symbol("fremovexattr", as: Remove.self)
+
+  /// `flistxattr(2)`.
+  static func list(_ descriptor: Int32, _ buffer: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int {
+    guard let listFunction else {
+      errno = ENOTSUP
+      return -1
+    }
+    return listFunction(descriptor, buffer, size)
+  }
+
+  /// `fgetxattr(2)`.
+  static func get(_ descriptor: Int32, _ name: String, _ value: UnsafeMutableRawPointer?, _ size: Int) -> Int
+  {
+    guard let getFunction else {
+      errno = ENOTSUP
+      return -1
+    }
+    return getFunction(descriptor, name, value, size)
+  }
+
+  /// `fsetxattr(2)` (flags 0: create or replace).
+  static func set(
+    _ descriptor: Int32, _ name: String, _ value: UnsafeRawPointer?, _ size: Int, _ flags: Int32
+  )
+    -> Int32
+  {
+    guard let setFunction else {
+      errno = ENOTSUP
+      return -1
+    }
+    return setFunction(descriptor, name, value, size, flags)
+  }
+
+  /// `fremovexattr(2)`.
+  @discardableResult
+  static func remove(_ descriptor: Int32, _ name: String) -> Int32 {
+    guard let removeFunction else {
+      errno = ENOTSUP
+      return -1
+    }
+    return removeFunction(descriptor, name)
   }
 }
 

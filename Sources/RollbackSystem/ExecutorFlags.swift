@@ -99,6 +99,13 @@ public struct FlagEditor: Sendable {
   public func apply(
     _ change: FlagChange, backupDirectory: String, dryRun: Bool, reuseBackups: Bool = false
   ) throws(EditError) -> Result {
+    // Held from the first read to the last rename: another rollback editing the same files
+    // (another runbook, another state directory) waits, so neither change is lost.
+    var editLock: AtomicFileEditLock?
+    if !dryRun {
+      do { editLock = try AtomicFileEditLock.acquire(for: files) } catch { throw .file(error) }
+    }
+    defer { editLock?.release() }
     var documents: [(path: String, bytes: [UInt8]?)] = []
     for path in files {
       do {

@@ -159,7 +159,8 @@ public final class FileLock: @unchecked Sendable {
       throw .unavailable(.from(errno: error.code, path: directory, operation: "create the state directory"))
     }
     do {
-      return try AtomicFilePOSIX.open(path, O_RDWR | O_CREAT | O_NOFOLLOW, mode: 0o644)
+      // Never through a symlink; a FIFO or device in its place is refused, not waited on.
+      return try AtomicFilePOSIX.openRegular(path, O_RDWR | O_CREAT, mode: 0o644, noFollow: true).descriptor
     } catch {
       throw .unavailable(.from(errno: error.code, path: path, operation: "open the lock file"))
     }

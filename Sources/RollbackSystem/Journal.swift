@@ -34,8 +34,14 @@ public final class JournalWriter: @unchecked Sendable {
   public init(path: String, redact: @escaping @Sendable (String) -> String) throws(JournalError) {
     let directory = (path as NSString).deletingLastPathComponent
     try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-    guard fd >= 0 else { throw .io(path: path, operation: "open", errno: errno) }
+    // Never through a symlink, never anything but a regular file (a FIFO would block).
+    let fd: Int32
+    do {
+      fd = try AtomicFilePOSIX.openRegular(path, O_WRONLY | O_CREAT | O_APPEND, mode: 0o600, noFollow: true)
+        .descriptor
+    } catch {
+      throw .io(path: path, operation: "open (a regular file, not a symlink)", errno: error.code)
+    }
     self.path = path
     self.descriptor = fd
     self.redact = redact
@@ -123,7 +129,7 @@ public enum JournalReader {
   ) throws(JournalError) -> Result {
     let bytes: [UInt8]
     do {
-      let descriptor = try AtomicFilePOSIX.open(path, O_RDONLY)
+      let descriptor = try AtomicFilePOSIX.openRegular(path, O_RDONLY, noFollow: true).descriptor
       defer { close(descriptor) }
       bytes = try AtomicFilePOSIX.readAll(descriptor)
     } catch {
