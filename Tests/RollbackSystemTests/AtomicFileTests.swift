@@ -246,8 +246,16 @@ struct AtomicFileTests {
     try finished.run()
     finished.waitUntilExit()
     let deadPid = finished.processIdentifier
-    let stray = try scratch.write(".env.rollback-tmp-\(deadPid)-1a2b3c", "half written")
-    let live = try scratch.write(".env.rollback-tmp-\(getpid())-4d5e6f", "in progress")
+    // Genuine temporary files (with their proof), renamed to the names a dead and a live run
+    // would have given them; renaming keeps the inode, and so the proof.
+    let made = try AtomicFile.createTemporaryFile(beside: scratch.file(".env"), shownAs: ".env")
+    close(made.descriptor)
+    let stray = scratch.file(".env.rollback-tmp-\(deadPid)-1a2b3c")
+    #expect(rename(made.path, stray) == 0)
+    let madeLive = try AtomicFile.createTemporaryFile(beside: scratch.file(".env"), shownAs: ".env")
+    close(madeLive.descriptor)
+    let live = scratch.file(".env.rollback-tmp-\(getpid())-4d5e6f")
+    #expect(rename(madeLive.path, live) == 0)
     _ = try scratch.write(".env", "A=1\n")
     _ = try scratch.write(".hidden", "x")
     let removed = try AtomicFile.cleanStrayTempFiles(in: scratch.path)
