@@ -224,6 +224,8 @@ extension Executor {
       attempt.flagChanges = result.changes
       return attempt
     } catch {
+      // Interrupted while waiting for another editor of the file: nothing was written.
+      if case .file(.other(_, EINTR, _)) = error, Task.isCancelled { throw CancellationError() }
       return .fail("flag \(name)", error.description)
     }
   }
