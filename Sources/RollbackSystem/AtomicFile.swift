@@ -362,10 +362,14 @@ public enum AtomicFile {
   }
 
   /// Writes `bytes` to a temporary file beside `target`, gives it `mode`, `owner` and
-  /// `attributes`, syncs it, moves it to `target` (rename when `replacing` an original, checked
+  /// `attributes`, syncs it, moves it to `target` (rename when replacing an original, checked
   /// unchanged just before; else link, which refuses to overwrite) and syncs the directory. The
   /// temporary file never outlives a failure. When the original's inode was written in place
   /// during the rename, that writer's content is put back and the replace fails.
+  ///
+  /// Where the file system allows it the temporary file is anonymous (`O_TMPFILE`) until it is
+  /// complete and synced, so a kill while writing leaves nothing behind; it gets its name (with
+  /// its proof already set) only for the rename.
   private static func writeDurably(
     _ bytes: [UInt8], to target: String, shownAs shown: String, mode: mode_t, owner: (uid_t, gid_t)?,
     attributes: [(name: String, value: [UInt8])], placement: Placement
@@ -373,10 +377,17 @@ public enum AtomicFile {
     let original: Original?
     if case .replace(let replaced) = placement { original = replaced } else { original = nil }
     let directory = AtomicFilePOSIX.directoryName(target)
-    let (temporary, descriptor) = try createTemporaryFile(beside: target, shownAs: shown)
-    var descriptorOpen = true
+    var temporary: String?
+    let descriptor: Int32
+    if let anonymous = openAnonymousFile(in: directory) {
+      descriptor = anonymous
+    } else {
+      let created = try createTemporaryFile(beside: target, shownAs: shown)
+      (temporary, descriptor) = (created.path, created.descriptor)
+    }
+    // Open until after the move: the proof comes off the final name only then.
+    defer { close(descriptor) }
     do throws(FileError) {
-      defer { if descriptorOpen { close(descriptor) } }
       try step(shown, "write") { () throws(AtomicFileErrno) in try AtomicFilePOSIX.writeAll(descriptor, bytes)
       }
       if let owner {
@@ -395,24 +406,32 @@ public enum AtomicFile {
       // After the mode: setting an ACL sets the group bits to its mask, as on the original.
       try copyAttributes(attributes, to: descriptor, shownAs: shown)
       try step(shown, "sync") { () throws(AtomicFileErrno) in try AtomicFilePOSIX.sync(descriptor) }
+      if temporary == nil {
+        if case .create = placement {
+          // Straight to its name: link fails when the name exists.
+          try step(shown, "create") { () throws(AtomicFileErrno) in
+            try linkAnonymous(descriptor, to: target)
+          }
+        } else {
+          temporary = try nameAnonymous(descriptor, beside: target, shownAs: shown)
+        }
+      }
+      if let named = temporary {
+        if case .create = placement {
+          try step(shown, "create") { () throws(AtomicFileErrno) in
+            if link(named, target) != 0 { throw AtomicFileErrno(errno) }
+          }
+          unlink(named)
+        } else {
+          if let original { try checkUnchanged(original, at: target, shownAs: shown) }
+          try step(shown, "rename the new content over") { () throws(AtomicFileErrno) in
+            if rename(named, target) != 0 { throw AtomicFileErrno(errno) }
+          }
+        }
+      }
       XAttr.remove(descriptor, temporaryProofAttribute)
-      descriptorOpen = false
-      try step(shown, "write") { () throws(AtomicFileErrno) in
-        if close(descriptor) != 0 { throw AtomicFileErrno(errno) }
-      }
-      if case .create = placement {
-        try step(shown, "create") { () throws(AtomicFileErrno) in
-          if link(temporary, target) != 0 { throw AtomicFileErrno(errno) }
-        }
-        unlink(temporary)
-      } else {
-        if let original { try checkUnchanged(original, at: target, shownAs: shown) }
-        try step(shown, "rename the new content over") { () throws(AtomicFileErrno) in
-          if rename(temporary, target) != 0 { throw AtomicFileErrno(errno) }
-        }
-      }
     } catch {
-      unlink(temporary)
+      if let temporary { unlink(temporary) }
       throw error
     }
     try step(shown, "sync the directory of") { () throws(AtomicFileErrno) in
@@ -431,18 +450,63 @@ public enum AtomicFile {
     }
   }
 
+  /// `O_TMPFILE` (`__O_TMPFILE | O_DIRECTORY`), which the Glibc module does not export.
+  private static let temporaryFileFlag: Int32 = 0o20_000_000 | O_DIRECTORY
+
+  /// An anonymous file (`O_TMPFILE`, mode 0600) in `directory` carrying its proof, or nil where
+  /// the file system (or a missing `/proc`, needed to name it later) does not allow one.
+  static func openAnonymousFile(in directory: String) -> Int32? {
+    guard access("/proc/self/fd", X_OK) == 0,
+      let descriptor = try? AtomicFilePOSIX.open(directory, temporaryFileFlag | O_WRONLY, mode: 0o600)
+    else { return nil }
+    if let info = try? AtomicFilePOSIX.status(descriptor) {
+      try? AtomicFilePOSIX.setAttribute(descriptor, temporaryProofAttribute, Array(String(info.st_ino).utf8))
+    }
+    return descriptor
+  }
+
+  /// Gives an anonymous file the name `path` (`linkat` through `/proc/self/fd`).
+  private static func linkAnonymous(_ descriptor: Int32, to path: String) throws(AtomicFileErrno) {
+    if linkat(AT_FDCWD, "/proc/self/fd/\(descriptor)", AT_FDCWD, path, AT_SYMLINK_FOLLOW) != 0 {
+      throw AtomicFileErrno(errno)
+    }
+  }
+
+  /// Names an anonymous file `.NAME.rollback-tmp-PID-RANDOM` beside `target`.
+  private static func nameAnonymous(_ descriptor: Int32, beside target: String, shownAs shown: String)
+    throws(FileError) -> String
+  {
+    var lastError = AtomicFileErrno(EEXIST)
+    for _ in 0..<16 {
+      let path = temporaryName(beside: target)
+      do {
+        try linkAnonymous(descriptor, to: path)
+        return path
+      } catch {
+        lastError = error
+        if error.code != EEXIST { break }
+      }
+    }
+    throw FileError.from(errno: lastError.code, path: shown, operation: "create a temporary file beside")
+  }
+
+  /// A fresh `.NAME.rollback-tmp-PID-RANDOM` path beside `target`.
+  private static func temporaryName(beside target: String) -> String {
+    let directory = AtomicFilePOSIX.directoryName(target)
+    var base = AtomicFilePOSIX.baseName(target)
+    if base.utf8.count > 200 { base = String(decoding: base.utf8.prefix(200), as: UTF8.self) }
+    let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+    return AtomicFilePOSIX.join(directory, ".\(base)\(temporaryMarker)\(getpid())-\(suffix)")
+  }
+
   /// Creates `.NAME.rollback-tmp-PID-RANDOM` beside `target` (`O_EXCL`, mode 0600), with its
   /// proof (`user.rollback.temporary`, its inode number) where the file system keeps one.
   static func createTemporaryFile(beside target: String, shownAs shown: String) throws(FileError)
     -> (path: String, descriptor: Int32)
   {
-    let directory = AtomicFilePOSIX.directoryName(target)
-    var base = AtomicFilePOSIX.baseName(target)
-    if base.utf8.count > 200 { base = String(decoding: base.utf8.prefix(200), as: UTF8.self) }
     var lastError = AtomicFileErrno(EEXIST)
     for _ in 0..<16 {
-      let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
-      let path = AtomicFilePOSIX.join(directory, ".\(base)\(temporaryMarker)\(getpid())-\(suffix)")
+      let path = temporaryName(beside: target)
       do {
         let descriptor = try AtomicFilePOSIX.open(
           path, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW, mode: 0o600)
