@@ -107,6 +107,25 @@ struct FileEditCLITests {
     #expect(try String(contentsOf: file, encoding: .utf8) == "A=false\nB=false\n")
   }
 
+  @Test("an outside writer's change made while rollback waits for the file is kept, and rollback's on top")
+  func outsideWriterWhileWaiting() throws {
+    let (base, file) = try twoRunbooks()
+    defer { try? FileManager.default.removeItem(at: base) }
+    let held = holdEditLock(file.deletingLastPathComponent())
+    #expect(held >= 0)
+    let one = try Background(["flag", "disable", "one"], in: base.appendingPathComponent("one"), name: "one")
+    usleep(500_000)
+    #expect(one.process.isRunning, "the edit did not wait for the edit lock")
+    // Not rollback: an editor saving the file by a rename, without any lock.
+    let saved = file.deletingLastPathComponent().appendingPathComponent("app.env.swp")
+    try "A=true\nB=true\nC=added by hand\n".write(to: saved, atomically: false, encoding: .utf8)
+    #expect(rename(saved.path, file.path) == 0)
+    close(held)
+    #expect(one.wait(10) != nil)
+    #expect(one.process.terminationStatus == 0, "\(one.stderr)")
+    #expect(try String(contentsOf: file, encoding: .utf8) == "A=false\nB=true\nC=added by hand\n")
+  }
+
   @Test(
     "SIGINT or SIGTERM ends flag and execute within 2 s while they wait on the file",
     arguments: [SIGINT, SIGTERM])
