@@ -99,8 +99,9 @@ public enum AtomicFile {
     }
   }
 
-  /// The bytes of the file at `path` (following symlinks).
+  /// The bytes of the file at `path` (following only trusted symlinks, as ``resolve(_:)``).
   public static func read(_ path: String) throws(FileError) -> [UInt8] {
+    try checkSymlinks(path)
     let descriptor = try openRegularFile(path)
     defer { close(descriptor.descriptor) }
     do {

@@ -37,6 +37,8 @@ public final class AtomicFileEditLock: @unchecked Sendable {
       } else {
         do {
           directory = try AtomicFile.resolve(AtomicFilePOSIX.directoryName(path))
+        } catch .notFound {
+          continue  // Nothing to edit there: reading the file says so.
         } catch {
           closeAll()
           throw error

@@ -142,6 +142,7 @@ struct AtomicFileHostileTests {
     }
     #expect(fileText(secret) == "root:secret\n")
     #expect(throws: FileError.self) { try AtomicFile.resolve(planted) }
+    #expect(throws: FileError.self) { try AtomicFile.read(planted) }
     // A link owned by the target's owner is followed.
     #expect(lchown(planted, 0, 0) == 0)
     try AtomicFile.replace(planted, with: Array("root:changed\n".utf8))
