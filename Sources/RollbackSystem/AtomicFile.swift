@@ -89,8 +89,8 @@ public enum AtomicFile {
         throw .refused(
           path: path,
           reason:
-            "the symlink \(next) belongs to uid \(info.st_uid), who owns neither it nor its target "
-            + "(uid \(target.st_uid)); only links owned by root or by the target's owner are followed")
+            "the symlink \(next) belongs to uid \(info.st_uid), neither root nor the owner of its "
+            + "target (uid \(target.st_uid)); only such links are followed")
       }
       guard let destination = AtomicFilePOSIX.readLink(next) else { return }
       if destination.hasPrefix("/") { current = "/" }
