@@ -148,11 +148,12 @@ final class PostgresSessionPool: @unchecked Sendable {
     self.applicationName = applicationName
   }
 
-  /// Runs `query` on a shared connection and reads the first column of the first row as
-  /// a number, like ``PostgresClient/queryNumber(dsn:query:parameters:timeout:)``.
+  /// Runs `query` on a shared read-only connection and reads the first column of the
+  /// first row as a number (the statement is stopped once that row arrives), like ``PostgresClient/queryNumber(dsn:query:parameters:timeout:)``.
   func queryNumber(dsn: String, query: String, timeout: Duration) async throws(PostgresError) -> Double {
     let parameters = try PostgresConnectionParameters(
-      dsn: dsn, connectTimeout: timeout, statementTimeout: timeout, applicationName: applicationName)
+      dsn: dsn, connectTimeout: timeout, statementTimeout: timeout, applicationName: applicationName,
+      readOnly: true)
     var lease: Lease?
     var giveUp: ContinuousClock.Instant?
     waiting: while true {
@@ -189,7 +190,8 @@ final class PostgresSessionPool: @unchecked Sendable {
       }
       do throws(PostgresError) {
         let result = try current.session.execute(
-          query, parameters: [], statementTimeout: timeout, maxRows: 1, cancellation: cancellation)
+          query, parameters: [], statementTimeout: timeout, maxRows: 1, firstRowOnly: true,
+          cancellation: cancellation)
         guard let row = result.rows.first, let first = row.first else { return (current, .failure(.noRows)) }
         guard let text = first else { return (current, .failure(.nullValue)) }
         return (current, Result { () throws(PostgresError) in try PostgresClient.number(from: text) })
