@@ -53,7 +53,7 @@ struct HostileInputTests {
     for name in ["PWNED", "PWNED2", "PWNED3"] {
       #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent(name).path), "\(name)")
     }
-    #expect(result.stderr.contains(prefix + value), "\(result.stderr)")
+    #expect(result.stdout.contains(prefix + value), "\(result.stdout)")
   }
 
   @Test("a placeholder inside backquotes is refused at validate, with the env: advice")
@@ -101,8 +101,8 @@ struct HostileInputTests {
 
     #expect(result.status == 0, "\(result.stderr)")
     #expect(
-      !result.stderr.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 || $0.value == 0x0D })
-    #expect(result.stderr.contains(#"\u{1b}]0;pwned\u{7}\u{1b}[2Jline\u{d}over"#), "\(result.stderr)")
+      !result.stdout.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 || $0.value == 0x0D })
+    #expect(result.stdout.contains(#"\u{1b}]0;pwned\u{7}\u{1b}[2Jline\u{d}over"#), "\(result.stdout)")
   }
 
   @Test("Prometheus error text with escape sequences is shown escaped by assess")
@@ -204,11 +204,11 @@ struct HostileSQLTests {
 
     let live = try run(step, [], harness: harness)
     #expect(live.status != 0)
-    #expect(live.stderr.contains("25006"), "\(live.stderr)")
+    #expect((live.stdout + live.stderr).contains("25006"), "\(live.stdout)")
     #expect(try count(harness, "hostile_sql_ro") == "3")
 
     let dry = try run(step, ["--dry-run"], harness: harness)
-    #expect(dry.stderr.contains("25006"), "\(dry.stderr)")
+    #expect((dry.stdout + dry.stderr).contains("25006"), "\(dry.stdout)")
     #expect(try count(harness, "hostile_sql_ro") == "3")
   }
 }
