@@ -42,24 +42,25 @@ struct HostileSystemTests {
     #expect(left == 3)
   }
 
-  @Test("a probe over millions of rows reads one: the first value, quickly, in bounded memory")
+  @Test("a probe over millions of rows reads one: the first value, in bounded memory")
   func probeReadsOneRow() async throws {
     let dsn = try SystemTestHarness.databaseURL()
     let before = Self.peakResidentKilobytes()
-    let start = ContinuousClock.now
 
     let value = try await PostgresClient().queryNumber(
       dsn: dsn, query: "SELECT g FROM generate_series(7, 4000006) g", timeout: .seconds(20))
-    let pooled = try await PostgresSessionPool().queryNumber(
+    let pool = PostgresSessionPool()
+    let pooled = try await pool.queryNumber(
       dsn: dsn, query: "SELECT g FROM generate_series(7, 4000006) g", timeout: .seconds(20))
+    // The connection the probe stopped is clean for the next read.
+    let next = try await pool.queryNumber(dsn: dsn, query: "SELECT 42", timeout: .seconds(5))
 
-    let elapsed = ContinuousClock.now - start
     let grown = Self.peakResidentKilobytes() - before
     #expect(value == 7)
     #expect(pooled == 7)
+    #expect(next == 42)
     // Four million rows held by libpq take well over 100 MB; one row takes nothing.
     #expect(grown < 40_000, "peak RSS grew by \(grown) kB")
-    #expect(elapsed < .seconds(3), "took \(elapsed)")
   }
 
   @Test("a DSN listing three silent hosts fails within the one timeout, not three")
