@@ -86,18 +86,29 @@ enum ProcessStrays {
     let startTime: UInt64
   }
 
-  /// Whether rollback is a child subreaper (set once, before the first child starts).
-  static let isSubreaper: Bool = {
+  /// Whether rollback is a child subreaper (see ``ProcessRunner/adoptOrphans()``).
+  static var isSubreaper: Bool {
+    lock.lock()
+    defer { lock.unlock() }
+    return subreaper
+  }
+
+  /// Makes rollback a child subreaper, once.
+  static func becomeSubreaper() {
+    lock.lock()
+    defer { lock.unlock() }
+    guard !subreaper else { return }
     // prctl is variadic in C, which Swift does not import; every argument is an integer,
     // so a call through a fixed-arity pointer is the same call.
     typealias Prctl = @convention(c) (Int32, UInt, UInt, UInt, UInt) -> Int32
-    guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "prctl") else { return false }
+    guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "prctl") else { return }
     let prctl = unsafeBitCast(symbol, to: Prctl.self)
-    return prctl(36 /* PR_SET_CHILD_SUBREAPER */, 1, 0, 0, 0) == 0
-  }()
+    subreaper = prctl(36 /* PR_SET_CHILD_SUBREAPER */, 1, 0, 0, 0) == 0
+  }
 
   private static let lock = NSLock()
   nonisolated(unsafe) private static var supervised = Set<pid_t>()
+  nonisolated(unsafe) private static var subreaper = false
 
   /// Notes a child that a supervisor drives (so it is never taken for a stray).
   static func register(_ pid: pid_t) {
@@ -113,8 +124,9 @@ enum ProcessStrays {
     lock.unlock()
   }
 
-  /// Every live process below `root`, and every process reparented to rollback that
-  /// started after `root` (with what descends from it), but no child a supervisor drives.
+  /// Every live process below `root` outside its process group (the group id is `root`),
+  /// and every process reparented to rollback that started after `root` (with what
+  /// descends from it), but no child a supervisor drives.
   static func members(below root: pid_t) -> Set<Member> {
     guard let directory = opendir("/proc") else { return [] }
     var stats: [pid_t: ProcessStat] = [:]
@@ -139,13 +151,36 @@ enum ProcessStrays {
       }
     }
     var found = Set<Member>()
+    var seen = Set<pid_t>()
     while let pid = queue.popLast() {
-      guard let stat = stats[pid], stat.isAlive, pid != root,
-        found.insert(Member(pid: pid, startTime: stat.startTime)).inserted
-      else { continue }
+      guard let stat = stats[pid], stat.isAlive, pid != root, !seen.contains(pid) else { continue }
+      seen.insert(pid)
       queue += children[pid] ?? []
+      // The group itself is signalled as a group; only what left it is a stray.
+      if stat.processGroup != root { found.insert(Member(pid: pid, startTime: stat.startTime)) }
     }
     return found
+  }
+
+  /// Reaps exited processes that were reparented to rollback (never a supervised child),
+  /// so they do not linger as zombies. Only when rollback is a subreaper.
+  static func reapAdoptedZombies() {
+    guard isSubreaper, let directory = opendir("/proc") else { return }
+    defer { closedir(directory) }
+    lock.lock()
+    let driven = supervised
+    lock.unlock()
+    let me = getpid()
+    while let entry = readdir(directory) {
+      let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+        String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+      }
+      guard let pid = pid_t(name), !driven.contains(pid), let stat = ProcessStat.read(pid: pid),
+        stat.parent == me, !stat.isAlive
+      else { continue }
+      var status: Int32 = 0
+      _ = waitpid(pid, &status, WNOHANG)
+    }
   }
 
   /// Sends `signal` to each member that is still the same process.

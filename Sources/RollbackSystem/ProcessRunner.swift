@@ -39,7 +39,6 @@ public struct ProcessRunner: Sendable {
       if cancellation.isCancelled {
         return ProcessOutcome(exitCode: nil, cancelled: true)
       }
-      _ = ProcessStrays.isSubreaper
       let started = ContinuousClock.now
       let child = try ProcessSpawn.launch(
         path: path, arguments: arguments, environment: spec.environment, cwd: spec.cwd)
@@ -48,6 +47,15 @@ public struct ProcessRunner: Sendable {
         child: child, spec: spec, started: started, cancellation: cancellation, onOutput: onOutput)
       return supervisor.supervise()
     }
+  }
+
+  /// Makes this process a child subreaper (`PR_SET_CHILD_SUBREAPER`), once: what a step
+  /// starts outside its process group and leaves behind is reparented here rather than to
+  /// init, so a timed-out step's strays are found and ended, and adopted processes that
+  /// exit are reaped after each run. For a process whose only children are those this
+  /// runner starts (the `rollback` command), not for one that also uses `Foundation.Process`.
+  public static func adoptOrphans() {
+    ProcessStrays.becomeSubreaper()
   }
 
   /// The path of the executable `name` would run, or nil when there is none.

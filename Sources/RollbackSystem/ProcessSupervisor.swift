@@ -72,6 +72,7 @@ final class ProcessSupervisor {
     let (exitCode, signal) = reap()
     ProcessStrays.unregister(child.pid)
     ProcessStrays.end(strays)
+    ProcessStrays.reapAdoptedZombies()
     let duration = ContinuousClock.now - started
     let (output, truncated) = collector.captured()
     return ProcessOutcome(
@@ -115,8 +116,8 @@ final class ProcessSupervisor {
   private func terminate(now: ContinuousClock.Instant) -> Phase {
     // What left the group (setsid) is found while the tree is whole, and ended too.
     strays = ProcessStrays.members(below: child.pid)
-    ProcessStrays.send(SIGTERM, to: strays)
     group.send(SIGTERM)
+    ProcessStrays.send(SIGTERM, to: strays)
     return .terminating(killAt: now.advanced(by: grace))
   }
 

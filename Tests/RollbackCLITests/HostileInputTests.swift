@@ -105,6 +105,51 @@ struct HostileInputTests {
     #expect(result.stdout.contains(#"\u{1b}]0;pwned\u{7}\u{1b}[2Jline\u{d}over"#), "\(result.stdout)")
   }
 
+  @Test("a timed-out run step leaves nothing behind, not even what left its process group")
+  func timedOutStepLeavesNoStrays() throws {
+    let direct = "300.\(UInt32.random(in: 100_000...999_999))"
+    let orphan = "301.\(UInt32.random(in: 100_000...999_999))"
+    // The first sleep leaves the group (setsid); the second also loses its parent at once
+    // (the subshell exits), so only a subreaper still has it as a descendant.
+    let directory = try folder(
+      with: """
+        version: 1
+        name: hostile
+        environments:
+          local: {}
+        levels:
+          1:
+            steps:
+              - {id: spawn, timeout: 1s, run: {shell: "setsid sleep \(direct) & (setsid sleep \(orphan) &); sleep 30"}}
+        """)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    defer {
+      for pid in Self.processes(withArgument: direct) + Self.processes(withArgument: orphan) {
+        kill(pid, SIGKILL)
+      }
+    }
+
+    let result = try CLI.run(
+      ["execute", "--level", "1", "--yes", "--state-dir", directory.appendingPathComponent("state").path],
+      in: directory)
+
+    #expect(result.status != 0)
+    #expect(result.stdout.contains("timed out after 1s"), "\(result.stdout)")
+    #expect(Self.processes(withArgument: direct).isEmpty)
+    #expect(Self.processes(withArgument: orphan).isEmpty)
+  }
+
+  /// Live processes whose command line holds `argument` (a zombie's command line is empty).
+  static func processes(withArgument argument: String) -> [pid_t] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap { name -> pid_t? in
+      guard let pid = pid_t(name), let data = FileManager.default.contents(atPath: "/proc/\(name)/cmdline")
+      else { return nil }
+      let words = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+      return words.contains(argument) ? pid : nil
+    }
+  }
+
   @Test("Prometheus error text with escape sequences is shown escaped by assess")
   func prometheusErrorEscaped() throws {
     let body = #"{"status":"error","errorType":"bad_data","error":"\u001b]0;pwned\u0007\u001b[2Jgone"}"#
