@@ -25,7 +25,9 @@ public struct ParameterizedSQL: Sendable, Equatable {
 /// A placeholder outside quotes becomes `$n`. A string literal holding only a placeholder
 /// (`'${v}'`, quotes included) becomes `$n`, so runbooks written with quotes keep working;
 /// a literal with a placeholder among other text becomes a concatenation
-/// (`'%${v}%'` runs as `('%' || $1::text || '%')`). A placeholder in a comment is left
+/// (`'%${v}%'` runs as `('%' || $1::text || '%')`), and a typed literal a cast
+/// (`interval '${n} minutes'` runs as `CAST(($1::text || ' minutes') AS interval)`).
+/// A placeholder in a comment is left
 /// as written. Identifiers cannot be parameters: a placeholder inside `"…"` or inside a
 /// dollar-quoted body (`$$…$$`) is refused, and one used unquoted where SQL expects a
 /// name makes the statement fail at the server.
@@ -194,6 +196,14 @@ public enum SQLInterpolation {
           end += 1
         }
         let closed = end < items.count
+        // `interval '${n} minutes'` takes a constant; a parameter needs CAST(… AS interval).
+        var typeName: String?
+        if !placeholders.isEmpty, closed, !escapes, let found = typedLiteralPrefix(text) {
+          typeName = found.name
+          text = String(text.prefix(found.start))
+          text += "CAST("
+        }
+        defer { if let typeName { text += " AS \(typeName))" } }
         if placeholders.isEmpty {
           text += "'" + segments[0].map(literalText).joined() + (closed ? "'" : "")
         } else if !closed {
@@ -231,6 +241,29 @@ public enum SQLInterpolation {
     }
     flush()
     return pieces
+  }
+
+  /// Types whose `TYPE 'constant'` literal syntax a parameter cannot fill.
+  static let literalTypes: Set<String> = [
+    "interval", "timestamp", "timestamptz", "date", "time", "timetz", "numeric", "json", "jsonb", "uuid",
+    "inet", "cidr", "boolean", "bool", "bigint", "integer", "int", "smallint", "text", "real",
+  ]
+
+  /// When `text` ends with a type name written as a typed literal's prefix (`interval `),
+  /// the name and where it starts.
+  private static func typedLiteralPrefix(_ text: String) -> (name: String, start: Int)? {
+    let characters = Array(text)
+    var end = characters.count
+    while end > 0, characters[end - 1].isWhitespace { end -= 1 }
+    var start = end
+    while start > 0, characters[start - 1].isLetter, characters[start - 1].isASCII { start -= 1 }
+    guard start < end else { return nil }
+    if start > 0 {
+      let before = characters[start - 1]
+      if before.isNumber || before == "_" || before == "$" || before == "." || before == "\"" { return nil }
+    }
+    let word = String(characters[start..<end]).lowercased()
+    return literalTypes.contains(word) ? (word, start) : nil
   }
 
   /// Whether the `E` just written starts an escape string (it is not the end of a name).

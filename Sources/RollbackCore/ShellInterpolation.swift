@@ -128,16 +128,21 @@ public enum ShellInterpolation {
   /// Why a placeholder in `template` cannot be placed safely, one message per placeholder.
   public static func problems(in template: Template) -> [String] {
     zip(template.parts, contexts(of: template)).compactMap { part, context in
-      let name = placeholderText(part)
-      switch context {
-      case .backquoted:
-        return "\(name) sits inside backquotes in a shell command, where it cannot be quoted safely; "
-          + "use $(…) or pass it through env: and write \"$NAME\""
-      case .hereDocument:
-        return "\(name) sits in a here-document of a shell command, where quotes do not protect it; "
-          + "pass it through env: and write $NAME"
-      default: return nil
-      }
+      context.flatMap { problem(placing: part, in: $0) }
+    }
+  }
+
+  /// Why `part` cannot be placed in `context`, or nil when it can.
+  static func problem(placing part: Template.Part, in context: Context) -> String? {
+    let name = placeholderText(part)
+    switch context {
+    case .backquoted:
+      return "\(name) sits inside backquotes in a shell command, where it cannot be quoted safely; "
+        + "use $(…) or pass it through env: and write \"$NAME\""
+    case .hereDocument:
+      return "\(name) sits in a here-document of a shell command, where quotes do not protect it; "
+        + "pass it through env: and write $NAME"
+    default: return nil
     }
   }
 
@@ -183,10 +188,8 @@ extension InterpolationContext {
         }
         continue
       }
-      if context == .backquoted || context == .hereDocument {
-        var single = template
-        single.parts = [part]
-        for problem in ShellInterpolation.problems(in: single) { bag.error(template.location, problem) }
+      if let problem = ShellInterpolation.problem(placing: part, in: context) {
+        bag.error(template.location, problem)
         continue
       }
       var single = template

@@ -234,6 +234,12 @@ struct HostileSQLTests {
     #expect(unquoted.status == 0, "\(unquoted.stderr)")
     #expect(try count(harness, "hostile_sql_rows") == "3")
 
+    let read = try run(
+      #"        - {id: look, sql: "SELECT id FROM hostile_sql_rows WHERE id LIKE '%${v}%' AND now() - interval '${n} minutes' < now()", mutates: false}"#,
+      ["--var", "v=2", "--var", "n=5"], harness: harness)
+    #expect(read.status == 0, "\(read.stdout)")
+    #expect(read.stdout.contains("→ SELECT 1"), "\(read.stdout)")
+
     let real = try run(step, ["--var", "v=2"], harness: harness)
     #expect(real.status == 0, "\(real.stderr)")
     #expect(try count(harness, "hostile_sql_rows") == "2")
