@@ -5,8 +5,8 @@ import Foundation
 ///
 /// The DSN is a `postgresql://` URL or a `key=value` conninfo string, read by the caller
 /// from the environment variable the runbook names. One `timeout` bounds both the
-/// connection (`connect_timeout`, whole seconds; libpq waits at least 2 s) and the
-/// statement (`statement_timeout`, milliseconds). The client itself gives up 2 s after
+/// connection (in total, over every host the DSN lists; pings still use libpq's
+/// `connect_timeout`, per host) and the statement (`statement_timeout`, milliseconds). The client itself gives up 2 s after
 /// the statement timeout if the server goes silent. Errors never contain the password
 /// or the DSN.
 public struct PostgresClient: Sendable {
