@@ -12,6 +12,11 @@ extension RunbookValidator {
       default: break
       }
     }
+    for signal in runbook.signals {
+      if case .postgres(let query) = signal.source {
+        for problem in SQLInterpolation.problems(in: query) { bag.error(query.location, problem) }
+      }
+    }
     for (name, service) in runbook.services.sorted(by: { $0.key < $1.key }) {
       if let restart = service.restart { checkCommandInterpolation(restart, what: "service '\(name)'") }
       if let rebuild = service.rebuild { checkCommandInterpolation(rebuild, what: "service '\(name)'") }

@@ -245,6 +245,43 @@ struct HostileSQLTests {
     #expect(try count(harness, "hostile_sql_rows") == "2")
   }
 
+  @Test("a --var in a postgres signal is a parameter: an injected OR does not widen the count")
+  func signalVariableIsParameter() throws {
+    let harness = try Harness.current()
+    try prepareTable(harness, "hostile_sql_signal")
+    let directory = try CLI.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    try """
+    version: 1
+    name: hostile-signal
+    environments:
+      local:
+        vars: {v: "1"}
+        postgres: {dsn_env: DATABASE_URL, timeout: 5s}
+    signals:
+      matching: {postgres: "SELECT count(*) FROM hostile_sql_signal WHERE id = '${v}'"}
+    decision:
+      - {severity: critical, any: ["matching > 1"], action: {level: 1}}
+    levels:
+      1:
+        steps:
+          - {id: look, check: [matching]}
+    """.write(to: directory.appendingPathComponent("rollback.yaml"), atomically: true, encoding: .utf8)
+
+    func reading(_ value: String) throws -> Double? {
+      let result = try CLI.run(
+        ["assess", "--json", "--var", "v=\(value)"], in: directory,
+        environment: ["DATABASE_URL": harness.databaseURL])
+      let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+      let signals = json?["signals"] as? [[String: Any]]
+      return signals?.first?["value"] as? Double
+    }
+
+    #expect(try reading("x' OR '1'='1") == 0)
+    #expect(try reading("2") == 1)
+    #expect(try count(harness, "hostile_sql_signal") == "3")
+  }
+
   @Test(
     "a DELETE labelled mutates: false fails read-only (25006) and deletes nothing, in a run and a dry run")
   func mislabelledReadFails() throws {
