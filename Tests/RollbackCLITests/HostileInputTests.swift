@@ -282,6 +282,38 @@ struct HostileSQLTests {
     #expect(try count(harness, "hostile_sql_signal") == "3")
   }
 
+  @Test("an SQL error quoting escape sequences is shown escaped, on the terminal and in the report")
+  func sqlErrorEscaped() throws {
+    let harness = try Harness.current()
+    let directory = try CLI.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    try """
+    version: 1
+    name: hostile-error
+    environments:
+      local:
+        postgres: {dsn_env: DATABASE_URL, timeout: 5s}
+    levels:
+      1:
+        steps:
+          - {id: bad, sql: "SELECT (E'\\x1b]0;pwned\\x07\\x1b[2J' || 'x')::int", mutates: false}
+    """.write(to: directory.appendingPathComponent("rollback.yaml"), atomically: true, encoding: .utf8)
+    let state = directory.appendingPathComponent("state").path
+    let environment = ["DATABASE_URL": harness.databaseURL]
+
+    let run = try CLI.run(
+      ["execute", "--level", "1", "--yes", "--state-dir", state], in: directory, environment: environment)
+    let report = try CLI.run(["report", "--state-dir", state], in: directory, environment: environment)
+
+    #expect(run.status != 0)
+    #expect(run.stdout.contains("22P02"), "\(run.stdout)")
+    #expect(report.stdout.contains("22P02"), "\(report.stdout)\(report.stderr)")
+    for text in [run.stdout, run.stderr, report.stdout] {
+      #expect(!text.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 }, "\(text)")
+    }
+    #expect(run.stdout.contains(#"\u{1b}]0;pwned\u{7}\u{1b}[2J"#), "\(run.stdout)")
+  }
+
   @Test(
     "a DELETE labelled mutates: false fails read-only (25006) and deletes nothing, in a run and a dry run")
   func mislabelledReadFails() throws {
