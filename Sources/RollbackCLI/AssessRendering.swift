@@ -115,7 +115,8 @@ enum AssessRendering {
     }
     lines.append("")
     lines += verdictLines(assessment)
-    return lines.joined(separator: "\n")
+    // Readings carry what Prometheus and Postgres said: shown, never obeyed.
+    return TerminalText.escaped(lines.joined(separator: "\n"))
   }
 
   static func signalLines(_ assessment: Assessment) -> [String] {
@@ -253,7 +254,7 @@ enum AssessRendering {
       let action = new.action
       lines.append("  action: \(action.words)" + (action.command.map { " — run: \($0)" } ?? ""))
     }
-    return lines
+    return lines.map { TerminalText.escaped($0) }
   }
 
   /// A signal's value with its notes, as compared between assessments.

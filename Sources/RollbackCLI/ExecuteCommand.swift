@@ -19,6 +19,7 @@ func stateDirectory(_ options: RunbookOptions, runbookPath: @autoclosure () thro
 /// Runs an executor with SIGINT/SIGTERM wired to cancellation, and prints its result.
 func perform(_ request: ExecutionRequest, options: RunbookOptions) async throws -> RunResult {
   SignalTrap.ignoreSIGPIPE()
+  ProcessRunner.adoptOrphans()
   let json = options.json
   let printer = TerminalPrinter(json: json, quiet: options.quiet, verbose: options.verbose)
   let executor: Executor

@@ -1,4 +1,5 @@
 import Foundation
+import RollbackCore
 import RollbackSystem
 
 /// Prints execution output: colour, a live progress line and a summary box on a terminal;
@@ -35,6 +36,9 @@ final class TerminalPrinter: @unchecked Sendable {
 
   /// Prints one line according to its kind.
   func print(_ line: OutputLine) {
+    // What servers and processes say is shown, never obeyed by the terminal.
+    var line = line
+    line.text = TerminalText.escaped(line.text)
     lock.lock()
     defer { lock.unlock() }
     switch line.kind {

@@ -157,7 +157,8 @@ public struct Resolver: Sendable {
     var text: String
     switch command.program {
     case .argv(let argv): text = Self.shellQuoted(argv.map { resolve($0, into: &bag).display })
-    case .shell(let line): text = "sh -c " + Self.shellQuoted([resolve(line, into: &bag).display])
+    case .shell(let line):
+      text = "sh -c " + Self.shellQuoted([context.resolveShell(line, into: &bag).display])
     }
     if let cwd = command.cwd { text += " (in \(resolve(cwd, into: &bag).display))" }
     return text

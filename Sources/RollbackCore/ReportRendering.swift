@@ -159,7 +159,8 @@ public enum ReportRendering {
       out.append("")
       out.append(placeholder(heading))
     }
-    return out.joined(separator: "\n") + "\n"
+    // Step details hold what servers and processes said: shown, never obeyed.
+    return TerminalText.escaped(out.joined(separator: "\n") + "\n")
   }
 
   static func placeholder(_ heading: String) -> String {

@@ -24,6 +24,7 @@ public struct RunbookValidator {
     checkIncludes()
     checkFlagsAndServices()
     checkPlaceholders()
+    checkInterpolation()
     warnUnrestartedFlags()
     warnUnusedSignals()
   }

@@ -16,12 +16,19 @@ extension Executor {
     let program: ProcessSpec.Program
     switch command.program {
     case .argv(let argv): program = .argv(argv.map { resolve($0).value })
-    case .shell(let line): program = .shell(resolve(line).value)
+    case .shell(let line): program = .shell(interpolationContext().resolveShell(line, into: &bag).value)
     }
     var env: [String: String] = [:]
     for (name, value) in command.env { env[name] = resolve(value).value }
     return ResolvedCommand(
       program: program, cwd: command.cwd.map { resolve($0).value }, env: env, display: display)
+  }
+
+  /// The context ``resolve(_:)`` uses: the resolver's, with this run's facts.
+  func interpolationContext() -> InterpolationContext {
+    var context = resolver.context
+    context.run = runFacts()
+    return context
   }
 
   // MARK: Commands
@@ -228,7 +235,9 @@ extension Executor {
 
   // MARK: SQL
 
-  func sql(_ query: ResolvedText, timeout: Double, id: String) async throws -> AttemptResult {
+  func sql(_ query: ParameterizedSQL, readOnly: Bool, timeout: Double, id: String) async throws
+    -> AttemptResult
+  {
     guard let settings = resolver.environment.postgres,
       let dsn = request.processEnvironment[settings.dsnEnv], !dsn.isEmpty
     else {
@@ -237,7 +246,8 @@ extension Executor {
     }
     do {
       let result = try await PostgresClient().execute(
-        dsn: dsn, query: query.value, timeout: .milliseconds(Int(timeout * 1000)), maxRows: 50)
+        dsn: dsn, query: query.query, parameters: query.parameters, readOnly: readOnly,
+        timeout: .milliseconds(Int(timeout * 1000)), maxRows: 50)
       var lines = [result.columns.joined(separator: " | ")]
       for row in result.rows.prefix(20) { lines.append(row.map { $0 ?? "NULL" }.joined(separator: " | ")) }
       if result.rows.count > 20 || result.isTruncated { lines.append("… \(result.totalRowCount) rows") }

@@ -268,15 +268,19 @@ extension Executor {
     case .http(let spec):
       return try await http(spec, phase: phase, timeout: step.timeout ?? 30)
     case .sql(let query, let mutates):
-      let text = resolve(query)
+      var bag = DiagnosticBag()
+      let text = interpolationContext().resolveSQL(query, into: &bag)
       if phase == .wouldRun {
         return AttemptResult(status: .wouldRun, detail: "would run SQL: \(text.display)")
       }
       if phase == .sampled, !mutates {
         return AttemptResult(status: .sampled, detail: "would query: \(text.display)")
       }
+      if let problem = bag.errors.first { return .fail(text.display, problem.message) }
+      // A read, and anything a dry run runs, may not write: a mislabelled statement fails.
       return try await sql(
-        text, timeout: step.timeout ?? resolver.environment.postgres?.timeout ?? 5, id: planned.id)
+        text, readOnly: !mutates || request.dryRun,
+        timeout: step.timeout ?? resolver.environment.postgres?.timeout ?? 5, id: planned.id)
     case .notify(let spec):
       let message = resolve(spec.message)
       let channel = spec.channel ?? request.runbook.notify.slackChannel

@@ -91,14 +91,26 @@ public struct LiveSignalReader: SignalReader {
       guard let settings = resolver.environment.postgres else {
         return unknown("environment '\(resolver.environment.name)' has no postgres settings")
       }
-      let query = resolver.resolve(template, into: &bag).value
+      // Placeholders are bound parameters. A query that is one runbook variable and
+      // nothing else is the variable's text (a lone parameter is no statement); like every
+      // probe it runs read-only.
+      let query: String
+      var parameters: [String] = []
+      if template.parts.count == 1, case .variable = template.parts[0] {
+        query = resolver.resolve(template, into: &bag).value
+      } else {
+        let parameterized = resolver.context.resolveSQL(template, into: &bag)
+        query = parameterized.query
+        parameters = parameterized.parameters
+      }
       if let problem = bag.errors.first { return unknown(problem.message) }
       guard let dsn = environment[settings.dsnEnv], !dsn.isEmpty else {
         return unknown("\(settings.dsnEnv) is not set")
       }
       do {
         let value = try await sessions.queryNumber(
-          dsn: dsn, query: query, timeout: .milliseconds(Int(settings.timeout * 1000)))
+          dsn: dsn, query: query, parameters: parameters, timeout: .milliseconds(Int(settings.timeout * 1000))
+        )
         return SignalReading(
           name: signal.name, source: "postgres", unit: signal.unit, value: value, error: nil,
           duration: seconds())
@@ -148,11 +160,14 @@ final class PostgresSessionPool: @unchecked Sendable {
     self.applicationName = applicationName
   }
 
-  /// Runs `query` on a shared connection and reads the first column of the first row as
-  /// a number, like ``PostgresClient/queryNumber(dsn:query:parameters:timeout:)``.
-  func queryNumber(dsn: String, query: String, timeout: Duration) async throws(PostgresError) -> Double {
+  /// Runs `query` on a shared read-only connection and reads the first column of the
+  /// first row as a number (the statement is stopped once that row arrives), like ``PostgresClient/queryNumber(dsn:query:parameters:timeout:)``.
+  func queryNumber(dsn: String, query: String, parameters values: [String] = [], timeout: Duration)
+    async throws(PostgresError) -> Double
+  {
     let parameters = try PostgresConnectionParameters(
-      dsn: dsn, connectTimeout: timeout, statementTimeout: timeout, applicationName: applicationName)
+      dsn: dsn, connectTimeout: timeout, statementTimeout: timeout, applicationName: applicationName,
+      readOnly: true)
     var lease: Lease?
     var giveUp: ContinuousClock.Instant?
     waiting: while true {
@@ -189,7 +204,8 @@ final class PostgresSessionPool: @unchecked Sendable {
       }
       do throws(PostgresError) {
         let result = try current.session.execute(
-          query, parameters: [], statementTimeout: timeout, maxRows: 1, cancellation: cancellation)
+          query, parameters: values, statementTimeout: timeout, maxRows: 1, firstRowOnly: true,
+          cancellation: cancellation)
         guard let row = result.rows.first, let first = row.first else { return (current, .failure(.noRows)) }
         guard let text = first else { return (current, .failure(.nullValue)) }
         return (current, Result { () throws(PostgresError) in try PostgresClient.number(from: text) })

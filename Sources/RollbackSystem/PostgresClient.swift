@@ -5,8 +5,8 @@ import Foundation
 ///
 /// The DSN is a `postgresql://` URL or a `key=value` conninfo string, read by the caller
 /// from the environment variable the runbook names. One `timeout` bounds both the
-/// connection (`connect_timeout`, whole seconds; libpq waits at least 2 s) and the
-/// statement (`statement_timeout`, milliseconds). The client itself gives up 2 s after
+/// connection (in total, over every host the DSN lists; pings still use libpq's
+/// `connect_timeout`, per host) and the statement (`statement_timeout`, milliseconds). The client itself gives up 2 s after
 /// the statement timeout if the server goes silent. Errors never contain the password
 /// or the DSN.
 public struct PostgresClient: Sendable {
@@ -32,7 +32,8 @@ public struct PostgresClient: Sendable {
     }
   }
 
-  /// Runs a query and reads the first column of the first row as a number.
+  /// Runs a query in a read-only transaction and reads the first column of the first
+  /// row as a number; the statement is stopped once that row has arrived.
   ///
   /// Booleans count as numbers (`t` is 1, `f` is 0).
   ///
@@ -51,7 +52,8 @@ public struct PostgresClient: Sendable {
     timeout: Duration
   ) async throws(PostgresError) -> Double {
     let result = try await execute(
-      dsn: dsn, query: query, parameters: parameters, timeout: timeout, maxRows: 1)
+      dsn: dsn, query: query, parameters: parameters, readOnly: true, firstRowOnly: true, timeout: timeout,
+      maxRows: 1)
     guard let row = result.rows.first, let first = row.first else { throw .noRows }
     guard let text = first else { throw .nullValue }
     return try Self.number(from: text)
@@ -63,13 +65,20 @@ public struct PostgresClient: Sendable {
   ///   - dsn: the connection string.
   ///   - query: one SQL statement; `$1`, `$2`… refer to `parameters`.
   ///   - parameters: text values for the placeholders; nil is NULL.
-  ///   - timeout: the connect and statement timeout.
+  ///   - readOnly: run it in a read-only transaction, so a statement that writes fails
+  ///     (SQLSTATE 25006) instead of writing.
+  ///   - firstRowOnly: stop the statement once its first row arrives (the total then
+  ///     counts the rows read so far).
+  ///   - timeout: the connect and statement timeout; the connection, over every host the
+  ///     DSN lists, takes at most this long in total.
   ///   - maxRows: the most rows kept in the result (the total is still reported).
   /// - Throws: ``PostgresError``.
   public func execute(
     dsn: String,
     query: String,
     parameters: [String?] = [],
+    readOnly: Bool = false,
+    firstRowOnly: Bool = false,
     timeout: Duration,
     maxRows: Int = 1000
   ) async throws(PostgresError) -> PostgresQueryResult {
@@ -77,11 +86,13 @@ public struct PostgresClient: Sendable {
     return try await BlockingExecutor.run(name: "rollback.libpq") {
       (cancellation) throws(PostgresError) -> PostgresQueryResult in
       let parameterSet = try PostgresConnectionParameters(
-        dsn: dsn, connectTimeout: timeout, statementTimeout: timeout, applicationName: applicationName)
+        dsn: dsn, connectTimeout: timeout, statementTimeout: timeout, applicationName: applicationName,
+        readOnly: readOnly)
       let session = try PostgresSession.connect(parameterSet, connectTimeout: timeout)
       return try session.execute(
-        query, parameters: parameters, statementTimeout: timeout, maxRows: maxRows, cancellation: cancellation
-      )
+        query, parameters: parameters, statementTimeout: timeout, maxRows: maxRows,
+        firstRowOnly: firstRowOnly,
+        cancellation: cancellation)
     }
   }
 

@@ -17,9 +17,12 @@ struct PostgresConnectionParameters {
   /// - Parameters:
   ///   - connectTimeout: whole seconds, at least 1 (libpq waits at least 2 s anyway).
   ///   - statementTimeout: milliseconds for `-c statement_timeout`, or nil for none.
-  init(dsn: String, connectTimeout: Duration, statementTimeout: Duration?, applicationName: String)
-    throws(PostgresError)
-  {
+  ///   - readOnly: every transaction of the session is read-only
+  ///     (`default_transaction_read_only`), so a statement that writes fails (SQLSTATE 25006).
+  init(
+    dsn: String, connectTimeout: Duration, statementTimeout: Duration?, applicationName: String,
+    readOnly: Bool = false
+  ) throws(PostgresError) {
     var errorMessage: UnsafeMutablePointer<CChar>?
     guard let parsed = PQconninfoParse(dsn, &errorMessage) else {
       var reason = "libpq could not parse it"
@@ -55,10 +58,14 @@ struct PostgresConnectionParameters {
 
     var keywords = ["dbname", "connect_timeout", "application_name"]
     var values = [dsn, String(connectTimeout.secondsRoundedUp(atLeast: 1)), applicationName]
+    var settings: [String] = []
     if let statementTimeout {
-      let setting = "-c statement_timeout=\(max(1, statementTimeout.millisecondsRoundedUp))"
+      settings.append("-c statement_timeout=\(max(1, statementTimeout.millisecondsRoundedUp))")
+    }
+    if readOnly { settings.append("-c default_transaction_read_only=on") }
+    if !settings.isEmpty {
       keywords.append("options")
-      values.append([options, setting].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " "))
+      values.append(([options] + settings).compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " "))
     }
     self.keywords = keywords
     self.values = values
@@ -131,36 +138,73 @@ final class PostgresSession {
     }
   }
 
-  /// Connects with `PQconnectdbParams` (blocking, bounded by `connect_timeout`).
+  /// Connects without blocking (`PQconnectStartParams` and `PQconnectPoll`), giving up
+  /// when `connectTimeout` has passed in total, however many hosts the DSN lists (libpq's
+  /// own `connect_timeout` applies to each host in turn).
   static func connect(_ parameters: PostgresConnectionParameters, connectTimeout: Duration)
     throws(PostgresError)
     -> PostgresSession
   {
     let started = ContinuousClock.now
-    let connection = parameters.withCArrays { keywords, values in PQconnectdbParams(keywords, values, 1) }
+    let deadline = BlockingDeadline(after: connectTimeout)
+    let connection = parameters.withCArrays { keywords, values in PQconnectStartParams(keywords, values, 1) }
     guard let connection else {
       throw .connectionFailed(message: "libpq could not allocate a connection")
     }
-    guard PQstatus(connection) == CONNECTION_OK else {
+    func failed() -> PostgresError {
       let message = redacted(errorText(of: connection), secrets: parameters.secrets)
       PQfinish(connection)
       // A quick failure may be a server that is starting or stopping; only PQping can
       // tell (it reads SQLSTATE 57P03). A failure that used the whole timeout is not that.
       if ContinuousClock.now - started < connectTimeout, ping(parameters) == .reject {
-        throw .serverStartingOrStopping
+        return .serverStartingOrStopping
       }
-      throw .connectionFailed(message: message.isEmpty ? "unknown libpq error" : message)
+      return .connectionFailed(message: message.isEmpty ? "unknown libpq error" : message)
     }
-    return PostgresSession(connection: connection, secrets: parameters.secrets)
+    guard PQstatus(connection) != CONNECTION_BAD else { throw failed() }
+    var state = PGRES_POLLING_WRITING
+    while true {
+      switch state {
+      case PGRES_POLLING_OK:
+        return PostgresSession(connection: connection, secrets: parameters.secrets)
+      case PGRES_POLLING_FAILED:
+        throw failed()
+      default:
+        let socket = PQsocket(connection)
+        guard socket >= 0 else { throw failed() }
+        var ready: Int32 = 0
+        while ready == 0 {
+          if deadline.hasExpired {
+            PQfinish(connection)
+            throw .connectionFailed(message: "timeout expired after \(connectTimeout.compactText)")
+          }
+          var descriptor = pollfd(
+            fd: socket, events: Int16(state == PGRES_POLLING_READING ? POLLIN : POLLOUT), revents: 0)
+          ready = poll(&descriptor, 1, deadline.remainingMilliseconds())
+          if ready < 0 && errno != EINTR {
+            PQfinish(connection)
+            throw .connectionFailed(message: "poll failed: \(String(cString: strerror(errno)))")
+          }
+          if ready < 0 { ready = 0 }
+        }
+        state = PQconnectPoll(connection)
+      }
+    }
   }
 
-  /// Sends one statement with text parameters and waits for its result, at most
+  /// Sends one statement with text parameters and reads its result row by row
+  /// (`PQsetSingleRowMode`), keeping at most `maxRows` rows in memory, at most
   /// `statementTimeout` plus ``grace``, checking `cancellation` while it waits.
+  ///
+  /// With `firstRowOnly`, the statement is cancelled on the server once the first row
+  /// has arrived and the rest is drained without being kept: a probe that matches
+  /// millions of rows costs one row of memory.
   func execute(
     _ query: String,
     parameters: [String?],
     statementTimeout: Duration,
     maxRows: Int,
+    firstRowOnly: Bool = false,
     cancellation: CancellationFlag
   ) throws(PostgresError) -> PostgresQueryResult {
     let deadline = BlockingDeadline(after: statementTimeout + Self.grace)
@@ -169,6 +213,7 @@ final class PostgresSession {
       PQsendQueryParams(connection, query, Int32(clamping: parameters.count), nil, values, nil, nil, 0)
     }
     guard sent == 1 else { throw connectionLost() }
+    _ = PQsetSingleRowMode(connection)
 
     // Send everything (small statements go out at once; large ones need the socket).
     while true {
@@ -180,7 +225,12 @@ final class PostgresSession {
       guard PQconsumeInput(connection) == 1 else { throw connectionLost() }
     }
 
-    var outcome: Result<PostgresQueryResult, PostgresError>?
+    var collected = PostgresQueryResult(
+      columns: [], rows: [], totalRowCount: 0, commandTag: "", affectedRows: nil)
+    var sawRows = false
+    var failure: PostgresError?
+    var finished = false
+    var abandoned = false
     while true {
       while PQisBusy(connection) == 1 {
         try wait(
@@ -192,12 +242,34 @@ final class PostgresSession {
       defer { PQclear(result) }
       let status = PQresultStatus(result)
       switch status {
-      case PGRES_TUPLES_OK, PGRES_COMMAND_OK:
-        if outcome == nil { outcome = .success(rows(of: result, maxRows: maxRows)) }
+      case PGRES_SINGLE_TUPLE, PGRES_TUPLES_OK, PGRES_COMMAND_OK:
+        guard failure == nil, !abandoned, !finished else { continue }
+        if !sawRows {
+          collected.columns = Self.columns(of: result)
+          sawRows = true
+        }
+        let count = Int(PQntuples(result))
+        for row in 0..<count where collected.rows.count < maxRows {
+          collected.rows.append(Self.row(row, of: result))
+        }
+        collected.totalRowCount += count
+        if status == PGRES_SINGLE_TUPLE {
+          if firstRowOnly {
+            // The first row is all a probe reads: stop the statement and drain the rest.
+            abandoned = true
+            collected.commandTag = "SELECT \(collected.totalRowCount)"
+            requestServerCancel()
+          }
+        } else {
+          finished = true
+          collected.commandTag = PQcmdStatus(result).map { String(cString: $0) } ?? ""
+          collected.affectedRows = PQcmdTuples(result).flatMap { Int(String(cString: $0)) }
+        }
       case PGRES_FATAL_ERROR, PGRES_NONFATAL_ERROR:
-        if outcome == nil { outcome = .failure(failure(of: result, statementTimeout)) }
+        // After an abandoned read the error is the cancel asked for; the row is kept.
+        if failure == nil, !abandoned { failure = self.failure(of: result, statementTimeout) }
       case PGRES_EMPTY_QUERY:
-        outcome = outcome ?? .failure(.queryFailed(sqlstate: "42601", message: "the query is empty"))
+        if failure == nil { failure = .queryFailed(sqlstate: "42601", message: "the query is empty") }
       default:
         // COPY and other streaming modes are not for a probe; the connection is
         // dropped by deinit, which ends them.
@@ -205,8 +277,9 @@ final class PostgresSession {
           sqlstate: "0A000", message: "\(String(cString: PQresStatus(status)).lowercased()) is not supported")
       }
     }
-    guard let outcome else { throw connectionLost() }
-    return try outcome.get()
+    if let failure { throw failure }
+    guard finished || abandoned else { throw connectionLost() }
+    return collected
   }
 
   /// Waits until the socket is readable (or writable), the deadline passes, or the
@@ -252,24 +325,19 @@ final class PostgresSession {
   /// The longest a cancelled call waits for the server to acknowledge the cancel.
   static let cancelWait: Duration = .seconds(1)
 
-  /// The rows of a successful result, as text.
-  private func rows(of result: OpaquePointer, maxRows: Int) -> PostgresQueryResult {
-    let columnCount = Int(PQnfields(result))
-    let rowCount = Int(PQntuples(result))
-    let columns = (0..<columnCount).map { column in
+  /// The column names of a result.
+  private static func columns(of result: OpaquePointer) -> [String] {
+    (0..<Int(PQnfields(result))).map { column in
       PQfname(result, Int32(column)).map { String(cString: $0) } ?? ""
     }
-    let kept = min(rowCount, max(0, maxRows))
-    let rows: [[String?]] = (0..<kept).map { row in
-      (0..<columnCount).map { column -> String? in
-        if PQgetisnull(result, Int32(row), Int32(column)) == 1 { return nil }
-        return PQgetvalue(result, Int32(row), Int32(column)).map { String(cString: $0) }
-      }
+  }
+
+  /// One row of a result, as text (nil for NULL).
+  private static func row(_ row: Int, of result: OpaquePointer) -> [String?] {
+    (0..<Int(PQnfields(result))).map { column -> String? in
+      if PQgetisnull(result, Int32(row), Int32(column)) == 1 { return nil }
+      return PQgetvalue(result, Int32(row), Int32(column)).map { String(cString: $0) }
     }
-    let tag = PQcmdStatus(result).map { String(cString: $0) } ?? ""
-    let affected = PQcmdTuples(result).flatMap { Int(String(cString: $0)) }
-    return PostgresQueryResult(
-      columns: columns, rows: rows, totalRowCount: rowCount, commandTag: tag, affectedRows: affected)
   }
 
   /// The error of a failed result: statement timeout or the server's message.

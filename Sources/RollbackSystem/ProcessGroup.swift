@@ -1,3 +1,5 @@
+import Foundation
+
 #if canImport(Glibc)
   import Glibc
 #endif
@@ -41,6 +43,8 @@ struct ProcessStat: Equatable {
   let parent: pid_t
   /// The process group id.
   let processGroup: pid_t
+  /// When the process started, in clock ticks after boot (tells a reused pid apart).
+  var startTime: UInt64 = 0
 
   /// Whether the process still runs (it is neither a zombie nor dead).
   var isAlive: Bool { state != "Z" && state != "X" && state != "x" }
@@ -63,6 +67,148 @@ struct ProcessStat: Equatable {
     guard fields.count >= 3, let state = fields[0].first,
       let parent = pid_t(fields[1]), let group = pid_t(fields[2])
     else { return nil }
-    return ProcessStat(state: state, parent: parent, processGroup: group)
+    var stat = ProcessStat(state: state, parent: parent, processGroup: group)
+    if fields.count > 19, let started = UInt64(fields[19]) { stat.startTime = started }
+    return stat
+  }
+}
+
+/// Processes a timed-out or cancelled step started outside its process group (`setsid`,
+/// double forks): found through `/proc` and ended too.
+///
+/// rollback makes itself a child subreaper (`PR_SET_CHILD_SUBREAPER`), so what such a
+/// step leaves behind is reparented to rollback rather than to init: it stays findable
+/// and, once killed, is reaped here rather than left a zombie.
+enum ProcessStrays {
+  /// A process and its start time.
+  struct Member: Hashable {
+    let pid: pid_t
+    let startTime: UInt64
+  }
+
+  /// Whether rollback is a child subreaper (see ``ProcessRunner/adoptOrphans()``).
+  static var isSubreaper: Bool {
+    lock.lock()
+    defer { lock.unlock() }
+    return subreaper
+  }
+
+  /// Makes rollback a child subreaper, once.
+  static func becomeSubreaper() {
+    lock.lock()
+    defer { lock.unlock() }
+    guard !subreaper else { return }
+    // prctl is variadic in C, which Swift does not import; every argument is an integer,
+    // so a call through a fixed-arity pointer is the same call.
+    typealias Prctl = @convention(c) (Int32, UInt, UInt, UInt, UInt) -> Int32
+    guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "prctl") else { return }
+    let prctl = unsafeBitCast(symbol, to: Prctl.self)
+    subreaper = prctl(36 /* PR_SET_CHILD_SUBREAPER */, 1, 0, 0, 0) == 0
+  }
+
+  private static let lock = NSLock()
+  nonisolated(unsafe) private static var supervised = Set<pid_t>()
+  nonisolated(unsafe) private static var subreaper = false
+
+  /// Notes a child that a supervisor drives (so it is never taken for a stray).
+  static func register(_ pid: pid_t) {
+    lock.lock()
+    supervised.insert(pid)
+    lock.unlock()
+  }
+
+  /// Forgets a child once it is reaped.
+  static func unregister(_ pid: pid_t) {
+    lock.lock()
+    supervised.remove(pid)
+    lock.unlock()
+  }
+
+  /// Every live process below `root` outside its process group (the group id is `root`),
+  /// and every process reparented to rollback that started after `root` (with what
+  /// descends from it), but no child a supervisor drives.
+  static func members(below root: pid_t) -> Set<Member> {
+    guard let directory = opendir("/proc") else { return [] }
+    var stats: [pid_t: ProcessStat] = [:]
+    while let entry = readdir(directory) {
+      let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+        String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+      }
+      guard let pid = pid_t(name), let stat = ProcessStat.read(pid: pid) else { continue }
+      stats[pid] = stat
+    }
+    closedir(directory)
+    var children: [pid_t: [pid_t]] = [:]
+    for (pid, stat) in stats { children[stat.parent, default: []].append(pid) }
+    lock.lock()
+    let driven = supervised
+    lock.unlock()
+    let rootStart = stats[root]?.startTime ?? 0
+    var queue = children[root] ?? []
+    if isSubreaper, rootStart > 0 {
+      queue += (children[getpid()] ?? []).filter { pid in
+        !driven.contains(pid) && (stats[pid]?.startTime ?? 0) >= rootStart
+      }
+    }
+    var found = Set<Member>()
+    var seen = Set<pid_t>()
+    while let pid = queue.popLast() {
+      guard let stat = stats[pid], stat.isAlive, pid != root, !seen.contains(pid) else { continue }
+      seen.insert(pid)
+      queue += children[pid] ?? []
+      // The group itself is signalled as a group; only what left it is a stray.
+      if stat.processGroup != root { found.insert(Member(pid: pid, startTime: stat.startTime)) }
+    }
+    return found
+  }
+
+  /// Reaps exited processes that were reparented to rollback (never a supervised child),
+  /// so they do not linger as zombies. Only when rollback is a subreaper.
+  static func reapAdoptedZombies() {
+    guard isSubreaper, let directory = opendir("/proc") else { return }
+    defer { closedir(directory) }
+    lock.lock()
+    let driven = supervised
+    lock.unlock()
+    let me = getpid()
+    while let entry = readdir(directory) {
+      let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+        String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+      }
+      guard let pid = pid_t(name), !driven.contains(pid), let stat = ProcessStat.read(pid: pid),
+        stat.parent == me, !stat.isAlive
+      else { continue }
+      var status: Int32 = 0
+      _ = waitpid(pid, &status, WNOHANG)
+    }
+  }
+
+  /// Sends `signal` to each member that is still the same process.
+  static func send(_ signal: Int32, to members: Set<Member>) {
+    for member in members where ProcessStat.read(pid: member.pid)?.startTime == member.startTime {
+      _ = kill(member.pid, signal)
+    }
+  }
+
+  /// Kills the members still alive and reaps those reparented to rollback, waiting at
+  /// most `patience` for them to go.
+  static func end(_ members: Set<Member>, patience: Duration = .seconds(2)) {
+    guard !members.isEmpty else { return }
+    send(SIGKILL, to: members)
+    let giveUp = ContinuousClock.now.advanced(by: patience)
+    var left = members
+    while !left.isEmpty, ContinuousClock.now < giveUp {
+      for member in left {
+        var status: Int32 = 0
+        let reaped = waitpid(member.pid, &status, WNOHANG)
+        let stat = ProcessStat.read(pid: member.pid)
+        if reaped == member.pid || stat == nil || stat?.startTime != member.startTime
+          || (reaped == -1 && stat?.isAlive == false)
+        {
+          left.remove(member)
+        }
+      }
+      if !left.isEmpty { usleep(5_000) }
+    }
   }
 }

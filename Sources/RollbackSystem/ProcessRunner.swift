@@ -9,8 +9,9 @@
 /// writes stdout and stderr into pipes that a dedicated thread reads with `poll` while the
 /// child runs. On timeout or task cancellation the group gets SIGTERM, then SIGKILL after
 /// the spec's grace, so grandchildren (`sh -c 'server &'`) die too; the child is always
-/// reaped, so no zombie is left. A process that starts its own session escapes the group
-/// and is not followed.
+/// reaped, so no zombie is left. A process that starts its own session escapes the group;
+/// on timeout or cancellation it is found through `/proc` (rollback is a child subreaper,
+/// so it is reparented to rollback) and ended too (see ``ProcessStrays``).
 public struct ProcessRunner: Sendable {
   /// The `PATH` used when the environment has none (what `execvp` falls back to, plus
   /// `/usr/local/bin`).
@@ -41,10 +42,20 @@ public struct ProcessRunner: Sendable {
       let started = ContinuousClock.now
       let child = try ProcessSpawn.launch(
         path: path, arguments: arguments, environment: spec.environment, cwd: spec.cwd)
+      ProcessStrays.register(child.pid)
       let supervisor = ProcessSupervisor(
         child: child, spec: spec, started: started, cancellation: cancellation, onOutput: onOutput)
       return supervisor.supervise()
     }
+  }
+
+  /// Makes this process a child subreaper (`PR_SET_CHILD_SUBREAPER`), once: what a step
+  /// starts outside its process group and leaves behind is reparented here rather than to
+  /// init, so a timed-out step's strays are found and ended, and adopted processes that
+  /// exit are reaped after each run. For a process whose only children are those this
+  /// runner starts (the `rollback` command), not for one that also uses `Foundation.Process`.
+  public static func adoptOrphans() {
+    ProcessStrays.becomeSubreaper()
   }
 
   /// The path of the executable `name` would run, or nil when there is none.

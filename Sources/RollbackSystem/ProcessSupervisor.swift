@@ -40,6 +40,8 @@ final class ProcessSupervisor {
   private var groupGone = false
   /// When both pipes were found closed while the child still ran.
   private var pipesClosedAt: ContinuousClock.Instant?
+  /// Processes outside the group found at teardown, ended after the child is reaped.
+  private var strays = Set<ProcessStrays.Member>()
 
   init(
     child: SpawnedProcess,
@@ -68,6 +70,9 @@ final class ProcessSupervisor {
     }
     drainAndClose()
     let (exitCode, signal) = reap()
+    ProcessStrays.unregister(child.pid)
+    ProcessStrays.end(strays)
+    ProcessStrays.reapAdoptedZombies()
     let duration = ContinuousClock.now - started
     let (output, truncated) = collector.captured()
     return ProcessOutcome(
@@ -109,7 +114,10 @@ final class ProcessSupervisor {
   }
 
   private func terminate(now: ContinuousClock.Instant) -> Phase {
+    // What left the group (setsid) is found while the tree is whole, and ended too.
+    strays = ProcessStrays.members(below: child.pid)
     group.send(SIGTERM)
+    ProcessStrays.send(SIGTERM, to: strays)
     return .terminating(killAt: now.advanced(by: grace))
   }
 

@@ -1,0 +1,72 @@
+import RollbackCore
+import Testing
+
+/// Placeholders resolved into shell lines and SQL: values land as data.
+@Suite("interpolation into shell commands and SQL")
+struct InterpolationTests {
+  let context = InterpolationContext(
+    variables: [
+      "v": ResolvedText(value: "a'b; rm -rf /", display: "a'b; rm -rf /", hasSecret: false),
+      "n": ResolvedText(value: "5", display: "5", hasSecret: false),
+    ],
+    environment: ["TOKEN": "s3cret"], resolveSecrets: true, environmentName: "test")
+
+  func template(_ text: String) -> Template {
+    var bag = DiagnosticBag()
+    return Template(parsing: text, at: SourceLocation(file: "t.yaml", line: 1, column: 1), into: &bag)
+  }
+
+  @Test(
+    "each placeholder is one single-quoted word, closing and reopening the quotes around it",
+    arguments: [
+      ("echo ${v}", #"echo 'a'\''b; rm -rf /'"#),
+      (#"echo "x ${v} y""#, #"echo "x "'a'\''b; rm -rf /'" y""#),
+      ("echo 'x ${v} y'", #"echo 'x ''a'\''b; rm -rf /'' y'"#),
+      (#"echo "$(echo ${v})""#, #"echo "$(echo 'a'\''b; rm -rf /')""#),
+      ("echo hi # it's ${v}\necho ${n}", "echo hi # it's 'a'\\''b; rm -rf /'\necho '5'"),
+    ])
+  func shell(text: String, expected: String) {
+    var bag = DiagnosticBag()
+    let resolved = context.resolveShell(template(text), into: &bag)
+    #expect(!bag.hasErrors)
+    #expect(resolved.value == expected)
+  }
+
+  @Test(
+    "backquotes and here-documents are refused",
+    arguments: ["echo `echo ${v}`", "cat <<EOF\n${v}\nEOF"])
+  func shellRefused(text: String) {
+    var bag = DiagnosticBag()
+    let resolved = context.resolveShell(template(text), into: &bag)
+    #expect(bag.hasErrors)
+    #expect(!resolved.value.contains("rm -rf"))
+  }
+
+  @Test(
+    "SQL placeholders become parameters, quoted literals included",
+    arguments: [
+      ("DELETE FROM t WHERE id = '${v}'", "DELETE FROM t WHERE id = $1", ["a'b; rm -rf /"]),
+      ("SELECT ${n} + 1", "SELECT $1 + 1", ["5"]),
+      ("SELECT 1 WHERE x LIKE '%${v}%'", "SELECT 1 WHERE x LIKE ('%' || $1::text || '%')", ["a'b; rm -rf /"]),
+      (
+        "SELECT now() - interval '${n} minutes'", "SELECT now() - CAST(($1::text || ' minutes') AS interval)",
+        ["5"]
+      ),
+      ("SELECT E'${v}', 'it''s'", "SELECT $1, 'it''s'", ["a'b; rm -rf /"]),
+      ("SELECT 1 -- '${v}\n, '${n}'", "SELECT 1 -- '${v}\n, $1", ["5"]),
+    ])
+  func sql(text: String, query: String, parameters: [String]) {
+    var bag = DiagnosticBag()
+    let resolved = context.resolveSQL(template(text), into: &bag)
+    #expect(!bag.hasErrors)
+    #expect(resolved.query == query)
+    #expect(resolved.parameters == parameters)
+  }
+
+  @Test(
+    "identifiers and dollar-quoted bodies cannot take parameters",
+    arguments: [#"SELECT * FROM "${v}""#, "DO $$ BEGIN PERFORM '${v}'; END $$"])
+  func sqlRefused(text: String) {
+    #expect(!SQLInterpolation.problems(in: template(text)).isEmpty)
+  }
+}
