@@ -6,6 +6,9 @@
                                           ssh:ADDR:PORT (an SSH banner) or an http:// URL
                                           (status 200); on timeout print the ones not
                                           ready and exit 1
+  fleet_util.py stop DIR                  SIGTERM every host's sshd, supervisord and app
+                                          (pids from their files, checked against their
+                                          command lines), wait up to 2 s, then sweep
   fleet_util.py sweep DIR [MNTNS...]      SIGKILL every process in one of the mount
                                           namespaces MNTNS (never ours or init's), and
                                           every sshd, supervisord or python naming DIR/;
@@ -150,14 +153,63 @@ def sweep(directory, namespaces):
         time.sleep(0.05)
 
 
+def read_text(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read().strip()
+    except OSError:
+        return ""
+
+
+def cmdline_has(pid, needle):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return needle.encode() in handle.read()
+    except OSError:
+        return False
+
+
+def stop(directory):
+    """TERM the hosts' daemons, give them 2 s, then sweep their namespaces."""
+    hosts_dir = os.path.join(directory, "hosts")
+    try:
+        hosts = [os.path.join(hosts_dir, name) for name in sorted(os.listdir(hosts_dir))]
+    except OSError:
+        hosts = []
+    namespaces = []
+    termed = []
+    for host in hosts:
+        namespace = read_text(os.path.join(host, "mntns"))
+        if namespace:
+            namespaces.append(namespace)
+        for pidfile, needle in (
+            ("sshd.pid", host + "/sshd_config"),
+            ("srv/run/supervisord.pid", host + "/srv/supervisord.conf"),
+            ("srv/run/frontend.pid", host),
+        ):
+            text = read_text(os.path.join(host, pidfile))
+            if not text.isdigit() or not alive(text) or not cmdline_has(text, needle):
+                continue
+            try:
+                os.kill(int(text), 15)
+                termed.append(text)
+            except OSError:
+                pass
+    # supervisord exits on its next tick (about 1 s); the rest get SIGKILL.
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline and any(alive(pid) for pid in termed):
+        time.sleep(0.05)
+    return sweep(directory, namespaces)
+
+
 def main(argv):
     if len(argv) >= 3 and argv[1] == "ports":
         print(" ".join(str(port) for port in ports(int(argv[2]), argv[3:] or ["127.0.0.1"])))
         return 0
     if len(argv) >= 3 and argv[1] == "wait":
         return wait(float(argv[2]), argv[3:])
-    if len(argv) >= 3 and argv[1] == "sweep":
-        killed = sweep(argv[2], argv[3:])
+    if len(argv) >= 3 and argv[1] in ("sweep", "stop"):
+        killed = sweep(argv[2], argv[3:]) if argv[1] == "sweep" else stop(argv[2])
         if killed:
             print(f"killed {killed} leftover processes")
         return 0
