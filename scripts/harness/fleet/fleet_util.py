@@ -11,7 +11,8 @@
                                           command lines), wait up to 2 s, then sweep
   fleet_util.py sweep DIR [MNTNS...]      SIGKILL every process in one of the mount
                                           namespaces MNTNS (never ours or init's), and
-                                          every sshd, supervisord or python naming DIR/;
+                                          every sshd, supervisord, python or host starter
+                                          naming DIR/;
                                           repeat until none is left (at most 5 s)
 """
 
@@ -115,10 +116,14 @@ def ours(pid, directory, namespaces):
             return True
         with open(f"/proc/{pid}/comm", encoding="utf-8") as handle:
             comm = handle.read().strip()
-        if comm not in ("sshd", "supervisord", "python") and not comm.startswith("python3"):
-            return False
         with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            return (directory.rstrip("/") + "/").encode() in handle.read()
+            cmdline = handle.read()
+        if (directory.rstrip("/") + "/").encode() not in cmdline:
+            return False
+        # A host's starter (`sh -c … fleet-host DIR/hosts/host-K …`) before it execs sshd.
+        if b"\0fleet-host\0" in cmdline:
+            return True
+        return comm in ("sshd", "supervisord", "python") or comm.startswith("python3")
     except OSError:
         return False
 
