@@ -2,7 +2,7 @@
 #
 #   make deps          install the missing Debian packages (apt-get; needs root or sudo)
 #   make build         swift build
-#   make test          deps, build, schema test, harness self-test, then swift test with the
+#   make test          deps, build, schema test, harness and fleet self-tests, then swift test with the
 #                      real servers (extra arguments: make test TESTARGS='--filter RollbackCoreTests')
 #   make schema-test   check schema/runbook-v1.schema.json against the runbooks (python3-jsonschema)
 #   make lint          swift format lint --strict
@@ -10,6 +10,8 @@
 #                      a third less start-up time; see README, Performance)
 #   make harness-up    start the test servers and keep them (see the printed hint)
 #   make harness-down  stop them
+#   make fleet-selftest start 3 sshd test hosts (scripts/harness/fleet), check them, tear them
+#                      down ("N passed, M failed"; needs root)
 #   make demo          deps, release build, then a whole incident on local services (scripts/demo);
 #                      leaves nothing running or behind
 #   make install       release binary, shell completions and man page under PREFIX (default
@@ -36,11 +38,12 @@ ifeq ($(shell command -v $(SWIFT) 2>/dev/null),)
 endif
 
 DEPS_PACKAGES := libcurl4-openssl-dev libpq-dev postgresql prometheus supervisor python3 \
-                 hyperfine python3-jsonschema python3-yaml acl
+                 hyperfine python3-jsonschema python3-yaml acl openssh-server openssh-client
 # Only `make bench` needs these: the Ansible contender and GNU time for peak memory.
 BENCH_PACKAGES := $(DEPS_PACKAGES) ansible-core time jq curl
 
 HARNESS := scripts/harness
+FLEET := $(HARNESS)/fleet
 HARNESS_DIR_FILE := .build/harness-dir
 
 # Debian's interpreter, which has python3-jsonschema and python3-yaml (a pyenv shim may not).
@@ -56,7 +59,7 @@ COMPLETIONS_DIR := .build/completions
 MAN_PAGE := .build/man/rollback.1
 MAN_DATE := $(shell git log -1 --format=%cs 2>/dev/null)
 
-.PHONY: deps bench-deps build test selftest schema-test lint release harness-up harness-down demo bench clean \
+.PHONY: deps bench-deps build test selftest fleet-selftest schema-test lint release harness-up harness-down demo bench clean \
         completions man install uninstall reliability
 
 # $(call apt_install,PACKAGES): install those of PACKAGES that are missing (apt-get update first).
@@ -85,11 +88,15 @@ build:
 selftest:
 	$(HARNESS)/selftest
 
+fleet-selftest:
+	$(FLEET)/selftest
+
 schema-test:
 	$(PYTHON3) schema/tests/test_schema.py
 
 test: deps build schema-test
 	$(HARNESS)/selftest
+	$(FLEET)/selftest
 	@# One test target at a time: the System suites time libcurl, libpq and process timeouts, and
 	@# the CLI and fuzz suites would otherwise hold the cooperative threads of a 2-core machine.
 	$(HARNESS)/with-harness sh -c '$(SWIFT) build --build-tests && \

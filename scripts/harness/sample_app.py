@@ -11,7 +11,9 @@ the files shows only after a restart.
 Usage: sample_app.py [APP_DIR]
 
 Environment:
-  SAMPLE_APP_PORT         port to listen on (127.0.0.1), required
+  SAMPLE_APP_PORT         port to listen on, required
+  SAMPLE_APP_HOST         loopback address to listen on (default 127.0.0.1; must
+                          be in 127.0.0.0/8: the fleet harness gives each host its own)
   SAMPLE_APP_DIR          app directory holding the dotenv files, if no APP_DIR
                           argument (default: cwd)
   SAMPLE_APP_PIDFILE      optional file to write the pid into
@@ -280,8 +282,12 @@ def main():
     # An optional argument names the app dir too (it shows in `ps`).
     app_dir = (sys.argv[1] if len(sys.argv) > 1 else "") or os.environ.get("SAMPLE_APP_DIR")
     app_dir = app_dir or os.getcwd()
+    host = os.environ.get("SAMPLE_APP_HOST", "") or "127.0.0.1"
+    if not re.fullmatch(r"127\.\d{1,3}\.\d{1,3}\.\d{1,3}", host):
+        sys.stderr.write("sample_app: SAMPLE_APP_HOST must be a loopback address (127.x.y.z)\n")
+        return 2
     app = App(app_dir, os.environ)
-    server = ThreadingHTTPServer(("127.0.0.1", int(port_text)), make_handler(app))
+    server = ThreadingHTTPServer((host, int(port_text)), make_handler(app))
     server.daemon_threads = True
     pidfile = os.environ.get("SAMPLE_APP_PIDFILE")
     if pidfile:
@@ -306,7 +312,7 @@ def main():
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     sys.stderr.write(
-        f"sample_app: pid {os.getpid()} on 127.0.0.1:{port_text}, "
+        f"sample_app: pid {os.getpid()} on {host}:{port_text}, "
         f"{FLAG_KEY}={app.flag_value!r} (from {app.sources.get(FLAG_KEY, 'nowhere')}), "
         f"{PERCENT_KEY}={app.rollout_percent}\n"
     )
