@@ -25,13 +25,32 @@ struct PlanCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "plan",
     abstract: "Show the resolved steps of a level or scenario, in order, marking which mutate.",
-    discussion: "Includes are expanded and variables interpolated; secrets are shown as ****.")
+    discussion: """
+      Includes are expanded and variables interpolated; secrets are shown as ****.
+      --list shows the runbook's levels and scenarios instead, with their titles and targets.
+      """)
 
   @OptionGroup var options: RunbookOptions
   @OptionGroup var targetOptions: TargetOptions
   @OptionGroup var variables: VariableOptions
 
+  @Flag(name: .long, help: "List the levels and scenarios, with titles and targets.")
+  var list = false
+
   func run() async throws {
+    if list {
+      if targetOptions.level != nil || targetOptions.scenario != nil {
+        throw CLIError.usage("give --list, or --level/--scenario, not both")
+      }
+      let overrides = try variables.overrides()
+      let runbook = try LoadedRunbook.load(options, overrides: overrides, printWarnings: false).runbook()
+      if options.json {
+        print(PlanRendering.listJSON(runbook).pretty())
+      } else {
+        print(PlanRendering.list(runbook))
+      }
+      return
+    }
     let target = try targetOptions.target()
     let overrides = try variables.overrides()
     let runbook = try LoadedRunbook.load(options, overrides: overrides, printWarnings: false).runbook()
@@ -53,6 +72,59 @@ struct PlanCommand: AsyncParsableCommand {
 
 /// Renders plans for people and for programs.
 enum PlanRendering {
+  /// The levels and scenarios of a runbook, for programs.
+  static func listJSON(_ runbook: Runbook) -> JSONValue {
+    .object([
+      ("runbook", .string(runbook.name)),
+      (
+        "levels",
+        .array(
+          runbook.levels.map { level in
+            .object([
+              ("level", .int(level.number)), ("name", .string(level.name)),
+              ("description", .string(level.description)), ("target_s", .number(level.target)),
+              ("steps", .int(level.steps.count)),
+            ])
+          })
+      ),
+      (
+        "scenarios",
+        .array(
+          runbook.scenarios.map { scenario in
+            .object([
+              ("scenario", .string(scenario.name)), ("title", .string(scenario.title)),
+              ("symptoms", .array(scenario.symptoms.map { .string($0) })),
+              ("target_s", .number(scenario.target)), ("steps", .int(scenario.steps.count)),
+            ])
+          })
+      ),
+    ])
+  }
+
+  /// The levels and scenarios of a runbook, for people.
+  static func list(_ runbook: Runbook) -> String {
+    func target(_ seconds: Double?) -> String {
+      seconds.map { "target \(Quantity.format(seconds: $0))" } ?? "no target"
+    }
+    func steps(_ count: Int) -> String { "\(count) step\(count == 1 ? "" : "s")" }
+    var lines = ["Runbook \(runbook.name)", "", "Levels (rollback plan --level N)"]
+    if runbook.levels.isEmpty { lines.append("  (none)") }
+    for level in runbook.levels {
+      lines.append(
+        "  \(String(level.number).leftPadded(to: 2))  \(level.name) · \(target(level.target)) · \(steps(level.steps.count))"
+      )
+    }
+    lines += ["", "Scenarios (rollback plan --scenario NAME)"]
+    if runbook.scenarios.isEmpty { lines.append("  (none)") }
+    let width = min(32, runbook.scenarios.map(\.name.count).max() ?? 0)
+    for scenario in runbook.scenarios {
+      lines.append(
+        "  \(scenario.name.rightPadded(to: width))  \(scenario.title ?? scenario.name) · \(target(scenario.target)) · \(steps(scenario.steps.count))"
+      )
+    }
+    return lines.joined(separator: "\n")
+  }
+
   static func json(_ plan: Plan) -> JSONValue {
     .object([
       ("runbook", .string(plan.runbook)), ("environment", .string(plan.environment)),
@@ -69,6 +141,7 @@ enum PlanRendering {
               ("origin", .string(step.origin)),
               ("when", .string(step.condition?.text)),
               ("include_when", .array(step.gates.map { .string($0.condition.text) })),
+              ("drill", .string(step.step.skipInDrill ? "skip" : "run")),
             ])
           })
       ),
@@ -93,6 +166,9 @@ enum PlanRendering {
       if let name = step.name { line += "\n" + String(repeating: " ", count: 5) + "— \(name)" }
       if let condition = step.condition {
         line += "\n" + String(repeating: " ", count: 5) + "only when \(condition.text)"
+      }
+      if step.step.skipInDrill {
+        line += "\n" + String(repeating: " ", count: 5) + "drill: skipped in a drill (drill: skip)"
       }
       if let gate = step.gates.last, step.id.hasPrefix(gate.id + "."),
         index == 0 || !(plan.steps[index - 1].id.hasPrefix(gate.id + "."))

@@ -17,7 +17,7 @@ public struct RollbackCommand: AsyncParsableCommand {
     version: "0.1.0",
     subcommands: [
       ValidateCommand.self, PlanCommand.self, AssessCommand.self, ExecuteCommand.self, ResumeCommand.self,
-      FlagCommand.self, DrillCommand.self, HistoryCommand.self, ReportCommand.self,
+      FlagCommand.self, DrillCommand.self, HistoryCommand.self, ReportCommand.self, RestoreCommand.self,
     ]
   )
 

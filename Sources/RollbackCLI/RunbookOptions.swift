@@ -117,10 +117,12 @@ struct LoadedRunbook {
     _ options: RunbookOptions, overrides: [String: String] = [:], printWarnings: Bool = true
   ) throws -> LoadedRunbook {
     let path = try options.runbookPath()
-    guard let data = FileManager.default.contents(atPath: path) else {
-      throw CLIError.usage(
-        "cannot read runbook \(path): \(FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")"
-      )
+    let data: Data
+    switch RunbookLoader.readFile(atPath: path) {
+    case .success(let read): data = read
+    case .failure(.tooLarge(let path, let bytes)):
+      throw CLIError.runbook(RunbookReadError.tooLarge(path: path, bytes: bytes).description)
+    case .failure(let error): throw CLIError.usage(error.description)
     }
     guard let source = String(data: data, encoding: .utf8) else {
       let place = firstInvalidUTF8(in: data)

@@ -471,6 +471,8 @@ public struct Step: Sendable {
   public var when: Condition?
   /// What a failure does.
   public var onFailure: FailurePolicy
+  /// `drill: skip`: a drill does not run the step (paging people, say); plans show it.
+  public var skipInDrill: Bool
   /// Where the step is declared.
   public var location: SourceLocation
 
@@ -478,7 +480,7 @@ public struct Step: Sendable {
   public init(
     id: String, name: String?, note: String? = nil, kind: StepKind, timeout: Double? = nil, retries: Int = 0,
     retryDelay: Double = 1, when: Condition? = nil, onFailure: FailurePolicy = .abort,
-    location: SourceLocation
+    skipInDrill: Bool = false, location: SourceLocation
   ) {
     self.id = id
     self.name = name
@@ -489,6 +491,7 @@ public struct Step: Sendable {
     self.retryDelay = retryDelay
     self.when = when
     self.onFailure = onFailure
+    self.skipInDrill = skipInDrill
     self.location = location
   }
 

@@ -254,7 +254,9 @@ public struct Resolver: Sendable {
       (title, targetSeconds, steps) = (scenario.title ?? name, scenario.target, scenario.steps)
     }
     var planned: [PlannedStep] = []
-    expand(steps, origin: target, prefix: "", gates: [], path: [target], into: &planned, bag: &bag)
+    expand(
+      steps, origin: target, prefix: "", gates: [], path: [target], skipInDrill: false, into: &planned,
+      bag: &bag)
     if bag.hasErrors { return .failure(DiagnosticList(bag.all)) }
     let level: Int? = { if case .level(let n) = target { return n } else { return nil } }()
     let scenario: String? = { if case .scenario(let s) = target { return s } else { return nil } }()
@@ -266,9 +268,12 @@ public struct Resolver: Sendable {
 
   private func expand(
     _ steps: [Step], origin: IncludeTarget, prefix: String, gates: [IncludeGate], path: [IncludeTarget],
-    into planned: inout [PlannedStep], bag: inout DiagnosticBag
+    skipInDrill: Bool, into planned: inout [PlannedStep], bag: inout DiagnosticBag
   ) {
-    for step in steps {
+    for written in steps {
+      // An include with `drill: skip` skips every step it brings in.
+      var step = written
+      if skipInDrill { step.skipInDrill = true }
       if case .include(let target) = step.kind {
         guard !path.contains(target.value) else {
           bag.error(target.location, "include cycle through \(target.value)")
@@ -282,7 +287,7 @@ public struct Resolver: Sendable {
         expand(
           inner, origin: target.value, prefix: prefix + step.id + ".",
           gates: gates + (step.when.map { [IncludeGate(id: prefix + step.id, condition: $0)] } ?? []),
-          path: path + [target.value],
+          path: path + [target.value], skipInDrill: step.skipInDrill,
           into: &planned, bag: &bag)
         continue
       }

@@ -541,6 +541,17 @@ struct RunbookBuilder {
         )
       }
     }
+    var skipInDrill = false
+    if let drillNode = f["drill"], let text = reader.string(drillNode, "drill of \(what)") {
+      switch text {
+      case "skip": skipInDrill = true
+      case "run": skipInDrill = false
+      default:
+        reader.bag.error(
+          reader.location(drillNode),
+          "drill must be skip or run, found '\(text)'\(Suggest.hint(for: text, in: ["skip", "run"]))")
+      }
+    }
     var retries = 0
     if let node = f["retries"], let value = reader.int(node, "retries of \(what)") {
       if value < 0 || value > 100 {
@@ -555,7 +566,7 @@ struct RunbookBuilder {
       timeout: f["timeout"].flatMap { reader.duration($0, "timeout of \(what)") }, retries: retries,
       retryDelay: f["retry_delay"].flatMap { reader.duration($0, "retry_delay of \(what)") } ?? 1,
       when: f["when"].flatMap { reader.condition($0, "when of \(what)") }, onFailure: onFailure,
-      location: reader.location(node))
+      skipInDrill: skipInDrill, location: reader.location(node))
   }
 
   mutating func readKind(_ kind: String, _ node: Node, fields f: YAMLReader.Fields, what: String) -> StepKind?

@@ -1,6 +1,45 @@
 import Foundation
 import Yams
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// Why a runbook file could not be read; `description` is the message for the user.
+public enum RunbookReadError: Error, Equatable, CustomStringConvertible {
+  /// No file at the path.
+  case notFound(path: String)
+  /// The file exists but may not be read.
+  case permissionDenied(path: String)
+  /// The path is a directory.
+  case directory(path: String)
+  /// The path is a FIFO, socket or device, not a regular file.
+  case notRegular(path: String, kind: String)
+  /// The file is larger than ``RunbookLoader/maxSourceBytes``.
+  case tooLarge(path: String, bytes: Int64)
+  /// Another error from the system.
+  case system(path: String, message: String)
+
+  /// The message shown to the user.
+  public var description: String {
+    switch self {
+    case .notFound(let path): return "cannot read runbook \(path): no such file"
+    case .permissionDenied(let path): return "cannot read runbook \(path): permission denied"
+    case .directory(let path):
+      return "runbook \(path) is a directory, not a file; pass the runbook file itself with --runbook FILE"
+    case .notRegular(let path, let kind):
+      return
+        "runbook \(path) is \(kind), not a regular file; pass the runbook file itself with --runbook FILE"
+    case .tooLarge(let path, let bytes):
+      return
+        "\(path):1:1: error: file is larger than 8 MiB (\(bytes) bytes); a runbook is not — refused without reading it"
+    case .system(let path, let message): return "cannot read runbook \(path): \(message)"
+    }
+  }
+}
+
 /// The outcome of reading a runbook: the model when it is usable, and every problem found.
 public struct RunbookLoadResult: Sendable {
   /// The runbook, nil when it has errors.
@@ -53,7 +92,7 @@ public enum RunbookLoader {
     "decision", "decision_on_unknown", "levels", "scenarios", "notify", "templates", "contacts",
   ]
   static let commonStepKeys = [
-    "id", "name", "note", "timeout", "retries", "retry_delay", "when", "on_failure",
+    "id", "name", "note", "timeout", "retries", "retry_delay", "when", "on_failure", "drill",
   ]
   static let stepKinds = [
     "check", "assert", "wait", "flag", "restart", "run", "http", "sql", "notify", "confirm", "include",
@@ -64,6 +103,57 @@ public enum RunbookLoader {
   /// Every key a step may have, in a fixed order (did-you-mean hints depend on it).
   static let stepKeys =
     commonStepKeys + stepKinds + kindExtras.keys.sorted().flatMap { kindExtras[$0] ?? [] }
+
+  /// Reads a runbook file's bytes. The size and the kind of file are checked on the open
+  /// descriptor before any byte is read: a directory, FIFO or device is refused (a FIFO is
+  /// opened without blocking), and so is a file over ``maxSourceBytes``, without reading it.
+  public static func readFile(atPath path: String) -> Result<Data, RunbookReadError> {
+    let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+    if descriptor < 0 {
+      let code = errno
+      switch code {
+      case ENOENT, ENOTDIR: return .failure(.notFound(path: path))
+      case EACCES, EPERM: return .failure(.permissionDenied(path: path))
+      case EISDIR: return .failure(.directory(path: path))
+      default: return .failure(.system(path: path, message: String(cString: strerror(code))))
+      }
+    }
+    defer { close(descriptor) }
+    var info = stat()
+    guard fstat(descriptor, &info) == 0 else {
+      return .failure(.system(path: path, message: String(cString: strerror(errno))))
+    }
+    switch info.st_mode & S_IFMT {
+    case S_IFREG: break
+    case S_IFDIR: return .failure(.directory(path: path))
+    case S_IFIFO: return .failure(.notRegular(path: path, kind: "a FIFO (named pipe)"))
+    case S_IFSOCK: return .failure(.notRegular(path: path, kind: "a socket"))
+    case S_IFCHR, S_IFBLK: return .failure(.notRegular(path: path, kind: "a device"))
+    default: return .failure(.notRegular(path: path, kind: "not a file"))
+    }
+    let size = Int64(info.st_size)
+    guard size <= Int64(maxSourceBytes) else { return .failure(.tooLarge(path: path, bytes: size)) }
+    // A regular file never blocks; clear O_NONBLOCK anyway so that reads are plain.
+    let flags = fcntl(descriptor, F_GETFL)
+    if flags >= 0 { _ = fcntl(descriptor, F_SETFL, flags & ~O_NONBLOCK) }
+    // Read in chunks until the end; a file that grew past the limit after fstat is still refused.
+    var data = Data(capacity: Int(size))
+    var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+    while true {
+      let count = chunk.withUnsafeMutableBytes { buffer -> Int in
+        guard let base = buffer.baseAddress else { return 0 }
+        return read(descriptor, base, buffer.count)
+      }
+      if count < 0 {
+        if errno == EINTR { continue }
+        return .failure(.system(path: path, message: String(cString: strerror(errno))))
+      }
+      if count == 0 { break }
+      data.append(contentsOf: chunk[0..<count])
+      if data.count > maxSourceBytes { return .failure(.tooLarge(path: path, bytes: Int64(data.count))) }
+    }
+    return .success(data)
+  }
 
   /// Parses and checks `source`; `file` names it in diagnostics.
   public static func load(source: String, file: String, options: LoadOptions = LoadOptions())
@@ -118,6 +208,16 @@ public enum RunbookLoader {
     var builder = RunbookBuilder(reader: reader, options: options)
     var runbook = builder.build(root)
     reader = builder.reader
+    if var built = runbook {
+      // A flag's relative `files:` are relative to the runbook's directory.
+      let directory = runbookDirectory(file)
+      for name in built.flags.keys {
+        guard var flag = built.flags[name] else { continue }
+        for index in flag.files.indices { flag.files[index].relativeTo = directory }
+        built.flags[name] = flag
+      }
+      runbook = built
+    }
     if let built = runbook {
       var validator = RunbookValidator(runbook: built, options: options, bag: reader.bag)
       validator.validate()
@@ -125,6 +225,17 @@ public enum RunbookLoader {
       runbook = validator.runbook
     }
     return finish(runbook)
+  }
+
+  /// The absolute directory of the runbook at `file` (relative paths taken against the
+  /// current directory now, so that a later change of directory does not move them).
+  public static func runbookDirectory(_ file: String) -> String {
+    var directory = (file as NSString).deletingLastPathComponent
+    if !directory.hasPrefix("/") {
+      let here = FileManager.default.currentDirectoryPath
+      directory = directory.isEmpty ? here : (here as NSString).appendingPathComponent(directory)
+    }
+    return (directory as NSString).standardizingPath
   }
 
   static func describe(_ error: YamlError) -> ((line: Int, column: Int), String) {

@@ -64,7 +64,13 @@ public struct RunbookValidator {
   mutating func checkSignals() {
     for signal in runbook.signals {
       switch signal.source {
-      case .prometheus:
+      case .prometheus(let query):
+        if signal.unit == .ratio || signal.unit == .percent, Self.isBareCounterRate(query.raw) {
+          bag.warning(
+            signal.location,
+            "signal '\(signal.name)' has unit \(signal.unit.rawValue) but its query is a bare rate/irate/increase with no division: that is events per second (or per window), not a share of requests; divide by the total, e.g. sum(rate(errors[5m])) / sum(rate(requests[5m]))"
+          )
+        }
         for environment in runbook.environments where environment.prometheus == nil {
           bag.error(
             signal.location,
@@ -82,6 +88,50 @@ public struct RunbookValidator {
         break
       }
     }
+  }
+
+  /// Whether a PromQL query is a counter's rate, irate or increase with no division: a
+  /// number of events, never a ratio. Quoted label values (`{path="/a/b"}`) do not count.
+  static func isBareCounterRate(_ query: String) -> Bool {
+    var unquoted = ""
+    var quote: Character?
+    var escaped = false
+    for character in query {
+      if let open = quote {
+        if escaped {
+          escaped = false
+        } else if character == "\\" {
+          escaped = true
+        } else if character == open {
+          quote = nil
+        }
+        continue
+      }
+      if character == "\"" || character == "'" || character == "`" {
+        quote = character
+        continue
+      }
+      unquoted.append(character)
+    }
+    if unquoted.contains("/") { return false }
+    let characters = Array(unquoted)
+    for function in ["rate", "irate", "increase"] {
+      let name = Array(function)
+      var index = 0
+      while index + name.count < characters.count {
+        let before = index == 0 ? " " : characters[index - 1]
+        if Array(characters[index..<index + name.count]) == name,
+          !(before.isLetter || before.isNumber || before == "_")
+        {
+          // Spaces may stand between the function and its parenthesis.
+          var next = index + name.count
+          while next < characters.count, characters[next] == " " { next += 1 }
+          if next < characters.count, characters[next] == "(" { return true }
+        }
+        index += 1
+      }
+    }
+    return false
   }
 
   mutating func checkDecision() {

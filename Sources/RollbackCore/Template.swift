@@ -32,6 +32,9 @@ public struct Template: Sendable, Equatable {
   public var parts: [Part]
   /// Where the text starts.
   public var location: SourceLocation
+  /// For a path: the directory a relative result is taken against (a flag's `files:` are
+  /// relative to the runbook's directory, not to where the command runs); nil for other text.
+  public var relativeTo: String? = nil
 
   /// A template without placeholders.
   public init(literal: String, at location: SourceLocation) {
@@ -254,6 +257,11 @@ public struct InterpolationContext: Sendable {
         value += text
         display += text
       }
+    }
+    if let base = template.relativeTo, !base.isEmpty, !value.isEmpty, !value.hasPrefix("/") {
+      let prefix = base.hasSuffix("/") ? base : base + "/"
+      value = prefix + value
+      display = prefix + display
     }
     return ResolvedText(value: value, display: display, hasSecret: secret)
   }

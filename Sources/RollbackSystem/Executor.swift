@@ -203,6 +203,11 @@ public final class Executor: @unchecked Sendable {
         say("  – \(planned.id): already done in run \(resume.runID)", .success)
         continue
       }
+      if request.command == "drill", planned.step.skipInDrill {
+        records.append(skippedRecord(planned, reason: "skipped for the drill (drill: skip)"))
+        say("  – \(planned.id): skipped for the drill (drill: skip)", .success)
+        continue
+      }
       let outcome = await runStep(planned, index: index, of: plan.steps.count)
       records.append(outcome.record)
       if outcome.interrupted {

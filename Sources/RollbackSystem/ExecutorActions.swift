@@ -263,8 +263,14 @@ extension Executor {
 
   // MARK: Notify
 
-  func notify(_ message: ResolvedText, channel: String?) async -> AttemptResult {
+  func notify(_ written: ResolvedText, channel: String?) async -> AttemptResult {
     let settings = request.runbook.notify
+    // A drill's messages say so, wherever they go: nobody takes a rehearsal for an incident.
+    var message = written
+    if request.command == "drill" {
+      message.value = "[DRILL] " + message.value
+      message.display = "[DRILL] " + message.display
+    }
     var delivered: [String] = []
     var problems: [String] = []
     if settings.stdout {

@@ -82,11 +82,13 @@ struct Harness {
     return Double(text)
   }
 
-  /// Waits until the frontend's errors show in Prometheus, as during an incident.
+  /// Waits until the frontend's errors show in Prometheus, as during an incident: an error ratio
+  /// (errors / requests, the Atom runbook's `error_rate`) over the seed's critical 5 %.
   func waitForIncident() {
     let deadline = Date().addingTimeInterval(30)
+    let ratio = "sum(rate(api_errors_total[10s])) / sum(rate(api_requests_total[10s]))"
     while Date() < deadline {
-      if let rate = query("sum(rate(api_errors_total[10s]))"), rate > 0.05 { return }
+      if let rate = query(ratio), rate > 0.05 { return }
       Thread.sleep(forTimeInterval: 0.5)
     }
     Issue.record("the sample app's errors never showed in Prometheus")

@@ -305,6 +305,7 @@ REJECTED = {
         {"id": "x", "notify": {"message": "hi", "template": "t"}}
     ),
     "on_failure ignore": lambda d: step(d, 4).__setitem__("on_failure", "ignore"),
+    "drill never": lambda d: step(d, 4).__setitem__("drill", "never"),
     "retries over 100": lambda d: step(d, 0).__setitem__("retries", 101),
     "step id with a space": lambda d: step(d, 0).__setitem__("id", "look around"),
     "contact without a role": _set(["contacts"], [{"name": "Ada"}]),
@@ -372,6 +373,10 @@ ACCEPTED = {
         step(d, 4).__setitem__("when", "errors >= 0"),
     ),
     "assert step": lambda d: d["levels"][1]["steps"].append({"id": "db", "assert": "db_up == 1"}),
+    "drill skip and run": lambda d: (
+        step(d, 4).__setitem__("drill", "skip"),
+        step(d, 0).__setitem__("drill", "run"),
+    ),
     "flag percent and step_down": lambda d: d["levels"][1]["steps"][1:2].__iadd__(
         [
             {"id": "half", "flag": {"name": "feature", "percent": 50}},

@@ -32,7 +32,8 @@ Endpoints:
 Metrics model (deterministic, a function of uptime and the frozen flag):
   the "backend share" s is rollout_percent/100 while the flag is on, else 0.
   api_requests_total         2 per second of uptime
-  api_errors_total           0.2 * s per second of uptime (0 growth while off)
+  api_errors_total           0.2 * s per second of uptime (0 growth while off): an
+                             error ratio (errors / requests) of 10 % * s
   api_request_latency_seconds  2 observations per second; a share s of them
                              take 3 s (bucket le=5), the rest 0.05 s (le=0.1)
   db_connection_pool_usage   0.30 + 0.65 * s (0.95 with the flag on at 100%)

@@ -1,0 +1,170 @@
+import ArgumentParser
+import Foundation
+import RollbackCore
+import RollbackSystem
+
+/// `rollback restore RUN_ID [FILE]…`: puts back what a run changed in flag files, from its backups.
+struct RestoreCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "restore",
+    abstract: "Put back the flag files a run changed, from the backups it took in STATE/backups.",
+    discussion: """
+      Reads the run's journal for the files its flag steps changed and the backup of each (the
+      content before the run's first change), and writes those bytes back atomically (temporary
+      file, fsync, rename; mode and owner kept). Without FILE every file the run changed is
+      restored. Holds STATE/lock while writing and appends a `restored` event to the run's own
+      journal. Restarting the services that read the files is up to you (rollback execute or the
+      process manager).
+      """)
+
+  @OptionGroup var options: RunbookOptions
+
+  @Argument(help: ArgumentHelp("The run whose changes to undo (see rollback history).", valueName: "run-id"))
+  var runID: String
+
+  @Argument(help: ArgumentHelp("Only these files (as the run names them); default: all.", valueName: "file"))
+  var files: [String] = []
+
+  @Flag(name: .long, help: "Show what would be restored; write nothing.")
+  var dryRun = false
+
+  /// One file to put back.
+  struct Entry {
+    var file: String
+    var backup: String
+  }
+
+  func run() async throws {
+    let state = try stateDirectory(options, runbookPath: try options.runbookPath())
+    guard runID.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }), !runID.hasPrefix(".") else {
+      throw CLIError.usage("'\(runID)' is not a run id (see rollback history)")
+    }
+    let journal = JournalReader.path(stateDirectory: state, runID: runID)
+    guard FileManager.default.fileExists(atPath: journal) else {
+      throw CLIError.usage("no run \(runID) in \(state) (see rollback history)")
+    }
+    let events: [[String: Any]]
+    do {
+      events = try JournalReader.events(at: journal, kinds: ["step-finished"])
+    } catch {
+      throw CLIError.usage("cannot read the journal of run \(runID): \(error.description)")
+    }
+    // The first backup of each file is its content before the run changed it.
+    var entries: [Entry] = []
+    for event in events {
+      for change in event["flag_changes"] as? [[String: Any]] ?? [] {
+        guard let file = change["file"] as? String, let backup = change["backup"] as? String,
+          change["changed"] as? Bool == true, !entries.contains(where: { $0.file == file })
+        else { continue }
+        entries.append(Entry(file: file, backup: backup))
+      }
+    }
+    if !files.isEmpty {
+      let unknown = files.filter { wanted in !entries.contains { Self.same($0.file, wanted) } }
+      if !unknown.isEmpty {
+        let known = entries.map(\.file).joined(separator: ", ")
+        throw CLIError.usage(
+          "run \(runID) did not change \(unknown.joined(separator: ", ")); it changed: \(known.isEmpty ? "no file" : known)"
+        )
+      }
+      entries = entries.filter { entry in files.contains { Self.same(entry.file, $0) } }
+    }
+    guard !entries.isEmpty else {
+      Console.human("run \(runID) changed no flag file: nothing to restore", json: options.json)
+      if options.json {
+        Console.output(JSONValue.object([("run_id", .string(runID)), ("files", .array([]))]).pretty())
+      }
+      return
+    }
+    // Every backup is read before any file is written: a missing backup changes nothing.
+    var contents: [[UInt8]] = []
+    for entry in entries {
+      do {
+        contents.append(try AtomicFile.read(entry.backup))
+      } catch {
+        throw CLIError.usage(
+          "cannot read the backup of \(entry.file) (\(entry.backup)): \(error.description)")
+      }
+    }
+
+    var lock: FileLock?
+    if !dryRun {
+      do {
+        lock = try FileLock.acquire(
+          at: (state as NSString).appendingPathComponent("lock"), runID: "restore-\(runID)")
+        if let warning = lock?.warning { Console.error("warning: \(warning)") }
+      } catch {
+        Console.error(error.description)
+        throw ExitCode(4)
+      }
+    }
+    defer { lock?.release() }
+
+    var results: [JSONValue] = []
+    var failed = false
+    for (entry, bytes) in zip(entries, contents) {
+      var status: String
+      var problem: String?
+      do {
+        let current = try AtomicFile.read(entry.file)
+        if current == bytes {
+          status = "unchanged"
+        } else if dryRun {
+          status = "would-restore"
+        } else {
+          try AtomicFile.replace(entry.file, with: bytes, expecting: current)
+          status = "restored"
+        }
+      } catch {
+        status = "failed"
+        problem = error.description
+        failed = true
+      }
+      let line: String
+      switch status {
+      case "restored": line = "restored \(entry.file) from \(entry.backup)"
+      case "would-restore": line = "would restore \(entry.file) from \(entry.backup)"
+      case "unchanged": line = "\(entry.file) already holds its backup's bytes; left as is"
+      default: line = "error: cannot restore \(entry.file): \(problem ?? "")"
+      }
+      if status == "failed" { Console.error(line) } else { Console.human(line, json: options.json) }
+      results.append(
+        .object([
+          ("file", .string(entry.file)), ("backup", .string(entry.backup)), ("status", .string(status)),
+          ("error", .string(problem)),
+        ]))
+    }
+    if !dryRun {
+      do {
+        let writer = try JournalWriter(path: journal, redact: { $0 })
+        try writer.append(
+          .object([
+            ("event", .string("restored")), ("at", .string(Timestamp.iso(Date()))),
+            ("user", .string(ProcessInfo.processInfo.environment["USER"] ?? String(getuid()))),
+            ("files", .array(results)),
+          ]))
+      } catch {
+        Console.error("warning: could not journal the restore in \(journal): \(error.description)")
+      }
+    }
+    if options.json {
+      Console.output(
+        JSONValue.object([
+          ("run_id", .string(runID)), ("dry_run", .bool(dryRun)), ("files", .array(results)),
+        ]).pretty())
+    }
+    if failed { throw ExitCode(1) }
+  }
+
+  /// Whether two spellings name the same file (as given, or both resolved to absolute paths).
+  static func same(_ recorded: String, _ given: String) -> Bool {
+    if recorded == given { return true }
+    func absolute(_ path: String) -> String {
+      let full =
+        path.hasPrefix("/")
+        ? path : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path)
+      return (full as NSString).standardizingPath
+    }
+    return absolute(recorded) == absolute(given)
+  }
+}
