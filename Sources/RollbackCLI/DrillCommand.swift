@@ -30,6 +30,7 @@ struct DrillCommand: AsyncParsableCommand {
     let overrides = try variables.overrides()
     let loaded = try LoadedRunbook.load(options, overrides: overrides, printWarnings: false)
     let runbook = try loaded.runbook()
+    try CommandLineChecks.check(.level(level), in: runbook)
     let request = ExecutionRequest(
       runbook: runbook, runbookPath: loaded.path,
       runbookHash: ContentHash.of(Array(loaded.result.source.utf8)),

@@ -78,6 +78,18 @@ struct ExecuteCommand: AsyncParsableCommand {
     let overrides = try variables.overrides()
     let loaded = try LoadedRunbook.load(options, overrides: overrides, printWarnings: false)
     let runbook = try loaded.runbook()
+    try CommandLineChecks.check(target, in: runbook)
+    if let from {
+      // An unknown step is a mistake of the command line: refuse before anything runs.
+      if case .success(let resolver) = Resolver.make(
+        runbook: runbook, environmentName: options.env,
+        processEnvironment: ProcessInfo.processInfo.environment, overrides: overrides,
+        resolveSecrets: false),
+        case .success(let plan) = resolver.plan(target)
+      {
+        try CommandLineChecks.check(step: from, option: "--from", in: plan)
+      }
+    }
     let manual: ManualValues
     switch ManualValues.parse(signals, runbook: runbook) {
     case .success(let values): manual = values

@@ -14,6 +14,7 @@ public final class Executor: @unchecked Sendable {
   var records: [StepRecord] = []
   var gateDecisions: [String: Bool] = [:]
   var sawMutation = false
+  var nextCommand: String?
   let clock = ContinuousClock()
 
   /// Asks a person whether to go on.
@@ -126,7 +127,12 @@ public final class Executor: @unchecked Sendable {
     case .success(let made):
       plan = request.command == "drill" ? DrillPlanner.wrap(made, resolver: resolver) : made
     case .failure(let list):
-      list.diagnostics.forEach { say($0.description) }
+      list.diagnostics.forEach { say($0.description, .failure) }
+      return finish(plan: nil, status: .aborted, exitCode: 2, advice: nil)
+    }
+    if let from = request.fromStep, !plan.steps.contains(where: { $0.id == from }) {
+      let ids = plan.steps.map(\.id).joined(separator: ", ")
+      say("error: --from: no step '\(from)' in \(Self.what(plan)) (steps: \(ids)); nothing was run", .failure)
       return finish(plan: nil, status: .aborted, exitCode: 2, advice: nil)
     }
     let what = plan.level.map { "level \($0)" } ?? "scenario \(plan.scenario ?? "")"
@@ -208,7 +214,8 @@ public final class Executor: @unchecked Sendable {
       if outcome.interrupted {
         status = .interrupted
         exitCode = 130
-        advice = "resume with: rollback resume \(runID)"
+        nextCommand = pasteable(["resume", runID])
+        advice = "resume with: \(nextCommand ?? "")"
         break
       }
       if let declined = outcome.declinedExit {
@@ -224,18 +231,43 @@ public final class Executor: @unchecked Sendable {
         break
       }
     }
+    if status == .succeeded, request.resume == nil, !records.contains(where: { $0.status != .skipped }) {
+      // Nothing ran: not a rollback, whatever the exit of the loop.
+      status = .aborted
+      exitCode = 1
+      advice = "no step of \(Self.what(plan)) ran; nothing was changed"
+    }
     if request.dryRun, status == .succeeded { status = .dryRun }
     return finish(plan: plan, status: status, exitCode: exitCode, advice: advice)
   }
 
   func isNotify(_ planned: PlannedStep) -> Bool { planned.kind == "notify" }
 
+  /// `level 3` or `scenario backend-down`.
+  static func what(_ plan: Plan) -> String {
+    plan.level.map { "level \($0)" } ?? "scenario \(plan.scenario ?? "")"
+  }
+
+  /// A `rollback` command line that runs verbatim from any directory.
+  func pasteable(_ arguments: [String]) -> String {
+    AdviceCommand.make(
+      arguments, runbookPath: request.runbookPath, environment: resolver.environment.name,
+      stateDirectory: request.stateDirectory)
+  }
+
+  /// `--level N` or `--scenario NAME`.
+  func targetArguments(_ plan: Plan) -> [String] {
+    if let level = plan.level { return ["--level", String(level)] }
+    return ["--scenario", plan.scenario ?? ""]
+  }
+
   func adviceAfterFailure(_ record: StepRecord, plan: Plan) -> String {
     let done = records.filter { $0.mutates && $0.status == .succeeded }.map(\.id)
     var text = "step \(record.id) failed: \(record.error ?? "see its output")."
     if !done.isEmpty { text += " Already changed: \(done.joined(separator: ", "))." }
-    text +=
-      " Fix the cause, then continue with: rollback resume \(runID) (or rollback execute --from \(record.id))"
+    nextCommand = pasteable(["resume", runID])
+    let fromCommand = pasteable(["execute"] + targetArguments(plan) + ["--from", record.id])
+    text += " Fix the cause, then continue with: \(nextCommand ?? "") (or \(fromCommand))"
     return text
   }
 
@@ -265,6 +297,7 @@ public final class Executor: @unchecked Sendable {
       startedAt: startedAt,
       finishedAt: Date(), target: plan?.targetSeconds, steps: steps, advice: advice.map(redact),
       journalPath: journal?.path)
+    result.nextCommand = nextCommand.map(redact)
     if request.command == "drill" {
       // The rollback's own time: from the level's first step to the end of its last one.
       let level = steps.filter { !$0.id.hasPrefix(DrillPlanner.prefix) && $0.startedAt != nil }
