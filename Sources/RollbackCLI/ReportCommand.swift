@@ -34,6 +34,41 @@ enum RunStore {
     }
   }
 
+  /// The runbook the options name, absolute; nil (every run counts) when none is named and the
+  /// state directory is given, or none is found.
+  static func runbookFilter(_ options: RunbookOptions) -> String? {
+    if let runbook = options.runbook { return AdviceCommand.absolute(runbook) }
+    let environment = ProcessInfo.processInfo.environment["ROLLBACK_STATE_DIR"] ?? ""
+    guard options.stateDir == nil, environment.isEmpty else { return nil }
+    return (try? options.runbookPath()).map(AdviceCommand.absolute)
+  }
+
+  /// Whether the run is of the runbook (several runbooks may share a state directory).
+  static func belongs(_ summary: RunSummary, to runbook: String?) -> Bool {
+    guard let runbook, let recorded = summary.runbookPath else { return true }
+    // Older journals hold the path as it was given: compare file names then.
+    return recorded.hasPrefix("/")
+      ? AdviceCommand.absolute(recorded) == runbook
+      : (recorded as NSString).lastPathComponent == (runbook as NSString).lastPathComponent
+  }
+
+  /// The newest run that is not a dry run, of the runbook the options name (any runbook when
+  /// none is named or found); nil when the state directory has no runs.
+  static func latestRealRun(state: String, options: RunbookOptions) throws -> String? {
+    let ids = JournalReader.runIDs(stateDirectory: state)
+    guard !ids.isEmpty else { return nil }
+    let runbook = runbookFilter(options)
+    for id in ids.reversed() {
+      guard let summary = summaries(state: state, runIDs: [id]).first, !summary.dryRun,
+        belongs(summary, to: runbook)
+      else { continue }
+      return id
+    }
+    throw CLIError.usage(
+      "no run of \(runbook ?? "any runbook") other than dry runs in \(state)/runs; name one: rollback report RUN_ID"
+    )
+  }
+
   /// The latest assessment saved in the state directory at or before `time` (ISO), if any.
   static func assessment(state: String, before time: String) -> [String: Any]? {
     let directory = (state as NSString).appendingPathComponent("assessments")
@@ -81,7 +116,7 @@ struct ReportCommand: AsyncParsableCommand {
 
   func run() async throws {
     let state = try RunStore.state(options)
-    guard let id = runID ?? JournalReader.runIDs(stateDirectory: state).last else {
+    guard let id = try runID ?? RunStore.latestRealRun(state: state, options: options) else {
       throw CLIError.usage("no runs in \(state)/runs")
     }
     let report = try RunStore.report(state: state, runID: id)
@@ -109,9 +144,15 @@ struct HistoryCommand: AsyncParsableCommand {
 
   func run() async throws {
     let state = try RunStore.state(options)
-    var ids = JournalReader.runIDs(stateDirectory: state).reversed().map { $0 }
-    if let limit { ids = Array(ids.prefix(max(0, limit))) }
-    let runs = RunStore.summaries(state: state, runIDs: ids)
+    let ids = JournalReader.runIDs(stateDirectory: state).reversed().map { $0 }
+    let runbook = RunStore.runbookFilter(options)
+    var runs: [RunSummary] = []
+    for id in ids {
+      if let limit, runs.count >= max(0, limit) { break }
+      if let run = RunStore.summaries(state: state, runIDs: [id]).first, RunStore.belongs(run, to: runbook) {
+        runs.append(run)
+      }
+    }
     if options.json {
       HistoryRendering.json(runs) { FileHandle.standardOutput.write(Data($0)) }
       Console.output("")

@@ -156,8 +156,19 @@ public final class Executor: @unchecked Sendable {
       } else {
         code = 1
       }
+      // The refused attempt is recorded (history shows it), when the state directory allows.
+      if openJournal() {
+        record(event: runStartedEvent(plan))
+        record(
+          event: .object([
+            ("event", .string("preflight-failed")), ("at", .string(Timestamp.iso(Date()))),
+            ("problems", .array(problems.map { .string($0.text) })),
+          ]))
+      }
+      let list = problems.map(\.text).joined(separator: "; ")
       return finish(
-        plan: plan, status: .aborted, exitCode: code, advice: "fix the problems above and run again")
+        plan: plan, status: .aborted, exitCode: code,
+        advice: "preflight refused the run (\(list)); fix the problems and run again")
     }
 
     var lock: FileLock?
@@ -165,9 +176,15 @@ public final class Executor: @unchecked Sendable {
       do {
         lock = try FileLock.acquire(
           at: (request.stateDirectory as NSString).appendingPathComponent("lock"), runID: runID)
-        if let warning = lock?.warning { say("warning: \(warning)", .warning) }
+        if let warning = lock?.warning { say("warning: \(pasteableLockAdvice(warning))", .warning) }
       } catch {
-        say(error.description)
+        say(error.description, .failure)
+        if case .unavailable = error {
+          // Not a lock held by someone else: the state directory itself is the problem.
+          return finish(
+            plan: plan, status: .aborted, exitCode: 1,
+            advice: "make the state directory \(request.stateDirectory) writable (and give it room)")
+        }
         return RunResult(
           runID: runID, runbook: plan.runbook, environment: plan.environment, level: plan.level,
           scenario: plan.scenario, dryRun: false, status: .aborted, exitCode: 4, startedAt: startedAt,
@@ -176,12 +193,8 @@ public final class Executor: @unchecked Sendable {
     }
     defer { lock?.release() }
 
-    let journalPath = JournalReader.path(stateDirectory: request.stateDirectory, runID: runID)
-    do {
-      let secretsCopy = secrets
-      journal = try JournalWriter(path: journalPath, redact: { Redaction.text($0, secrets: secretsCopy) })
-    } catch {
-      say(error.description)
+    if let problem = openJournalError() {
+      say(problem, .failure)
       return finish(plan: plan, status: .aborted, exitCode: 1, advice: "make the state directory writable")
     }
     record(event: runStartedEvent(plan))
@@ -241,6 +254,21 @@ public final class Executor: @unchecked Sendable {
     return finish(plan: plan, status: status, exitCode: exitCode, advice: advice)
   }
 
+  /// Opens the run's journal; the reason when it cannot be.
+  func openJournalError() -> String? {
+    let journalPath = JournalReader.path(stateDirectory: request.stateDirectory, runID: runID)
+    do {
+      let secretsCopy = secrets
+      journal = try JournalWriter(path: journalPath, redact: { Redaction.text($0, secrets: secretsCopy) })
+      return nil
+    } catch {
+      return error.description
+    }
+  }
+
+  /// Opens the run's journal; false (and no journal) when the state directory refuses.
+  func openJournal() -> Bool { openJournalError() == nil }
+
   func isNotify(_ planned: PlannedStep) -> Bool { planned.kind == "notify" }
 
   /// `level 3` or `scenario backend-down`.
@@ -253,6 +281,18 @@ public final class Executor: @unchecked Sendable {
     AdviceCommand.make(
       arguments, runbookPath: request.runbookPath, environment: resolver.environment.name,
       stateDirectory: request.stateDirectory)
+  }
+
+  /// The lock's advice with its bare `rollback …` commands made complete.
+  func pasteableLockAdvice(_ text: String) -> String {
+    var text = text.replacingOccurrences(of: "`rollback history`", with: "`\(pasteable(["history"]))`")
+    if let start = text.range(of: "`rollback resume "),
+      let end = text.range(of: "`", range: start.upperBound..<text.endIndex)
+    {
+      let id = String(text[start.upperBound..<end.lowerBound])
+      text.replaceSubrange(start.lowerBound..<end.upperBound, with: "`\(pasteable(["resume", id]))`")
+    }
+    return text
   }
 
   /// `--level N` or `--scenario NAME`.
@@ -327,7 +367,8 @@ public final class Executor: @unchecked Sendable {
     return .object([
       ("event", .string(request.resume == nil ? "run-started" : "run-resumed")), ("run_id", .string(runID)),
       ("command", .string(request.command)), ("runbook", .string(plan.runbook)),
-      ("runbook_path", .string(request.runbookPath)), ("runbook_hash", .string(request.runbookHash)),
+      ("runbook_path", .string(AdviceCommand.absolute(request.runbookPath))),
+      ("runbook_hash", .string(request.runbookHash)),
       ("environment", .string(plan.environment)), ("level", .int(plan.level)),
       ("scenario", .string(plan.scenario)),
       ("title", .string(plan.title)), ("dry_run", .bool(request.dryRun)),

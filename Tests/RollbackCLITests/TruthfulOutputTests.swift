@@ -113,4 +113,100 @@ struct TruthfulOutputTests {
     // Still one run: the pasted command continued it.
     #expect(runFiles(state).count == 1, "\(runFiles(state))")
   }
+
+  /// Two runbooks sharing `runbooks/.rollback/`: alpha (level 1 over a 1 ms target, level 2 refused
+  /// by preflight) and beta.
+  func twoRunbooks(in directory: URL) throws {
+    let folder = directory.appendingPathComponent("runbooks")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    try """
+    version: 1
+    name: alpha
+    environments: {p: {}}
+    levels:
+      1:
+        target: 1ms
+        steps:
+          - run: [sleep, "0.01"]
+      2:
+        target: 1ms
+        steps:
+          - run: [no-such-command-rollback-test]
+    """.write(to: folder.appendingPathComponent("a.yaml"), atomically: true, encoding: .utf8)
+    try """
+    version: 1
+    name: beta
+    environments: {p: {}}
+    levels:
+      1:
+        target: 5m
+        steps:
+          - run: [true]
+    """.write(to: folder.appendingPathComponent("b.yaml"), atomically: true, encoding: .utf8)
+  }
+
+  @Test("history and report tell real, dry, refused runs and runbooks apart")
+  func historyAndReportTellRunsApart() throws {
+    let directory = try CLI.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    try twoRunbooks(in: directory)
+    let alpha = ["--runbook", "runbooks/a.yaml"]
+    let beta = ["--runbook", "runbooks/b.yaml"]
+    #expect(try CLI.run(["execute", "--level", "1"] + alpha, in: directory).status == 0)
+    #expect(try CLI.run(["execute", "--level", "1", "--dry-run"] + alpha, in: directory).status == 0)
+    let refused = try CLI.run(["execute", "--level", "2"] + alpha, in: directory)
+    #expect(refused.status == 1, "\(refused.stdout)\(refused.stderr)")
+    let betaDry = try CLI.run(["execute", "--level", "1", "--dry-run", "--json"] + beta, in: directory)
+    #expect(betaDry.status == 0, "\(betaDry.stderr)")
+    let betaRun = try #require(
+      try JSONSerialization.jsonObject(with: Data(betaDry.stdout.utf8)) as? [String: Any])
+    let betaID = try #require(betaRun["run_id"] as? String)
+
+    // alpha's history: its three runs, none of beta's; only the finished rollback has a time mark.
+    let history = try CLI.run(["history"] + alpha, in: directory)
+    #expect(history.status == 0)
+    let rows = history.stdout.split(separator: "\n").dropFirst().map(String.init)
+    #expect(rows.count == 3, "\(history.stdout)")
+    #expect(!history.stdout.contains(betaID))
+    let dryRow = try #require(rows.first { $0.contains("dry-run") })
+    let refusedRow = try #require(rows.first { $0.contains("level 2") })
+    let realRow = try #require(rows.first { $0.contains("succeeded") })
+    #expect(!dryRow.contains("✗") && !dryRow.contains("✓"), "\(dryRow)")
+    #expect(refusedRow.contains("aborted") && !refusedRow.contains("✗"), "\(refusedRow)")
+    #expect(realRow.hasSuffix("1ms ✗"), "\(realRow)")
+
+    // The refused attempt's record names the problem.
+    let refusedReport = try CLI.run(["report", "--message"] + alpha, in: directory)
+    #expect(refusedReport.status == 0)
+    #expect(refusedReport.stdout.contains("ROLLBACK ABORTED: alpha level 2"), "\(refusedReport.stdout)")
+    #expect(refusedReport.stdout.contains("no-such-command-rollback-test"))
+
+    // beta has only a dry run: report without an id does not pick alpha's runs or call it complete.
+    let betaLatest = try CLI.run(["report", "--message"] + beta, in: directory)
+    #expect(betaLatest.status == 2)
+    #expect(betaLatest.stderr.contains("other than dry runs"), "\(betaLatest.stderr)")
+    #expect(!betaLatest.stdout.contains("ROLLBACK COMPLETE"))
+    let betaMessage = try CLI.run(["report", betaID, "--message"] + beta, in: directory)
+    #expect(
+      betaMessage.stdout.hasPrefix("🧪 DRY RUN ONLY, NOTHING WAS ROLLED BACK: beta"), "\(betaMessage.stdout)")
+    #expect(!betaMessage.stdout.contains("COMPLETE"))
+    let betaMarkdown = try CLI.run(["report", betaID] + beta, in: directory)
+    #expect(betaMarkdown.stdout.hasPrefix("# Dry run (nothing was changed): beta level 1"))
+  }
+
+  @Test("a state directory that cannot be written is exit 1 with its reason, not 4 (lock held)")
+  func unwritableStateIsNotLockHeld() throws {
+    let directory = try CLI.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    try twoRunbooks(in: directory)
+    let notADirectory = directory.appendingPathComponent("plain-file")
+    try Data("x".utf8).write(to: notADirectory)
+    let result = try CLI.run(
+      ["execute", "--runbook", "runbooks/b.yaml", "--level", "1", "--state-dir", notADirectory.path],
+      in: directory)
+    #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+    #expect(result.stdout.contains("not a directory"), "\(result.stdout)")
+    #expect(!result.stdout.contains("another execution holds the lock"))
+    #expect(try String(contentsOf: notADirectory, encoding: .utf8) == "x")
+  }
 }
