@@ -66,17 +66,15 @@ struct AssessCommand: AsyncParsableCommand {
       list.diagnostics.forEach { Console.error($0.description) }
       throw ExitCode(2)
     }
-    let needed = runbook.signals.filter { manual.values[$0.name] == nil }
-    if let problem = Self.missingVariable(
-      for: needed, environment: resolver.environment, in: processEnvironment)
-    {
-      Console.error("error: \(problem)")
-      throw ExitCode(2)
-    }
+    // A signal whose connection variable is unset is read as unknown ("DATABASE_URL is not set"):
+    // the others are still shown, and the decision rules treat the unknown ones as unknown.
     let assessor = Assessor(
       runbook: runbook, environmentName: resolver.environment.name, manual: manual,
       reader: LiveSignalReader(resolver: resolver, environment: processEnvironment),
-      invocation: invocationSuffix())
+      invocation: invocationSuffix(
+        runbookPath: loaded.path, environment: resolver.environment.name,
+        stateDirectory: AssessmentStore.stateDirectory(
+          option: options.stateDir, environment: processEnvironment, runbookPath: loaded.path)))
     let stateDirectory = AssessmentStore.stateDirectory(
       option: options.stateDir, environment: processEnvironment, runbookPath: loaded.path)
 
@@ -96,7 +94,10 @@ struct AssessCommand: AsyncParsableCommand {
       Output.write(document.pretty())
       Console.error(AssessRendering.human(assessment))
     } else {
-      Output.write(AssessRendering.human(assessment))
+      let text = AssessRendering.human(assessment)
+      Output.write(
+        AssessRendering.wantsColour(STDOUT_FILENO, environment: processEnvironment)
+          ? AssessRendering.coloured(text, assessment: assessment) : text)
     }
     switch saved {
     case .saved(let path): Console.human("Saved to \(path)", json: options.json, write: Output.write)
@@ -117,11 +118,15 @@ struct AssessCommand: AsyncParsableCommand {
     return seconds
   }
 
-  /// The options that make the recommended command act on the same runbook and settings.
-  func invocationSuffix() -> [String] {
-    var words: [String] = []
-    if let runbook = options.runbook { words += ["--runbook", runbook] }
-    if let stateDir = options.stateDir { words += ["--state-dir", stateDir] }
+  /// The options that make the recommended command act on the same runbook, environment, state
+  /// directory and variables, from any directory.
+  func invocationSuffix(runbookPath: String, environment: String, stateDirectory: String) -> [String] {
+    let runbook = AdviceCommand.absolute(runbookPath)
+    var words = ["--runbook", runbook, "--env", environment]
+    let state = AdviceCommand.absolute(stateDirectory)
+    let beside = ((runbook as NSString).deletingLastPathComponent as NSString).appendingPathComponent(
+      ".rollback")
+    if state != AdviceCommand.absolute(beside) { words += ["--state-dir", state] }
     for item in variables.vars { words += ["--var", item] }
     return words
   }

@@ -209,4 +209,40 @@ struct TruthfulOutputTests {
     #expect(!result.stdout.contains("another execution holds the lock"))
     #expect(try String(contentsOf: notADirectory, encoding: .utf8) == "x")
   }
+
+  /// `rollback ARGS` on a pseudo-terminal (util-linux `script`), with NO_COLOR as given.
+  func onTerminal(_ arguments: [String], noColor: String?) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+    let command = ([CLI.binary] + arguments).map { "'" + $0 + "'" }.joined(separator: " ")
+    process.arguments = ["-qec", command, "/dev/null"]
+    process.currentDirectoryURL = CLI.packageRoot
+    var environment = ProcessInfo.processInfo.environment
+    environment["NO_COLOR"] = noColor
+    environment["TERM"] = "xterm"
+    environment["ROLLBACK_PROM_URL"] = "http://127.0.0.1:9"
+    environment["DATABASE_URL"] = ""
+    process.environment = environment
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(decoding: data, as: UTF8.self)
+  }
+
+  @Test("assess paints its verdict on a terminal, like execute, and not with NO_COLOR")
+  func assessColour() throws {
+    let state = try CLI.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: state) }
+    let arguments = ["assess", "--runbook", Self.atom, "--env", "local", "--state-dir", state.path]
+    let painted = try onTerminal(arguments, noColor: nil)
+    #expect(painted.contains("Verdict:"), "\(painted)")
+    #expect(painted.contains("\u{1B}[1;31mVerdict: HIGH"), "\(painted)")
+    #expect(painted.contains("\u{1B}[1mSignals\u{1B}[0m"))
+    let plain = try onTerminal(arguments, noColor: "1")
+    #expect(plain.contains("Verdict: HIGH"), "\(plain)")
+    #expect(!plain.contains("\u{1B}["), "\(plain)")
+  }
 }
