@@ -35,6 +35,7 @@ struct PlanCommand: AsyncParsableCommand {
     let target = try targetOptions.target()
     let overrides = try variables.overrides()
     let runbook = try LoadedRunbook.load(options, overrides: overrides, printWarnings: false).runbook()
+    try CommandLineChecks.check(target, in: runbook)
     let resolver = try makeResolver(runbook, options: options, overrides: overrides)
     let plan: Plan
     switch resolver.plan(target) {

@@ -132,10 +132,50 @@ struct LoadedRunbook {
       options: LoadOptions(
         environment: ProcessInfo.processInfo.environment, selectedEnvironment: options.env,
         variableOverrides: overrides))
+    if result.runbook == nil, !looksLikeRunbook(source) {
+      // Perhaps a .env or a key file given by mistake: say so without echoing any of its lines.
+      throw CLIError.runbook(
+        "\(path): error: not a runbook (no top-level version, name, environments or levels key); "
+          + "its content is not shown, as it may hold secrets")
+    }
+    let errors = result.diagnostics.filter { $0.severity == .error }
+    // A misspelt top-level key is the cause of the errors that follow from it: show it alone.
+    let causes = errors.filter {
+      $0.message.hasPrefix("unknown key '") && $0.message.contains(" in the runbook;")
+    }
+    if !causes.isEmpty {
+      for diagnostic in causes { Console.error(diagnostic.rendered(source: result.source)) }
+      let more = errors.count - causes.count
+      if more > 0 {
+        Console.error(
+          "note: \(more) more error\(more == 1 ? "" : "s") not shown: they may follow from the misspelt key; fix it and run again"
+        )
+      }
+      return LoadedRunbook(path: path, result: result)
+    }
     for diagnostic in result.diagnostics where diagnostic.severity == .error || printWarnings {
-      Console.error(diagnostic.rendered(source: result.source))
+      Console.error(
+        isCommandLineMistake(diagnostic)
+          ? "error: \(diagnostic.message)" : diagnostic.rendered(source: result.source))
     }
     return LoadedRunbook(path: path, result: result)
+  }
+
+  /// Whether the diagnostic is about what the command line named (`--env`, `--level`,
+  /// `--scenario`), not about a place in the runbook: then it is shown without a location.
+  static func isCommandLineMistake(_ diagnostic: Diagnostic) -> Bool {
+    ["unknown environment '", "unknown level ", "unknown scenario '"].contains {
+      diagnostic.message.hasPrefix($0)
+    }
+  }
+
+  /// Whether the text has one of a runbook's top-level keys at the start of a line.
+  static func looksLikeRunbook(_ source: String) -> Bool {
+    source.split(omittingEmptySubsequences: true, whereSeparator: \.isNewline).contains { line in
+      ["version", "name", "environments", "levels"].contains { key in
+        line.hasPrefix(key) && line.dropFirst(key.count).drop(while: { $0 == " " }).first == ":"
+      }
+    }
   }
 
   /// The line and column (counted in characters from 1) of the first byte that is not UTF-8,
@@ -168,7 +208,10 @@ struct LoadedRunbook {
   func runbook() throws -> Runbook {
     guard let runbook = result.runbook else {
       let count = result.errors.count
-      Console.error("\(path): \(count) error\(count == 1 ? "" : "s"); nothing was done")
+      let onCommandLine = result.errors.allSatisfy(Self.isCommandLineMistake)
+      Console.error(
+        onCommandLine
+          ? "nothing was done" : "\(path): \(count) error\(count == 1 ? "" : "s"); nothing was done")
       throw ExitCode(2)
     }
     return runbook
@@ -185,7 +228,9 @@ func makeResolver(
   {
   case .success(let made): return made
   case .failure(let list):
-    list.diagnostics.forEach { Console.error($0.description) }
+    list.diagnostics.forEach {
+      Console.error(LoadedRunbook.isCommandLineMistake($0) ? "error: \($0.message)" : $0.description)
+    }
     throw ExitCode(2)
   }
 }

@@ -245,4 +245,54 @@ struct TruthfulOutputTests {
     #expect(plain.contains("Verdict: HIGH"), "\(plain)")
     #expect(!plain.contains("\u{1B}["), "\(plain)")
   }
+
+  @Test("a file that is not a runbook (a .env) is refused without echoing any of its lines")
+  func notARunbookIsNotEchoed() throws {
+    let directory = try CLI.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let secret = "pg-pass-8812734"
+    let file = directory.appendingPathComponent(".env")
+    try "DATABASE_URL=postgres://app:\(secret)@db/app\nAPI_KEY=key-\(secret)\n".write(
+      to: file, atomically: true, encoding: .utf8)
+    for command in [["validate"], ["plan", "--level", "1"], ["execute", "--level", "1"], ["assess"]] {
+      let result = try CLI.run(command + ["--runbook", file.path])
+      #expect(result.status == 2, "\(command)")
+      #expect(result.stderr.contains("not a runbook"), "\(command): \(result.stderr)")
+      #expect(
+        !result.stderr.contains(secret) && !result.stdout.contains(secret), "\(command): \(result.stderr)")
+      #expect(!result.stderr.contains("DATABASE_URL"), "\(command): \(result.stderr)")
+    }
+  }
+
+  @Test("a misspelt top-level key is one error with its did-you-mean, not its consequences")
+  func misspeltTopLevelKey() throws {
+    let directory = try CLI.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let original = try String(
+      contentsOf: CLI.packageRoot.appendingPathComponent(Self.atom), encoding: .utf8)
+    let misspelt = original.replacingOccurrences(of: "\nflags:", with: "\nflgas:")
+    #expect(misspelt != original)
+    let file = directory.appendingPathComponent("rollback.yaml")
+    try misspelt.write(to: file, atomically: true, encoding: .utf8)
+    let result = try CLI.run(["validate", "--runbook", file.path])
+    #expect(result.status == 2)
+    let errors = result.stderr.split(separator: "\n").filter { $0.contains("error:") }
+    #expect(errors.count == 1, "\(result.stderr)")
+    #expect(errors.first?.contains("unknown key 'flgas' in the runbook; did you mean 'flags'?") == true)
+    #expect(!result.stderr.contains("unknown flag"), "\(result.stderr)")
+  }
+
+  @Test("a command-line mistake is not reported at line 1 of the runbook")
+  func commandLineMistakesHaveNoRunbookLocation() throws {
+    for arguments in [
+      ["plan", "--env", "prod", "--level", "3"], ["plan", "--level", "7"],
+      ["execute", "--env", "prod", "--level", "3"], ["assess", "--env", "prod"],
+    ] {
+      let result = try CLI.run(arguments + ["--runbook", Self.atom])
+      #expect(result.status == 2, "\(arguments)")
+      #expect(!result.stderr.contains(":1:1:"), "\(arguments): \(result.stderr)")
+      #expect(!result.stderr.contains("yaml-language-server"), "\(arguments): \(result.stderr)")
+      #expect(result.stderr.hasPrefix("error: unknown "), "\(arguments): \(result.stderr)")
+    }
+  }
 }
