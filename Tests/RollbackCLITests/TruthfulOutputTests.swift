@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 
+@testable import RollbackCLI
+
 /// What the CLI says matches what happened: no success without work, advice that runs when pasted,
 /// runs told apart in history and reports.
 @Suite("truthful output: command-line mistakes, pasteable advice, history and reports")
@@ -294,5 +296,91 @@ struct TruthfulOutputTests {
       #expect(!result.stderr.contains("yaml-language-server"), "\(arguments): \(result.stderr)")
       #expect(result.stderr.hasPrefix("error: unknown "), "\(arguments): \(result.stderr)")
     }
+  }
+
+  @Test("a run in which no step ran is not a success: not in the summary, history or report")
+  func nothingRanIsNotSucceeded() throws {
+    let directory = try CLI.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    try """
+    version: 1
+    name: cond
+    environments: {p: {}}
+    signals:
+      complaints:
+        manual: true
+    levels:
+      1:
+        target: 5m
+        steps:
+          - id: only-if-bad
+            when: "complaints > 5"
+            run: [true]
+    """.write(to: directory.appendingPathComponent("rollback.yaml"), atomically: true, encoding: .utf8)
+    let result = try CLI.run(["execute", "--level", "1", "--signal", "complaints=1"], in: directory)
+    #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+    #expect(!result.stdout.contains("Rolled back"), "\(result.stdout)")
+    #expect(result.stdout.contains("no step of level 1 ran; nothing was changed"), "\(result.stdout)")
+    let history = try CLI.run(["history"], in: directory)
+    #expect(history.stdout.contains("aborted") && !history.stdout.contains("succeeded"), "\(history.stdout)")
+    let message = try CLI.run(["report", "--message"], in: directory)
+    #expect(message.stdout.hasPrefix("🚨 ROLLBACK ABORTED: cond level 1"), "\(message.stdout)")
+  }
+
+  @Test("the summary box wraps a long line at spaces and drops nothing")
+  func summaryBoxWraps() {
+    let line =
+      "Next: step needs-marker failed: exit 1. Fix the cause, then continue with: rollback resume "
+      + "20261201T205730Z-b86e --runbook /srv/runbooks/a-very-long-directory-name/paste.yaml --env staging"
+    for width in [20, 40, 76, 196] {
+      let pieces = TerminalPrinter.wrap(line, width: width)
+      #expect(pieces.allSatisfy { $0.count <= width }, "\(width): \(pieces)")
+      #expect(pieces.joined().filter { $0 != " " } == line.filter { $0 != " " }, "\(width): \(pieces)")
+      if width >= 60 { #expect(pieces.joined(separator: " ") == line, "\(width): \(pieces)") }
+    }
+    let unbroken = String(repeating: "x", count: 50)
+    #expect(
+      TerminalPrinter.wrap(unbroken, width: 20) == [
+        String(repeating: "x", count: 20), String(repeating: "x", count: 20),
+        String(repeating: "x", count: 10),
+      ])
+  }
+
+  @Test("on a 60-column terminal the summary box wraps the advice and keeps all of it")
+  func summaryBoxOnTerminal() throws {
+    let directory = try CLI.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let marker = directory.appendingPathComponent("marker")
+    _ = try failingUntilMarker(in: directory, marker: marker)
+    let state = directory.appendingPathComponent("state dir")
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+    let command = [
+      CLI.binary, "execute", "--runbook", "runbooks/paste.yaml", "--level", "1", "--state-dir", state.path,
+    ]
+    .map { "'" + $0 + "'" }.joined(separator: " ")
+    process.arguments = ["-qec", "stty cols 60; " + command, "/dev/null"]
+    process.currentDirectoryURL = directory
+    var environment = ProcessInfo.processInfo.environment
+    environment["NO_COLOR"] = "1"
+    environment["TERM"] = "xterm"
+    process.environment = environment
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    let box = text.replacingOccurrences(of: "\r", with: "").split(separator: "\n").map(String.init)
+      .filter { $0.hasPrefix("│ ") }
+    #expect(box.count > 3, "\(text)")
+    #expect(box.allSatisfy { $0.count <= 60 }, "\(box)")
+    let content = box.map { String($0.dropFirst(2).dropLast(2)).trimmingCharacters(in: .whitespaces) }
+      .joined(separator: " ")
+    #expect(content.contains("continue with: rollback resume "), "\(content)")
+    // Words longer than the box are split: compare without spaces.
+    let squeezed = content.filter { $0 != " " }
+    #expect(squeezed.contains("--state-dir'\(state.path.filter { $0 != " " })'"), "\(content)")
+    #expect(content.contains("--from needs-marker"), "\(content)")
   }
 }
