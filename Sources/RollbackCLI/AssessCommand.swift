@@ -8,17 +8,19 @@ struct AssessCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "assess",
     abstract: "Read every signal in parallel, run the decision matrix and recommend an action.",
+    usage: "rollback assess [--signal <name=value>] [--watch <interval>] [<options>]",
+
     discussion: """
-      Prints each signal's value (or why it is unknown), each rule of the decision matrix
-      with the comparisons that held, and the verdict: its severity, how soon to respond,
-      and the action in words with the exact command to run. A signal that cannot be read
+      Prints each signal's value (or why it is unknown), each rule of the decision matrix \
+      with the comparisons that held, and the verdict: its severity, how soon to respond, \
+      and the action in words with the exact command to run. A signal that cannot be read \
       is unknown, and unknown is never healthy.
 
       The assessment is also saved as STATE/assessments/TIMESTAMP.json (the --json document).
 
-      Exit status: 0 healthy, 3 inconclusive, 10 low, 11 medium, 12 high, 13 critical,
-      2 bad input. With --watch it re-assesses every INTERVAL, prints only what changed
-      (with --json: one JSON document per line for each assessment that changed), stops on
+      Exit status: 0 healthy, 3 inconclusive, 10 low, 11 medium, 12 high, 13 critical, \
+      2 bad input. With --watch it re-assesses every INTERVAL, prints only what changed \
+      (with --json: one JSON document per line for each assessment that changed), stops on \
       SIGINT or SIGTERM, and exits with the status of the last assessment.
       """)
 

@@ -45,9 +45,10 @@ struct ExecuteCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "execute",
     abstract: "Run a level's or scenario's steps; journal each; report the time against the target.",
+    usage: "rollback execute --level <n> | --scenario <name> [<options>]",
     discussion: """
-      Preflight checks every file, command and variable before the first change. The run holds
-      STATE/lock; a second execution exits 4. Every step is journalled in STATE/runs/RUN_ID.jsonl;
+      Preflight checks every file, command and variable before the first change. The run holds \
+      STATE/lock; a second execution exits 4. Every step is journalled in STATE/runs/RUN_ID.jsonl; \
       an interrupted run (exit 130) continues with `rollback resume`.
       """)
 
@@ -114,10 +115,11 @@ struct ResumeCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "resume",
     abstract: "Continue an interrupted run from the first step not journalled as done.",
+    usage: "rollback resume [<run-id>] [--yes] [--force] [<options>]",
     discussion: """
-      Steps journalled as finished are not run again. A step that started but did not finish is
-      run again when it is idempotent (flag set/percent, check, assert, wait, GET/HEAD, read-only SQL);
-      otherwise you are asked (or --yes answers). A runbook that changed since the run started is
+      Steps journalled as finished are not run again. A step that started but did not finish is \
+      run again when it is idempotent (flag set/percent, check, assert, wait, GET/HEAD, read-only SQL); \
+      otherwise you are asked (or --yes answers). A runbook that changed since the run started is \
       refused unless --force.
       """)
 

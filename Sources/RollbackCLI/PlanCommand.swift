@@ -25,6 +25,7 @@ struct PlanCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "plan",
     abstract: "Show the resolved steps of a level or scenario, in order, marking which mutate.",
+    usage: "rollback plan --level <n> | --scenario <name> [<options>]",
     discussion: "Includes are expanded and variables interpolated; secrets are shown as ****.")
 
   @OptionGroup var options: RunbookOptions

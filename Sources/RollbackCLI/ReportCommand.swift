@@ -94,8 +94,9 @@ struct ReportCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "report",
     abstract: "The timeline of a run for the post-mortem, with the message to paste in the incident channel.",
+    usage: "rollback report [<run-id>] [--format <format>] [--message] [<options>]",
     discussion: """
-      Reads STATE/runs/RUN_ID.jsonl and the assessment saved before the run in STATE/assessments/.
+      Reads STATE/runs/RUN_ID.jsonl and the assessment saved before the run in STATE/assessments/. \
       Markdown ends with the post-mortem headings (Impact, Root cause, Lessons learned, Action items).
       """)
 
@@ -105,7 +106,9 @@ struct ReportCommand: AsyncParsableCommand {
 
   @OptionGroup var options: RunbookOptions
 
-  @Argument(help: ArgumentHelp("The run (default: the latest).", valueName: "run-id"))
+  @Argument(
+    help: ArgumentHelp(
+      "The run (default: the latest run of this runbook that is not a dry run).", valueName: "run-id"))
   var runID: String?
 
   @Option(name: .long, help: "markdown or json (--json is the same as --format json).")
@@ -135,7 +138,8 @@ struct ReportCommand: AsyncParsableCommand {
 struct HistoryCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "history",
-    abstract: "Past runs: id, level or scenario, environment, outcome, duration, target.")
+    abstract: "Past runs: id, level or scenario, environment, outcome, duration, target.",
+    usage: "rollback history [--limit <n>] [<options>]")
 
   @OptionGroup var options: RunbookOptions
 

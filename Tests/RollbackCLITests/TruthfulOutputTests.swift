@@ -383,4 +383,23 @@ struct TruthfulOutputTests {
     #expect(squeezed.contains("--state-dir'\(state.path.filter { $0 != " " })'"), "\(content)")
     #expect(content.contains("--from needs-marker"), "\(content)")
   }
+
+  @Test(
+    "help reads well at 80 columns: no line wider, paragraphs not broken mid-sentence",
+    arguments: [
+      [], ["validate"], ["plan"], ["assess"], ["execute"], ["resume"], ["drill"], ["history"], ["report"],
+    ])
+  func helpAt80Columns(command: [String]) throws {
+    let result = try CLI.run(command + ["--help"], environment: ["COLUMNS": "80"])
+    #expect(result.status == 0)
+    let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+    let wide = lines.filter { $0.count > 80 }
+    #expect(wide.isEmpty, "\(command): \(wide)")
+    // A paragraph's line is filled before the next starts: none stops short, then goes on.
+    for (index, line) in lines.enumerated().dropLast() where !line.isEmpty && !line.hasPrefix(" ") {
+      let next = lines[index + 1]
+      guard !next.isEmpty, !next.hasPrefix(" "), let word = next.split(separator: " ").first else { continue }
+      #expect(line.count + 1 + word.count > 79, "\(command): ragged line \"\(line)\" before \"\(next)\"")
+    }
+  }
 }
