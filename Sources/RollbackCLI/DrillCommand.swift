@@ -18,7 +18,8 @@ struct DrillCommand: AsyncParsableCommand {
   @OptionGroup var options: RunbookOptions
   @OptionGroup var variables: VariableOptions
 
-  @Option(name: .long, help: ArgumentHelp("The level to drill.", valueName: "n"))
+  @Option(
+    name: .long, help: ArgumentHelp("The level to drill.", valueName: "n"), completion: Completions.levels)
   var level: Int
 
   @Option(name: .long, help: ArgumentHelp("Write a JUnit XML report here.", valueName: "file"))

@@ -65,7 +65,8 @@ struct ExecuteCommand: AsyncParsableCommand {
   var yes = false
 
   @Option(
-    name: .long, help: ArgumentHelp("Start at this step id, skipping the ones before.", valueName: "step"))
+    name: .long, help: ArgumentHelp("Start at this step id, skipping the ones before.", valueName: "step"),
+    completion: Completions.steps)
   var from: String?
 
   @Option(
@@ -125,7 +126,9 @@ struct ResumeCommand: AsyncParsableCommand {
 
   @OptionGroup var options: RunbookOptions
 
-  @Argument(help: ArgumentHelp("The run to continue (default: the latest).", valueName: "run-id"))
+  @Argument(
+    help: ArgumentHelp("The run to continue (default: the latest).", valueName: "run-id"),
+    completion: Completions.runIDs)
   var runID: String?
 
   @Flag(name: .long, help: "Answer yes to every confirm gate and to repeating unfinished steps.")

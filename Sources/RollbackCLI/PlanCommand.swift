@@ -4,10 +4,12 @@ import RollbackCore
 
 /// Chooses a level or a scenario.
 struct TargetOptions: ParsableArguments {
-  @Option(name: .long, help: ArgumentHelp("The rollback level.", valueName: "n"))
+  @Option(
+    name: .long, help: ArgumentHelp("The rollback level.", valueName: "n"), completion: Completions.levels)
   var level: Int?
 
-  @Option(name: .long, help: ArgumentHelp("The scenario.", valueName: "name"))
+  @Option(
+    name: .long, help: ArgumentHelp("The scenario.", valueName: "name"), completion: Completions.scenarios)
   var scenario: String?
 
   func target() throws -> IncludeTarget {

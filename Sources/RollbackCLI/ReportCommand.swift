@@ -108,7 +108,8 @@ struct ReportCommand: AsyncParsableCommand {
 
   @Argument(
     help: ArgumentHelp(
-      "The run (default: the latest run of this runbook that is not a dry run).", valueName: "run-id"))
+      "The run (default: the latest run of this runbook that is not a dry run).", valueName: "run-id"),
+    completion: Completions.runIDs)
   var runID: String?
 
   @Option(name: .long, help: "markdown or json (--json is the same as --format json).")

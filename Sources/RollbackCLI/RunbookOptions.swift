@@ -17,7 +17,8 @@ struct RunbookOptions: ParsableArguments {
   @Option(
     name: .long,
     help: ArgumentHelp(
-      "The environment to use (default: the runbook's default_environment).", valueName: "name"))
+      "The environment to use (default: the runbook's default_environment).", valueName: "name"),
+    completion: Completions.environments)
   var env: String?
 
   @Flag(name: .long, help: "Print one JSON document on stdout; human text goes to stderr.")

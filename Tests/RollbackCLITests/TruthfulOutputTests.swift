@@ -402,4 +402,55 @@ struct TruthfulOutputTests {
       #expect(line.count + 1 + word.count > 79, "\(command): ragged line \"\(line)\" before \"\(next)\"")
     }
   }
+
+  /// What `rollback ---completion` (the call the generated shell scripts make) offers for the
+  /// last word of `line`.
+  func complete(_ path: [String], _ argument: String, _ line: [String], in directory: URL) throws -> [String]
+  {
+    let word = line.last ?? ""
+    let result = try CLI.run(
+      ["---completion"] + path + ["--", argument, String(line.count - 1), String(word.count)] + line,
+      in: directory)
+    #expect(result.status == 0, "\(result.stderr)")
+    return result.stdout.split(separator: "\n").map(String.init)
+  }
+
+  @Test("completions offer the runbook's levels, scenarios, environments, step ids and run ids")
+  func completions() throws {
+    let directory = try CLI.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    try twoRunbooks(in: directory)
+    let alpha = ["rollback", "execute", "--runbook", "runbooks/a.yaml"]
+    #expect(try complete(["execute"], "--level", alpha + ["--level", ""], in: directory) == ["1", "2"])
+    let atom = CLI.packageRoot.appendingPathComponent(Self.atom).path
+    let atomLine = ["rollback", "execute", "--runbook", atom]
+    #expect(
+      try complete(["execute"], "--scenario", atomLine + ["--scenario", "backend-"], in: directory)
+        == ["backend-down"])
+    #expect(
+      try complete(["plan"], "--env", ["rollback", "plan", "--runbook", atom, "--env", "st"], in: directory)
+        == ["staging"])
+    #expect(
+      try complete(["execute"], "--from", atomLine + ["--level", "3", "--from", "ve"], in: directory)
+        == ["verify-flag-served", "verify-register"])
+    #expect(
+      try complete(
+        ["drill"], "--level", ["rollback", "drill", "--runbook", atom, "--level", ""], in: directory) == [
+          "1", "2", "3",
+        ])
+
+    #expect(
+      try CLI.run(["execute", "--runbook", "runbooks/b.yaml", "--level", "1"], in: directory).status == 0)
+    let runs = runFiles(directory.appendingPathComponent("runbooks/.rollback")).map { String($0.dropLast(6)) }
+    #expect(runs.count == 1)
+    #expect(
+      try complete(
+        ["report"], "positional@0", ["rollback", "report", "--runbook", "runbooks/b.yaml", ""], in: directory)
+        == runs)
+    #expect(
+      try complete(
+        ["resume"], "positional@0", ["rollback", "resume", "--runbook", "runbooks/b.yaml", "2"], in: directory
+      )
+        == runs)
+  }
 }
