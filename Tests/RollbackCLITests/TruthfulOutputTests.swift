@@ -453,4 +453,55 @@ struct TruthfulOutputTests {
       )
         == runs)
   }
+
+  /// Runs `command` with `sh -c` in `directory`, with the built binary first on PATH.
+  func runPasted(_ command: String, in directory: URL) throws -> (status: Int32, output: String) {
+    let shell = Process()
+    shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+    shell.arguments = ["-c", command]
+    shell.currentDirectoryURL = directory
+    var environment = ProcessInfo.processInfo.environment
+    environment["PATH"] =
+      (CLI.binary as NSString).deletingLastPathComponent + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
+    environment["NO_COLOR"] = "1"
+    shell.environment = environment
+    let output = Pipe()
+    shell.standardOutput = output
+    shell.standardError = output
+    try shell.run()
+    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    shell.waitUntilExit()
+    return (shell.terminationStatus, text)
+  }
+
+  @Test("the lock's advice about a holder that died names complete commands that work pasted")
+  func staleLockAdvice() throws {
+    let directory = try CLI.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    try twoRunbooks(in: directory)
+    let state = directory.appendingPathComponent("runbooks/.rollback")
+    try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+    let dead = "20260101T000000Z-dead"
+    try
+      #"{"pid":999999,"host":"elsewhere","user":"u","run_id":"\#(dead)","started_at":"2026-01-01T00:00:00Z"}"#
+      .write(to: state.appendingPathComponent("lock"), atomically: true, encoding: .utf8)
+    let result = try CLI.run(["execute", "--runbook", "runbooks/b.yaml", "--level", "1"], in: directory)
+    #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+    let warning = try #require(
+      result.stdout.split(separator: "\n").first { $0.hasPrefix("warning: the previous holder") },
+      "\(result.stdout)")
+    let commands = warning.split(separator: "`").enumerated().filter { $0.offset % 2 == 1 }.map {
+      String($0.element)
+    }
+    let runbook = directory.appendingPathComponent("runbooks/b.yaml").path
+    #expect(commands.count == 2, "\(warning)")
+    #expect(commands.allSatisfy { $0.contains("--runbook \(runbook) --env p") }, "\(commands)")
+    #expect(commands.last?.hasPrefix("rollback resume \(dead) ") == true, "\(commands)")
+    let history = try #require(commands.first)
+    let elsewhere = try CLI.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: elsewhere) }
+    let pasted = try runPasted(history, in: elsewhere)
+    #expect(pasted.status == 0, "\(history)\n\(pasted.output)")
+    #expect(pasted.output.contains("succeeded"), "\(pasted.output)")
+  }
 }
