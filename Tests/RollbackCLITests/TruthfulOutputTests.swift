@@ -504,4 +504,18 @@ struct TruthfulOutputTests {
     #expect(pasted.status == 0, "\(history)\n\(pasted.output)")
     #expect(pasted.output.contains("succeeded"), "\(pasted.output)")
   }
+
+  @Test("an unknown --signal name is exit 2 listing the runbook's signals")
+  func unknownSignalListsSignals() throws {
+    let state = try CLI.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: state) }
+    let result = try CLI.run([
+      "execute", "--runbook", Self.atom, "--env", "local", "--level", "3", "--signal", "complaint=3",
+      "--state-dir", state.path,
+    ])
+    #expect(result.status == 2)
+    #expect(result.stderr.contains("unknown signal 'complaint' (signals: error_rate, "), "\(result.stderr)")
+    #expect(result.stderr.contains("complaints_per_hour"))
+    #expect(runFiles(state).isEmpty)
+  }
 }
