@@ -124,12 +124,20 @@ struct AssessCommand: AsyncParsableCommand {
   /// directory and variables, from any directory.
   func invocationSuffix(runbookPath: String, environment: String, stateDirectory: String) -> [String] {
     let runbook = AdviceCommand.absolute(runbookPath)
-    var words = ["--runbook", runbook, "--env", environment]
+    // The recommended command names the environment itself (`--env NAME`).
+    var words = ["--runbook", runbook]
     let state = AdviceCommand.absolute(stateDirectory)
     let beside = ((runbook as NSString).deletingLastPathComponent as NSString).appendingPathComponent(
       ".rollback")
     if state != AdviceCommand.absolute(beside) { words += ["--state-dir", state] }
-    for item in variables.vars { words += ["--var", item] }
+    for item in variables.vars {
+      // A secret never reaches the output: a secret variable's value, or a URL's password, is masked.
+      guard let equals = item.firstIndex(of: "=") else { continue }
+      let name = String(item[..<equals])
+      let value = String(item[item.index(after: equals)...])
+      let shown = InterpolationContext.isSecretName(name) ? "****" : Redaction.text(value)
+      words += ["--var", "\(name)=\(shown)"]
+    }
     return words
   }
 

@@ -239,7 +239,9 @@ enum AssessRendering {
         "  because: \(unknown) \(verdict.unknownSignals.count == 1 ? "is" : "are") unknown:\(rule) no rule above it holds"
       )
       let example = verdict.unknownSignals.first ?? "NAME"
-      let command = (["rollback", "assess", "--signal", "\(example)=VALUE"] + assessment.invocation)
+      let command =
+        (["rollback", "assess", "--signal", "\(example)=VALUE", "--env", assessment.environment]
+        + assessment.invocation)
         .map(ShellQuote.word).joined(separator: " ")
       lines.append("  fix the signal, or give it by hand: \(command)")
     case (nil, false):

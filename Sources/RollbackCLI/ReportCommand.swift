@@ -58,15 +58,18 @@ enum RunStore {
     let ids = JournalReader.runIDs(stateDirectory: state)
     guard !ids.isEmpty else { return nil }
     let runbook = runbookFilter(options)
-    for id in ids.reversed() {
-      guard let summary = summaries(state: state, runIDs: [id]).first, !summary.dryRun,
-        belongs(summary, to: runbook)
-      else { continue }
-      return id
-    }
+    // Run ids sort by second only: the latest is the one that started last.
+    let candidates = summaries(state: state, runIDs: ids).filter { !$0.dryRun && belongs($0, to: runbook) }
+    if let latest = newestFirst(candidates).first { return latest.runID }
     throw CLIError.usage(
       "no run of \(runbook ?? "any runbook") other than dry runs in \(state)/runs; name one: rollback report RUN_ID"
     )
+  }
+
+  /// The runs, the one that started last first (ids tell the second only; the start time, the
+  /// millisecond).
+  static func newestFirst(_ runs: [RunSummary]) -> [RunSummary] {
+    runs.sorted { ($0.startedAt, $0.runID) > ($1.startedAt, $1.runID) }
   }
 
   /// The latest assessment saved in the state directory at or before `time` (ISO), if any.
@@ -152,12 +155,21 @@ struct HistoryCommand: AsyncParsableCommand {
     let ids = JournalReader.runIDs(stateDirectory: state).reversed().map { $0 }
     let runbook = RunStore.runbookFilter(options)
     var runs: [RunSummary] = []
-    for id in ids {
-      if let limit, runs.count >= max(0, limit) { break }
-      if let run = RunStore.summaries(state: state, runIDs: [id]).first, RunStore.belongs(run, to: runbook) {
+    var index = 0
+    while index < ids.count {
+      if let limit, runs.count >= max(0, limit) {
+        // Runs of the same second as the last one taken may have started after it.
+        guard let last = runs.last, ids[index].hasPrefix(String(last.runID.prefix(17))) else { break }
+      }
+      if let run = RunStore.summaries(state: state, runIDs: [ids[index]]).first,
+        RunStore.belongs(run, to: runbook)
+      {
         runs.append(run)
       }
+      index += 1
     }
+    runs = RunStore.newestFirst(runs)
+    if let limit { runs = Array(runs.prefix(max(0, limit))) }
     if options.json {
       HistoryRendering.json(runs) { FileHandle.standardOutput.write(Data($0)) }
       Console.output("")

@@ -252,7 +252,7 @@ struct AssessTests {
     }
     #expect(line(startingWith: "Action:", in: human.stdout) == expected.action)
     let runbook = CLI.packageRoot.appendingPathComponent(AssessHarness.runbook).path
-    let suffix = " --runbook \(runbook) --env harness --state-dir \(state.path) --var case=\(name)"
+    let suffix = " --runbook \(runbook) --state-dir \(state.path) --var case=\(name)"
     #expect(line(startingWith: "Run:", in: human.stdout) == expected.run.map { "Run:  " + $0 + suffix })
     #expect(line(startingWith: "db_up", in: human.stdout) == "db_up  1")
     #expect(human.stderr.isEmpty, "\(human.stderr)")
@@ -457,7 +457,6 @@ struct AssessTests {
     #expect(result.status != 2, "\(result.stderr)")
     let document = try AssessHarness.document(result)
     #expect(document["exit_code"] as? Int == Int(result.status))
-    #expect(result.status != 0, "unknown signals are never healthy")
     let signals = try #require(document["signals"] as? [[String: Any]])
     #expect(signals.count == 11)
     for name in ["db_up", "db_active"] {

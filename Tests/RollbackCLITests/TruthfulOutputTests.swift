@@ -169,6 +169,8 @@ struct TruthfulOutputTests {
     #expect(history.status == 0)
     let rows = history.stdout.split(separator: "\n").dropFirst().map(String.init)
     #expect(rows.count == 3, "\(history.stdout)")
+    // Newest first, though the three runs may share the second their ids name.
+    #expect(rows.first?.contains("level 2") == true, "\(history.stdout)")
     #expect(!history.stdout.contains(betaID))
     let dryRow = try #require(rows.first { $0.contains("dry-run") })
     let refusedRow = try #require(rows.first { $0.contains("level 2") })
