@@ -306,7 +306,10 @@ public final class Executor: @unchecked Sendable {
     var text = "step \(record.id) failed: \(record.error ?? "see its output")."
     if !done.isEmpty { text += " Already changed: \(done.joined(separator: ", "))." }
     nextCommand = pasteable(["resume", runID])
-    let fromCommand = pasteable(["execute"] + targetArguments(plan) + ["--from", record.id])
+    // The run's own --var values go with it (a secret one is never printed; the journal keeps none).
+    let variables = request.overrides.filter { !InterpolationContext.isSecretName($0.key) }
+      .sorted { $0.key < $1.key }.flatMap { ["--var", "\($0.key)=\($0.value)"] }
+    let fromCommand = pasteable(["execute"] + targetArguments(plan) + ["--from", record.id] + variables)
     text += " Fix the cause, then continue with: \(nextCommand ?? "") (or \(fromCommand))"
     return text
   }

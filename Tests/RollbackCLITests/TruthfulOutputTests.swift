@@ -49,8 +49,8 @@ struct TruthfulOutputTests {
       version: 1
       name: paste
       environments:
-        production: {}
-        staging: {}
+        production: {vars: {greeting: hi}}
+        staging: {vars: {greeting: hi}}
       levels:
         1:
           target: 5m
@@ -60,7 +60,7 @@ struct TruthfulOutputTests {
             - id: needs-marker
               run: {shell: "test -f '\(marker.path)'"}
             - id: after
-              run: [true]
+              run: {shell: "test \\"${greeting}\\" = 'hello world'"}
       """
     let file = folder.appendingPathComponent("paste.yaml")
     try runbook.write(to: file, atomically: true, encoding: .utf8)
@@ -79,7 +79,7 @@ struct TruthfulOutputTests {
     let failed = try CLI.run(
       [
         "execute", "--runbook", "runbooks/paste.yaml", "--env", "staging", "--level", "1", "--yes", "--json",
-        "--state-dir", "state dir",
+        "--state-dir", "state dir", "--var", "greeting=hello world",
       ], in: directory)
     #expect(failed.status == 1, "\(failed.stderr)")
     let json = try #require(
@@ -114,6 +114,13 @@ struct TruthfulOutputTests {
     #expect(text.contains("Rolled back (level 1)"), "\(text)")
     // Still one run: the pasted command continued it.
     #expect(runFiles(state).count == 1, "\(runFiles(state))")
+
+    // The other way on, `execute --from`, carries the run's --var too.
+    let from = try #require(advice.range(of: "(or ").map { String(advice[$0.upperBound...].dropLast()) })
+    #expect(from.contains("--from needs-marker") && from.contains("'greeting=hello world'"), "\(from)")
+    let again = try runPasted(from, in: elsewhere)
+    #expect(again.status == 0, "\(from)\n\(again.output)")
+    #expect(runFiles(state).count == 2, "\(runFiles(state))")
   }
 
   /// Two runbooks sharing `runbooks/.rollback/`: alpha (level 1 over a 1 ms target, level 2 refused
