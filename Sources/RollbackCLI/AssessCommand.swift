@@ -140,24 +140,6 @@ struct AssessCommand: AsyncParsableCommand {
     }
     return words
   }
-
-  /// A connection string or token variable that the signals to read need and that is unset.
-  static func missingVariable(
-    for signals: [Signal], environment: RollbackCore.Environment, in process: [String: String]
-  ) -> String? {
-    func unset(_ name: String) -> Bool { (process[name] ?? "").isEmpty }
-    let postgres = signals.filter { if case .postgres = $0.source { return true } else { return false } }
-    if let settings = environment.postgres, !postgres.isEmpty, unset(settings.dsnEnv) {
-      let names = postgres.map(\.name).joined(separator: ", ")
-      return
-        "\(settings.dsnEnv) is not set: the postgres signals (\(names)) read their connection string from it"
-    }
-    let prometheus = signals.filter { if case .prometheus = $0.source { return true } else { return false } }
-    if let tokenEnv = environment.prometheus?.tokenEnv, !prometheus.isEmpty, unset(tokenEnv) {
-      return "\(tokenEnv) is not set: the prometheus signals read their bearer token from it"
-    }
-    return nil
-  }
 }
 
 /// One assessment: the readings, the verdict and when it was made.

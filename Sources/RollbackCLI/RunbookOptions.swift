@@ -133,10 +133,10 @@ struct LoadedRunbook {
       options: LoadOptions(
         environment: ProcessInfo.processInfo.environment, selectedEnvironment: options.env,
         variableOverrides: overrides))
-    if result.runbook == nil, !looksLikeRunbook(source) {
+    if result.runbook == nil, !source.allSatisfy(\.isWhitespace), !looksLikeRunbook(source) {
       // Perhaps a .env or a key file given by mistake: say so without echoing any of its lines.
       throw CLIError.runbook(
-        "\(path): error: not a runbook (no top-level version, name, environments or levels key); "
+        "\(path):1:1: error: not a runbook (no top-level version, name, environments or levels key); "
           + "its content is not shown, as it may hold secrets")
     }
     let errors = result.diagnostics.filter { $0.severity == .error }
