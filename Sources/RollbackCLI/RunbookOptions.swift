@@ -113,6 +113,8 @@ enum Console {
 struct LoadedRunbook {
   let path: String
   let result: RunbookLoadResult
+  /// The `--env` given, if any.
+  var environmentOption: String?
 
   static func load(
     _ options: RunbookOptions, overrides: [String: String] = [:], printWarnings: Bool = true
@@ -152,30 +154,49 @@ struct LoadedRunbook {
           "note: \(more) more error\(more == 1 ? "" : "s") not shown: they may follow from the misspelt key; fix it and run again"
         )
       }
-      return LoadedRunbook(path: path, result: result)
+      return LoadedRunbook(path: path, result: result, environmentOption: options.env)
     }
     for diagnostic in result.diagnostics where diagnostic.severity == .error || printWarnings {
       Console.error(
-        isCommandLineMistake(diagnostic)
+        isCommandLineMistake(diagnostic, environment: options.env)
           ? "error: \(diagnostic.message)" : diagnostic.rendered(source: result.source))
     }
-    return LoadedRunbook(path: path, result: result)
+    return LoadedRunbook(path: path, result: result, environmentOption: options.env)
   }
 
   /// Whether the diagnostic is about what the command line named (`--env`, `--level`,
   /// `--scenario`), not about a place in the runbook: then it is shown without a location.
-  static func isCommandLineMistake(_ diagnostic: Diagnostic) -> Bool {
-    ["unknown environment '", "unknown level ", "unknown scenario '"].contains {
-      diagnostic.message.hasPrefix($0)
-    }
+  static func isCommandLineMistake(_ diagnostic: Diagnostic, environment: String?) -> Bool {
+    // The loader and the planner place them at 1:1; a runbook's own mistakes have their place.
+    guard diagnostic.location.line == 1, diagnostic.location.column == 1 else { return false }
+    if let environment, diagnostic.message.hasPrefix("unknown environment '\(environment)'") { return true }
+    return diagnostic.message.hasPrefix("unknown level ")
+      || diagnostic.message.hasPrefix("unknown scenario '")
   }
 
-  /// Whether the text has one of a runbook's top-level keys at the start of a line.
+  /// Whether the text has one of a runbook's top-level keys at the start of a line. Scans the
+  /// bytes once (a runbook may be megabytes long).
   static func looksLikeRunbook(_ source: String) -> Bool {
-    source.split(omittingEmptySubsequences: true, whereSeparator: \.isNewline).contains { line in
-      ["version", "name", "environments", "levels"].contains { key in
-        line.hasPrefix(key) && line.dropFirst(key.count).drop(while: { $0 == " " }).first == ":"
+    let keys = ["version", "name", "environments", "levels"].map { Array($0.utf8) }
+    return Array(source.utf8).withUnsafeBufferPointer { bytes in
+      var start = 0
+      while start < bytes.count {
+        for key in keys where start + key.count < bytes.count {
+          var matches = true
+          for offset in 0..<key.count where bytes[start + offset] != key[offset] {
+            matches = false
+            break
+          }
+          guard matches else { continue }
+          var cursor = start + key.count
+          while cursor < bytes.count, bytes[cursor] == 0x20 { cursor += 1 }
+          if cursor < bytes.count, bytes[cursor] == 0x3A { return true }
+        }
+        // The next line (LF, or CR alone).
+        while start < bytes.count, bytes[start] != 0x0A, bytes[start] != 0x0D { start += 1 }
+        start += 1
       }
+      return false
     }
   }
 
@@ -209,7 +230,9 @@ struct LoadedRunbook {
   func runbook() throws -> Runbook {
     guard let runbook = result.runbook else {
       let count = result.errors.count
-      let onCommandLine = result.errors.allSatisfy(Self.isCommandLineMistake)
+      let onCommandLine = result.errors.allSatisfy {
+        Self.isCommandLineMistake($0, environment: environmentOption)
+      }
       Console.error(
         onCommandLine
           ? "nothing was done" : "\(path): \(count) error\(count == 1 ? "" : "s"); nothing was done")
@@ -230,7 +253,9 @@ func makeResolver(
   case .success(let made): return made
   case .failure(let list):
     list.diagnostics.forEach {
-      Console.error(LoadedRunbook.isCommandLineMistake($0) ? "error: \($0.message)" : $0.description)
+      Console.error(
+        LoadedRunbook.isCommandLineMistake($0, environment: options.env)
+          ? "error: \($0.message)" : $0.description)
     }
     throw ExitCode(2)
   }

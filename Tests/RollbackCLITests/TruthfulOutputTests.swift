@@ -527,4 +527,27 @@ struct TruthfulOutputTests {
     #expect(result.stderr.contains("complaints_per_hour"))
     #expect(runFiles(state).isEmpty)
   }
+
+  @Test("a runbook's own unknown level or environment keeps its place in the file")
+  func runbookMistakesKeepTheirPlace() throws {
+    let directory = try CLI.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    try """
+    version: 1
+    name: placed
+    default_environment: prod
+    environments: {production: {}}
+    levels:
+      1:
+        steps:
+          - include: level 3
+    """.write(to: directory.appendingPathComponent("rollback.yaml"), atomically: true, encoding: .utf8)
+    let result = try CLI.run(["validate"], in: directory)
+    #expect(result.status == 2)
+    let errors = result.stderr.split(separator: "\n").filter { $0.contains("error: ") }
+    #expect(errors.count >= 2, "\(result.stderr)")
+    #expect(
+      errors.allSatisfy { $0.hasPrefix("rollback.yaml:") && !$0.hasPrefix("rollback.yaml:1:1:") }, "\(errors)"
+    )
+  }
 }
