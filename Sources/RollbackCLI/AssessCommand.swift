@@ -8,17 +8,19 @@ struct AssessCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "assess",
     abstract: "Read every signal in parallel, run the decision matrix and recommend an action.",
+    usage: "rollback assess [--signal <name=value>] [--watch <interval>] [<options>]",
+
     discussion: """
-      Prints each signal's value (or why it is unknown), each rule of the decision matrix
-      with the comparisons that held, and the verdict: its severity, how soon to respond,
-      and the action in words with the exact command to run. A signal that cannot be read
+      Prints each signal's value (or why it is unknown), each rule of the decision matrix \
+      with the comparisons that held, and the verdict: its severity, how soon to respond, \
+      and the action in words with the exact command to run. A signal that cannot be read \
       is unknown, and unknown is never healthy.
 
       The assessment is also saved as STATE/assessments/TIMESTAMP.json (the --json document).
 
-      Exit status: 0 healthy, 3 inconclusive, 10 low, 11 medium, 12 high, 13 critical,
-      2 bad input. With --watch it re-assesses every INTERVAL, prints only what changed
-      (with --json: one JSON document per line for each assessment that changed), stops on
+      Exit status: 0 healthy, 3 inconclusive, 10 low, 11 medium, 12 high, 13 critical, \
+      2 bad input. With --watch it re-assesses every INTERVAL, prints only what changed \
+      (with --json: one JSON document per line for each assessment that changed), stops on \
       SIGINT or SIGTERM, and exits with the status of the last assessment.
       """)
 
@@ -66,17 +68,15 @@ struct AssessCommand: AsyncParsableCommand {
       list.diagnostics.forEach { Console.error($0.description) }
       throw ExitCode(2)
     }
-    let needed = runbook.signals.filter { manual.values[$0.name] == nil }
-    if let problem = Self.missingVariable(
-      for: needed, environment: resolver.environment, in: processEnvironment)
-    {
-      Console.error("error: \(problem)")
-      throw ExitCode(2)
-    }
+    // A signal whose connection variable is unset is read as unknown ("DATABASE_URL is not set"):
+    // the others are still shown, and the decision rules treat the unknown ones as unknown.
     let assessor = Assessor(
       runbook: runbook, environmentName: resolver.environment.name, manual: manual,
       reader: LiveSignalReader(resolver: resolver, environment: processEnvironment),
-      invocation: invocationSuffix())
+      invocation: invocationSuffix(
+        runbookPath: loaded.path, environment: resolver.environment.name,
+        stateDirectory: AssessmentStore.stateDirectory(
+          option: options.stateDir, environment: processEnvironment, runbookPath: loaded.path)))
     let stateDirectory = AssessmentStore.stateDirectory(
       option: options.stateDir, environment: processEnvironment, runbookPath: loaded.path)
 
@@ -96,7 +96,10 @@ struct AssessCommand: AsyncParsableCommand {
       Output.write(document.pretty())
       Console.error(AssessRendering.human(assessment))
     } else {
-      Output.write(AssessRendering.human(assessment))
+      let text = AssessRendering.human(assessment)
+      Output.write(
+        AssessRendering.wantsColour(STDOUT_FILENO, environment: processEnvironment)
+          ? AssessRendering.coloured(text, assessment: assessment) : text)
     }
     switch saved {
     case .saved(let path): Console.human("Saved to \(path)", json: options.json, write: Output.write)
@@ -117,31 +120,25 @@ struct AssessCommand: AsyncParsableCommand {
     return seconds
   }
 
-  /// The options that make the recommended command act on the same runbook and settings.
-  func invocationSuffix() -> [String] {
-    var words: [String] = []
-    if let runbook = options.runbook { words += ["--runbook", runbook] }
-    if let stateDir = options.stateDir { words += ["--state-dir", stateDir] }
-    for item in variables.vars { words += ["--var", item] }
+  /// The options that make the recommended command act on the same runbook, environment, state
+  /// directory and variables, from any directory.
+  func invocationSuffix(runbookPath: String, environment: String, stateDirectory: String) -> [String] {
+    let runbook = AdviceCommand.absolute(runbookPath)
+    // The recommended command names the environment itself (`--env NAME`).
+    var words = ["--runbook", runbook]
+    let state = AdviceCommand.absolute(stateDirectory)
+    let beside = ((runbook as NSString).deletingLastPathComponent as NSString).appendingPathComponent(
+      ".rollback")
+    if state != AdviceCommand.absolute(beside) { words += ["--state-dir", state] }
+    for item in variables.vars {
+      // A secret never reaches the output: a secret variable's value, or a URL's password, is masked.
+      guard let equals = item.firstIndex(of: "=") else { continue }
+      let name = String(item[..<equals])
+      let value = String(item[item.index(after: equals)...])
+      let shown = InterpolationContext.isSecretName(name) ? "****" : Redaction.text(value)
+      words += ["--var", "\(name)=\(shown)"]
+    }
     return words
-  }
-
-  /// A connection string or token variable that the signals to read need and that is unset.
-  static func missingVariable(
-    for signals: [Signal], environment: RollbackCore.Environment, in process: [String: String]
-  ) -> String? {
-    func unset(_ name: String) -> Bool { (process[name] ?? "").isEmpty }
-    let postgres = signals.filter { if case .postgres = $0.source { return true } else { return false } }
-    if let settings = environment.postgres, !postgres.isEmpty, unset(settings.dsnEnv) {
-      let names = postgres.map(\.name).joined(separator: ", ")
-      return
-        "\(settings.dsnEnv) is not set: the postgres signals (\(names)) read their connection string from it"
-    }
-    let prometheus = signals.filter { if case .prometheus = $0.source { return true } else { return false } }
-    if let tokenEnv = environment.prometheus?.tokenEnv, !prometheus.isEmpty, unset(tokenEnv) {
-      return "\(tokenEnv) is not set: the prometheus signals read their bearer token from it"
-    }
-    return nil
   }
 }
 

@@ -119,6 +119,33 @@ enum AssessRendering {
     return TerminalText.escaped(lines.joined(separator: "\n"))
   }
 
+  /// Whether human text on this descriptor gets colour: a terminal, TERM not dumb, NO_COLOR unset.
+  static func wantsColour(_ descriptor: Int32, environment: [String: String]) -> Bool {
+    isatty(descriptor) == 1 && environment["TERM"] != "dumb" && (environment["NO_COLOR"] ?? "").isEmpty
+  }
+
+  /// The human text painted as `execute` paints its output: headings bold, the verdict red
+  /// (critical, high), yellow (medium, low, inconclusive) or green (healthy), unknown values yellow.
+  static func coloured(_ text: String, assessment: Assessment) -> String {
+    func paint(_ line: String, _ code: String) -> String { "\u{1B}[\(code)m\(line)\u{1B}[0m" }
+    let verdict = assessment.verdict
+    let verdictCode: String
+    switch (verdict.severity, verdict.inconclusive) {
+    case (.some(.critical), _), (.some(.high), _): verdictCode = "1;31"
+    case (nil, false): verdictCode = "1;32"
+    default: verdictCode = "1;33"
+    }
+    return text.split(separator: "\n", omittingEmptySubsequences: false).map { piece in
+      let line = String(piece)
+      if line.hasPrefix("Verdict:") { return paint(line, verdictCode) }
+      if line == "Signals" || line.hasPrefix("Decision matrix") || line.hasPrefix("Assessment — ") {
+        return paint(line, "1")
+      }
+      if line.hasPrefix("  "), line.contains("unknown") { return paint(line, "33") }
+      return line
+    }.joined(separator: "\n")
+  }
+
   static func signalLines(_ assessment: Assessment) -> [String] {
     let readings = assessment.readings
     guard !readings.isEmpty else { return ["  (the runbook has no signals)"] }
@@ -213,7 +240,11 @@ enum AssessRendering {
         "  because: \(unknown) \(verdict.unknownSignals.count == 1 ? "is" : "are") unknown:\(rule) no rule above it holds"
       )
       let example = verdict.unknownSignals.first ?? "NAME"
-      lines.append("  fix the signal, or give it by hand: rollback assess --signal \(example)=VALUE")
+      let command =
+        (["rollback", "assess", "--signal", "\(example)=VALUE", "--env", assessment.environment]
+        + assessment.invocation)
+        .map(ShellQuote.word).joined(separator: " ")
+      lines.append("  fix the signal, or give it by hand: \(command)")
     case (nil, false):
       lines.append("Verdict: HEALTHY — no rule holds")
     }

@@ -9,15 +9,17 @@ struct DrillCommand: AsyncParsableCommand {
     commandName: "drill",
     abstract:
       "Rehearse a level for real: flag on, restart and verify, execute the level, verify again, time it.",
+    usage: "rollback drill --level <n> [--junit <file>] [--yes] [<options>]",
     discussion: """
-      Meant for staging and CI. Exit 0 only when every step passed and the rollback (the level's
+      Meant for staging and CI. Exit 0 only when every step passed and the rollback (the level's \
       own steps) finished within the level's target. --junit writes one test case per step.
       """)
 
   @OptionGroup var options: RunbookOptions
   @OptionGroup var variables: VariableOptions
 
-  @Option(name: .long, help: ArgumentHelp("The level to drill.", valueName: "n"))
+  @Option(
+    name: .long, help: ArgumentHelp("The level to drill.", valueName: "n"), completion: Completions.levels)
   var level: Int
 
   @Option(name: .long, help: ArgumentHelp("Write a JUnit XML report here.", valueName: "file"))
@@ -30,6 +32,7 @@ struct DrillCommand: AsyncParsableCommand {
     let overrides = try variables.overrides()
     let loaded = try LoadedRunbook.load(options, overrides: overrides, printWarnings: false)
     let runbook = try loaded.runbook()
+    try CommandLineChecks.check(.level(level), in: runbook)
     let request = ExecutionRequest(
       runbook: runbook, runbookPath: loaded.path,
       runbookHash: ContentHash.of(Array(loaded.result.source.utf8)),

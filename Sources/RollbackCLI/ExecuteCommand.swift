@@ -46,9 +46,10 @@ struct ExecuteCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "execute",
     abstract: "Run a level's or scenario's steps; journal each; report the time against the target.",
+    usage: "rollback execute --level <n> | --scenario <name> [<options>]",
     discussion: """
-      Preflight checks every file, command and variable before the first change. The run holds
-      STATE/lock; a second execution exits 4. Every step is journalled in STATE/runs/RUN_ID.jsonl;
+      Preflight checks every file, command and variable before the first change. The run holds \
+      STATE/lock; a second execution exits 4. Every step is journalled in STATE/runs/RUN_ID.jsonl; \
       an interrupted run (exit 130) continues with `rollback resume`.
       """)
 
@@ -65,7 +66,8 @@ struct ExecuteCommand: AsyncParsableCommand {
   var yes = false
 
   @Option(
-    name: .long, help: ArgumentHelp("Start at this step id, skipping the ones before.", valueName: "step"))
+    name: .long, help: ArgumentHelp("Start at this step id, skipping the ones before.", valueName: "step"),
+    completion: Completions.steps)
   var from: String?
 
   @Option(
@@ -79,6 +81,18 @@ struct ExecuteCommand: AsyncParsableCommand {
     let overrides = try variables.overrides()
     let loaded = try LoadedRunbook.load(options, overrides: overrides, printWarnings: false)
     let runbook = try loaded.runbook()
+    try CommandLineChecks.check(target, in: runbook)
+    if let from {
+      // An unknown step is a mistake of the command line: refuse before anything runs.
+      if case .success(let resolver) = Resolver.make(
+        runbook: runbook, environmentName: options.env,
+        processEnvironment: ProcessInfo.processInfo.environment, overrides: overrides,
+        resolveSecrets: false),
+        case .success(let plan) = resolver.plan(target)
+      {
+        try CommandLineChecks.check(step: from, option: "--from", in: plan)
+      }
+    }
     let manual: ManualValues
     switch ManualValues.parse(signals, runbook: runbook) {
     case .success(let values): manual = values
@@ -103,16 +117,19 @@ struct ResumeCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "resume",
     abstract: "Continue an interrupted run from the first step not journalled as done.",
+    usage: "rollback resume [<run-id>] [--yes] [--force] [<options>]",
     discussion: """
-      Steps journalled as finished are not run again. A step that started but did not finish is
-      run again when it is idempotent (flag set/percent, check, assert, wait, GET/HEAD, read-only SQL);
-      otherwise you are asked (or --yes answers). A runbook that changed since the run started is
+      Steps journalled as finished are not run again. A step that started but did not finish is \
+      run again when it is idempotent (flag set/percent, check, assert, wait, GET/HEAD, read-only SQL); \
+      otherwise you are asked (or --yes answers). A runbook that changed since the run started is \
       refused unless --force.
       """)
 
   @OptionGroup var options: RunbookOptions
 
-  @Argument(help: ArgumentHelp("The run to continue (default: the latest).", valueName: "run-id"))
+  @Argument(
+    help: ArgumentHelp("The run to continue (default: the latest).", valueName: "run-id"),
+    completion: Completions.runIDs)
   var runID: String?
 
   @Flag(name: .long, help: "Answer yes to every confirm gate and to repeating unfinished steps.")

@@ -4,10 +4,12 @@ import RollbackCore
 
 /// Chooses a level or a scenario.
 struct TargetOptions: ParsableArguments {
-  @Option(name: .long, help: ArgumentHelp("The rollback level.", valueName: "n"))
+  @Option(
+    name: .long, help: ArgumentHelp("The rollback level.", valueName: "n"), completion: Completions.levels)
   var level: Int?
 
-  @Option(name: .long, help: ArgumentHelp("The scenario.", valueName: "name"))
+  @Option(
+    name: .long, help: ArgumentHelp("The scenario.", valueName: "name"), completion: Completions.scenarios)
   var scenario: String?
 
   func target() throws -> IncludeTarget {
@@ -25,8 +27,9 @@ struct PlanCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "plan",
     abstract: "Show the resolved steps of a level or scenario, in order, marking which mutate.",
+    usage: "rollback plan --level <n> | --scenario <name> | --list [<options>]",
     discussion: """
-      Includes are expanded and variables interpolated; secrets are shown as ****.
+      Includes are expanded and variables interpolated; secrets are shown as ****. \
       --list shows the runbook's levels and scenarios instead, with their titles and targets.
       """)
 
@@ -54,6 +57,7 @@ struct PlanCommand: AsyncParsableCommand {
     let target = try targetOptions.target()
     let overrides = try variables.overrides()
     let runbook = try LoadedRunbook.load(options, overrides: overrides, printWarnings: false).runbook()
+    try CommandLineChecks.check(target, in: runbook)
     let resolver = try makeResolver(runbook, options: options, overrides: overrides)
     let plan: Plan
     switch resolver.plan(target) {

@@ -34,6 +34,44 @@ enum RunStore {
     }
   }
 
+  /// The runbook the options name, absolute; nil (every run counts) when none is named and the
+  /// state directory is given, or none is found.
+  static func runbookFilter(_ options: RunbookOptions) -> String? {
+    if let runbook = options.runbook { return AdviceCommand.absolute(runbook) }
+    let environment = ProcessInfo.processInfo.environment["ROLLBACK_STATE_DIR"] ?? ""
+    guard options.stateDir == nil, environment.isEmpty else { return nil }
+    return (try? options.runbookPath()).map(AdviceCommand.absolute)
+  }
+
+  /// Whether the run is of the runbook (several runbooks may share a state directory).
+  static func belongs(_ summary: RunSummary, to runbook: String?) -> Bool {
+    guard let runbook, let recorded = summary.runbookPath else { return true }
+    // Older journals hold the path as it was given: compare file names then.
+    return recorded.hasPrefix("/")
+      ? AdviceCommand.absolute(recorded) == runbook
+      : (recorded as NSString).lastPathComponent == (runbook as NSString).lastPathComponent
+  }
+
+  /// The newest run that is not a dry run, of the runbook the options name (any runbook when
+  /// none is named or found); nil when the state directory has no runs.
+  static func latestRealRun(state: String, options: RunbookOptions) throws -> String? {
+    let ids = JournalReader.runIDs(stateDirectory: state)
+    guard !ids.isEmpty else { return nil }
+    let runbook = runbookFilter(options)
+    // Run ids sort by second only: the latest is the one that started last.
+    let candidates = summaries(state: state, runIDs: ids).filter { !$0.dryRun && belongs($0, to: runbook) }
+    if let latest = newestFirst(candidates).first { return latest.runID }
+    throw CLIError.usage(
+      "no run of \(runbook ?? "any runbook") other than dry runs in \(state)/runs; name one: rollback report RUN_ID"
+    )
+  }
+
+  /// The runs, the one that started last first (ids tell the second only; the start time, the
+  /// millisecond).
+  static func newestFirst(_ runs: [RunSummary]) -> [RunSummary] {
+    runs.sorted { ($0.startedAt, $0.runID) > ($1.startedAt, $1.runID) }
+  }
+
   /// The latest assessment saved in the state directory at or before `time` (ISO), if any.
   static func assessment(state: String, before time: String) -> [String: Any]? {
     let directory = (state as NSString).appendingPathComponent("assessments")
@@ -59,8 +97,9 @@ struct ReportCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "report",
     abstract: "The timeline of a run for the post-mortem, with the message to paste in the incident channel.",
+    usage: "rollback report [<run-id>] [--format <format>] [--message] [<options>]",
     discussion: """
-      Reads STATE/runs/RUN_ID.jsonl and the assessment saved before the run in STATE/assessments/.
+      Reads STATE/runs/RUN_ID.jsonl and the assessment saved before the run in STATE/assessments/. \
       Markdown ends with the post-mortem headings (Impact, Root cause, Lessons learned, Action items).
       """)
 
@@ -70,7 +109,10 @@ struct ReportCommand: AsyncParsableCommand {
 
   @OptionGroup var options: RunbookOptions
 
-  @Argument(help: ArgumentHelp("The run (default: the latest).", valueName: "run-id"))
+  @Argument(
+    help: ArgumentHelp(
+      "The run (default: the latest run of this runbook that is not a dry run).", valueName: "run-id"),
+    completion: Completions.runIDs)
   var runID: String?
 
   @Option(name: .long, help: "markdown or json (--json is the same as --format json).")
@@ -81,7 +123,7 @@ struct ReportCommand: AsyncParsableCommand {
 
   func run() async throws {
     let state = try RunStore.state(options)
-    guard let id = runID ?? JournalReader.runIDs(stateDirectory: state).last else {
+    guard let id = try runID ?? RunStore.latestRealRun(state: state, options: options) else {
       throw CLIError.usage("no runs in \(state)/runs")
     }
     let report = try RunStore.report(state: state, runID: id)
@@ -100,7 +142,8 @@ struct ReportCommand: AsyncParsableCommand {
 struct HistoryCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "history",
-    abstract: "Past runs: id, level or scenario, environment, outcome, duration, target.")
+    abstract: "Past runs: id, level or scenario, environment, outcome, duration, target.",
+    usage: "rollback history [--limit <n>] [<options>]")
 
   @OptionGroup var options: RunbookOptions
 
@@ -109,9 +152,24 @@ struct HistoryCommand: AsyncParsableCommand {
 
   func run() async throws {
     let state = try RunStore.state(options)
-    var ids = JournalReader.runIDs(stateDirectory: state).reversed().map { $0 }
-    if let limit { ids = Array(ids.prefix(max(0, limit))) }
-    let runs = RunStore.summaries(state: state, runIDs: ids)
+    let ids = JournalReader.runIDs(stateDirectory: state).reversed().map { $0 }
+    let runbook = RunStore.runbookFilter(options)
+    var runs: [RunSummary] = []
+    var index = 0
+    while index < ids.count {
+      if let limit, runs.count >= max(0, limit) {
+        // Runs of the same second as the last one taken may have started after it.
+        guard let last = runs.last, ids[index].hasPrefix(String(last.runID.prefix(17))) else { break }
+      }
+      if let run = RunStore.summaries(state: state, runIDs: [ids[index]]).first,
+        RunStore.belongs(run, to: runbook)
+      {
+        runs.append(run)
+      }
+      index += 1
+    }
+    runs = RunStore.newestFirst(runs)
+    if let limit { runs = Array(runs.prefix(max(0, limit))) }
     if options.json {
       HistoryRendering.json(runs) { FileHandle.standardOutput.write(Data($0)) }
       Console.output("")

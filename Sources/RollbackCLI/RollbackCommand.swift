@@ -8,10 +8,10 @@ public struct RollbackCommand: AsyncParsableCommand {
     commandName: "rollback",
     abstract: "Check, rehearse and execute rollback runbooks.",
     discussion: """
-      A runbook (YAML, format version 1) describes how to roll one system back: its signals,
+      A runbook (YAML, format version 1) describes how to roll one system back: its signals, \
       decision matrix, feature flags, services, levels and scenarios.
 
-      Exit status: 0 success (assess: healthy), 1 a step failed, 2 bad input, 3 inconclusive,
+      Exit status: 0 success (assess: healthy), 1 a step failed, 2 bad input, 3 inconclusive, \
       4 lock held, 5 confirm declined, 10-13 assess severity low..critical, 130 interrupted.
       """,
     version: "0.1.0",

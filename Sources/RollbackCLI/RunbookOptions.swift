@@ -17,7 +17,8 @@ struct RunbookOptions: ParsableArguments {
   @Option(
     name: .long,
     help: ArgumentHelp(
-      "The environment to use (default: the runbook's default_environment).", valueName: "name"))
+      "The environment to use (default: the runbook's default_environment).", valueName: "name"),
+    completion: Completions.environments)
   var env: String?
 
   @Flag(name: .long, help: "Print one JSON document on stdout; human text goes to stderr.")
@@ -112,6 +113,8 @@ enum Console {
 struct LoadedRunbook {
   let path: String
   let result: RunbookLoadResult
+  /// The `--env` given, if any.
+  var environmentOption: String?
 
   static func load(
     _ options: RunbookOptions, overrides: [String: String] = [:], printWarnings: Bool = true
@@ -134,10 +137,69 @@ struct LoadedRunbook {
       options: LoadOptions(
         environment: ProcessInfo.processInfo.environment, selectedEnvironment: options.env,
         variableOverrides: overrides))
-    for diagnostic in result.diagnostics where diagnostic.severity == .error || printWarnings {
-      Console.error(diagnostic.rendered(source: result.source))
+    if result.runbook == nil, !source.allSatisfy(\.isWhitespace), !looksLikeRunbook(source) {
+      // Perhaps a .env or a key file given by mistake: say so without echoing any of its lines.
+      throw CLIError.runbook(
+        "\(path):1:1: error: not a runbook (no top-level version, name, environments or levels key); "
+          + "its content is not shown, as it may hold secrets")
     }
-    return LoadedRunbook(path: path, result: result)
+    let errors = result.diagnostics.filter { $0.severity == .error }
+    // A misspelt top-level key is the cause of the errors that follow from it: show it alone.
+    let causes = errors.filter {
+      $0.message.hasPrefix("unknown key '") && $0.message.contains(" in the runbook;")
+    }
+    if !causes.isEmpty {
+      for diagnostic in causes { Console.error(diagnostic.rendered(source: result.source)) }
+      let more = errors.count - causes.count
+      if more > 0 {
+        Console.error(
+          "note: \(more) more error\(more == 1 ? "" : "s") not shown: they may follow from the misspelt key; fix it and run again"
+        )
+      }
+      return LoadedRunbook(path: path, result: result, environmentOption: options.env)
+    }
+    for diagnostic in result.diagnostics where diagnostic.severity == .error || printWarnings {
+      Console.error(
+        isCommandLineMistake(diagnostic, environment: options.env)
+          ? "error: \(diagnostic.message)" : diagnostic.rendered(source: result.source))
+    }
+    return LoadedRunbook(path: path, result: result, environmentOption: options.env)
+  }
+
+  /// Whether the diagnostic is about what the command line named (`--env`, `--level`,
+  /// `--scenario`), not about a place in the runbook: then it is shown without a location.
+  static func isCommandLineMistake(_ diagnostic: Diagnostic, environment: String?) -> Bool {
+    // The loader and the planner place them at 1:1; a runbook's own mistakes have their place.
+    guard diagnostic.location.line == 1, diagnostic.location.column == 1 else { return false }
+    if let environment, diagnostic.message.hasPrefix("unknown environment '\(environment)'") { return true }
+    return diagnostic.message.hasPrefix("unknown level ")
+      || diagnostic.message.hasPrefix("unknown scenario '")
+  }
+
+  /// Whether the text has one of a runbook's top-level keys at the start of a line. Scans the
+  /// bytes once (a runbook may be megabytes long).
+  static func looksLikeRunbook(_ source: String) -> Bool {
+    let keys = ["version", "name", "environments", "levels"].map { Array($0.utf8) }
+    return Array(source.utf8).withUnsafeBufferPointer { bytes in
+      var start = 0
+      while start < bytes.count {
+        for key in keys where start + key.count < bytes.count {
+          var matches = true
+          for offset in 0..<key.count where bytes[start + offset] != key[offset] {
+            matches = false
+            break
+          }
+          guard matches else { continue }
+          var cursor = start + key.count
+          while cursor < bytes.count, bytes[cursor] == 0x20 { cursor += 1 }
+          if cursor < bytes.count, bytes[cursor] == 0x3A { return true }
+        }
+        // The next line (LF, or CR alone).
+        while start < bytes.count, bytes[start] != 0x0A, bytes[start] != 0x0D { start += 1 }
+        start += 1
+      }
+      return false
+    }
   }
 
   /// The line and column (counted in characters from 1) of the first byte that is not UTF-8,
@@ -170,7 +232,12 @@ struct LoadedRunbook {
   func runbook() throws -> Runbook {
     guard let runbook = result.runbook else {
       let count = result.errors.count
-      Console.error("\(path): \(count) error\(count == 1 ? "" : "s"); nothing was done")
+      let onCommandLine = result.errors.allSatisfy {
+        Self.isCommandLineMistake($0, environment: environmentOption)
+      }
+      Console.error(
+        onCommandLine
+          ? "nothing was done" : "\(path): \(count) error\(count == 1 ? "" : "s"); nothing was done")
       throw ExitCode(2)
     }
     return runbook
@@ -187,7 +254,11 @@ func makeResolver(
   {
   case .success(let made): return made
   case .failure(let list):
-    list.diagnostics.forEach { Console.error($0.description) }
+    list.diagnostics.forEach {
+      Console.error(
+        LoadedRunbook.isCommandLineMistake($0, environment: options.env)
+          ? "error: \($0.message)" : $0.description)
+    }
     throw ExitCode(2)
   }
 }

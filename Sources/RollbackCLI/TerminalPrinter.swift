@@ -81,14 +81,37 @@ final class TerminalPrinter: @unchecked Sendable {
   }
 
   private func box(_ text: String) -> String {
-    let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-    let width = min(terminalWidth() - 4, lines.map(\.count).max() ?? 0)
-    var out = ["╭" + String(repeating: "─", count: width + 2) + "╮"]
-    for line in lines {
-      let cut = String(line.prefix(width))
-      out.append("│ " + cut + String(repeating: " ", count: width - cut.count) + " │")
+    let width = max(20, terminalWidth() - 4)
+    let lines = text.split(separator: "\n", omittingEmptySubsequences: false).flatMap {
+      Self.wrap(String($0), width: width)
     }
-    out.append("╰" + String(repeating: "─", count: width + 2) + "╯")
+    let inner = min(width, lines.map(\.count).max() ?? 0)
+    var out = ["╭" + String(repeating: "─", count: inner + 2) + "╮"]
+    for line in lines {
+      out.append("│ " + line + String(repeating: " ", count: max(0, inner - line.count)) + " │")
+    }
+    out.append("╰" + String(repeating: "─", count: inner + 2) + "╯")
     return out.joined(separator: "\n")
+  }
+
+  /// The line cut into pieces of at most `width` characters, at spaces where there are any;
+  /// nothing is dropped (a word longer than the width is split).
+  static func wrap(_ line: String, width: Int) -> [String] {
+    guard line.count > width, width > 0 else { return [line] }
+    var pieces: [String] = []
+    var rest = Substring(line)
+    while rest.count > width {
+      let head = rest.prefix(width + 1)
+      if let space = head.lastIndex(of: " "), space > rest.startIndex {
+        pieces.append(String(rest[..<space]))
+        rest = rest[rest.index(after: space)...]
+      } else {
+        let cut = rest.index(rest.startIndex, offsetBy: width)
+        pieces.append(String(rest[..<cut]))
+        rest = rest[cut...]
+      }
+    }
+    pieces.append(String(rest))
+    return pieces
   }
 }

@@ -7,6 +7,7 @@ struct ValidateCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "validate",
     abstract: "Parse and check the runbook; print FILE:LINE:COL: error: … for every problem.",
+    usage: "rollback validate [--strict] [<options>]",
     discussion: "Exit 0 when the runbook is valid (warnings allowed unless --strict), 2 otherwise.")
 
   @OptionGroup var options: RunbookOptions

@@ -199,9 +199,9 @@ public struct DiagnosticBag: Sendable {
 }
 
 /// Suggests the closest known word for a misspelt one.
-enum Suggest {
+public enum Suggest {
   /// The candidate nearest to `word` if it is close enough to be a likely typo.
-  static func closest(to word: String, in candidates: [String]) -> String? {
+  public static func closest(to word: String, in candidates: [String]) -> String? {
     let lower = word.lowercased()
     let wordLength = lower.unicodeScalars.count
     var best: (String, Int)?

@@ -16,7 +16,8 @@ public enum ReportRendering {
 
   static func targetText(_ report: RunReport) -> String {
     guard let target = report.target else { return "no target" }
-    let mark = report.withinTarget.map { $0 ? "✓ within" : "✗ over" } ?? "not reached"
+    let untimed = report.dryRun ? "not timed: a dry run" : "not timed: \(report.status)"
+    let mark = report.withinTarget.map { $0 ? "✓ within" : "✗ over" } ?? untimed
     return "target \(Quantity.format(seconds: target)) \(mark)"
   }
 
@@ -32,9 +33,12 @@ public enum ReportRendering {
 
   /// The message for the incident channel, following the seeds' communication templates.
   public static func communication(_ report: RunReport, assessment: [String: Any]?) -> String {
-    let done = report.status == "succeeded"
+    let done = report.status == "succeeded" && !report.dryRun
     var lines: [String] = []
-    let headline = done ? "🚨 ROLLBACK COMPLETE" : "🚨 ROLLBACK \(report.status.uppercased())"
+    let headline =
+      report.dryRun
+      ? "🧪 DRY RUN ONLY, NOTHING WAS ROLLED BACK"
+      : (done ? "🚨 ROLLBACK COMPLETE" : "🚨 ROLLBACK \(report.status.uppercased())")
     lines.append(
       "\(headline): \(report.runbook) \(report.what)\(report.title.map { " (\($0))" } ?? "") in \(report.environment)"
     )
@@ -62,7 +66,9 @@ public enum ReportRendering {
     }
     lines.append("")
     lines.append("Next Steps:")
-    if done {
+    if report.dryRun {
+      lines.append("- This was a rehearsal: nothing was changed; run the rollback for real if it is needed")
+    } else if done {
       lines.append("- Monitor system stability for 30 minutes")
       lines.append("- Investigate root cause")
       lines.append("- Plan fix or alternative approach")
@@ -77,7 +83,9 @@ public enum ReportRendering {
   /// The post-mortem document: timeline, then the headings people fill in.
   public static func markdown(_ report: RunReport, assessment: [String: Any]?) -> String {
     var out: [String] = []
-    out.append("# Post-mortem: \(report.runbook) \(report.what)\(report.title.map { " — \($0)" } ?? "")")
+    out.append(
+      "# \(report.dryRun ? "Dry run (nothing was changed)" : "Post-mortem"): \(report.runbook) \(report.what)"
+        + (report.title.map { " — \($0)" } ?? ""))
     out.append("")
     out.append("| | |")
     out.append("| --- | --- |")

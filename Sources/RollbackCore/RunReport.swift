@@ -157,6 +157,8 @@ public struct RunSummary: Sendable, Equatable {
   public var advice: String?
   /// How many times it was resumed.
   public var resumes: Int
+  /// The runbook file as the run recorded it (absolute in newer journals).
+  public var runbookPath: String?
 
   /// A summary with every field given.
   public init(
@@ -192,6 +194,7 @@ public struct RunSummary: Sendable, Equatable {
       dryRun: start["dry_run"] as? Bool ?? false, status: "in progress",
       startedAt: start["started_at"] as? String ?? "", finishedAt: nil, duration: nil, rollbackDuration: nil,
       target: RunReport.number(start["target_s"]), withinTarget: nil, advice: nil, resumes: 0)
+    runbookPath = start["runbook_path"] as? String
   }
 
   /// Takes one journal event into account: a resume reopens the run, a finish records its outcome.
@@ -205,7 +208,8 @@ public struct RunSummary: Sendable, Equatable {
       finishedAt = event["finished_at"] as? String
       duration = RunReport.number(event["duration_s"])
       rollbackDuration = RunReport.number(event["rollback_duration_s"])
-      withinTarget = event["within_target"] as? Bool
+      // Only a finished rollback is timed (older journals marked dry runs and failures too).
+      withinTarget = status == "succeeded" && !dryRun ? event["within_target"] as? Bool : nil
       advice = event["advice"] as? String
     default:
       break

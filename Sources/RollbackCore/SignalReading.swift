@@ -122,7 +122,8 @@ public struct ManualValues: Sendable {
         problems.append(
           Diagnostic(
             .error, at: origin,
-            "unknown signal '\(name)'\(Suggest.hint(for: name, in: runbook.signals.map(\.name)))"))
+            "unknown signal '\(name)'\(Suggest.hint(for: name, in: runbook.signals.map(\.name)))"
+              + " (signals: \(runbook.signals.map(\.name).joined(separator: ", ")))"))
         continue
       }
       guard case .value(let number) = Quantity.threshold(text) else {

@@ -190,12 +190,15 @@ public struct RunResult: Sendable {
 
   /// For a drill: the time of the level's own steps, seconds.
   public var rollbackDuration: Double?
+  /// The command to paste for the next move, complete (runbook, environment, state directory).
+  public var nextCommand: String?
 
   /// Wall time, seconds.
   public var duration: Double { finishedAt.timeIntervalSince(startedAt) }
   /// Whether it finished within its target (nil without a target); a drill counts its rollback time.
   public var withinTarget: Bool? {
-    guard let target, status == .succeeded else { return target == nil ? nil : false }
+    // Only a finished rollback is timed: a dry run, a failure or an abort is not "over target".
+    guard let target, status == .succeeded else { return nil }
     return (rollbackDuration ?? duration) <= target
   }
 }

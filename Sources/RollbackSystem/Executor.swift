@@ -14,6 +14,7 @@ public final class Executor: @unchecked Sendable {
   var records: [StepRecord] = []
   var gateDecisions: [String: Bool] = [:]
   var sawMutation = false
+  var nextCommand: String?
   let clock = ContinuousClock()
 
   /// Asks a person whether to go on.
@@ -126,7 +127,12 @@ public final class Executor: @unchecked Sendable {
     case .success(let made):
       plan = request.command == "drill" ? DrillPlanner.wrap(made, resolver: resolver) : made
     case .failure(let list):
-      list.diagnostics.forEach { say($0.description) }
+      list.diagnostics.forEach { say($0.description, .failure) }
+      return finish(plan: nil, status: .aborted, exitCode: 2, advice: nil)
+    }
+    if let from = request.fromStep, !plan.steps.contains(where: { $0.id == from }) {
+      let ids = plan.steps.map(\.id).joined(separator: ", ")
+      say("error: --from: no step '\(from)' in \(Self.what(plan)) (steps: \(ids)); nothing was run", .failure)
       return finish(plan: nil, status: .aborted, exitCode: 2, advice: nil)
     }
     let what = plan.level.map { "level \($0)" } ?? "scenario \(plan.scenario ?? "")"
@@ -150,8 +156,19 @@ public final class Executor: @unchecked Sendable {
       } else {
         code = 1
       }
+      // The refused attempt is recorded (history shows it), when the state directory allows.
+      if openJournal() {
+        record(event: runStartedEvent(plan))
+        record(
+          event: .object([
+            ("event", .string("preflight-failed")), ("at", .string(Timestamp.iso(Date()))),
+            ("problems", .array(problems.map { .string($0.text) })),
+          ]))
+      }
+      let list = problems.map(\.text).joined(separator: "; ")
       return finish(
-        plan: plan, status: .aborted, exitCode: code, advice: "fix the problems above and run again")
+        plan: plan, status: .aborted, exitCode: code,
+        advice: "preflight refused the run (\(list)); fix the problems and run again")
     }
 
     var lock: FileLock?
@@ -159,9 +176,15 @@ public final class Executor: @unchecked Sendable {
       do {
         lock = try FileLock.acquire(
           at: (request.stateDirectory as NSString).appendingPathComponent("lock"), runID: runID)
-        if let warning = lock?.warning { say("warning: \(warning)", .warning) }
+        if let warning = lock?.warning { say("warning: \(pasteableLockAdvice(warning))", .warning) }
       } catch {
-        say(error.description)
+        say(error.description, .failure)
+        if case .unavailable = error {
+          // Not a lock held by someone else: the state directory itself is the problem.
+          return finish(
+            plan: plan, status: .aborted, exitCode: 1,
+            advice: "make the state directory \(request.stateDirectory) writable (and give it room)")
+        }
         return RunResult(
           runID: runID, runbook: plan.runbook, environment: plan.environment, level: plan.level,
           scenario: plan.scenario, dryRun: false, status: .aborted, exitCode: 4, startedAt: startedAt,
@@ -170,12 +193,8 @@ public final class Executor: @unchecked Sendable {
     }
     defer { lock?.release() }
 
-    let journalPath = JournalReader.path(stateDirectory: request.stateDirectory, runID: runID)
-    do {
-      let secretsCopy = secrets
-      journal = try JournalWriter(path: journalPath, redact: { Redaction.text($0, secrets: secretsCopy) })
-    } catch {
-      say(error.description)
+    if let problem = openJournalError() {
+      say(problem, .failure)
       return finish(plan: plan, status: .aborted, exitCode: 1, advice: "make the state directory writable")
     }
     record(event: runStartedEvent(plan))
@@ -213,7 +232,8 @@ public final class Executor: @unchecked Sendable {
       if outcome.interrupted {
         status = .interrupted
         exitCode = 130
-        advice = "resume with: rollback resume \(runID)"
+        nextCommand = pasteable(["resume", runID])
+        advice = "resume with: \(nextCommand ?? "")"
         break
       }
       if let declined = outcome.declinedExit {
@@ -229,18 +249,73 @@ public final class Executor: @unchecked Sendable {
         break
       }
     }
+    if status == .succeeded, request.resume == nil, !records.contains(where: { $0.status != .skipped }) {
+      // Nothing ran: not a rollback, whatever the exit of the loop.
+      status = .aborted
+      exitCode = 1
+      advice = "no step of \(Self.what(plan)) ran; nothing was changed"
+    }
     if request.dryRun, status == .succeeded { status = .dryRun }
     return finish(plan: plan, status: status, exitCode: exitCode, advice: advice)
   }
 
+  /// Opens the run's journal; the reason when it cannot be.
+  func openJournalError() -> String? {
+    let journalPath = JournalReader.path(stateDirectory: request.stateDirectory, runID: runID)
+    do {
+      let secretsCopy = secrets
+      journal = try JournalWriter(path: journalPath, redact: { Redaction.text($0, secrets: secretsCopy) })
+      return nil
+    } catch {
+      return error.description
+    }
+  }
+
+  /// Opens the run's journal; false (and no journal) when the state directory refuses.
+  func openJournal() -> Bool { openJournalError() == nil }
+
   func isNotify(_ planned: PlannedStep) -> Bool { planned.kind == "notify" }
+
+  /// `level 3` or `scenario backend-down`.
+  static func what(_ plan: Plan) -> String {
+    plan.level.map { "level \($0)" } ?? "scenario \(plan.scenario ?? "")"
+  }
+
+  /// A `rollback` command line that runs verbatim from any directory.
+  func pasteable(_ arguments: [String]) -> String {
+    AdviceCommand.make(
+      arguments, runbookPath: request.runbookPath, environment: resolver.environment.name,
+      stateDirectory: request.stateDirectory)
+  }
+
+  /// The lock's advice with its bare `rollback …` commands made complete.
+  func pasteableLockAdvice(_ text: String) -> String {
+    var text = text.replacingOccurrences(of: "`rollback history`", with: "`\(pasteable(["history"]))`")
+    if let start = text.range(of: "`rollback resume "),
+      let end = text.range(of: "`", range: start.upperBound..<text.endIndex)
+    {
+      let id = String(text[start.upperBound..<end.lowerBound])
+      text.replaceSubrange(start.lowerBound..<end.upperBound, with: "`\(pasteable(["resume", id]))`")
+    }
+    return text
+  }
+
+  /// `--level N` or `--scenario NAME`.
+  func targetArguments(_ plan: Plan) -> [String] {
+    if let level = plan.level { return ["--level", String(level)] }
+    return ["--scenario", plan.scenario ?? ""]
+  }
 
   func adviceAfterFailure(_ record: StepRecord, plan: Plan) -> String {
     let done = records.filter { $0.mutates && $0.status == .succeeded }.map(\.id)
     var text = "step \(record.id) failed: \(record.error ?? "see its output")."
     if !done.isEmpty { text += " Already changed: \(done.joined(separator: ", "))." }
-    text +=
-      " Fix the cause, then continue with: rollback resume \(runID) (or rollback execute --from \(record.id))"
+    nextCommand = pasteable(["resume", runID])
+    // The run's own --var values go with it (a secret one is never printed; the journal keeps none).
+    let variables = request.overrides.filter { !InterpolationContext.isSecretName($0.key) }
+      .sorted { $0.key < $1.key }.flatMap { ["--var", "\($0.key)=\($0.value)"] }
+    let fromCommand = pasteable(["execute"] + targetArguments(plan) + ["--from", record.id] + variables)
+    text += " Fix the cause, then continue with: \(nextCommand ?? "") (or \(fromCommand))"
     return text
   }
 
@@ -270,6 +345,7 @@ public final class Executor: @unchecked Sendable {
       startedAt: startedAt,
       finishedAt: Date(), target: plan?.targetSeconds, steps: steps, advice: advice.map(redact),
       journalPath: journal?.path)
+    result.nextCommand = nextCommand.map(redact)
     if request.command == "drill" {
       // The rollback's own time: from the level's first step to the end of its last one.
       let level = steps.filter { !$0.id.hasPrefix(DrillPlanner.prefix) && $0.startedAt != nil }
@@ -299,7 +375,8 @@ public final class Executor: @unchecked Sendable {
     return .object([
       ("event", .string(request.resume == nil ? "run-started" : "run-resumed")), ("run_id", .string(runID)),
       ("command", .string(request.command)), ("runbook", .string(plan.runbook)),
-      ("runbook_path", .string(request.runbookPath)), ("runbook_hash", .string(request.runbookHash)),
+      ("runbook_path", .string(AdviceCommand.absolute(request.runbookPath))),
+      ("runbook_hash", .string(request.runbookHash)),
       ("environment", .string(plan.environment)), ("level", .int(plan.level)),
       ("scenario", .string(plan.scenario)),
       ("title", .string(plan.title)), ("dry_run", .bool(request.dryRun)),

@@ -64,7 +64,8 @@ public enum RunRendering {
       ("target_s", .number(result.target)),
       ("within_target", result.withinTarget.map { .bool($0) } ?? .null),
       ("exit_code", .int(Int(result.exitCode))),
-      ("advice", .string(result.advice)), ("journal", .string(result.journalPath)),
+      ("advice", .string(result.advice)), ("next_command", .string(result.nextCommand)),
+      ("journal", .string(result.journalPath)),
       ("steps", .array(result.steps.map { stepJSON($0) })),
     ])
   }
@@ -80,7 +81,7 @@ public enum RunRendering {
       ("target_s", .number(result.target)),
       ("within_target", result.withinTarget.map { .bool($0) } ?? .null),
       ("exit_code", .int(Int(result.exitCode))),
-      ("advice", .string(result.advice)),
+      ("advice", .string(result.advice)), ("next_command", .string(result.nextCommand)),
     ])
   }
 
@@ -107,6 +108,8 @@ public enum RunRendering {
       )
     case .failed:
       lines.append("Rollback FAILED (\(what)) after \(time)" + (target.map { " — target \($0)" } ?? ""))
+    case .aborted where result.level == nil && result.scenario == nil:
+      lines.append("Rollback aborted before it started; nothing was run")
     case .aborted:
       lines.append("Rollback aborted (\(what)) after \(time)")
     case .interrupted:

@@ -251,7 +251,8 @@ struct AssessTests {
       #expect(line(startingWith: "because:", in: human.stdout) == because)
     }
     #expect(line(startingWith: "Action:", in: human.stdout) == expected.action)
-    let suffix = " --runbook \(AssessHarness.runbook) --state-dir \(state.path) --var case=\(name)"
+    let runbook = CLI.packageRoot.appendingPathComponent(AssessHarness.runbook).path
+    let suffix = " --runbook \(runbook) --state-dir \(state.path) --var case=\(name)"
     #expect(line(startingWith: "Run:", in: human.stdout) == expected.run.map { "Run:  " + $0 + suffix })
     #expect(line(startingWith: "db_up", in: human.stdout) == "db_up  1")
     #expect(human.stderr.isEmpty, "\(human.stderr)")
@@ -441,21 +442,32 @@ struct AssessTests {
     #expect(overrideFiles.count == 1)
   }
 
-  @Test("DATABASE_URL unset is bad input (exit 2) naming the variable and the signals that need it")
+  @Test("DATABASE_URL unset: every signal is shown, the postgres ones unknown, and the matrix decides")
   func dsnUnset() async throws {
     let state = try CLI.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: state) }
-    var environment = ProcessInfo.processInfo.environment
-    environment["DATABASE_URL"] = ""
+    let environment = [
+      "ROLLBACK_PROM_URL": try AssessHarness.value("ROLLBACK_TEST_PROM_URL"), "DATABASE_URL": "",
+    ]
 
-    let result = try await AssessHarness.assess(
-      case: "unused", stateDirectory: state, environment: environment)
+    let result = try await AssessHarness.cli(
+      ["assess", "--runbook", AssessHarness.atom, "--env", "local", "--state-dir", state.path, "--json"],
+      environment: environment)
 
-    #expect(result.status == 2)
-    #expect(
-      result.stderr.contains(
-        "error: DATABASE_URL is not set: the postgres signals (db_up, db_active, slow_probe) read their connection string from it"
-      ), "\(result.stderr)")
+    #expect(result.status != 2, "\(result.stderr)")
+    let document = try AssessHarness.document(result)
+    #expect(document["exit_code"] as? Int == Int(result.status))
+    let signals = try #require(document["signals"] as? [[String: Any]])
+    #expect(signals.count == 11)
+    for name in ["db_up", "db_active"] {
+      let signal = AssessHarness.signal(name, in: document)
+      #expect(signal?["value"] is NSNull, "\(name): \(signal ?? [:])")
+      #expect(signal?["error"] as? String == "DATABASE_URL is not set", "\(name): \(signal ?? [:])")
+    }
+    let measured = signals.filter { !($0["value"] is NSNull) }
+    #expect(measured.count >= 2, "the Prometheus signals are read: \(signals)")
+    #expect(result.stderr.contains("DATABASE_URL is not set"), "\(result.stderr)")
+    #expect(result.stderr.contains("Verdict:"), "\(result.stderr)")
   }
 
   @Test("the Atom runbook's local environment: every measured signal is read and the matrix decides")

@@ -138,7 +138,8 @@ struct AssessWatchTests {
     #expect(
       lines.contains(
         "  action: execute level 3 (Full rollback) — run: rollback execute --level 3 --env harness "
-          + "--runbook \(AssessHarness.runbook) --state-dir \(state.path) --var case=\(name)"))
+          + "--runbook \(CLI.packageRoot.appendingPathComponent(AssessHarness.runbook).path) "
+          + "--state-dir \(state.path) --var case=\(name)"))
     // The change is stamped with the time; the report before it is printed once.
     let stamp = lines.firstIndex {
       $0.range(of: #"^\d{2}:\d{2}:\d{2}Z$"#, options: .regularExpression) != nil

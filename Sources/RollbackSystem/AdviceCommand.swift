@@ -1,0 +1,33 @@
+import Foundation
+
+/// Commands printed for the operator's next move, complete enough to paste from any directory.
+public enum AdviceCommand {
+  /// `rollback ARGS --runbook ABS --env ENV [--state-dir ABS]`, each argument shell-quoted.
+  public static func make(
+    _ arguments: [String], runbookPath: String, environment: String?, stateDirectory: String
+  ) -> String {
+    let runbook = absolute(runbookPath)
+    var words = ["rollback"] + arguments + ["--runbook", runbook]
+    if let environment, !environment.isEmpty { words += ["--env", environment] }
+    let state = absolute(stateDirectory)
+    let defaultState = absolute(
+      ((runbook as NSString).deletingLastPathComponent as NSString).appendingPathComponent(".rollback"))
+    if state != defaultState { words += ["--state-dir", state] }
+    return words.map(shellQuote).joined(separator: " ")
+  }
+
+  /// The path made absolute against the current directory, `.` and `..` removed.
+  public static func absolute(_ path: String) -> String {
+    let full =
+      path.hasPrefix("/")
+      ? path : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path)
+    return (full as NSString).standardizingPath
+  }
+
+  /// The word as a POSIX shell reads it back: bare when safe, else in single quotes.
+  public static func shellQuote(_ word: String) -> String {
+    let safe = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%")
+    if !word.isEmpty, word.allSatisfy({ safe.contains($0) }) { return word }
+    return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+  }
+}
