@@ -10,6 +10,8 @@ public final class Executor: @unchecked Sendable {
   var reader: LiveSignalReader
   var journal: JournalWriter?
   var secrets: [String] = []
+  /// Environment variables the runbook names as secrets; children get them only through `env:`.
+  var secretEnvironment: Set<String> = []
   var runID: String
   var records: [StepRecord] = []
   var gateDecisions: [String: Bool] = [:]
@@ -51,27 +53,58 @@ public final class Executor: @unchecked Sendable {
     reader = LiveSignalReader(resolver: resolver, environment: request.processEnvironment)
     runID = request.resume?.runID ?? RunID.make()
     secrets = Self.collectSecrets(resolver: resolver, environment: request.processEnvironment)
+    secretEnvironment = Self.secretEnvironmentNames(resolver: resolver)
   }
 
   /// Values that must never be printed or journalled.
   static func collectSecrets(resolver: Resolver, environment: [String: String]) -> [String] {
     var list: [String] = resolver.context.variables.values.filter(\.hasSecret).map(\.value)
     for (name, value) in environment where InterpolationContext.isSecretName(name) { list.append(value) }
-    var names: [String] = []
-    if let dsn = resolver.environment.postgres?.dsnEnv { names.append(dsn) }
-    if let token = resolver.environment.prometheus?.tokenEnv { names.append(token) }
-    if let webhook = resolver.runbook.notify.slackWebhookEnv { names.append(webhook) }
-    for name in names { if let value = environment[name] { list.append(value) } }
+    for name in secretEnvironmentNames(resolver: resolver) {
+      if let value = environment[name] { list.append(value) }
+    }
     for step in resolver.runbook.levels.flatMap(\.steps) + resolver.runbook.scenarios.flatMap(\.steps) {
-      for template in RunbookValidator.templatesOfStep(step) {
-        for part in template.parts {
-          if case .secret(let name) = part, let value = environment[name] { list.append(value) }
-        }
+      guard case .http(let spec) = step.kind else { continue }
+      for header in spec.headers where SecretName.isSecretHeader(header.name) {
+        var bag = DiagnosticBag()
+        let value = resolver.context.resolve(header.value, into: &bag).value
+        if bag.errors.isEmpty { list.append(value) }
+        // `Bearer TOKEN`: the credential alone, wherever it is echoed.
+        if let space = value.firstIndex(of: " ") { list.append(String(value[value.index(after: space)...])) }
       }
     }
     var extra: [String] = []
     for value in list { extra += Redaction.secretsInURL(value) }
     return Array(Set((list + extra).filter { $0.count >= 3 })).sorted { $0.count > $1.count }
+  }
+
+  /// The environment variables the runbook names as secrets: `dsn_env`, `token_env`,
+  /// `webhook_env` and every `${secret.NAME}`. Children do not inherit them.
+  static func secretEnvironmentNames(resolver: Resolver) -> Set<String> {
+    var names = Set<String>()
+    for environment in resolver.runbook.environments {
+      if let dsn = environment.postgres?.dsnEnv { names.insert(dsn) }
+      if let token = environment.prometheus?.tokenEnv { names.insert(token) }
+    }
+    if let webhook = resolver.runbook.notify.slackWebhookEnv { names.insert(webhook) }
+    var templates: [Template] = []
+    for step in resolver.runbook.levels.flatMap(\.steps) + resolver.runbook.scenarios.flatMap(\.steps) {
+      templates += RunbookValidator.templatesOfStep(step)
+    }
+    for service in resolver.runbook.services.values {
+      for command in [service.restart, service.rebuild].compactMap({ $0 }) {
+        templates += RunbookValidator.templatesOfCommand(command)
+      }
+    }
+    for environment in resolver.runbook.environments {
+      templates += environment.vars.map(\.value)
+    }
+    for template in templates {
+      for part in template.parts {
+        if case .secret(let name) = part { names.insert(name) }
+      }
+    }
+    return names
   }
 
   /// Hides every secret in a text.

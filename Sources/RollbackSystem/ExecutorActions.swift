@@ -28,6 +28,7 @@ extension Executor {
 
   func runCommand(_ command: ResolvedCommand, timeout: Double, id: String) async throws -> AttemptResult {
     var environment = request.processEnvironment
+    for name in secretEnvironment { environment[name] = nil }
     for (name, value) in command.env { environment[name] = value }
     let spec = ProcessSpec(
       program: command.program, cwd: command.cwd, environment: environment,
