@@ -29,8 +29,15 @@ enum RunStore {
   /// order of `runIDs`. Only the run-level events of each journal are parsed, and only a summary
   /// is kept per run.
   static func summaries(state: String, runIDs: [String]) -> [RunSummary] {
-    runIDs.compactMap { id in
-      (try? JournalReader.summary(at: JournalReader.path(stateDirectory: state, runID: id))) ?? nil
+    let holder = FileLock.liveHolder(at: (state as NSString).appendingPathComponent("lock"))
+    return runIDs.compactMap { id in
+      guard
+        var summary = (try? JournalReader.summary(at: JournalReader.path(stateDirectory: state, runID: id)))
+          ?? nil
+      else { return nil }
+      // Not finished and nobody running it: killed, or its journal could not be written.
+      if summary.status == "in progress", holder?.runID != id { summary.status = "incomplete" }
+      return summary
     }
   }
 

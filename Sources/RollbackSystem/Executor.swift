@@ -16,6 +16,8 @@ public final class Executor: @unchecked Sendable {
   var records: [StepRecord] = []
   var gateDecisions: [String: Bool] = [:]
   var sawMutation = false
+  /// Why the journal could not be written, once it could not: no step starts after that.
+  var journalFailure: String?
   let clock = ContinuousClock()
 
   /// Asks a person whether to go on.
@@ -59,7 +61,11 @@ public final class Executor: @unchecked Sendable {
   /// Values that must never be printed or journalled.
   static func collectSecrets(resolver: Resolver, environment: [String: String]) -> [String] {
     var list: [String] = resolver.context.variables.values.filter(\.hasSecret).map(\.value)
-    for (name, value) in environment where InterpolationContext.isSecretName(name) { list.append(value) }
+    // The shell's PWD and OLDPWD hold directories, not passwords: masking them would hide paths.
+    for (name, value) in environment
+    where InterpolationContext.isSecretName(name) && name != "PWD" && name != "OLDPWD" {
+      list.append(value)
+    }
     for name in secretEnvironmentNames(resolver: resolver) {
       if let value = environment[name] { list.append(value) }
     }
@@ -236,8 +242,16 @@ public final class Executor: @unchecked Sendable {
         say("  – \(planned.id): already done in run \(resume.runID)", .success)
         continue
       }
+      if let failure = journalFailure {
+        (status, exitCode, advice) = (.failed, 1, adviceAfterJournalFailure(failure, before: planned.id))
+        break
+      }
       let outcome = await runStep(planned, index: index, of: plan.steps.count)
       records.append(outcome.record)
+      if let failure = journalFailure, !outcome.interrupted {
+        (status, exitCode, advice) = (.failed, 1, adviceAfterJournalFailure(failure, before: nil))
+        break
+      }
       if outcome.interrupted {
         status = .interrupted
         exitCode = 130
@@ -269,6 +283,16 @@ public final class Executor: @unchecked Sendable {
     if !done.isEmpty { text += " Already changed: \(done.joined(separator: ", "))." }
     text +=
       " Fix the cause, then continue with: rollback resume \(runID) (or rollback execute --from \(record.id))"
+    return text
+  }
+
+  /// What to say when the journal could not be written: what changed, and that the journal is
+  /// incomplete, so `resume` cannot be trusted to know what was done.
+  func adviceAfterJournalFailure(_ failure: String, before step: String?) -> String {
+    let done = records.filter { $0.mutates && $0.status == .succeeded }.map(\.id)
+    var text = "stopped\(step.map { " before step \($0)" } ?? ""): \(failure)."
+    text += done.isEmpty ? " Nothing was changed." : " Already changed: \(done.joined(separator: ", "))."
+    text += " The journal \(journal?.path ?? "") is incomplete: check the system by hand before running again"
     return text
   }
 
@@ -314,16 +338,31 @@ public final class Executor: @unchecked Sendable {
     return result
   }
 
+  /// Journals an event; the first failure is kept in ``journalFailure`` and stops the run
+  /// before its next step.
   func record(event: JSONValue) {
+    // After a failed write the journal may end in a torn line; nothing more is added to it.
+    guard journalFailure == nil else { return }
     do {
       try journal?.append(event)
     } catch {
-      say("warning: \(error.description)")
+      say("error: \(error.description)", .failure)
+      if journalFailure == nil { journalFailure = error.description }
     }
   }
 
   func runStartedEvent(_ plan: Plan) -> JSONValue {
-    let safeOverrides = request.overrides.filter { !InterpolationContext.isSecretName($0.key) }
+    // Every override is journalled; a secret one (by its name, or because its value holds a
+    // secret the journal would mask) by name only, and `resume` asks for it again.
+    var safeOverrides: [(String, JSONValue)] = []
+    var secretOverrides: [JSONValue] = []
+    for (name, value) in request.overrides.sorted(by: { $0.key < $1.key }) {
+      if SecretName.isSecret(name) || redact(value) != value {
+        secretOverrides.append(.string(name))
+      } else {
+        safeOverrides.append((name, .string(value)))
+      }
+    }
     return .object([
       ("event", .string(request.resume == nil ? "run-started" : "run-resumed")), ("run_id", .string(runID)),
       ("command", .string(request.command)), ("runbook", .string(plan.runbook)),
@@ -335,7 +374,7 @@ public final class Executor: @unchecked Sendable {
       ("started_at", .string(Timestamp.iso(startedAt))), ("at", .string(Timestamp.iso(Date()))),
       ("pid", .int(Int(getpid()))), ("host", .string(AtomicFilePOSIX.hostName())),
       ("user", .string(ProcessInfo.processInfo.environment["USER"] ?? String(getuid()))),
-      ("vars", .object(safeOverrides.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
+      ("vars", .object(safeOverrides)), ("secret_vars", .array(secretOverrides)),
       (
         "steps",
         .array(

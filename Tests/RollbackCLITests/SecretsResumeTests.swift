@@ -71,3 +71,200 @@ struct SecretRuleTests {
     }
   }
 }
+
+/// A loopback HTTP server (Python's http.server) that logs each request's path and secret
+/// headers as one JSON line, for checking what a run really sent.
+final class LoggingHTTPServer {
+  let process = Process()
+  let port: Int
+  let log: URL
+
+  static let script = """
+    import http.server, json, sys
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get('Content-Length') or 0))
+            with open(sys.argv[1], 'a') as f:
+                f.write(json.dumps({'path': self.path, 'auth': self.headers.get('Authorization'),
+                                    'key': self.headers.get('X-Api-Key')}) + '\\n')
+            self.send_response(200)
+            self.send_header('Content-Length', '2')
+            self.end_headers()
+            self.wfile.write(b'ok')
+        def log_message(self, *args):
+            pass
+    s = http.server.HTTPServer(('127.0.0.1', 0), H)
+    with open(sys.argv[2], 'w') as f:
+        f.write(str(s.server_address[1]))
+    s.serve_forever()
+    """
+
+  init(in directory: URL) throws {
+    log = directory.appendingPathComponent("requests.log")
+    let portFile = directory.appendingPathComponent("port")
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", "-c", Self.script, log.path, portFile.path]
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let deadline = Date().addingTimeInterval(10)
+    var found: Int?
+    while Date() < deadline, found == nil {
+      found = (try? String(contentsOf: portFile, encoding: .utf8)).flatMap { Int($0) }
+      if found == nil { Thread.sleep(forTimeInterval: 0.02) }
+    }
+    port = try #require(found)
+  }
+
+  /// The requests received so far.
+  func requests() -> [[String: Any]] {
+    let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+    return text.split(separator: "\n").compactMap {
+      try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+    }
+  }
+
+  /// Kills the server (SIGKILL: a test process may pass SIGTERM on ignored).
+  func stop() {
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+  }
+}
+
+@Suite("resume uses the original run's values")
+struct ResumeValuesTests {
+  /// Starts level 1 and kills it with SIGKILL while its first step runs.
+  func startAndKill(in directory: URL, arguments: [String]) async throws {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: CLI.binary)
+    process.arguments = ["execute", "--level", "1", "--yes"] + arguments
+    process.currentDirectoryURL = directory
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let pidFile = directory.appendingPathComponent("child.pid").path
+    let deadline = Date().addingTimeInterval(10)
+    while Date() < deadline, (try? String(contentsOfFile: pidFile, encoding: .utf8)) == nil {
+      try await Task.sleep(for: .milliseconds(20))
+    }
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+    if let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
+      let child = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+    {
+      kill(child, SIGKILL)
+    }
+  }
+
+  @Test(
+    "a killed run resumes with its secret overrides given again, and the HTTP step sends the real values")
+  func resumeSendsRealValues() async throws {
+    let directory = try CLI.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let server = try LoggingHTTPServer(in: directory)
+    defer { server.stop() }
+    let runbook = """
+      version: 1
+      name: resume-values
+      environments:
+        local:
+          vars: {API_KEY: default-key, target: "http://127.0.0.1:1", label: default}
+      levels:
+        1:
+          steps:
+            - id: slow
+              run: {shell: "if [ -e done.marker ]; then exit 0; fi; touch done.marker; echo $$ > child.pid; exec sleep 60"}
+            - id: deploy
+              http:
+                method: POST
+                url: "${target}/deploy/${label}"
+                headers: {X-Api-Key: "${API_KEY}"}
+                expect_status: 200
+      """
+    try writeRunbook(runbook, in: directory)
+    let target = "http://svc:Pw-9x@127.0.0.1:\(server.port)"
+    try await startAndKill(
+      in: directory,
+      arguments: ["--var", "API_KEY=Real-Key-42", "--var", "target=\(target)", "--var", "label=one"])
+    let journal = try journalText(directory.appendingPathComponent(".rollback"))
+    #expect(!journal.contains("Real-Key-42") && !journal.contains("Pw-9x"))
+    #expect(journal.contains(#""secret_vars":["API_KEY","target"]"#), "\(journal)")
+    #expect(journal.contains(#""vars":{"label":"one"}"#))
+
+    // Without the secrets: exit 2 naming each, and nothing is sent.
+    let refused = try CLI.run(["resume", "--yes"], in: directory)
+    #expect(refused.status == 2)
+    #expect(refused.stderr.contains("secret variables API_KEY, target"), "\(refused.stderr)")
+    #expect(refused.stderr.contains("--var API_KEY=… --var target=…"))
+    #expect(server.requests().isEmpty)
+
+    // With them, and a different label: a warning naming both labels, and the real values sent.
+    let resumed = try CLI.run(
+      ["resume", "--yes", "--var", "API_KEY=Real-Key-42", "--var", "target=\(target)", "--var", "label=two"],
+      in: directory)
+    #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")
+    #expect(resumed.stderr.contains("--var label=two differs from run "), "\(resumed.stderr)")
+    #expect(resumed.stderr.contains("label=one"))
+    #expect(!resumed.stdout.contains("Real-Key-42") && !resumed.stdout.contains("Pw-9x"))
+    let requests = server.requests()
+    #expect(requests.count == 1)
+    #expect(requests.first?["path"] as? String == "/deploy/two")
+    #expect(requests.first?["key"] as? String == "Real-Key-42")
+    let basic = "Basic " + Data("svc:Pw-9x".utf8).base64EncodedString()
+    #expect(requests.first?["auth"] as? String == basic)
+  }
+}
+
+@Suite("the journal fails closed")
+struct JournalFailClosedTests {
+  @Test(
+    "a full disk under the state directory: no step starts after the failed write, exit 1, history says incomplete",
+    .enabled(if: getuid() == 0, "mounting a small tmpfs needs root"))
+  func fullDiskStopsTheRun() throws {
+    let directory = try CLI.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let state = directory.appendingPathComponent("state")
+    try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+    let mount = try Shell.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", state.path])
+    try #require(mount.status == 0, "mount: \(mount.stderr)")
+    defer { _ = try? Shell.run(["umount", state.path]) }
+    let marker = directory.appendingPathComponent("second-ran")
+    // `pad` leaves the journal most of a page long; `fill` fills the state filesystem, so its
+    // step-finished line needs a page there is no room for.
+    let runbook = """
+      version: 1
+      name: full-disk
+      environments: {local: {}}
+      levels:
+        1:
+          steps:
+            - id: pad
+              run: {shell: "head -c 1900 /dev/zero | tr '\\\\0' x; echo"}
+            - id: fill
+              run:
+                shell: >-
+                  cat /dev/zero > \(state.path)/filler 2>/dev/null;
+                  cat /dev/zero > \(state.path)/filler2 2>/dev/null;
+                  head -c 1900 /dev/zero | tr '\\0' y; echo
+            - id: second
+              run: [touch, \(marker.path)]
+      """
+    try writeRunbook(runbook, in: directory)
+    let result = try CLI.run(
+      ["execute", "--level", "1", "--yes", "--state-dir", state.path], in: directory)
+    #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: marker.path), "a step ran after the journal failed")
+    #expect(result.stdout.contains("cannot write journal"), "\(result.stdout)")
+    #expect(result.stdout.contains("Already changed: pad, fill."), "\(result.stdout)")
+    #expect(result.stdout.contains("is incomplete"))
+    #expect(!result.stdout.contains("Rolled back"))
+    // Free the space so history can be read as a user would, then look.
+    for name in ["filler", "filler2"] {
+      try FileManager.default.removeItem(atPath: state.appendingPathComponent(name).path)
+    }
+    let history = try CLI.run(["history", "--state-dir", state.path], in: directory)
+    #expect(history.status == 0, "\(history.stderr)")
+    #expect(history.stdout.contains("incomplete"), "\(history.stdout)")
+    #expect(!history.stdout.contains("in progress"))
+  }
+}
