@@ -268,3 +268,70 @@ struct JournalFailClosedTests {
     #expect(!history.stdout.contains("in progress"))
   }
 }
+
+@Suite("huge numbers never crash a run, history or report")
+struct NumberCrashTests {
+  @Test("a wait of 10^15 hours is refused at load with its place, before the first change")
+  func hugeDurationRefusedBeforeChanges() throws {
+    let directory = try CLI.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let marker = directory.appendingPathComponent("changed")
+    let runbook = """
+      version: 1
+      name: huge
+      environments: {local: {prometheus: {url: "http://127.0.0.1:1"}}}
+      levels:
+        1:
+          steps:
+            - {id: change, run: [touch, \(marker.path)]}
+            - id: wait
+              wait: "x < 1"
+              within: 999999999999999h
+      signals:
+        x: {prometheus: up, unit: count}
+      """
+    try writeRunbook(runbook, in: directory)
+    for arguments in [["validate"], ["execute", "--level", "1", "--yes"]] {
+      let result = try CLI.run(arguments, in: directory)
+      #expect(result.status == 2, "\(arguments): \(result.stdout)\(result.stderr)")
+      #expect(
+        result.stderr.contains(
+          "rollback.yaml:10:17: error: duration '999999999999999h' for within of step 'wait' of level 1 is too long"
+        ),
+        "\(result.stderr)")
+    }
+    #expect(!FileManager.default.fileExists(atPath: marker.path))
+    // The same bound on a duration given on the command line.
+    try writeRunbook(runbook.replacingOccurrences(of: "999999999999999h", with: "1m"), in: directory)
+    let watch = try CLI.run(["assess", "--watch", "999999999999999h"], in: directory)
+    #expect(watch.status == 2, "\(watch.stdout)\(watch.stderr)")
+    #expect(watch.stderr.contains("--watch 999999999999999h is too long; at most 168h (7 days)"))
+  }
+
+  @Test("a journal claiming target_s 1e300 and a negative duration: history and report still work")
+  func outOfRangeJournal() throws {
+    let directory = try CLI.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let runs = directory.appendingPathComponent("runs")
+    try FileManager.default.createDirectory(at: runs, withIntermediateDirectories: true)
+    let journal = """
+      {"event":"run-started","run_id":"20260101T000000Z-0001","command":"execute","runbook":"x","environment":"local","level":1,"title":"L","dry_run":false,"target_s":1e300,"started_at":"2026-01-01T00:00:00.000Z","steps":[{"id":"a","kind":"run","mutates":true}]}
+      {"event":"step-finished","id":"a","kind":"run","status":"succeeded","mutates":true,"started_at":"2026-01-01T00:00:00.000Z","duration_s":1e300,"attempts":1}
+      {"event":"run-finished","status":"succeeded","finished_at":"2026-01-01T00:00:01.000Z","duration_s":-1e300,"rollback_duration_s":1e308,"within_target":true}
+
+      """
+    try journal.write(
+      to: runs.appendingPathComponent("20260101T000000Z-0001.jsonl"), atomically: true, encoding: .utf8)
+    let history = try CLI.run(["history", "--state-dir", directory.path], in: directory)
+    #expect(history.status == 0, "\(history.stderr)")
+    #expect(
+      history.stdout.contains("20260101T000000Z-0001  level 1  local  succeeded  —         —"),
+      "\(history.stdout)")
+    for format in ["markdown", "json"] {
+      let report = try CLI.run(
+        ["report", "20260101T000000Z-0001", "--state-dir", directory.path, "--format", format], in: directory)
+      #expect(report.status == 0, "\(format): \(report.stderr)")
+      #expect(!report.stdout.contains("1e+300") && !report.stdout.contains("e+308"), "\(report.stdout)")
+    }
+  }
+}
