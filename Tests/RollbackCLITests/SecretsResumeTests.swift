@@ -266,6 +266,9 @@ struct JournalFailClosedTests {
     #expect(history.status == 0, "\(history.stderr)")
     #expect(history.stdout.contains("incomplete"), "\(history.stdout)")
     #expect(!history.stdout.contains("in progress"))
+    let report = try CLI.run(["report", "--state-dir", state.path], in: directory)
+    #expect(report.status == 0, "\(report.stderr)")
+    #expect(report.stdout.contains("| Outcome | incomplete |"), "\(report.stdout)")
   }
 }
 
