@@ -159,7 +159,9 @@ extension Executor {
   func http(_ spec: HTTPStepSpec, phase: DryRunPhase, timeout: Double) async throws -> AttemptResult {
     let url = resolve(spec.url)
     var headers = spec.headers.map { HTTPHeader(name: $0.name, value: resolve($0.value).value) }
-    var displayHeaders = spec.headers.map { "\($0.name): \(resolve($0.value).display)" }
+    var displayHeaders = spec.headers.map {
+      "\($0.name): \(SecretName.isSecretHeader($0.name) ? Redaction.mask : resolve($0.value).display)"
+    }
     var body: Data?
     var displayBody: String?
     switch spec.body {

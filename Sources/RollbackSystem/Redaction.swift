@@ -81,6 +81,12 @@ public enum Redaction {
     var rest = Substring(text)
     while var valueStart = nextSecretHeader(in: rest) {
       result += rest[..<valueStart]
+      // Already masked where it was made (`Cookie: ****; Accept: …`): the rest is not the value.
+      if rest[valueStart...].hasPrefix(mask) {
+        result += mask
+        rest = rest[rest.index(valueStart, offsetBy: mask.count)...]
+        continue
+      }
       // Keep `Bearer ` / `Basic ` so the reader still sees which scheme was sent.
       let word = rest[valueStart...].prefix { $0.isLetter }
       if ["bearer", "basic", "token", "digest"].contains(word.lowercased()),

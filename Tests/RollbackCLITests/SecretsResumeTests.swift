@@ -86,7 +86,8 @@ final class LoggingHTTPServer {
             self.rfile.read(int(self.headers.get('Content-Length') or 0))
             with open(sys.argv[1], 'a') as f:
                 f.write(json.dumps({'path': self.path, 'auth': self.headers.get('Authorization'),
-                                    'key': self.headers.get('X-Api-Key')}) + '\\n')
+                                    'key': self.headers.get('X-Api-Key'),
+                                    'cookie': self.headers.get('Cookie')}) + '\\n')
             self.send_response(200)
             self.send_header('Content-Length', '2')
             self.end_headers()
@@ -128,6 +129,46 @@ final class LoggingHTTPServer {
   func stop() {
     kill(process.processIdentifier, SIGKILL)
     process.waitUntilExit()
+  }
+}
+
+@Suite("secret headers")
+struct SecretHeaderTests {
+  @Test("Cookie and X-Api-Key values written in the runbook are sent but never shown or journalled")
+  func literalSecretHeaders() throws {
+    let directory = try CLI.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let server = try LoggingHTTPServer(in: directory)
+    defer { server.stop() }
+    let runbook = """
+      version: 1
+      name: headers
+      environments: {local: {}}
+      levels:
+        1:
+          steps:
+            - id: call
+              http:
+                method: POST
+                url: "http://127.0.0.1:\(server.port)/hook"
+                headers: {Cookie: "session=Ck-123-abc", X-Api-Key: "Lit-Key-77", Accept: text/plain}
+      """
+    try writeRunbook(runbook, in: directory)
+    let dry = try CLI.run(["execute", "--level", "1", "--dry-run", "--verbose"], in: directory)
+    let real = try CLI.run(["execute", "--level", "1", "--yes", "--verbose", "--json"], in: directory)
+    #expect(real.status == 0, "\(real.stdout)\(real.stderr)")
+    #expect(dry.stdout.contains("Cookie: ****"), "\(dry.stdout)")
+    #expect(dry.stdout.contains("X-Api-Key: ****"))
+    #expect(dry.stdout.contains("Accept: text/plain"))
+    let journal = try journalText(directory.appendingPathComponent(".rollback"))
+    for secret in ["Ck-123-abc", "Lit-Key-77"] {
+      for text in [dry.stdout, dry.stderr, real.stdout, real.stderr, journal] {
+        #expect(!text.contains(secret), "\(secret) shown")
+      }
+    }
+    let request = try #require(server.requests().first)
+    #expect(request["cookie"] as? String == "session=Ck-123-abc")
+    #expect(request["key"] as? String == "Lit-Key-77")
   }
 }
 

@@ -119,5 +119,6 @@ struct RedactionTests {
       Redaction.text(#"{"detail":"GET with Authorization: tok-1","x":1}"#)
         == #"{"detail":"GET with Authorization: ****","x":1}"#)
     #expect(Redaction.text("Content-Type: text/plain") == "Content-Type: text/plain")
+    #expect(Redaction.text("with Cookie: ****; Accept: json") == "with Cookie: ****; Accept: json")
   }
 }
