@@ -121,6 +121,97 @@ def env_inputs(rng, count):
         yield bytes(data)
 
 
+HUGE = ["999999999999999h", "168h1s", "99999999999999999999s", "100000000000ms", "1e300", "-1e300",
+        "9223372036854775808", "1e999", "-5m"]
+
+HUGE_RUNBOOK = """version: 1
+name: huge
+environments: {local: {prometheus: {url: "http://127.0.0.1:1"}}}
+signals:
+  x: {prometheus: up, unit: count}
+levels:
+  1:
+    target: TARGET
+    steps:
+      - {id: mark, run: [touch, MARKER]}
+      - {id: slow, run: ["true"], timeout: TIMEOUT, retries: RETRIES, retry_delay: DELAY}
+      - {id: wait, wait: "x < 1", within: WITHIN, interval: INTERVAL, consecutive: CONSECUTIVE}
+"""
+
+JOURNAL = (
+    '{"event":"run-started","run_id":"RID","command":"execute","runbook":"x","environment":"local","level":LEVEL,'
+    '"title":"L","dry_run":false,"target_s":TARGET,"started_at":"2026-01-01T00:00:00.000Z",'
+    '"steps":[{"id":"a","kind":"run","mutates":true}]}\n'
+    '{"event":"step-finished","id":"a","kind":"run","status":"succeeded","mutates":true,'
+    '"started_at":"2026-01-01T00:00:00.000Z","duration_s":STEP,"attempts":ATTEMPTS,'
+    '"signals":[{"name":"x","value":VALUE,"unit":"count"}]}\n'
+    '{"event":"run-finished","status":"succeeded","finished_at":"2026-01-01T00:00:01.000Z",'
+    '"duration_s":DURATION,"rollback_duration_s":ROLLBACK,"within_target":true}\n')
+
+
+def huge_numbers(rng, base, results):
+    """Huge and out-of-range numbers in runbooks, CLI arguments and journals: never a signal."""
+    count = int(os.environ.get("RELIABILITY_CLI_HUGE", "60"))
+    folder = os.path.join(base, "huge")
+    os.makedirs(folder)
+    marker = os.path.join(folder, "marker")
+    bad = []
+    ran = 0
+    fields = ["TARGET", "TIMEOUT", "DELAY", "WITHIN", "INTERVAL", "RETRIES", "CONSECUTIVE"]
+    normal = {"TARGET": "5m", "TIMEOUT": "5s", "DELAY": "1s", "WITHIN": "1s", "INTERVAL": "500ms",
+              "RETRIES": "0", "CONSECUTIVE": "1"}
+    for index in range(count):
+        values = dict(normal)
+        values[rng.choice(fields)] = rng.choice(HUGE)
+        text = HUGE_RUNBOOK.replace("MARKER", marker)
+        for key, value in values.items():
+            text = text.replace(key, value)
+        path = os.path.join(folder, f"h{index}.yaml")
+        with open(path, "w") as handle:
+            handle.write(text)
+        for args in (["validate", "--runbook", path],
+                     ["execute", "--runbook", path, "--level", "1", "--yes", "--state-dir", os.path.join(folder, "s")]):
+            if os.path.exists(marker):
+                os.unlink(marker)
+            status, _out, err, _s = rollback(args, timeout=20)
+            ran += 1
+            if status == "timeout" or status < 0 or status >= 128:
+                bad.append(f"{args[0]} with {values}: exit {status}")
+            elif args[0] == "validate" and status == 2 and located(path, err, text)[0] == 0:
+                bad.append(f"validate with {values}: refused without a located error")
+            elif args[0] == "execute" and status == 2 and os.path.exists(marker):
+                bad.append(f"execute with {values}: refused after a change")
+    arguments = [["assess", "--watch", v] for v in HUGE] + [["execute", "--level", "1", "--signal", f"x={v}"] for v in HUGE]
+    arguments += [["history", "--limit", v] for v in HUGE] + [["flag", "percent", v, "f"] for v in HUGE]
+    for args in arguments:
+        status, _out, _err, _s = rollback(args + ["--runbook", os.path.join(folder, "h0.yaml"),
+                                                  "--state-dir", os.path.join(folder, "s")], timeout=20)
+        ran += 1
+        if status == "timeout" or status < 0 or status >= 128:
+            bad.append(f"{' '.join(args)}: exit {status}")
+    state = os.path.join(folder, "journals")
+    os.makedirs(os.path.join(state, "runs"))
+    numbers = HUGE[3:] + ["1e308", "-0", "NaN", "Infinity", '"x"', "null", "[]", "{}", "9" * 400]
+    for index in range(count):
+        run_id = f"20260101T0000{index // 60:02d}Z-{index:04x}"
+        text = JOURNAL.replace("RID", run_id)
+        for key in ("LEVEL", "TARGET", "STEP", "ATTEMPTS", "VALUE", "DURATION", "ROLLBACK"):
+            text = text.replace(key, rng.choice(numbers) if rng.random() < 0.6 else "1")
+        with open(os.path.join(state, "runs", f"{run_id}.jsonl"), "w") as handle:
+            handle.write(text)
+        for args in (["history"], ["report", run_id], ["report", run_id, "--json"], ["report", run_id, "--message"]):
+            status, _out, err, _s = rollback(args + ["--state-dir", state], timeout=20)
+            ran += 1
+            if status == "timeout" or status < 0 or status >= 128:
+                bad.append(f"{args[0]} of a journal with {text[:300]!r}: exit {status}")
+    results.record(
+        not bad,
+        "huge and out-of-range numbers in runbooks, CLI arguments and journals never end rollback by a signal",
+        f"{ran} runs: runbooks with one duration or count out of range refused with a located error before any "
+        f"change, CLI arguments, journals with out-of-range numbers through history and report"
+        + (f"; problems: {bad[:4]}" if bad else ""))
+
+
 def main():
     runbook_count = int(sys.argv[1]) if len(sys.argv) > 1 else int(os.environ.get("RELIABILITY_CLI_RUNBOOKS", "300"))
     env_count = int(sys.argv[2]) if len(sys.argv) > 2 else int(os.environ.get("RELIABILITY_CLI_ENVS", "200"))
@@ -244,6 +335,7 @@ def main():
         + (f"; {len(known)} known disagreements (a key with its '=' on a later line, which dotenv v16 "
            f"reads as an assignment: {known[:3]})" if known else "")
         + (f"; disagreements: {npm_disagrees[:3]}" if npm_disagrees else ""))
+    huge_numbers(rng, base, results)
     if not results.failed:
         shutil.rmtree(base, ignore_errors=True)
     else:

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Item 5, in-process fuzzing: the fuzzers of Tests/RollbackCoreTests/Fuzz*Tests.swift compiled
 against the release build (reliability/fuzz/build) and run for $RELIABILITY_FUZZ_RUNBOOKS
-runbooks and $RELIABILITY_FUZZ_ENVS dotenv files (10 000 each by default). Inputs slower than
+runbooks, $RELIABILITY_FUZZ_ENVS dotenv files (10 000 each by default) and
+$RELIABILITY_FUZZ_JOURNALS journals (20 000). Inputs slower than
 0.25 s are kept in $RELIABILITY_FUZZ_DUMP for fuzz_cli.py to time through the binary.
 """
 
@@ -17,6 +18,7 @@ def main():
     results = Results("5 fuzzing")
     runbooks = int(os.environ.get("RELIABILITY_FUZZ_RUNBOOKS", "10000"))
     envs = int(os.environ.get("RELIABILITY_FUZZ_ENVS", "10000"))
+    journals = int(os.environ.get("RELIABILITY_FUZZ_JOURNALS", "20000"))
     seed = os.environ.get("RELIABILITY_SEED", str(int(time.time())))
     started = time.monotonic()
     build = subprocess.run([os.path.join(ROOT, "reliability", "fuzz", "build")], capture_output=True, text=True)
@@ -68,6 +70,15 @@ def main():
         f"{sum(refusals.values())} refusals naming the key ("
         + ", ".join(f"{count} {name}" for name, count in sorted(refusals.items(), key=lambda item: -item[1]))
         + f"), {figures.get('problem_count', '?')} wrong"
+        + (f"; problems: {figures.get('problems', [])[:4]}" if status != 0 else ""))
+
+    status, figures = fuzz("journal", journals)
+    results.record(
+        status == 0 and figures.get("iterations") == journals,
+        f"{journals} mutated journals (huge, negative, non-finite numbers; flipped and cut bytes) through "
+        "history's and report's readers and renderers: no trap, out-of-range times unknown",
+        f"{figures.get('parsed')} of them still a run, read and rendered in {figures.get('seconds', 0):.1f}s, "
+        f"{figures.get('problem_count', '?')} wrong"
         + (f"; problems: {figures.get('problems', [])[:4]}" if status != 0 else ""))
     results.exit()
 

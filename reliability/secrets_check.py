@@ -12,7 +12,13 @@ report (markdown and JSON), history, flag status/disable --dry-run/enable/disabl
 JUnit, an execution killed with SIGKILL and resume; a wrong database password, a Prometheus
 that answers 401 echoing the Authorization header, Slack answering 500 and Slack unreachable,
 a failing step. No stdout, stderr, journal, report, backup, saved assessment, JUnit file or
-file name under the state directory may contain any planted value.
+file name under the state directory may contain any planted value, nor its lower-cased or
+JSON-escaped form.
+
+Also: `--var` overrides whose names are secret by the one rule (DB_PASSWD, AUTH_HEADER, the
+latter holding a quote, a slash and a backslash) are planted in an execution and in the
+killed one; its resume without them exits 2 naming them, with them it completes; and with
+MONKEY_MODE=false exported (not a secret: "KEY" is not a word of it) no flag line is masked.
 """
 
 import http.server
@@ -94,7 +100,10 @@ def main():
     slack_secret = "Hook" + secrets.token_hex(10)
     fail_secret = "FailHook" + secrets.token_hex(10)
     gone_secret = "GoneHook" + secrets.token_hex(10)
-    planted = {"PostgreSQL password": pg_secret, "wrong PostgreSQL password": wrong_pg_secret,
+    var_secret = "VarPw" + secrets.token_hex(10)
+    header_secret = 'Hdr"/\\' + secrets.token_hex(10)
+    planted = {"--var DB_PASSWD": var_secret, "--var AUTH_HEADER": header_secret,
+               "PostgreSQL password": pg_secret, "wrong PostgreSQL password": wrong_pg_secret,
                "Prometheus token": prom_secret, "Slack webhook": slack_secret, "failing Slack webhook": fail_secret,
                "unreachable Slack webhook": gone_secret}
 
@@ -157,7 +166,8 @@ def main():
     harness.set_flag_files("true")
     resume_state = os.path.join(base, "resume-state")
     resume_common = ["--runbook", runbook, "--env", "local", "--state-dir", resume_state]
-    process = spawn(["execute", "--level", "3", "--yes"] + resume_common, env=env)
+    secret_vars = ["--var", f"DB_PASSWD={var_secret}", "--var", f"AUTH_HEADER=Basic svc:{header_secret}"]
+    process = spawn(["execute", "--level", "3", "--yes"] + secret_vars + resume_common, env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
         if any(e.get("event") == "step-finished" and e.get("id") == "disable-flag"
@@ -166,7 +176,8 @@ def main():
             break
         time.sleep(0.005)
     process.wait()
-    go("resume after kill -9", ["resume", "--yes"] + resume_common)
+    go("resume after kill -9 without the secret --var", ["resume", "--yes"] + resume_common)
+    go("resume after kill -9", ["resume", "--yes"] + secret_vars + resume_common)
     go("report of the resumed run", ["report"] + resume_common)
     # Failures.
     go("assess, wrong database password", ["assess", "--json"] + common, {"DATABASE_URL": wrong_database_url})
@@ -183,6 +194,12 @@ def main():
     go("execute, a failing step", ["execute", "--level", "3", "--yes", "--from", "verify-register",
                                    "--var", f"base_url=http://127.0.0.1:{closed_port}"] + common)
     go("report of the failed run", ["report"] + common)
+    go("execute with secret --var overrides and MONKEY_MODE=false",
+       ["execute", "--level", "3", "--yes", "--from", "notify-rollback-complete"] + secret_vars + common,
+       {"MONKEY_MODE": "false"})
+    harness.set_flag_files("true")
+    go("flag disable with MONKEY_MODE=false", ["flag", "disable", "backend-api", "--yes"] + common,
+       {"MONKEY_MODE": "false"})
     go("history after failures", ["history"] + common)
     go("execute, database unreachable by name",
        ["execute", "--scenario", "connection-pool-exhausted", "--yes"] + common,
@@ -200,6 +217,8 @@ def main():
     exercised = (role_made and slack_posts >= 1 and failed_posts >= 1 and token_sent >= 1
                  and statuses.get("execute --level 3") == 0 and statuses.get("resume after kill -9") == 0
                  and statuses.get("execute, a failing step") == 1
+                 and statuses.get("resume after kill -9 without the secret --var") == 2
+                 and statuses.get("execute with secret --var overrides and MONKEY_MODE=false") == 0
                  and statuses.get("execute scenario, wrong database password") == 1)
     results.record(
         exercised, "the planted secrets are really used by the runs",
@@ -210,11 +229,26 @@ def main():
         f"execute {statuses.get('execute --level 3')}, resume {statuses.get('resume after kill -9')}, "
         f"failing step {statuses.get('execute, a failing step')}, wrong password {statuses.get('execute scenario, wrong database password')}")
 
+    # Resume named each missing secret; MONKEY_MODE=false hid nothing.
+    refused = next((text for label, _s, text in outputs if label == "resume after kill -9 without the secret --var"), "")
+    monkey = [text for label, _s, text in outputs if "MONKEY_MODE" in label]
+    results.record(
+        "DB_PASSWD" in refused and "AUTH_HEADER" in refused and "-> false" in "".join(monkey)
+        and not any("-> ****" in text or "**** ->" in text for _l, _s, text in outputs),
+        "resume names each missing secret --var; a name merely containing KEY (MONKEY_MODE) is not secret",
+        f"resume without them: {refused.strip()[-200:]!r}; flag lines with MONKEY_MODE=false exported: "
+        f"{[line for text in monkey for line in text.splitlines() if '->' in line][:2]}")
+
+    # Each secret also in the forms a server or a journal may give it: lower-cased, JSON-escaped.
+    forms = {}
+    for name, value in planted.items():
+        escaped = json.dumps(value)[1:-1]
+        forms[name] = {value, value.lower(), escaped, escaped.replace("/", "\\/")}
     leaks = []
     scanned_files = 0
     for label, _status, output in outputs:
-        for name, value in planted.items():
-            if value in output:
+        for name, values in forms.items():
+            if any(value in output for value in values):
                 leaks.append(f"{name} in the output of {label}")
     for directory in (state, resume_state):
         for path in files_under(directory):
@@ -224,7 +258,7 @@ def main():
             for name, value in planted.items():
                 if value in relative:
                     leaks.append(f"{name} in the file name {relative}")
-                if value.encode() in data:
+                if any(form.encode() in data for form in forms[name]):
                     leaks.append(f"{name} in {relative}")
     # Partial forms: the webhook path and the DSN without their secrets are fine, but not
     # the secret's halves (a truncation that kept half of it would still leak).

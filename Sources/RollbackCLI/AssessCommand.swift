@@ -117,6 +117,9 @@ struct AssessCommand: AsyncParsableCommand {
     guard let seconds = Quantity.seconds(watch), seconds > 0 else {
       throw CLIError.usage("--watch expects a duration such as 10s, 500ms or 1m, found '\(watch)'")
     }
+    guard seconds <= Quantity.maximumSeconds else {
+      throw CLIError.usage("--watch \(watch) is too long; at most 168h (7 days)")
+    }
     return seconds
   }
 

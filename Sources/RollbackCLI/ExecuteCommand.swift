@@ -122,10 +122,12 @@ struct ResumeCommand: AsyncParsableCommand {
       Steps journalled as finished are not run again. A step that started but did not finish is \
       run again when it is idempotent (flag set/percent, check, assert, wait, GET/HEAD, read-only SQL); \
       otherwise you are asked (or --yes answers). A runbook that changed since the run started is \
-      refused unless --force.
+      refused unless --force. Overrides given to the run are used again; a secret one is not \
+      journalled, so pass it again with --var NAME=VALUE.
       """)
 
   @OptionGroup var options: RunbookOptions
+  @OptionGroup var variables: VariableOptions
 
   @Argument(
     help: ArgumentHelp("The run to continue (default: the latest).", valueName: "run-id"),
@@ -168,10 +170,7 @@ struct ResumeCommand: AsyncParsableCommand {
       Console.error("error: run \(id) was a dry run; start a new one with rollback execute")
       throw ExitCode(2)
     }
-    var overrides: [String: String] = [:]
-    if let vars = started["vars"] as? [String: Any] {
-      for (key, value) in vars { overrides[key] = value as? String }
-    }
+    let overrides = try Self.overrides(journalled: started, given: try variables.overrides(), runID: id)
     var runbookOptions = options
     if runbookOptions.runbook == nil { runbookOptions.runbook = started["runbook_path"] as? String }
     if runbookOptions.env == nil { runbookOptions.env = started["environment"] as? String }
@@ -221,5 +220,41 @@ struct ResumeCommand: AsyncParsableCommand {
       command: "resume")
     let result = try await perform(request, options: options)
     if result.exitCode != 0 { throw ExitCode(result.exitCode) }
+  }
+}
+
+extension ResumeCommand {
+  /// The run's overrides: those journalled, with `--var` on top. A secret override was
+  /// journalled by name only (or, in older journals, masked): it must be given again, never
+  /// replaced by the default or `****`. A different value for a journalled one is a warning.
+  static func overrides(journalled started: [String: Any], given: [String: String], runID: String) throws
+    -> [String: String]
+  {
+    var overrides: [String: String] = [:]
+    var needed: [String] = (started["secret_vars"] as? [Any] ?? []).compactMap { $0 as? String }
+    for (name, value) in started["vars"] as? [String: Any] ?? [:] {
+      guard let text = value as? String else { continue }
+      if text.contains(Redaction.mask) {
+        needed.append(name)
+      } else {
+        overrides[name] = text
+      }
+    }
+    for (name, value) in given.sorted(by: { $0.key < $1.key }) {
+      if let original = overrides[name], original != value {
+        Console.error(
+          "warning: --var \(name)=\(value) differs from run \(runID)'s \(name)=\(original); using \(value)")
+      }
+      overrides[name] = value
+    }
+    let missing = Set(needed).subtracting(given.keys).sorted()
+    guard missing.isEmpty else {
+      let flags = missing.map { "--var \($0)=…" }.joined(separator: " ")
+      Console.error(
+        "error: run \(runID) was started with secret variable\(missing.count == 1 ? "" : "s") "
+          + "\(missing.joined(separator: ", ")), which the journal does not keep; resume with \(flags)")
+      throw ExitCode(2)
+    }
+    return overrides
   }
 }

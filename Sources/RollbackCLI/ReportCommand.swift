@@ -19,18 +19,32 @@ enum RunStore {
     } catch {
       throw CLIError.usage("no run \(runID) in \(state)/runs")
     }
-    guard let report = RunReport.parse(events) else {
+    guard var report = RunReport.parse(events) else {
       throw CLIError.usage("the journal of run \(runID) has no run-started event")
     }
+    if report.status == "in progress", !isRunning(runID, state: state) { report.status = "incomplete" }
     return report
+  }
+
+  /// Whether `runID` is the live holder of the state directory's lock. A run that never
+  /// journalled its end and is not running was killed, or its journal could not be written.
+  static func isRunning(_ runID: String, state: String) -> Bool {
+    FileLock.liveHolder(at: (state as NSString).appendingPathComponent("lock"))?.runID == runID
   }
 
   /// The summaries of the runs that have a readable journal with a run-started event, in the
   /// order of `runIDs`. Only the run-level events of each journal are parsed, and only a summary
   /// is kept per run.
   static func summaries(state: String, runIDs: [String]) -> [RunSummary] {
-    runIDs.compactMap { id in
-      (try? JournalReader.summary(at: JournalReader.path(stateDirectory: state, runID: id))) ?? nil
+    let holder = FileLock.liveHolder(at: (state as NSString).appendingPathComponent("lock"))
+    return runIDs.compactMap { id in
+      guard
+        var summary = (try? JournalReader.summary(at: JournalReader.path(stateDirectory: state, runID: id)))
+          ?? nil
+      else { return nil }
+      // Not finished and nobody running it: killed, or its journal could not be written.
+      if summary.status == "in progress", holder?.runID != id { summary.status = "incomplete" }
+      return summary
     }
   }
 

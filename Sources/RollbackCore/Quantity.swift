@@ -38,8 +38,14 @@ public enum Quantity {
     return total.isFinite ? total : nil
   }
 
-  /// A human rendering of seconds: `500ms`, `5s`, `2m`, `1m30s`, `1h`.
+  /// The longest duration a runbook may write, seconds (7 days): anything longer is a typo,
+  /// and every duration stays far inside what `Duration` and `Int` milliseconds can hold.
+  public static let maximumSeconds: Double = 7 * 24 * 3600
+
+  /// A human rendering of seconds: `500ms`, `5s`, `2m`, `1m30s`, `1h`; `unknown` for a value
+  /// that is not finite, negative or beyond a century (never a trap).
   public static func format(seconds: Double) -> String {
+    guard seconds.isFinite, seconds >= 0, seconds <= 100 * 365 * 24 * 3600 else { return "unknown" }
     if seconds < 1 { return "\(Int((seconds * 1000).rounded()))ms" }
     if seconds < 60 {
       let rounded = (seconds * 10).rounded() / 10
@@ -92,6 +98,7 @@ public enum Quantity {
     guard !numberText.isEmpty, let number = Double(numberText), number.isFinite else { return .notANumber }
     if unit.isEmpty { return .value(number) }
     guard let factor = thresholdUnits.first(where: { $0.0 == unit })?.1 else { return .badUnit(unit) }
-    return .value(number * factor)
+    let scaled = number * factor
+    return scaled.isFinite ? .value(scaled) : .notANumber
   }
 }

@@ -76,7 +76,7 @@ public struct RunReport: Sendable {
         entries[id] = StepEntry(
           id: id, kind: event["kind"] as? String ?? "", name: event["name"] as? String,
           status: event["status"] as? String ?? "", mutates: event["mutates"] as? Bool ?? false,
-          startedAt: event["started_at"] as? String, duration: number(event["duration_s"]) ?? 0,
+          startedAt: event["started_at"] as? String, duration: seconds(event["duration_s"]) ?? 0,
           detail: event["detail"] as? String ?? "", error: event["error"] as? String,
           outputTail: event["output_tail"] as? String, flagChanges: flagChanges, signals: signals)
       default:
@@ -98,14 +98,25 @@ public struct RunReport: Sendable {
     set { summary[keyPath: field] = newValue }
   }
 
-  /// A JSON number as a Double; nil for anything else.
+  /// A JSON number as a Double; nil for anything else, and for a number that is not finite.
   static func number(_ value: Any?) -> Double? {
+    let result: Double
     switch value {
-    case let double as Double: return double
-    case let int as Int: return Double(int)
-    case let number as NSNumber: return number.doubleValue
+    case let double as Double: result = double
+    case let int as Int: result = Double(int)
+    case let number as NSNumber: result = number.doubleValue
     default: return nil
     }
+    return result.isFinite ? result : nil
+  }
+
+  /// The longest time a journal may state, seconds (ten years); beyond it the journal is wrong.
+  static let maximumJournalSeconds: Double = 10 * 365 * 24 * 3600
+
+  /// A journalled time in seconds: unknown (nil) unless a number from 0 to ten years.
+  static func seconds(_ value: Any?) -> Double? {
+    guard let seconds = number(value), seconds >= 0, seconds <= maximumJournalSeconds else { return nil }
+    return seconds
   }
 
   /// `level 3` or `scenario backend-down`.
@@ -193,7 +204,7 @@ public struct RunSummary: Sendable, Equatable {
       level: start["level"] as? Int, scenario: start["scenario"] as? String, title: start["title"] as? String,
       dryRun: start["dry_run"] as? Bool ?? false, status: "in progress",
       startedAt: start["started_at"] as? String ?? "", finishedAt: nil, duration: nil, rollbackDuration: nil,
-      target: RunReport.number(start["target_s"]), withinTarget: nil, advice: nil, resumes: 0)
+      target: RunReport.seconds(start["target_s"]), withinTarget: nil, advice: nil, resumes: 0)
     runbookPath = start["runbook_path"] as? String
   }
 
@@ -206,8 +217,8 @@ public struct RunSummary: Sendable, Equatable {
     case "run-finished":
       status = event["status"] as? String ?? "unknown"
       finishedAt = event["finished_at"] as? String
-      duration = RunReport.number(event["duration_s"])
-      rollbackDuration = RunReport.number(event["rollback_duration_s"])
+      duration = RunReport.seconds(event["duration_s"])
+      rollbackDuration = RunReport.seconds(event["rollback_duration_s"])
       // Only a finished rollback is timed (older journals marked dry runs and failures too).
       withinTarget = status == "succeeded" && !dryRun ? event["within_target"] as? Bool : nil
       advice = event["advice"] as? String

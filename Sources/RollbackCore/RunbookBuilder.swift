@@ -595,8 +595,8 @@ struct RunbookBuilder {
       let interval = f["interval"].flatMap { reader.duration($0, "interval of \(what)") } ?? 5
       var consecutive = 1
       if let countNode = f["consecutive"], let count = reader.int(countNode, "consecutive of \(what)") {
-        if count < 1 {
-          reader.bag.error(reader.location(countNode), "consecutive of \(what) must be at least 1")
+        if count < 1 || count > 10_000 {
+          reader.bag.error(reader.location(countNode), "consecutive of \(what) must be between 1 and 10000")
         } else {
           consecutive = count
         }

@@ -194,11 +194,8 @@ public struct InterpolationContext: Sendable {
     self.environmentName = environmentName
   }
 
-  /// Whether a variable name marks its value as secret (PASSWORD, TOKEN, SECRET, KEY, WEBHOOK).
-  public static func isSecretName(_ name: String) -> Bool {
-    let upper = name.uppercased()
-    return ["PASSWORD", "TOKEN", "SECRET", "KEY", "WEBHOOK"].contains { upper.contains($0) }
-  }
+  /// Whether a variable name marks its value as secret; see ``SecretName/isSecret(_:)``.
+  public static func isSecretName(_ name: String) -> Bool { SecretName.isSecret(name) }
 
   /// Resolves a template; problems go to `bag` at the template's location.
   public func resolve(_ template: Template, into bag: inout DiagnosticBag) -> ResolvedText {

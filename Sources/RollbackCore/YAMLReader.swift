@@ -137,6 +137,12 @@ struct YAMLReader {
         "bad duration '\(text)' for \(what); write e.g. 500ms, 30s, 5m, 1h or 1m30s")
       return nil
     }
+    guard seconds <= Quantity.maximumSeconds else {
+      bag.error(
+        location(node).advanced(by: contentOffset(node)),
+        "duration '\(text)' for \(what) is too long; at most 168h (7 days)")
+      return nil
+    }
     return seconds
   }
 

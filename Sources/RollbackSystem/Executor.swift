@@ -10,11 +10,15 @@ public final class Executor: @unchecked Sendable {
   var reader: LiveSignalReader
   var journal: JournalWriter?
   var secrets: [String] = []
+  /// Environment variables the runbook names as secrets; children get them only through `env:`.
+  var secretEnvironment: Set<String> = []
   var runID: String
   var records: [StepRecord] = []
   var gateDecisions: [String: Bool] = [:]
   var sawMutation = false
   var nextCommand: String?
+  /// Why the journal could not be written, once it could not: no step starts after that.
+  var journalFailure: String?
   let clock = ContinuousClock()
 
   /// Asks a person whether to go on.
@@ -52,27 +56,62 @@ public final class Executor: @unchecked Sendable {
     reader = LiveSignalReader(resolver: resolver, environment: request.processEnvironment)
     runID = request.resume?.runID ?? RunID.make()
     secrets = Self.collectSecrets(resolver: resolver, environment: request.processEnvironment)
+    secretEnvironment = Self.secretEnvironmentNames(resolver: resolver)
   }
 
   /// Values that must never be printed or journalled.
   static func collectSecrets(resolver: Resolver, environment: [String: String]) -> [String] {
     var list: [String] = resolver.context.variables.values.filter(\.hasSecret).map(\.value)
-    for (name, value) in environment where InterpolationContext.isSecretName(name) { list.append(value) }
-    var names: [String] = []
-    if let dsn = resolver.environment.postgres?.dsnEnv { names.append(dsn) }
-    if let token = resolver.environment.prometheus?.tokenEnv { names.append(token) }
-    if let webhook = resolver.runbook.notify.slackWebhookEnv { names.append(webhook) }
-    for name in names { if let value = environment[name] { list.append(value) } }
+    // The shell's PWD and OLDPWD hold directories, not passwords: masking them would hide paths.
+    for (name, value) in environment
+    where InterpolationContext.isSecretName(name) && name != "PWD" && name != "OLDPWD" {
+      list.append(value)
+    }
+    for name in secretEnvironmentNames(resolver: resolver) {
+      if let value = environment[name] { list.append(value) }
+    }
     for step in resolver.runbook.levels.flatMap(\.steps) + resolver.runbook.scenarios.flatMap(\.steps) {
-      for template in RunbookValidator.templatesOfStep(step) {
-        for part in template.parts {
-          if case .secret(let name) = part, let value = environment[name] { list.append(value) }
-        }
+      guard case .http(let spec) = step.kind else { continue }
+      for header in spec.headers where SecretName.isSecretHeader(header.name) {
+        var bag = DiagnosticBag()
+        let value = resolver.context.resolve(header.value, into: &bag).value
+        if bag.errors.isEmpty { list.append(value) }
+        // `Bearer TOKEN`: the credential alone, wherever it is echoed.
+        if let space = value.firstIndex(of: " ") { list.append(String(value[value.index(after: space)...])) }
       }
     }
     var extra: [String] = []
     for value in list { extra += Redaction.secretsInURL(value) }
     return Array(Set((list + extra).filter { $0.count >= 3 })).sorted { $0.count > $1.count }
+  }
+
+  /// The environment variables the runbook names as secrets: `dsn_env`, `token_env`,
+  /// `webhook_env` and every `${secret.NAME}`. Children do not inherit them.
+  static func secretEnvironmentNames(resolver: Resolver) -> Set<String> {
+    var names = Set<String>()
+    for environment in resolver.runbook.environments {
+      if let dsn = environment.postgres?.dsnEnv { names.insert(dsn) }
+      if let token = environment.prometheus?.tokenEnv { names.insert(token) }
+    }
+    if let webhook = resolver.runbook.notify.slackWebhookEnv { names.insert(webhook) }
+    var templates: [Template] = []
+    for step in resolver.runbook.levels.flatMap(\.steps) + resolver.runbook.scenarios.flatMap(\.steps) {
+      templates += RunbookValidator.templatesOfStep(step)
+    }
+    for service in resolver.runbook.services.values {
+      for command in [service.restart, service.rebuild].compactMap({ $0 }) {
+        templates += RunbookValidator.templatesOfCommand(command)
+      }
+    }
+    for environment in resolver.runbook.environments {
+      templates += environment.vars.map(\.value)
+    }
+    for template in templates {
+      for part in template.parts {
+        if case .secret(let name) = part { names.insert(name) }
+      }
+    }
+    return names
   }
 
   /// Hides every secret in a text.
@@ -222,6 +261,10 @@ public final class Executor: @unchecked Sendable {
         say("  – \(planned.id): already done in run \(resume.runID)", .success)
         continue
       }
+      if let failure = journalFailure {
+        (status, exitCode, advice) = (.failed, 1, adviceAfterJournalFailure(failure, before: planned.id))
+        break
+      }
       if request.command == "drill", planned.step.skipInDrill {
         records.append(skippedRecord(planned, reason: "skipped for the drill (drill: skip)"))
         say("  – \(planned.id): skipped for the drill (drill: skip)", .success)
@@ -229,6 +272,10 @@ public final class Executor: @unchecked Sendable {
       }
       let outcome = await runStep(planned, index: index, of: plan.steps.count)
       records.append(outcome.record)
+      if let failure = journalFailure, !outcome.interrupted {
+        (status, exitCode, advice) = (.failed, 1, adviceAfterJournalFailure(failure, before: nil))
+        break
+      }
       if outcome.interrupted {
         status = .interrupted
         exitCode = 130
@@ -319,6 +366,16 @@ public final class Executor: @unchecked Sendable {
     return text
   }
 
+  /// What to say when the journal could not be written: what changed, and that the journal is
+  /// incomplete, so `resume` cannot be trusted to know what was done.
+  func adviceAfterJournalFailure(_ failure: String, before step: String?) -> String {
+    let done = records.filter { $0.mutates && $0.status == .succeeded }.map(\.id)
+    var text = "stopped\(step.map { " before step \($0)" } ?? ""): \(failure)."
+    text += done.isEmpty ? " Nothing was changed." : " Already changed: \(done.joined(separator: ", "))."
+    text += " The journal \(journal?.path ?? "") is incomplete: check the system by hand before running again"
+    return text
+  }
+
   func skippedRecord(_ planned: PlannedStep, reason: String) -> StepRecord {
     StepRecord(
       id: planned.id, kind: planned.kind, name: planned.name, mutates: planned.mutates, status: .skipped,
@@ -362,16 +419,31 @@ public final class Executor: @unchecked Sendable {
     return result
   }
 
+  /// Journals an event; the first failure is kept in ``journalFailure`` and stops the run
+  /// before its next step.
   func record(event: JSONValue) {
+    // After a failed write the journal may end in a torn line; nothing more is added to it.
+    guard journalFailure == nil else { return }
     do {
       try journal?.append(event)
     } catch {
-      say("warning: \(error.description)")
+      say("error: \(error.description)", .failure)
+      if journalFailure == nil { journalFailure = error.description }
     }
   }
 
   func runStartedEvent(_ plan: Plan) -> JSONValue {
-    let safeOverrides = request.overrides.filter { !InterpolationContext.isSecretName($0.key) }
+    // Every override is journalled; a secret one (by its name, or because its value holds a
+    // secret the journal would mask) by name only, and `resume` asks for it again.
+    var safeOverrides: [(String, JSONValue)] = []
+    var secretOverrides: [JSONValue] = []
+    for (name, value) in request.overrides.sorted(by: { $0.key < $1.key }) {
+      if SecretName.isSecret(name) || redact(value) != value {
+        secretOverrides.append(.string(name))
+      } else {
+        safeOverrides.append((name, .string(value)))
+      }
+    }
     return .object([
       ("event", .string(request.resume == nil ? "run-started" : "run-resumed")), ("run_id", .string(runID)),
       ("command", .string(request.command)), ("runbook", .string(plan.runbook)),
@@ -384,7 +456,7 @@ public final class Executor: @unchecked Sendable {
       ("started_at", .string(Timestamp.iso(startedAt))), ("at", .string(Timestamp.iso(Date()))),
       ("pid", .int(Int(getpid()))), ("host", .string(AtomicFilePOSIX.hostName())),
       ("user", .string(ProcessInfo.processInfo.environment["USER"] ?? String(getuid()))),
-      ("vars", .object(safeOverrides.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
+      ("vars", .object(safeOverrides)), ("secret_vars", .array(secretOverrides)),
       (
         "steps",
         .array(

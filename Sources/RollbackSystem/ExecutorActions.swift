@@ -35,6 +35,7 @@ extension Executor {
 
   func runCommand(_ command: ResolvedCommand, timeout: Double, id: String) async throws -> AttemptResult {
     var environment = request.processEnvironment
+    for name in secretEnvironment { environment[name] = nil }
     for (name, value) in command.env { environment[name] = value }
     let spec = ProcessSpec(
       program: command.program, cwd: command.cwd, environment: environment,
@@ -165,7 +166,9 @@ extension Executor {
   func http(_ spec: HTTPStepSpec, phase: DryRunPhase, timeout: Double) async throws -> AttemptResult {
     let url = resolve(spec.url)
     var headers = spec.headers.map { HTTPHeader(name: $0.name, value: resolve($0.value).value) }
-    var displayHeaders = spec.headers.map { "\($0.name): \(resolve($0.value).display)" }
+    var displayHeaders = spec.headers.map {
+      "\($0.name): \(SecretName.isSecretHeader($0.name) ? Redaction.mask : resolve($0.value).display)"
+    }
     var body: Data?
     var displayBody: String?
     switch spec.body {

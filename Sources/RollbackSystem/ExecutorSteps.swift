@@ -100,6 +100,11 @@ extension Executor {
           ("event", .string("step-started")), ("step", .string(planned.id)), ("kind", .string(planned.kind)),
           ("mutates", .bool(planned.mutates)), ("at", .string(Timestamp.iso(started))),
         ]))
+      // A step whose start could not be journalled does not run: resume could not know about it.
+      if journalFailure != nil {
+        return StepOutcome(
+          record: record(.fail(planned.detail, "not started: the journal could not be written"), attempts: 0))
+      }
     }
     say("\(label) \(planned.name.map { "— \($0)" } ?? "(\(planned.kind))")", .heading)
     if let note = planned.note { say("    note: \(note)", .verbose) }

@@ -131,6 +131,19 @@ public final class FileLock: @unchecked Sendable {
       path: path, descriptor: descriptor, holder: holder, previousHolder: previous, warning: warning)
   }
 
+  /// The holder recorded in the lock file at `path` when it is plausibly alive: named in the
+  /// file (a holder empties it on release) and, on this host, its process still exists.
+  /// Reads only: never takes the lock, so it cannot get in an execution's way.
+  public static func liveHolder(at path: String) -> LockHolder? {
+    guard let descriptor = try? AtomicFilePOSIX.open(path, O_RDONLY | O_NOFOLLOW) else { return nil }
+    defer { close(descriptor) }
+    guard let bytes = try? AtomicFilePOSIX.readFromStart(descriptor, limit: 64 * 1024), !bytes.isEmpty,
+      let holder = decodeHolder(bytes)
+    else { return nil }
+    if holder.host == AtomicFilePOSIX.hostName(), kill(holder.pid, 0) != 0, errno == ESRCH { return nil }
+    return holder
+  }
+
   /// Empties the lock file and releases the lock; calling it again does nothing.
   public func release() {
     state.lock()

@@ -1,4 +1,5 @@
 import Foundation
+import RollbackCore
 
 /// Removes secrets from text before it is printed, journalled or put in an error.
 ///
@@ -47,11 +48,20 @@ public enum Redaction {
   }
 
   /// Replaces every occurrence of each non-empty secret with ``mask``, longest secret first.
+  ///
+  /// Also catches a secret written in another case (a server may echo it lower-cased) and
+  /// JSON-escaped (as a journal or a response body holds it).
   public static func secrets(_ secrets: [String], in text: String) -> String {
-    let ordered = Set(secrets.filter { !$0.isEmpty }).sorted { $0.count > $1.count }
+    var forms = Set<String>()
+    for secret in secrets where !secret.isEmpty {
+      forms.insert(secret)
+      let escaped = String(JSONValue.string(secret).rendered().dropFirst().dropLast())
+      forms.insert(escaped)
+      forms.insert(escaped.replacingOccurrences(of: "/", with: "\\/"))
+    }
     var result = text
-    for secret in ordered {
-      result = result.replacingOccurrences(of: secret, with: mask)
+    for form in forms.sorted(by: { $0.count > $1.count }) {
+      result = result.replacingOccurrences(of: form, with: mask, options: .caseInsensitive)
     }
     return result
   }
@@ -60,15 +70,77 @@ public enum Redaction {
   /// conninfo passwords. Use this on any text that came from outside (error messages,
   /// response excerpts, command output) before showing it.
   public static func text(_ text: String, secrets list: [String] = []) -> String {
-    conninfo(urls(in: secrets(list, in: text)))
+    secretHeaders(in: conninfo(urls(in: secrets(list, in: text))))
   }
 
-  /// Whether a variable or parameter name should be treated as holding a secret: it
-  /// contains PASSWORD, PASSWD, TOKEN, SECRET, KEY, WEBHOOK or CREDENTIAL (any case).
-  public static func isSecretName(_ name: String) -> Bool {
-    let upper = name.uppercased()
-    return secretNameParts.contains { upper.contains($0) }
+  /// Masks the values of `Authorization`, `Proxy-Authorization`, `Cookie` and `X-Api-Key`
+  /// headers (`Name: value` or JSON `"Name": "value"`) up to the end of the line or a quote
+  /// (so a JSON line stays JSON), keeping an auth scheme word such as `Bearer`.
+  public static func secretHeaders(in text: String) -> String {
+    var result = ""
+    var rest = Substring(text)
+    while var valueStart = nextSecretHeader(in: rest) {
+      result += rest[..<valueStart]
+      // Already masked where it was made (`Cookie: ****; Accept: …`): the rest is not the value.
+      if rest[valueStart...].hasPrefix(mask) {
+        result += mask
+        rest = rest[rest.index(valueStart, offsetBy: mask.count)...]
+        continue
+      }
+      // Keep `Bearer ` / `Basic ` so the reader still sees which scheme was sent.
+      let word = rest[valueStart...].prefix { $0.isLetter }
+      if ["bearer", "basic", "token", "digest"].contains(word.lowercased()),
+        rest[valueStart...].dropFirst(word.count).first == " "
+      {
+        result += word + " "
+        valueStart = rest.index(valueStart, offsetBy: word.count + 1)
+      }
+      let end =
+        rest[valueStart...].firstIndex { $0 == "\n" || $0 == "\r" || $0 == "\"" || $0 == "\\" }
+        ?? rest.endIndex
+      if end > valueStart { result += mask }
+      rest = rest[end...]
+    }
+    result += rest
+    return result
   }
+
+  /// Where the value of the next secret header in `text` starts (after an opening quote in JSON).
+  private static func nextSecretHeader(in text: Substring) -> Substring.Index? {
+    var search = text[...]
+    while let colon = search.firstIndex(of: ":") {
+      var nameEnd = colon
+      var quoted = false
+      if nameEnd > text.startIndex, text[text.index(before: nameEnd)] == "\"" {
+        nameEnd = text.index(before: nameEnd)
+        quoted = true
+      }
+      let nameStart =
+        text[..<nameEnd].lastIndex { !($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
+        .map { text.index(after: $0) } ?? text.startIndex
+      let name = text[nameStart..<nameEnd]
+      var cursor = text.index(after: colon)
+      if !name.isEmpty, SecretName.headers.contains(name.lowercased()) {
+        while cursor < text.endIndex, text[cursor] == " " || text[cursor] == "\t" {
+          cursor = text.index(after: cursor)
+        }
+        if quoted {
+          guard cursor < text.endIndex, text[cursor] == "\"" else {
+            search = text[text.index(after: colon)...]
+            continue
+          }
+          cursor = text.index(after: cursor)
+        }
+        return cursor
+      }
+      search = text[cursor...]
+    }
+    return nil
+  }
+
+  /// Whether a variable or parameter name should be treated as holding a secret; the one
+  /// rule in ``SecretName/isSecret(_:)``.
+  public static func isSecretName(_ name: String) -> Bool { SecretName.isSecret(name) }
 
   /// Returns a copy of an environment-style map whose values are masked wherever the
   /// key is a secret name (see ``isSecretName(_:)``).
@@ -105,17 +177,15 @@ public enum Redaction {
     var found: [String] = []
     if let password = components.password, !password.isEmpty { found.append(password) }
     if let password = components.percentEncodedPassword, !password.isEmpty { found.append(password) }
-    for item in components.queryItems ?? [] where isSecretName(item.name) {
+    // libpq keys such as `sslpassword` too, as ``conninfo(_:)`` masks them.
+    for item in components.queryItems ?? []
+    where isSecretName(item.name) || item.name.lowercased().contains("password") {
       if let value = item.value, !value.isEmpty { found.append(value) }
     }
     return found
   }
 
   // MARK: - Internals
-
-  private static let secretNameParts = [
-    "PASSWORD", "PASSWD", "TOKEN", "SECRET", "KEY", "WEBHOOK", "CREDENTIAL", "AUTH", "SIGNATURE",
-  ]
 
   /// Finds `scheme://user:password@` and masks the password.
   private static func maskUserinfoPasswords(in text: String) -> String {

@@ -172,6 +172,26 @@ let brokenCases: [BrokenCase] = [
     expected:
       "31:14: error: run of step 2 of level 1 must be a list (program and arguments, no shell) or {shell: \"…\"}, found 'rm -rf /tmp/x'"
   ),
+  BrokenCase(
+    name: "a target beyond 7 days", source: replacing(line: 27, with: "    target: 999999999999999h"),
+    expected:
+      "27:13: error: duration '999999999999999h' for target of level 1 is too long; at most 168h (7 days)"),
+  BrokenCase(
+    name: "a wait longer than 7 days",
+    source: replacing(line: 31, with: "      - wait: \"error_rate < 1%\"\n        within: 168h1s"),
+    expected:
+      "32:17: error: duration '168h1s' for within of step 2 of level 1 is too long; at most 168h (7 days)"),
+  BrokenCase(
+    name: "a timeout of 10^20 seconds",
+    source: replacing(
+      line: 30, with: "        flag: {name: api, set: disabled}\n        timeout: 99999999999999999999s"),
+    expected:
+      "31:18: error: duration '99999999999999999999s' for timeout of step 'off' of level 1 is too long; at most 168h (7 days)"
+  ),
+  BrokenCase(
+    name: "consecutive out of range",
+    source: replacing(line: 31, with: "      - wait: \"error_rate < 1%\"\n        consecutive: 99999999999"),
+    expected: "32:22: error: consecutive of step 2 of level 1 must be between 1 and 10000"),
 ]
 
 @Suite("Broken runbooks are reported at the exact place")
@@ -230,5 +250,40 @@ struct BrokenRunbookTests {
     let result = RunbookLoader.load(source: lines.joined(separator: "\n"), file: "bomb.yaml")
     #expect(clock.now - started < .seconds(2))
     #expect(result.errors.first?.message.contains("expands to more than") == true, "\(result.errors)")
+  }
+}
+
+@Suite("numbers that cannot crash")
+struct NumberBoundsTests {
+  @Test("Quantity.format never traps: huge, negative and non-finite seconds are unknown")
+  func formatIsTotal() {
+    for value in [1e300, -1e300, .infinity, -.infinity, .nan, 1e19, -1] {
+      #expect(Quantity.format(seconds: value) == "unknown", "\(value)")
+    }
+    #expect(Quantity.format(seconds: Quantity.maximumSeconds) == "168h")
+  }
+
+  @Test("a threshold that overflows is not a number")
+  func thresholdOverflow() {
+    #expect(Quantity.threshold("1e308GiB") == .notANumber)
+    #expect(Quantity.threshold("5%") == .value(0.05))
+  }
+
+  @Test("out-of-range journal numbers are unknown, and history renders them")
+  func journalNumbers() {
+    let events: [[String: Any]] = [
+      ["event": "run-started", "run_id": "r", "level": 1, "environment": "prod", "target_s": 1e300],
+      [
+        "event": "run-finished", "status": "failed", "duration_s": -5.0, "rollback_duration_s": 1e300,
+        "within_target": false,
+      ],
+    ]
+    let summary = RunSummary.parse(events)
+    #expect(summary?.target == nil)
+    #expect(summary?.duration == nil)
+    #expect(summary?.rollbackDuration == nil)
+    if let summary {
+      #expect(HistoryRendering.cells(summary) == ["r", "level 1", "prod", "failed", "—", "—"])
+    }
   }
 }

@@ -286,7 +286,8 @@ enum RunbookFuzzer {
     "", "~", "null", "true", "yes", "on", "-1", "0", "99999999999999999999999", "1e999", ".nan", "[]", "{}",
     "\"\"", "'a", "\"unterminated", "5 minutes", "500", "-5m", "0s", "1h1h", "${", "${undefined}",
     "${env.NOPE}", "${secret.}", "[a, b", "{a: 1", "&a x", "*a", "!!int x", "|\n  text", "a: b: c",
-    String(repeating: "x", count: 5000),
+    String(repeating: "x", count: 5000), "999999999999999h", "168h1s", "99999999999999999999s", "1e300",
+    "-1e300", "9223372036854775808", "100000000000ms",
   ]
 
   static func mutate(_ text: String, _ kind: Mutation, _ rng: inout FuzzRandom) -> [UInt8] {
@@ -410,6 +411,7 @@ enum RunbookFuzzer {
     var unlocated: [String] = []
     var silent: [String] = []
     var bombsAccepted: [String] = []
+    var unbounded: [String] = []
     var diagnostics = 0
     var invalidUTF8 = 0
     var durations: [Double] = []
@@ -425,10 +427,30 @@ enum RunbookFuzzer {
       unlocated += other.unlocated
       silent += other.silent
       bombsAccepted += other.bombsAccepted
+      unbounded += other.unbounded
       diagnostics += other.diagnostics
       invalidUTF8 += other.invalidUTF8
       durations += other.durations
     }
+  }
+
+  /// The first duration or count of an accepted runbook outside what a run can use (durations
+  /// up to ``Quantity/maximumSeconds``, `consecutive` up to 10 000), nil when all are in range.
+  static func unboundedNumber(in runbook: Runbook) -> String? {
+    func bad(_ seconds: Double?) -> Bool {
+      seconds.map { !$0.isFinite || $0 < 0 || $0 > Quantity.maximumSeconds } ?? false
+    }
+    for level in runbook.levels where bad(level.target) { return "target \(level.target ?? 0)" }
+    for scenario in runbook.scenarios where bad(scenario.target) { return "target \(scenario.target ?? 0)" }
+    for step in runbook.levels.flatMap(\.steps) + runbook.scenarios.flatMap(\.steps) {
+      if bad(step.timeout) || bad(step.retryDelay) { return "timeout or retry_delay of a step" }
+      if case .wait(_, let within, let interval, let consecutive) = step.kind,
+        bad(within) || bad(interval) || !(1...10_000).contains(consecutive)
+      {
+        return "wait within \(within), interval \(interval), consecutive \(consecutive)"
+      }
+    }
+    return nil
   }
 
   /// Loads `count` mutated runbooks, numbered from `first`, drawn with `seed`.
@@ -471,6 +493,10 @@ enum RunbookFuzzer {
         if errors.isEmpty { found.silent.append(tag) }
       }
       if kind == .aliasBomb, result.runbook != nil { found.bombsAccepted.append(tag) }
+      if let runbook = result.runbook, let what = Self.unboundedNumber(in: runbook) {
+        found.unbounded.append("\(tag): \(what)")
+        FuzzSettings.dump(bytes, as: "unbounded-\(iteration).yaml")
+      }
       found.perKind[kind.rawValue] = entry
       guard !errors.isEmpty else { continue }
       let lines = SourceLines(source)
@@ -518,6 +544,7 @@ enum RunbookFuzzer {
     problems += found.unlocated.map { "not located in the file: \($0)" }
     problems += found.silent.map { "refused without an error: \($0)" }
     problems += found.bombsAccepted.map { "alias bomb accepted: \($0)" }
+    problems += found.unbounded.map { "accepted a number a run cannot use: \($0)" }
     if found.durations.count != iterations {
       problems.append("ran \(found.durations.count) of \(iterations)")
     }
@@ -528,7 +555,7 @@ enum RunbookFuzzer {
       "kept_slow": found.durations.filter { $0 >= FuzzSettings.keepSlowerThan }.count,
       "errors_checked": found.diagnostics, "unlocated": found.unlocated.count,
       "refused_silently": found.silent.count, "invalid_utf8": found.invalidUTF8,
-      "bombs_accepted": found.bombsAccepted.count,
+      "bombs_accepted": found.bombsAccepted.count, "unbounded_accepted": found.unbounded.count,
       "by_kind": found.perKind.mapValues {
         ["count": $0.count, "refused": $0.refused, "slowest_s": $0.slowest]
       },

@@ -1,3 +1,4 @@
+import RollbackCore
 import Testing
 
 @testable import RollbackSystem
@@ -57,12 +58,18 @@ struct RedactionTests {
 
   @Test(
     "secret names",
-    arguments: ["DATABASE_PASSWORD", "PROM_TOKEN", "client_secret", "API_KEY", "SLACK_WEBHOOK"])
+    arguments: [
+      "DATABASE_PASSWORD", "PROM_TOKEN", "client_secret", "API_KEY", "SLACK_WEBHOOK", "DB_PASSWD",
+      "AUTH_HEADER", "db.pass", "x-pwd", "apikey", "AWS_CREDENTIALS", "session-cookie", "SENTRY_DSN",
+      "private.key",
+    ])
   func secretNames(name: String) {
     #expect(Redaction.isSecretName(name))
   }
 
-  @Test("ordinary names are not secret", arguments: ["DATABASE_HOST", "NODE_ENV", "PORT"])
+  @Test(
+    "ordinary names are not secret",
+    arguments: ["DATABASE_HOST", "NODE_ENV", "PORT", "MONKEY_MODE", "KEYBOARD", "PASSENGER_COUNT", "AUTHOR"])
   func ordinaryNames(name: String) {
     #expect(!Redaction.isSecretName(name))
   }
@@ -70,7 +77,7 @@ struct RedactionTests {
   @Test("environment maps mask secret values only")
   func environment() {
     #expect(
-      Redaction.environment(["PGPASSWORD": "x", "PGHOST": "db"]) == ["PGPASSWORD": "****", "PGHOST": "db"])
+      Redaction.environment(["PG_PASSWORD": "x", "PGHOST": "db"]) == ["PG_PASSWORD": "****", "PGHOST": "db"])
   }
 
   @Test("endpoint shows host and port only")
@@ -85,5 +92,33 @@ struct RedactionTests {
     #expect(
       Redaction.secretsInURL("postgresql://u:p%40ss@h/db?sslpassword=k")
         == ["p@ss", "p%40ss", "k"])
+  }
+
+  @Test("a secret is masked lower-cased, upper-cased and JSON-escaped too")
+  func secretForms() {
+    let secret = "Hunter2/\"Quote\\"
+    let echoed = "FATAL: role \"hunter2/\"quote\\\" does not exist"
+    #expect(Redaction.secrets([secret], in: echoed) == "FATAL: role \"****\" does not exist")
+    #expect(Redaction.secrets([secret], in: "upper HUNTER2/\"QUOTE\\ here") == "upper **** here")
+    let journalled = JSONValue.object([("error", .string("bad \(secret)"))]).rendered()
+    #expect(journalled == #"{"error":"bad Hunter2/\"Quote\\"}"#)
+    #expect(Redaction.secrets([secret], in: journalled) == #"{"error":"bad ****"}"#)
+    #expect(Redaction.secrets([secret], in: #"{"e":"Hunter2\/\"Quote\\"}"#) == #"{"e":"****"}"#)
+  }
+
+  @Test("Authorization, Proxy-Authorization, Cookie and X-Api-Key values are masked as text and as JSON")
+  func secretHeaders() {
+    #expect(
+      Redaction.text("sent Authorization: Basic c3ZjOnB3\nnext") == "sent Authorization: Basic ****\nnext")
+    #expect(Redaction.text("proxy-authorization: Bearer abc.def") == "proxy-authorization: Bearer ****")
+    #expect(Redaction.text("Cookie: session=abc; theme=dark") == "Cookie: ****")
+    #expect(
+      Redaction.text(#"{"X-Api-Key": "k-123", "Accept": "json"}"#)
+        == #"{"X-Api-Key": "****", "Accept": "json"}"#)
+    #expect(
+      Redaction.text(#"{"detail":"GET with Authorization: tok-1","x":1}"#)
+        == #"{"detail":"GET with Authorization: ****","x":1}"#)
+    #expect(Redaction.text("Content-Type: text/plain") == "Content-Type: text/plain")
+    #expect(Redaction.text("with Cookie: ****; Accept: json") == "with Cookie: ****; Accept: json")
   }
 }
