@@ -96,6 +96,7 @@ public struct DotEnvDocument: Sendable, Equatable {
   private func uniqueAssignment(of key: String, in scan: DotEnvScan) throws(DotEnvError) -> DotEnvAssignment?
   {
     let matches = scan.assignments.filter { $0.key == key }
+    if !scan.colonAssignments.isEmpty { throw .colonAssignment(key: key, lines: scan.colonAssignments) }
     if matches.count > 1 { throw .duplicateKey(key: key, lines: matches.map(\.line)) }
     if let match = matches.first, match.textAfterQuote {
       throw .textAfterClosingQuote(key: key, line: match.line, quote: match.quote.text)

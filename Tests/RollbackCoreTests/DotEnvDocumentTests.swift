@@ -210,6 +210,56 @@ struct DotEnvDocumentTests {
     #expect(throws: Never.self) { try DotEnvDocument(string: text).setting(key: "B", value: "3") }
   }
 
+  @Test(
+    "a multi-line value opened by a line other parsers read as an assignment hides the key too",
+    arguments: [
+      ("CERT: \"line1\nNEXT=true\nline3\"\nB=2\n", "CERT"),
+      ("export CERT : 'line1\nNEXT=true\n'\n", "CERT"),
+      ("CLÉ=\"line1\nNEXT=true\nline3\"\n", "CLÉ"),
+      ("LIST[0]=`a\nNEXT=true\n`\n", "LIST[0]"),
+    ])
+  func keyInsideLooseMultilineValue(text: String, enclosing: String) throws {
+    let expected = DotEnvError.keyInsideMultilineValue(
+      key: "NEXT", line: 2, enclosingKey: enclosing, enclosingLine: 1)
+    #expect(throws: expected) { try DotEnvDocument(string: text).setting(key: "NEXT", value: "false") }
+    #expect(throws: expected) { try DotEnvDocument(string: text).value(of: "NEXT") }
+    // A line after the value is still an assignment.
+    let after = try DotEnvDocument(string: text + "OTHER=1\n").setting(key: "OTHER", value: "2")
+    #expect(after.bytes == Array((text + "OTHER=2\n").utf8))
+  }
+
+  @Test("a colon line that opens no quote changes nothing; the key itself written with ':' is refused")
+  func colonLines() throws {
+    let text = "URL: http://example.com\nNOTE: plain\nNEXT=true\n"
+    let edit = try DotEnvDocument(string: text).setting(key: "NEXT", value: "false")
+    #expect(edit.bytes == Array("URL: http://example.com\nNOTE: plain\nNEXT=false\n".utf8))
+    let colon = DotEnvError.colonAssignment(key: "NEXT", lines: [2])
+    #expect(throws: colon) {
+      try DotEnvDocument(string: "A=1\nNEXT: true\n").setting(key: "NEXT", value: "false")
+    }
+    #expect(throws: colon) { try DotEnvDocument(string: "A=1\nexport NEXT :true\n").value(of: "NEXT") }
+    #expect(colon.description.hasPrefix("NEXT is set with ':' instead of '=' on line 2"))
+  }
+
+  @Test("a file with carriage returns alone as line ends is refused, never appended to")
+  func loneCarriageReturns() throws {
+    let expected = DotEnvError.loneCarriageReturn(line: 1)
+    #expect(throws: expected) {
+      try DotEnvDocument(string: "A=1\rNEXT=true\r").setting(key: "NEXT", value: "false")
+    }
+    #expect(throws: expected) {
+      try DotEnvDocument(string: "A=1\rB=2\r").setting(key: "NEXT", value: "false")
+    }
+    #expect(throws: expected) { try DotEnvDocument(string: "A=1\rNEXT=true\r").value(of: "NEXT") }
+    #expect(throws: DotEnvError.loneCarriageReturn(line: 4)) {
+      try DotEnvDocument(string: "A=1\r\nB=2\n\nC=\"x\ry\"\n").value(of: "A")
+    }
+    // CRLF is fine, and so is a value's escaped \\r.
+    let edit = try DotEnvDocument(string: "A=\"x\\ry\"\r\nNEXT=true\r\n").setting(key: "NEXT", value: "false")
+    #expect(edit.bytes == Array("A=\"x\\ry\"\r\nNEXT=false\r\n".utf8))
+    #expect(expected.description.contains("line 1") && expected.description.contains("retry"))
+  }
+
   @Test("bad keys, bad values and non-UTF-8 values are refused")
   func invalidInput() throws {
     let document = DotEnvDocument(string: "NEXT=true\n")
