@@ -181,14 +181,25 @@ public struct DotEnvDocument: Sendable, Equatable {
     [DotEnvQuote.double.rawValue] + doubleEscaped(Array(value.utf8)) + [DotEnvQuote.double.rawValue]
   }
 
+  /// True when the editor accepts `key`: not empty; letters, digits, `_`, `.` and `-` only.
+  public static func isValidKey(_ key: String) -> Bool {
+    !key.isEmpty && key.utf8.allSatisfy(DotEnvByte.isKey)
+  }
+
+  /// Why the editor would refuse to write `value` ("contains a line break"), or `nil`.
+  public static func valueProblem(_ value: String) -> String? {
+    if value.utf8.contains(where: { $0 == DotEnvByte.newline || $0 == DotEnvByte.carriageReturn }) {
+      return "contains a line break"
+    }
+    if value.utf8.contains(0) { return "contains a NUL byte" }
+    return nil
+  }
+
   private static func validate(key: String) throws(DotEnvError) {
-    guard !key.isEmpty, key.utf8.allSatisfy(DotEnvByte.isKey) else { throw .invalidKey(key: key) }
+    guard isValidKey(key) else { throw .invalidKey(key: key) }
   }
 
   private static func validate(value: String, for key: String) throws(DotEnvError) {
-    if value.utf8.contains(where: { $0 == DotEnvByte.newline || $0 == DotEnvByte.carriageReturn }) {
-      throw .invalidValue(key: key, reason: "contains a line break")
-    }
-    if value.utf8.contains(0) { throw .invalidValue(key: key, reason: "contains a NUL byte") }
+    if let reason = valueProblem(value) { throw .invalidValue(key: key, reason: reason) }
   }
 }
