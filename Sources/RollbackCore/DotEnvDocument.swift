@@ -34,9 +34,11 @@ public struct DotEnvDocument: Sendable, Equatable {
 
   /// A copy of the document with `key` set to `value`, changing only the bytes of that value.
   ///
-  /// The value keeps its quoting style; an unquoted value that needs quotes (blanks, `#`, quotes)
-  /// becomes double-quoted. An absent key is appended as `KEY=value` with the file's line ending.
-  /// A key that already has the value gives `.unchanged` and the same bytes.
+  /// The value keeps its quoting style, except backticks (python-dotenv does not read them as
+  /// quotes), which give way to no quotes; an unquoted value that needs quotes (blanks, `#`,
+  /// quotes) becomes double-quoted. An absent key is appended as `KEY=value` with the file's line ending.
+  /// A key that already has the value gives `.unchanged` and the same bytes (unless it is
+  /// backticked: then it is rewritten without them).
   public func setting(key: String, value: String) throws(DotEnvError) -> DotEnvEdit {
     try Self.validate(key: key)
     try Self.validate(value: value, for: key)
@@ -45,7 +47,8 @@ public struct DotEnvDocument: Sendable, Equatable {
       return appending(key: key, value: value)
     }
     let oldValue = try decode(assignment)
-    if oldValue == value {
+    // A backticked value is rewritten even when equal: python-dotenv reads the backticks too.
+    if oldValue == value, assignment.quote != .backtick {
       return DotEnvEdit(
         key: key, oldValue: oldValue, newValue: value, change: .unchanged, line: assignment.line,
         bytes: bytes, replacedRange: assignment.contentRange,
@@ -53,7 +56,12 @@ public struct DotEnvDocument: Sendable, Equatable {
     }
     let range: Range<Int>
     let replacement: [UInt8]
-    if let content = Self.encode(value, inside: assignment.quote) {
+    if assignment.quote == .backtick {
+      // python-dotenv (and others) do not read backticks as quotes: the new value is written in
+      // a form every parser reads alike (unquoted, or double-quoted when it needs quotes).
+      range = assignment.valueRange
+      replacement = Self.encode(value, inside: .none) ?? Self.doubleQuoted(value)
+    } else if let content = Self.encode(value, inside: assignment.quote) {
       range = assignment.contentRange
       replacement = content
     } else {

@@ -48,7 +48,8 @@ let dotEnvEditFixtures: [DotEnvEditFixture] = [
   .init("export with tabs", "\texport\tNEXT=true\n", expect: "\texport\tNEXT=false\n"),
   .init("single quotes", "NEXT='true'\n", expect: "NEXT='false'\n"),
   .init("double quotes", "NEXT=\"true\"\n", expect: "NEXT=\"false\"\n"),
-  .init("backticks", "NEXT=`true`\n", expect: "NEXT=`false`\n"),
+  // python-dotenv reads backticks as part of the value: the new value goes without them.
+  .init("backticks", "NEXT=`true`\n", expect: "NEXT=false\n"),
   .init("inline comment", "NEXT=true # flip me\n", expect: "NEXT=false # flip me\n"),
   .init("inline comment after tab", "NEXT=true\t#x\n", expect: "NEXT=false\t#x\n"),
   .init("comment after double quotes", "NEXT=\"true\"  # c\n", expect: "NEXT=\"false\"  # c\n"),
@@ -226,6 +227,17 @@ struct DotEnvDocumentTests {
     // A line after the value is still an assignment.
     let after = try DotEnvDocument(string: text + "OTHER=1\n").setting(key: "OTHER", value: "2")
     #expect(after.bytes == Array((text + "OTHER=2\n").utf8))
+  }
+
+  @Test("a backticked value is written without backticks, even when it already has the value")
+  func backticksGiveWay() throws {
+    let same = try DotEnvDocument(string: "A=1\nNEXT=`true` # c\n").setting(key: "NEXT", value: "true")
+    #expect(same.change == .replaced)
+    #expect(same.bytes == Array("A=1\nNEXT=true # c\n".utf8))
+    let spaced = try DotEnvDocument(string: "NEXT=`a\nb`\n").setting(key: "NEXT", value: "x y")
+    #expect(spaced.bytes == Array("NEXT=\"x y\"\n".utf8))
+    let again = try spaced.document.setting(key: "NEXT", value: "x y")
+    #expect(again.isUnchanged)
   }
 
   @Test("a colon line that opens no quote changes nothing; the key itself written with ':' is refused")
