@@ -105,6 +105,7 @@ public struct DotEnvDocument: Sendable, Equatable {
   {
     let matches = scan.assignments.filter { $0.key == key }
     if !scan.colonAssignments.isEmpty { throw .colonAssignment(key: key, lines: scan.colonAssignments) }
+    if !scan.bareKeys.isEmpty { throw .keyWithoutValue(key: key, lines: scan.bareKeys) }
     if matches.count > 1 { throw .duplicateKey(key: key, lines: matches.map(\.line)) }
     if let match = matches.first, match.textAfterQuote {
       throw .textAfterClosingQuote(key: key, line: match.line, quote: match.quote.text)

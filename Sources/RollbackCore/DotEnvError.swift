@@ -23,6 +23,9 @@ public enum DotEnvError: Error, Sendable, Equatable, CustomStringConvertible {
   case loneCarriageReturn(line: Int)
   /// The key is assigned as `KEY: value`, which some parsers read and others do not.
   case colonAssignment(key: String, lines: [Int])
+  /// The key stands alone on a line, without `=`: python-dotenv reads it as unset, dotenv v16
+  /// takes a `=` on a later line for its assignment.
+  case keyWithoutValue(key: String, lines: [Int])
 
   /// A short lowercase message: what is wrong, where, and what to do.
   public var description: String {
@@ -53,6 +56,10 @@ public enum DotEnvError: Error, Sendable, Equatable, CustomStringConvertible {
       return
         "\(key) is set with ':' instead of '=' on line\(lines.count == 1 ? "" : "s") \(Self.list(lines)); "
         + "parsers disagree about such a line, so write it as \(key)=value (once) and retry"
+    case .keyWithoutValue(let key, let lines):
+      return "\(key) stands alone without '=' on line\(lines.count == 1 ? "" : "s") \(Self.list(lines)); "
+        + "parsers disagree about such a line (python-dotenv reads \(key) as unset), so remove it or "
+        + "write \(key)=value and retry"
     }
   }
 

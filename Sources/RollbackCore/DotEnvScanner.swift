@@ -57,6 +57,9 @@ struct DotEnvScan: Sendable, Equatable {
   /// Lines that assign the key as `KEY: value` (Node dotenv and others read them; python-dotenv
   /// does not), by line.
   var colonAssignments: [Int] = []
+  /// Lines holding the key alone, without `=` (python-dotenv reads it as unset; dotenv v16 reads
+  /// a `=` on a later line as its assignment), by line.
+  var bareKeys: [Int] = []
 }
 
 /// Byte values the scanner looks at.
@@ -147,6 +150,36 @@ struct DotEnvScanner {
       }
       index += 1
     }
+  }
+
+  /// The key's byte range when the line from `start` is `[blanks][export blanks]KEY[blanks]`,
+  /// maybe followed by a comment: a key with no `=`.
+  private func bareKey(at start: Int) -> Range<Int>? {
+    var index = start
+    while index < bytes.count, DotEnvByte.isBlank(bytes[index]) { index += 1 }
+    var candidates = [index]
+    let exportEnd = index + DotEnvByte.export.count
+    if exportEnd < bytes.count, bytes[index..<exportEnd].elementsEqual(DotEnvByte.export),
+      DotEnvByte.isBlank(bytes[exportEnd])
+    {
+      var afterExport = exportEnd
+      while afterExport < bytes.count, DotEnvByte.isBlank(bytes[afterExport]) { afterExport += 1 }
+      candidates.insert(afterExport, at: 0)
+    }
+    for keyStart in candidates {
+      var keyEnd = keyStart
+      while keyEnd < bytes.count, keyTable[Int(bytes[keyEnd])] != 0 { keyEnd += 1 }
+      guard keyEnd > keyStart else { continue }
+      var after = keyEnd
+      while after < bytes.count, DotEnvByte.isBlank(bytes[after]) { after += 1 }
+      if after == bytes.count || bytes[after] == DotEnvByte.newline
+        || bytes[after] == DotEnvByte.carriageReturn
+        || bytes[after] == DotEnvByte.hash
+      {
+        return keyStart..<keyEnd
+      }
+    }
+    return nil
   }
 
   /// What other dotenv parsers read as the start of an assignment when this scanner does not
@@ -247,6 +280,7 @@ struct DotEnvScanner {
     guard let head = assignmentHead(at: index) else {
       // Not an assignment here, but maybe for another parser: a quoted value it opens is
       // followed all the same, and the key itself in that form is recorded (and refused).
+      if let bare = bareKey(at: index), records(bare) { scan.bareKeys.append(line) }
       if let loose = looseHead(at: index) {
         if loose.colon, records(loose.key) { scan.colonAssignments.append(line) }
         index = loose.afterSeparator

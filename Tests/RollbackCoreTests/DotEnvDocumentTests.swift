@@ -253,6 +253,22 @@ struct DotEnvDocumentTests {
     #expect(colon.description.hasPrefix("NEXT is set with ':' instead of '=' on line 2"))
   }
 
+  @Test("the key alone on a line, without '=', is refused (python-dotenv reads it as unset)")
+  func keyWithoutValue() {
+    let expected = DotEnvError.keyWithoutValue(key: "NEXT", lines: [3])
+    #expect(throws: expected) {
+      try DotEnvDocument(string: "A=1\nNEXT=1\nNEXT\n=true\n").setting(key: "NEXT", value: "false")
+    }
+    #expect(throws: DotEnvError.keyWithoutValue(key: "NEXT", lines: [1, 2])) {
+      try DotEnvDocument(string: "export NEXT # later\n  NEXT\nB=2\n").value(of: "NEXT")
+    }
+    #expect(expected.description.hasPrefix("NEXT stands alone without '=' on line 3"))
+    // Other bare words change nothing.
+    #expect(throws: Never.self) {
+      try DotEnvDocument(string: "NEXTA\nexport\nNEXT=1\n").setting(key: "NEXT", value: "2")
+    }
+  }
+
   @Test("a file with carriage returns alone as line ends is refused, never appended to")
   func loneCarriageReturns() throws {
     let expected = DotEnvError.loneCarriageReturn(line: 1)

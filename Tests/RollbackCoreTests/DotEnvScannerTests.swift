@@ -31,7 +31,8 @@ struct DotEnvScannerTests {
         DotEnvScan(
           assignments: full.scan.assignments.filter { $0.key == key },
           shadowed: full.scan.shadowed.filter { $0.key == key },
-          colonAssignments: full.colons.filter { $0.key == key }.map(\.line)))
+          colonAssignments: full.colons.filter { $0.key == key }.map(\.line),
+          bareKeys: full.bareKeys.filter { $0.key == key }.map(\.line)))
     case .failure(let error):
       return .failed(error)
     }
@@ -99,6 +100,7 @@ struct DotEnvScannerTests {
       "CLÉ='a\nNEXT=1\n'\nL[0]=`b\nNEXT=2`\n",
       "NEXT: 1\nexport NEXT :2\nhttp://x\n:\"y\n",
       "A=1\rNEXT=true\r",
+      "NEXT\n=true\nexport NEXT # c\n  NEXT\t\r\nexport\nNEXTA\n",
       "A=1\r\nNEXT=\"x\ry\"\r\n",
       "",
     ])
@@ -149,6 +151,7 @@ struct ReferenceDotEnvScanner {
   struct Full {
     var scan = DotEnvScan()
     var colons: [(key: String, line: Int)] = []
+    var bareKeys: [(key: String, line: Int)] = []
   }
 
   private let bytes: [UInt8]
@@ -156,6 +159,7 @@ struct ReferenceDotEnvScanner {
   private var line = 1
   private var scan = DotEnvScan()
   private var colons: [(key: String, line: Int)] = []
+  private var bareKeys: [(key: String, line: Int)] = []
 
   /// Scans `bytes`; throws when a quote is still open at the end of the file.
   static func scan(_ bytes: [UInt8]) throws(DotEnvError) -> Full {
@@ -164,7 +168,19 @@ struct ReferenceDotEnvScanner {
     }
     var scanner = ReferenceDotEnvScanner(bytes: bytes)
     let scan = try scanner.run()
-    return Full(scan: scan, colons: scanner.colons)
+    return Full(scan: scan, colons: scanner.colons, bareKeys: scanner.bareKeys)
+  }
+
+  /// The key when the line from `start` is a key alone (`[export ]KEY`, maybe a comment after).
+  static func bareKey(in bytes: [UInt8], at start: Int) -> String? {
+    let lineEnd = bytes[start...].firstIndex(of: 10) ?? bytes.count
+    var text = String(decoding: bytes[start..<lineEnd], as: UTF8.self)
+    if text.hasSuffix("\r") { text.removeLast() }
+    if let hash = text.firstIndex(of: "#") { text = String(text[..<hash]) }
+    var words = text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+    if words.count == 2, words[0] == "export" { words.removeFirst() }
+    guard words.count == 1, let key = words.first, key.utf8.allSatisfy(DotEnvByte.isKey) else { return nil }
+    return key
   }
 
   /// The line from `start` as other parsers may read it: `[blanks][export blanks]KEY[blanks]=`
@@ -240,6 +256,7 @@ struct ReferenceDotEnvScanner {
 
   private mutating func scanLine() throws(DotEnvError) {
     guard let head = Self.assignmentHead(in: bytes, at: index) else {
+      if let bare = Self.bareKey(in: bytes, at: index) { bareKeys.append((bare, line)) }
       if let loose = Self.looseHead(in: bytes, at: index) {
         if loose.colon { colons.append((loose.key, line)) }
         index = loose.afterSeparator

@@ -151,6 +151,15 @@ enum DotEnvFuzzer {
         {
           return "refused for a ':' assignment, but there is none: \(text)"
         }
+      case .keyWithoutValue(_, let lines):
+        let lineTexts = original.split(separator: 10, omittingEmptySubsequences: false)
+        for line in lines {
+          let text =
+            lineTexts.indices.contains(line - 1) ? String(decoding: lineTexts[line - 1], as: UTF8.self) : ""
+          if !text.contains(key) || text.contains("=") {
+            return "refused for a key without '=' on line \(line), but it reads '\(text)'"
+          }
+        }
       case .keyInsideMultilineValue, .unterminatedQuote, .textAfterClosingQuote:
         break
       }
