@@ -36,7 +36,7 @@ ifeq ($(shell command -v $(SWIFT) 2>/dev/null),)
 endif
 
 DEPS_PACKAGES := libcurl4-openssl-dev libpq-dev postgresql prometheus supervisor python3 \
-                 hyperfine python3-jsonschema python3-yaml
+                 hyperfine python3-jsonschema python3-yaml python3-dotenv
 # Only `make bench` needs these: the Ansible contender and GNU time for peak memory.
 BENCH_PACKAGES := $(DEPS_PACKAGES) ansible-core time jq curl
 
