@@ -1,3 +1,5 @@
+import Foundation
+
 /// How a dotenv value is quoted.
 enum DotEnvQuote: UInt8, Sendable {
   /// `KEY=value`
@@ -137,18 +139,18 @@ struct DotEnvScanner {
   /// Throws at the first carriage return not followed by a line feed: Node dotenv and python-dotenv
   /// read one as a line break, this scanner (and others) do not, so such a file is refused.
   private func refuseLoneCarriageReturns() throws(DotEnvError) {
-    var newlines = 0
+    guard let base = bytes.baseAddress else { return }
     var index = 0
-    while index < bytes.count {
-      let byte = bytes[index]
-      if byte == DotEnvByte.newline {
-        newlines += 1
-      } else if byte == DotEnvByte.carriageReturn,
-        index + 1 == bytes.count || bytes[index + 1] != DotEnvByte.newline
-      {
-        throw .loneCarriageReturn(line: newlines + 1)
+    // memchr finds each carriage return (most files have none, or only CRLFs).
+    while index < bytes.count,
+      let found = memchr(base + index, Int32(DotEnvByte.carriageReturn), bytes.count - index)
+    {
+      let offset = UnsafeRawPointer(found) - UnsafeRawPointer(base)
+      if offset + 1 == bytes.count || bytes[offset + 1] != DotEnvByte.newline {
+        let line = bytes[..<offset].reduce(1) { $0 + ($1 == DotEnvByte.newline ? 1 : 0) }
+        throw .loneCarriageReturn(line: line)
       }
-      index += 1
+      index = offset + 2
     }
   }
 
