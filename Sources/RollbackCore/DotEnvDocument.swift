@@ -23,8 +23,9 @@ public struct DotEnvDocument: Sendable, Equatable {
 
   /// The value of `key`, unquoted and unescaped, or `nil` when the key is not assigned.
   ///
-  /// Throws when the key is assigned twice, appears inside a multi-line value, its value is not
-  /// UTF-8, or a quote anywhere in the file is never closed.
+  /// Throws when the key is assigned twice, appears inside a multi-line value, is written
+  /// `KEY: value` or alone without `=`, its value is not UTF-8, a quote anywhere in the file is
+  /// never closed, or a carriage return anywhere is not followed by a line feed.
   public func value(of key: String) throws(DotEnvError) -> String? {
     try Self.validate(key: key)
     let scan = try DotEnvScanner.scan(bytes, key: Array(key.utf8))
