@@ -67,6 +67,20 @@ struct FlagCommand: AsyncParsableCommand {
     } else {
       throw CLIError.usage("name the flag: \(runbook.flags.keys.sorted().joined(separator: ", "))")
     }
+    // The rules `validate` applies to flag steps: no percentage without percent_key (the flag's
+    // own key would get the number), no step-down without a ladder.
+    for name in names {
+      guard let flag = runbook.flags[name] else { continue }
+      if case .percent = change, flag.percentKey == nil {
+        throw CLIError.usage(
+          "flag '\(name)' has no percent_key; a percent change needs one (it would write the number "
+            + "into \(flag.key)); nothing was changed")
+      }
+      if change == .stepDown, flag.stages.count < 2 {
+        throw CLIError.usage(
+          "flag '\(name)' has no ladder to step down; give it percent_key and stages; nothing was changed")
+      }
+    }
     var bag = DiagnosticBag()
     let editors = names.compactMap { name -> FlagEditor? in
       guard let flag = runbook.flags[name] else { return nil }
@@ -78,30 +92,43 @@ struct FlagCommand: AsyncParsableCommand {
     }
     guard let change else {
       var report: [JSONValue] = []
+      var problems = 0
       for editor in editors {
         let flag = editor.flag
         Console.human(
           "\(flag.name) (\(flag.key); on = \(flag.enabled), off = \(flag.disabled))", json: options.json)
         var files: [JSONValue] = []
-        // Each file's percentage read once, not every file again for each file.
-        let percents = flag.percentKey.map { editor.values(of: $0) }
-        for (index, (file, value)) in editor.values(of: flag.key).enumerated() {
-          let percent = percents?[index].value
-          let state =
-            value.map { $0 == flag.enabled ? "on" : ($0 == flag.disabled ? "off" : "other") } ?? "unset"
-          var line = "  \(file): \(value ?? "(unset)") [\(state)]"
-          if let percentKey = flag.percentKey { line += " \(percentKey)=\(percent ?? "(unset)")" }
+        for file in editor.files {
+          let read = FlagStatusReader.reading(of: file, flag: flag)
+          let value = read.value
+          let percent = read.percent
+          let state: String
+          var line: String
+          if let error = read.error {
+            problems += 1
+            state = "error"
+            line = "  \(file): error: \(error)"
+          } else {
+            state =
+              value.map { $0 == flag.enabled ? "on" : ($0 == flag.disabled ? "off" : "other") } ?? "unset"
+            line = "  \(file): \(value ?? "(unset)") [\(state)]"
+            if let percentKey = flag.percentKey { line += " \(percentKey)=\(percent ?? "(unset)")" }
+          }
           Console.human(line, json: options.json)
           files.append(
             .object([
               ("file", .string(file)), ("value", .string(value)), ("state", .string(state)),
-              ("percent", .string(percent)),
+              ("percent", .string(percent)), ("error", .string(read.error)),
             ]))
         }
         report.append(
           .object([("flag", .string(flag.name)), ("key", .string(flag.key)), ("files", .array(files))]))
       }
       if options.json { Console.output(JSONValue.array(report).pretty()) }
+      if problems > 0 {
+        Console.error("error: \(problems) file\(problems == 1 ? "" : "s") could not be read; see above")
+        throw ExitCode(1)
+      }
       return
     }
     let state = stateDirectory(options, runbookPath: loaded.path)
@@ -150,5 +177,85 @@ struct FlagCommand: AsyncParsableCommand {
       }
     }
     if options.json { Console.output(JSONValue.array(results).pretty()) }
+  }
+}
+
+/// Reads a flag's value and rollout percentage from one file for `flag status`, or says why it
+/// cannot: missing, not a regular file (checked on the open descriptor, so a FIFO never blocks),
+/// unreadable, or refused by the dotenv editor.
+enum FlagStatusReader {
+  /// What one file shows: the values, or the reason they cannot be read.
+  struct Reading {
+    var value: String?
+    var percent: String?
+    var error: String?
+  }
+
+  static func reading(of path: String, flag: FeatureFlag) -> Reading {
+    let bytes: [UInt8]
+    switch readRegularFile(path) {
+    case .success(let read):
+      guard let read else {
+        // A missing file a change would create reads as unset; otherwise it is a problem.
+        return flag.create
+          ? Reading() : Reading(error: "does not exist (set create: true on the flag to create it)")
+      }
+      bytes = read
+    case .failure(let reason):
+      return Reading(error: reason.message)
+    }
+    let document = DotEnvDocument(bytes: bytes)
+    var reading = Reading()
+    do { reading.value = try document.value(of: flag.key) } catch { reading.error = error.description }
+    if let percentKey = flag.percentKey {
+      do { reading.percent = try document.value(of: percentKey) } catch {
+        reading.error = reading.error ?? error.description
+      }
+    }
+    return reading
+  }
+
+  struct Failure: Error {
+    let message: String
+  }
+
+  /// The file's bytes, `nil` when it does not exist, or why it cannot be read.
+  static func readRegularFile(_ path: String) -> Result<[UInt8]?, Failure> {
+    let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+    guard descriptor >= 0 else {
+      let code = errno
+      if code == ENOENT { return .success(nil) }
+      return .failure(Failure(message: "cannot be opened: \(String(cString: strerror(code)))"))
+    }
+    defer { close(descriptor) }
+    var info = stat()
+    guard fstat(descriptor, &info) == 0 else {
+      return .failure(Failure(message: "cannot be examined: \(String(cString: strerror(errno)))"))
+    }
+    let type = info.st_mode & S_IFMT
+    guard type == S_IFREG else {
+      let kind: String
+      switch type {
+      case S_IFDIR: kind = "a directory"
+      case S_IFIFO: kind = "a FIFO"
+      case S_IFSOCK: kind = "a socket"
+      case S_IFCHR: kind = "a character device"
+      case S_IFBLK: kind = "a block device"
+      default: kind = "not a regular file"
+      }
+      return .failure(Failure(message: "is \(kind), not a regular file"))
+    }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65_536)
+    while true {
+      let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+      if count == 0 { break }
+      if count < 0 {
+        if errno == EINTR { continue }
+        return .failure(Failure(message: "cannot be read: \(String(cString: strerror(errno)))"))
+      }
+      bytes.append(contentsOf: chunk[0..<count])
+    }
+    return .success(bytes)
   }
 }

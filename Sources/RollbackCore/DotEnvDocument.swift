@@ -23,8 +23,9 @@ public struct DotEnvDocument: Sendable, Equatable {
 
   /// The value of `key`, unquoted and unescaped, or `nil` when the key is not assigned.
   ///
-  /// Throws when the key is assigned twice, appears inside a multi-line value, its value is not
-  /// UTF-8, or a quote anywhere in the file is never closed.
+  /// Throws when the key is assigned twice, appears inside a multi-line value, is written
+  /// `KEY: value` or alone without `=`, its value is not UTF-8, a quote anywhere in the file is
+  /// never closed, or a carriage return anywhere is not followed by a line feed.
   public func value(of key: String) throws(DotEnvError) -> String? {
     try Self.validate(key: key)
     let scan = try DotEnvScanner.scan(bytes, key: Array(key.utf8))
@@ -34,9 +35,11 @@ public struct DotEnvDocument: Sendable, Equatable {
 
   /// A copy of the document with `key` set to `value`, changing only the bytes of that value.
   ///
-  /// The value keeps its quoting style; an unquoted value that needs quotes (blanks, `#`, quotes)
-  /// becomes double-quoted. An absent key is appended as `KEY=value` with the file's line ending.
-  /// A key that already has the value gives `.unchanged` and the same bytes.
+  /// The value keeps its quoting style, except backticks (python-dotenv does not read them as
+  /// quotes), which give way to no quotes; an unquoted value that needs quotes (blanks, `#`,
+  /// quotes) becomes double-quoted. An absent key is appended as `KEY=value` with the file's line ending.
+  /// A key that already has the value gives `.unchanged` and the same bytes (unless it is
+  /// backticked: then it is rewritten without them).
   public func setting(key: String, value: String) throws(DotEnvError) -> DotEnvEdit {
     try Self.validate(key: key)
     try Self.validate(value: value, for: key)
@@ -45,7 +48,8 @@ public struct DotEnvDocument: Sendable, Equatable {
       return appending(key: key, value: value)
     }
     let oldValue = try decode(assignment)
-    if oldValue == value {
+    // A backticked value is rewritten even when equal: python-dotenv reads the backticks too.
+    if oldValue == value, assignment.quote != .backtick {
       return DotEnvEdit(
         key: key, oldValue: oldValue, newValue: value, change: .unchanged, line: assignment.line,
         bytes: bytes, replacedRange: assignment.contentRange,
@@ -53,7 +57,12 @@ public struct DotEnvDocument: Sendable, Equatable {
     }
     let range: Range<Int>
     let replacement: [UInt8]
-    if let content = Self.encode(value, inside: assignment.quote) {
+    if assignment.quote == .backtick {
+      // python-dotenv (and others) do not read backticks as quotes: the new value is written in
+      // a form every parser reads alike (unquoted, or double-quoted when it needs quotes).
+      range = assignment.valueRange
+      replacement = Self.encode(value, inside: .none) ?? Self.doubleQuoted(value)
+    } else if let content = Self.encode(value, inside: assignment.quote) {
       range = assignment.contentRange
       replacement = content
     } else {
@@ -96,6 +105,8 @@ public struct DotEnvDocument: Sendable, Equatable {
   private func uniqueAssignment(of key: String, in scan: DotEnvScan) throws(DotEnvError) -> DotEnvAssignment?
   {
     let matches = scan.assignments.filter { $0.key == key }
+    if !scan.colonAssignments.isEmpty { throw .colonAssignment(key: key, lines: scan.colonAssignments) }
+    if !scan.bareKeys.isEmpty { throw .keyWithoutValue(key: key, lines: scan.bareKeys) }
     if matches.count > 1 { throw .duplicateKey(key: key, lines: matches.map(\.line)) }
     if let match = matches.first, match.textAfterQuote {
       throw .textAfterClosingQuote(key: key, line: match.line, quote: match.quote.text)
@@ -180,14 +191,25 @@ public struct DotEnvDocument: Sendable, Equatable {
     [DotEnvQuote.double.rawValue] + doubleEscaped(Array(value.utf8)) + [DotEnvQuote.double.rawValue]
   }
 
+  /// True when the editor accepts `key`: not empty; letters, digits, `_`, `.` and `-` only.
+  public static func isValidKey(_ key: String) -> Bool {
+    !key.isEmpty && key.utf8.allSatisfy(DotEnvByte.isKey)
+  }
+
+  /// Why the editor would refuse to write `value` ("contains a line break"), or `nil`.
+  public static func valueProblem(_ value: String) -> String? {
+    if value.utf8.contains(where: { $0 == DotEnvByte.newline || $0 == DotEnvByte.carriageReturn }) {
+      return "contains a line break"
+    }
+    if value.utf8.contains(0) { return "contains a NUL byte" }
+    return nil
+  }
+
   private static func validate(key: String) throws(DotEnvError) {
-    guard !key.isEmpty, key.utf8.allSatisfy(DotEnvByte.isKey) else { throw .invalidKey(key: key) }
+    guard isValidKey(key) else { throw .invalidKey(key: key) }
   }
 
   private static func validate(value: String, for key: String) throws(DotEnvError) {
-    if value.utf8.contains(where: { $0 == DotEnvByte.newline || $0 == DotEnvByte.carriageReturn }) {
-      throw .invalidValue(key: key, reason: "contains a line break")
-    }
-    if value.utf8.contains(0) { throw .invalidValue(key: key, reason: "contains a NUL byte") }
+    if let reason = valueProblem(value) { throw .invalidValue(key: key, reason: reason) }
   }
 }

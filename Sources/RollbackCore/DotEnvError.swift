@@ -18,6 +18,14 @@ public enum DotEnvError: Error, Sendable, Equatable, CustomStringConvertible {
   /// Text follows the closing quote of the key's value (`KEY="a" b`): dotenv (Node, Next.js)
   /// then reads the whole rest of the line, quotes included, as the value.
   case textAfterClosingQuote(key: String, line: Int, quote: String)
+  /// A carriage return not followed by a line feed (old Mac line ends): parsers disagree about
+  /// whether it ends a line.
+  case loneCarriageReturn(line: Int)
+  /// The key is assigned as `KEY: value`, which some parsers read and others do not.
+  case colonAssignment(key: String, lines: [Int])
+  /// The key stands alone on a line, without `=`: python-dotenv reads it as unset, dotenv v16
+  /// takes a `=` on a later line for its assignment.
+  case keyWithoutValue(key: String, lines: [Int])
 
   /// A short lowercase message: what is wrong, where, and what to do.
   public var description: String {
@@ -41,6 +49,17 @@ public enum DotEnvError: Error, Sendable, Equatable, CustomStringConvertible {
       return "the value of \(key) on line \(line) has text after its closing \(quote); parsers disagree "
         + "about such a line (dotenv reads all of it, quotes included), so remove that text "
         + "(a comment needs a blank and '#') and retry"
+    case .loneCarriageReturn(let line):
+      return "line \(line) ends with a carriage return alone (old Mac line ends); parsers disagree about "
+        + "such line ends, so convert the file to LF (or CRLF) line ends and retry"
+    case .colonAssignment(let key, let lines):
+      return
+        "\(key) is set with ':' instead of '=' on line\(lines.count == 1 ? "" : "s") \(Self.list(lines)); "
+        + "parsers disagree about such a line, so write it as \(key)=value (once) and retry"
+    case .keyWithoutValue(let key, let lines):
+      return "\(key) stands alone without '=' on line\(lines.count == 1 ? "" : "s") \(Self.list(lines)); "
+        + "parsers disagree about such a line (python-dotenv reads \(key) as unset), so remove it or "
+        + "write \(key)=value and retry"
     }
   }
 

@@ -1,3 +1,5 @@
+import Foundation
+
 /// How a dotenv value is quoted.
 enum DotEnvQuote: UInt8, Sendable {
   /// `KEY=value`
@@ -54,6 +56,12 @@ struct DotEnvScan: Sendable, Equatable {
   var assignments: [DotEnvAssignment] = []
   /// Lines hidden inside multi-line values that seem to assign the key.
   var shadowed: [DotEnvShadowedAssignment] = []
+  /// Lines that assign the key as `KEY: value` (Node dotenv and others read them; python-dotenv
+  /// does not), by line.
+  var colonAssignments: [Int] = []
+  /// Lines holding the key alone, without `=` (python-dotenv reads it as unset; dotenv v16 reads
+  /// a `=` on a later line as its assignment), by line.
+  var bareKeys: [Int] = []
 }
 
 /// Byte values the scanner looks at.
@@ -64,6 +72,7 @@ enum DotEnvByte {
   static let tab: UInt8 = 0x09
   static let hash: UInt8 = 0x23
   static let equals: UInt8 = 0x3D
+  static let colon: UInt8 = 0x3A
   static let backslash: UInt8 = 0x5C
   static let byteOrderMark: [UInt8] = [0xEF, 0xBB, 0xBF]
   static let export: [UInt8] = Array("export".utf8)
@@ -119,11 +128,108 @@ struct DotEnvScanner {
   }
 
   private mutating func run() throws(DotEnvError) -> DotEnvScan {
+    try refuseLoneCarriageReturns()
     if bytes.starts(with: DotEnvByte.byteOrderMark) { index = DotEnvByte.byteOrderMark.count }
     while index < bytes.count {
       try scanLine()
     }
     return scan
+  }
+
+  /// Throws at the first carriage return not followed by a line feed: Node dotenv and python-dotenv
+  /// read one as a line break, this scanner (and others) do not, so such a file is refused.
+  private func refuseLoneCarriageReturns() throws(DotEnvError) {
+    guard let base = bytes.baseAddress else { return }
+    var index = 0
+    // memchr finds each carriage return (most files have none, or only CRLFs).
+    while index < bytes.count,
+      let found = memchr(base + index, Int32(DotEnvByte.carriageReturn), bytes.count - index)
+    {
+      let offset = UnsafeRawPointer(found) - UnsafeRawPointer(base)
+      if offset + 1 == bytes.count || bytes[offset + 1] != DotEnvByte.newline {
+        let line = bytes[..<offset].reduce(1) { $0 + ($1 == DotEnvByte.newline ? 1 : 0) }
+        throw .loneCarriageReturn(line: line)
+      }
+      index = offset + 2
+    }
+  }
+
+  /// The key's byte range when the line from `start` is `[blanks][export blanks]KEY[blanks]`,
+  /// maybe followed by a comment: a key with no `=`.
+  private func bareKey(at start: Int) -> Range<Int>? {
+    var index = start
+    while index < bytes.count, DotEnvByte.isBlank(bytes[index]) { index += 1 }
+    var candidates = [index]
+    let exportEnd = index + DotEnvByte.export.count
+    if exportEnd < bytes.count, bytes[index..<exportEnd].elementsEqual(DotEnvByte.export),
+      DotEnvByte.isBlank(bytes[exportEnd])
+    {
+      var afterExport = exportEnd
+      while afterExport < bytes.count, DotEnvByte.isBlank(bytes[afterExport]) { afterExport += 1 }
+      candidates.insert(afterExport, at: 0)
+    }
+    for keyStart in candidates {
+      var keyEnd = keyStart
+      while keyEnd < bytes.count, keyTable[Int(bytes[keyEnd])] != 0 { keyEnd += 1 }
+      guard keyEnd > keyStart else { continue }
+      var after = keyEnd
+      while after < bytes.count, DotEnvByte.isBlank(bytes[after]) { after += 1 }
+      if after == bytes.count || bytes[after] == DotEnvByte.newline
+        || bytes[after] == DotEnvByte.carriageReturn
+        || bytes[after] == DotEnvByte.hash
+      {
+        return keyStart..<keyEnd
+      }
+    }
+    return nil
+  }
+
+  /// What other dotenv parsers read as the start of an assignment when this scanner does not
+  /// (`KEY: value` for Node dotenv, godotenv, compose-go and Ruby dotenv; keys with other
+  /// characters, such as non-ASCII letters or brackets, for python-dotenv): the key's byte range
+  /// and the index just after its `=` or `:`. Only used to follow a quoted value such a line may
+  /// open across lines, so that no line inside it is taken for an assignment.
+  private func looseHead(at start: Int) -> (key: Range<Int>, afterSeparator: Int, colon: Bool)? {
+    var index = start
+    while index < bytes.count, DotEnvByte.isBlank(bytes[index]) { index += 1 }
+    let exportEnd = index + DotEnvByte.export.count
+    if exportEnd < bytes.count, bytes[index..<exportEnd].elementsEqual(DotEnvByte.export),
+      DotEnvByte.isBlank(bytes[exportEnd])
+    {
+      var afterExport = exportEnd
+      while afterExport < bytes.count, DotEnvByte.isBlank(bytes[afterExport]) { afterExport += 1 }
+      if let head = looseKeyAndSeparator(at: afterExport) { return head }
+    }
+    return looseKeyAndSeparator(at: index)
+  }
+
+  private func looseKeyAndSeparator(at start: Int) -> (key: Range<Int>, afterSeparator: Int, colon: Bool)? {
+    var index = start
+    var firstColon: Int?
+    while index < bytes.count {
+      let byte = bytes[index]
+      if DotEnvByte.isBlank(byte) || byte == DotEnvByte.equals || byte == DotEnvByte.hash
+        || byte == DotEnvByte.newline || byte == DotEnvByte.carriageReturn
+      {
+        break
+      }
+      if byte == DotEnvByte.colon, firstColon == nil { firstColon = index }
+      index += 1
+    }
+    guard index > start else { return nil }
+    var after = index
+    while after < bytes.count, DotEnvByte.isBlank(bytes[after]) { after += 1 }
+    if after < bytes.count, bytes[after] == DotEnvByte.equals {
+      return (start..<index, after + 1, false)
+    }
+    if let firstColon {
+      guard firstColon > start else { return nil }
+      return (start..<firstColon, firstColon + 1, true)
+    }
+    if after < bytes.count, bytes[after] == DotEnvByte.colon {
+      return (start..<index, after + 1, true)
+    }
+    return nil
   }
 
   /// The key's byte range and the index just after `=` when an assignment starts at `start`
@@ -174,6 +280,18 @@ struct DotEnvScanner {
 
   private mutating func scanLine() throws(DotEnvError) {
     guard let head = assignmentHead(at: index) else {
+      // Not an assignment here, but maybe for another parser: a quoted value it opens is
+      // followed all the same, and the key itself in that form is recorded (and refused).
+      if let bare = bareKey(at: index), records(bare) { scan.bareKeys.append(line) }
+      if let loose = looseHead(at: index) {
+        if loose.colon, records(loose.key) { scan.colonAssignments.append(line) }
+        index = loose.afterSeparator
+        while index < bytes.count, DotEnvByte.isBlank(bytes[index]) { index += 1 }
+        if index < bytes.count, let quote = DotEnvQuote(rawValue: bytes[index]), quote != .none {
+          try scanQuoted(key: loose.key, quote: quote, recorded: false)
+          return
+        }
+      }
       skipRestOfLine()
       return
     }
@@ -186,7 +304,9 @@ struct DotEnvScanner {
     }
   }
 
-  private mutating func scanQuoted(key: Range<Int>, quote: DotEnvQuote) throws(DotEnvError) {
+  private mutating func scanQuoted(key: Range<Int>, quote: DotEnvQuote, recorded: Bool = true)
+    throws(DotEnvError)
+  {
     let open = index
     let openLine = line
     index += 1
@@ -228,7 +348,7 @@ struct DotEnvScanner {
     if textAfterQuote, line != openLine {
       throw .textAfterClosingQuote(key: text(key), line: openLine, quote: quote.text)
     }
-    if records(key) {
+    if recorded, records(key) {
       scan.assignments.append(
         DotEnvAssignment(
           key: text(key), line: openLine, quote: quote, contentRange: contentStart..<contentEnd,

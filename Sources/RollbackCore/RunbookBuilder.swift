@@ -209,12 +209,34 @@ struct RunbookBuilder {
         buildTime: f["build_time"].flatMap { reader.bool($0, "build_time of \(what)") } ?? false,
         create: f["create"].flatMap { reader.bool($0, "create of \(what)") } ?? false,
         location: reader.location(keyNode))
+      checkDotEnvKeysAndValues(f, what)
       if f["stages"] != nil, f["percent_key"] == nil {
         reader.bag.error(
           reader.location(f.keyNode("stages") ?? value), "\(what) has stages but no percent_key to hold them")
       }
     }
     return result
+  }
+
+  /// Refuses, where they are written, the keys and values of a flag the dotenv editor would
+  /// refuse halfway through a run (a key with `=` or a blank, a value with a line break).
+  mutating func checkDotEnvKeysAndValues(_ f: YAMLReader.Fields, _ what: String) {
+    for field in ["key", "percent_key"] {
+      guard let node = f[field], let key = node.scalar?.string, !DotEnvDocument.isValidKey(key) else {
+        continue
+      }
+      reader.bag.error(
+        reader.location(node),
+        "\(field) of \(what) is not a dotenv key the editor can change: \(key.debugDescription); "
+          + "use only letters, digits, '_', '.' and '-'")
+    }
+    for field in ["enabled", "disabled"] {
+      guard let node = f[field], let value = node.scalar?.string,
+        let problem = DotEnvDocument.valueProblem(value)
+      else { continue }
+      reader.bag.error(
+        reader.location(node), "\(field) of \(what) \(problem); a flag value must fit on one line")
+    }
   }
 
   mutating func readHealth(_ node: Node, _ owner: String) -> HealthCheck? {

@@ -48,7 +48,8 @@ let dotEnvEditFixtures: [DotEnvEditFixture] = [
   .init("export with tabs", "\texport\tNEXT=true\n", expect: "\texport\tNEXT=false\n"),
   .init("single quotes", "NEXT='true'\n", expect: "NEXT='false'\n"),
   .init("double quotes", "NEXT=\"true\"\n", expect: "NEXT=\"false\"\n"),
-  .init("backticks", "NEXT=`true`\n", expect: "NEXT=`false`\n"),
+  // python-dotenv reads backticks as part of the value: the new value goes without them.
+  .init("backticks", "NEXT=`true`\n", expect: "NEXT=false\n"),
   .init("inline comment", "NEXT=true # flip me\n", expect: "NEXT=false # flip me\n"),
   .init("inline comment after tab", "NEXT=true\t#x\n", expect: "NEXT=false\t#x\n"),
   .init("comment after double quotes", "NEXT=\"true\"  # c\n", expect: "NEXT=\"false\"  # c\n"),
@@ -208,6 +209,83 @@ struct DotEnvDocumentTests {
     }
     // The keys around the multi-line value are still editable.
     #expect(throws: Never.self) { try DotEnvDocument(string: text).setting(key: "B", value: "3") }
+  }
+
+  @Test(
+    "a multi-line value opened by a line other parsers read as an assignment hides the key too",
+    arguments: [
+      ("CERT: \"line1\nNEXT=true\nline3\"\nB=2\n", "CERT"),
+      ("export CERT : 'line1\nNEXT=true\n'\n", "CERT"),
+      ("CLÉ=\"line1\nNEXT=true\nline3\"\n", "CLÉ"),
+      ("LIST[0]=`a\nNEXT=true\n`\n", "LIST[0]"),
+    ])
+  func keyInsideLooseMultilineValue(text: String, enclosing: String) throws {
+    let expected = DotEnvError.keyInsideMultilineValue(
+      key: "NEXT", line: 2, enclosingKey: enclosing, enclosingLine: 1)
+    #expect(throws: expected) { try DotEnvDocument(string: text).setting(key: "NEXT", value: "false") }
+    #expect(throws: expected) { try DotEnvDocument(string: text).value(of: "NEXT") }
+    // A line after the value is still an assignment.
+    let after = try DotEnvDocument(string: text + "OTHER=1\n").setting(key: "OTHER", value: "2")
+    #expect(after.bytes == Array((text + "OTHER=2\n").utf8))
+  }
+
+  @Test("a backticked value is written without backticks, even when it already has the value")
+  func backticksGiveWay() throws {
+    let same = try DotEnvDocument(string: "A=1\nNEXT=`true` # c\n").setting(key: "NEXT", value: "true")
+    #expect(same.change == .replaced)
+    #expect(same.bytes == Array("A=1\nNEXT=true # c\n".utf8))
+    let spaced = try DotEnvDocument(string: "NEXT=`a\nb`\n").setting(key: "NEXT", value: "x y")
+    #expect(spaced.bytes == Array("NEXT=\"x y\"\n".utf8))
+    let again = try spaced.document.setting(key: "NEXT", value: "x y")
+    #expect(again.isUnchanged)
+  }
+
+  @Test("a colon line that opens no quote changes nothing; the key itself written with ':' is refused")
+  func colonLines() throws {
+    let text = "URL: http://example.com\nNOTE: plain\nNEXT=true\n"
+    let edit = try DotEnvDocument(string: text).setting(key: "NEXT", value: "false")
+    #expect(edit.bytes == Array("URL: http://example.com\nNOTE: plain\nNEXT=false\n".utf8))
+    let colon = DotEnvError.colonAssignment(key: "NEXT", lines: [2])
+    #expect(throws: colon) {
+      try DotEnvDocument(string: "A=1\nNEXT: true\n").setting(key: "NEXT", value: "false")
+    }
+    #expect(throws: colon) { try DotEnvDocument(string: "A=1\nexport NEXT :true\n").value(of: "NEXT") }
+    #expect(colon.description.hasPrefix("NEXT is set with ':' instead of '=' on line 2"))
+  }
+
+  @Test("the key alone on a line, without '=', is refused (python-dotenv reads it as unset)")
+  func keyWithoutValue() {
+    let expected = DotEnvError.keyWithoutValue(key: "NEXT", lines: [3])
+    #expect(throws: expected) {
+      try DotEnvDocument(string: "A=1\nNEXT=1\nNEXT\n=true\n").setting(key: "NEXT", value: "false")
+    }
+    #expect(throws: DotEnvError.keyWithoutValue(key: "NEXT", lines: [1, 2])) {
+      try DotEnvDocument(string: "export NEXT # later\n  NEXT\nB=2\n").value(of: "NEXT")
+    }
+    #expect(expected.description.hasPrefix("NEXT stands alone without '=' on line 3"))
+    // Other bare words change nothing.
+    #expect(throws: Never.self) {
+      try DotEnvDocument(string: "NEXTA\nexport\nNEXT=1\n").setting(key: "NEXT", value: "2")
+    }
+  }
+
+  @Test("a file with carriage returns alone as line ends is refused, never appended to")
+  func loneCarriageReturns() throws {
+    let expected = DotEnvError.loneCarriageReturn(line: 1)
+    #expect(throws: expected) {
+      try DotEnvDocument(string: "A=1\rNEXT=true\r").setting(key: "NEXT", value: "false")
+    }
+    #expect(throws: expected) {
+      try DotEnvDocument(string: "A=1\rB=2\r").setting(key: "NEXT", value: "false")
+    }
+    #expect(throws: expected) { try DotEnvDocument(string: "A=1\rNEXT=true\r").value(of: "NEXT") }
+    #expect(throws: DotEnvError.loneCarriageReturn(line: 4)) {
+      try DotEnvDocument(string: "A=1\r\nB=2\n\nC=\"x\ry\"\n").value(of: "A")
+    }
+    // CRLF is fine, and so is a value's escaped \\r.
+    let edit = try DotEnvDocument(string: "A=\"x\\ry\"\r\nNEXT=true\r\n").setting(key: "NEXT", value: "false")
+    #expect(edit.bytes == Array("A=\"x\\ry\"\r\nNEXT=false\r\n".utf8))
+    #expect(expected.description.contains("line 1") && expected.description.contains("retry"))
   }
 
   @Test("bad keys, bad values and non-UTF-8 values are refused")

@@ -19,18 +19,20 @@ struct DotEnvScannerTests {
   }
 
   /// The reference: the scanner as it was before the keyed scan, every key kept.
-  static func reference(_ bytes: [UInt8]) -> Result<DotEnvScan, DotEnvError> {
+  static func reference(_ bytes: [UInt8]) -> Result<ReferenceDotEnvScanner.Full, DotEnvError> {
     do { return .success(try ReferenceDotEnvScanner.scan(bytes)) } catch { return .failure(error) }
   }
 
   /// The reference's outcome for one key: its full scan filtered to that key.
-  static func filtered(_ full: Result<DotEnvScan, DotEnvError>, _ key: String) -> Outcome {
+  static func filtered(_ full: Result<ReferenceDotEnvScanner.Full, DotEnvError>, _ key: String) -> Outcome {
     switch full {
-    case .success(let scan):
+    case .success(let full):
       return .scanned(
         DotEnvScan(
-          assignments: scan.assignments.filter { $0.key == key },
-          shadowed: scan.shadowed.filter { $0.key == key }))
+          assignments: full.scan.assignments.filter { $0.key == key },
+          shadowed: full.scan.shadowed.filter { $0.key == key },
+          colonAssignments: full.colons.filter { $0.key == key }.map(\.line),
+          bareKeys: full.bareKeys.filter { $0.key == key }.map(\.line)))
     case .failure(let error):
       return .failed(error)
     }
@@ -40,17 +42,23 @@ struct DotEnvScannerTests {
 
   /// The keys worth asking for in `bytes`: every key the reference saw (assigned or shadowed),
   /// prefixes and extensions of them, and a few that are not there.
-  static func candidateKeys(_ bytes: [UInt8], _ full: Result<DotEnvScan, DotEnvError>) -> [String] {
-    var keys: Set<String> = [DotEnvFuzzer.key, "NEW_KEY", "A", "export", "NEXT_PUBLIC_USE_BACKEND_AP"]
-    if case .success(let scan) = full {
-      for key in scan.assignments.map(\.key) + scan.shadowed.map(\.key) {
+  static func candidateKeys(_ bytes: [UInt8], _ full: Result<ReferenceDotEnvScanner.Full, DotEnvError>)
+    -> [String]
+  {
+    var keys: Set<String> = [
+      DotEnvFuzzer.key, "NEW_KEY", "A", "export", "NEXT_PUBLIC_USE_BACKEND_AP", "CERT",
+    ]
+    if case .success(let full) = full {
+      let scan = full.scan
+      for key in scan.assignments.map(\.key) + scan.shadowed.map(\.key) + full.colons.map(\.key) {
         keys.insert(key)
         keys.insert(String(key.dropLast()))
         keys.insert(key + "X")
       }
     }
     keys.formUnion(DotEnvFuzzer.keys(in: bytes))
-    return keys.filter { !$0.isEmpty }.sorted()
+    // Only keys the editor accepts are ever looked up.
+    return keys.filter { !$0.isEmpty && $0.utf8.allSatisfy(DotEnvByte.isKey) }.sorted()
   }
 
   @Test("mutated dotenv files: the keyed scan finds what the full scan found for that key")
@@ -88,6 +96,12 @@ struct DotEnvScannerTests {
       "\u{FEFF}export NEXT = \"true\" # c\r\nexport  OTHER=1",
       "NEXT=a#b c #d\nE= \nF=\n=G\n",
       "NEXT=\"esc \\\" \\\\\" NEXT=x\n",
+      "CERT: \"line1\nNEXT=true\nline3\"\nA=1\n",
+      "CLÉ='a\nNEXT=1\n'\nL[0]=`b\nNEXT=2`\n",
+      "NEXT: 1\nexport NEXT :2\nhttp://x\n:\"y\n",
+      "A=1\rNEXT=true\r",
+      "NEXT\n=true\nexport NEXT # c\n  NEXT\t\r\nexport\nNEXTA\n",
+      "A=1\r\nNEXT=\"x\ry\"\r\n",
       "",
     ])
   func shapes(_ text: String) {
@@ -129,16 +143,77 @@ struct DotEnvScannerTests {
 
 /// The scanner as it was before the keyed scan (every key kept as a `String`), verbatim: the
 /// oracle the keyed scan is compared with.
+///
+/// Since then: a lone carriage return is refused, and lines other parsers read as assignments
+/// (`KEY: value`, keys with other characters) open quoted values that are followed too.
 struct ReferenceDotEnvScanner {
+  /// Every key's assignments, and the `KEY:` lines.
+  struct Full {
+    var scan = DotEnvScan()
+    var colons: [(key: String, line: Int)] = []
+    var bareKeys: [(key: String, line: Int)] = []
+  }
+
   private let bytes: [UInt8]
   private var index = 0
   private var line = 1
   private var scan = DotEnvScan()
+  private var colons: [(key: String, line: Int)] = []
+  private var bareKeys: [(key: String, line: Int)] = []
 
   /// Scans `bytes`; throws when a quote is still open at the end of the file.
-  static func scan(_ bytes: [UInt8]) throws(DotEnvError) -> DotEnvScan {
+  static func scan(_ bytes: [UInt8]) throws(DotEnvError) -> Full {
+    for (offset, byte) in bytes.enumerated() where byte == 13 && bytes.dropFirst(offset + 1).first != 10 {
+      throw .loneCarriageReturn(line: bytes[..<offset].filter { $0 == 10 }.count + 1)
+    }
     var scanner = ReferenceDotEnvScanner(bytes: bytes)
-    return try scanner.run()
+    let scan = try scanner.run()
+    return Full(scan: scan, colons: scanner.colons, bareKeys: scanner.bareKeys)
+  }
+
+  /// The key when the line from `start` is a key alone (`[export ]KEY`, maybe a comment after).
+  static func bareKey(in bytes: [UInt8], at start: Int) -> String? {
+    let lineEnd = bytes[start...].firstIndex(of: 10) ?? bytes.count
+    var text = String(decoding: bytes[start..<lineEnd], as: UTF8.self)
+    if text.hasSuffix("\r") { text.removeLast() }
+    if let hash = text.firstIndex(of: "#") { text = String(text[..<hash]) }
+    var words = text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+    if words.count == 2, words[0] == "export" { words.removeFirst() }
+    guard words.count == 1, let key = words.first, key.utf8.allSatisfy(DotEnvByte.isKey) else { return nil }
+    return key
+  }
+
+  /// The line from `start` as other parsers may read it: `[blanks][export blanks]KEY[blanks]=`
+  /// with any bytes but blanks, `=`, `#` and line ends in KEY, or `...KEY[blanks]:` with no `:` in
+  /// KEY either.
+  static func looseHead(in bytes: [UInt8], at start: Int) -> (key: String, afterSeparator: Int, colon: Bool)?
+  {
+    let lineEnd = bytes[start...].firstIndex(of: 10) ?? bytes.count
+    let text = Array(bytes[start..<lineEnd])
+    var candidates: [Int] = []
+    let first = text.firstIndex { $0 != 32 && $0 != 9 } ?? text.count
+    if text[first...].starts(with: Array("export".utf8)), first + 6 < text.count,
+      [32, 9].contains(text[first + 6])
+    {
+      candidates.append(text[(first + 6)...].firstIndex { $0 != 32 && $0 != 9 } ?? text.count)
+    }
+    candidates.append(first)
+    for keyStart in candidates {
+      let keyEnd = text[keyStart...].firstIndex { [32, 9, 61, 35, 13].contains($0) } ?? text.count
+      if keyEnd == keyStart { continue }
+      let afterBlanks = text[keyEnd...].firstIndex { $0 != 32 && $0 != 9 } ?? text.count
+      if afterBlanks < text.count, text[afterBlanks] == 61 {
+        return (String(decoding: text[keyStart..<keyEnd], as: UTF8.self), start + afterBlanks + 1, false)
+      }
+      if let colon = text[keyStart..<keyEnd].firstIndex(of: 58) {
+        if colon == keyStart { continue }
+        return (String(decoding: text[keyStart..<colon], as: UTF8.self), start + colon + 1, true)
+      }
+      if afterBlanks < text.count, text[afterBlanks] == 58 {
+        return (String(decoding: text[keyStart..<keyEnd], as: UTF8.self), start + afterBlanks + 1, true)
+      }
+    }
+    return nil
   }
 
   private init(bytes: [UInt8]) {
@@ -181,6 +256,16 @@ struct ReferenceDotEnvScanner {
 
   private mutating func scanLine() throws(DotEnvError) {
     guard let head = Self.assignmentHead(in: bytes, at: index) else {
+      if let bare = Self.bareKey(in: bytes, at: index) { bareKeys.append((bare, line)) }
+      if let loose = Self.looseHead(in: bytes, at: index) {
+        if loose.colon { colons.append((loose.key, line)) }
+        index = loose.afterSeparator
+        while index < bytes.count, DotEnvByte.isBlank(bytes[index]) { index += 1 }
+        if index < bytes.count, let quote = DotEnvQuote(rawValue: bytes[index]), quote != .none {
+          try scanQuoted(key: loose.key, quote: quote, recorded: false)
+          return
+        }
+      }
       skipRestOfLine()
       return
     }
@@ -193,7 +278,8 @@ struct ReferenceDotEnvScanner {
     }
   }
 
-  private mutating func scanQuoted(key: String, quote: DotEnvQuote) throws(DotEnvError) {
+  private mutating func scanQuoted(key: String, quote: DotEnvQuote, recorded: Bool = true) throws(DotEnvError)
+  {
     let open = index
     let openLine = line
     index += 1
@@ -231,10 +317,12 @@ struct ReferenceDotEnvScanner {
     if textAfterQuote, line != openLine {
       throw .textAfterClosingQuote(key: key, line: openLine, quote: quote.text)
     }
-    scan.assignments.append(
-      DotEnvAssignment(
-        key: key, line: openLine, quote: quote, contentRange: contentStart..<contentEnd,
-        valueRange: open..<index, textAfterQuote: textAfterQuote))
+    if recorded {
+      scan.assignments.append(
+        DotEnvAssignment(
+          key: key, line: openLine, quote: quote, contentRange: contentStart..<contentEnd,
+          valueRange: open..<index, textAfterQuote: textAfterQuote))
+    }
     skipRestOfLine()
   }
 

@@ -30,6 +30,7 @@ enum DotEnvFuzzer {
     "NEXT_PUBLIC_USE_BACKEND_API=true",  // no final line break
     "A=1\nB=\"two # not a comment\"\nC=three#four\nD=\"esc \\\" \\n \\\\ x\"\nNEXT_PUBLIC_USE_BACKEND_API=\n",
     "",
+    "CERT: \"-----BEGIN-----\nabc\n-----END-----\"\nNEXT_PUBLIC_USE_BACKEND_API=true\nNODE: x\nCLÉ=1\n",
     (0..<150).map { $0 == 75 ? "NEXT_PUBLIC_USE_BACKEND_API=true" : "KEY_\($0)=value-\($0)" }.joined(
       separator: "\n") + "\n",
   ]
@@ -44,7 +45,8 @@ enum DotEnvFuzzer {
     Array("\"".utf8), Array("'".utf8), Array("`".utf8), [10], [13], [13, 10], Array("#".utf8),
     Array("=".utf8),
     Array("export ".utf8), Array(" ".utf8), [9], Array("\\".utf8), [0], [0xEF, 0xBB, 0xBF], [0xFF], [0xC3],
-    Array("\(key)=".utf8), Array("\n\(key)=1\n".utf8), Array("X=\"\n".utf8),
+    Array("\(key)=".utf8), Array("\n\(key)=1\n".utf8), Array("X=\"\n".utf8), Array(": ".utf8),
+    Array("\nCERT: \"".utf8), Array("\nCLÉ[0]='".utf8), Array("\n\(key): 1\n".utf8),
   ]
 
   /// Keys assigned at the start of a line (`[export ]KEY =`), roughly as the editor sees them.
@@ -95,7 +97,9 @@ enum DotEnvFuzzer {
       return ("line edits", Array(lines.joined(separator: [10])))
     case 5:
       // The key's line inside another key's multi-line quoted value.
-      let text = "OPEN=\"first line\n" + seed + "\"\nAFTER=1\n"
+      // The opening line as dotenv reads it, or as other parsers do (`KEY:`, a non-ASCII key).
+      let opener = rng.pick(["OPEN=\"", "CERT: \"", "export TLS.KEY : '", "CLÉ=\"", "LIST[0]=\""])
+      let text = opener + "first line\n" + seed + String(opener.suffix(1)) + "\nAFTER=1\n"
       return ("inside a multi-line value", Array(text.utf8))
     default:
       // Quote the value differently or strangely.
@@ -119,7 +123,7 @@ enum DotEnvFuzzer {
       // A quote left open (or text after a multi-line value's closing quote) anywhere stops
       // every edit: the refusal names that key instead.
       switch error {
-      case .unterminatedQuote, .textAfterClosingQuote: break
+      case .unterminatedQuote, .textAfterClosingQuote, .loneCarriageReturn: break
       default: if !text.contains(key) { return "the refusal does not name the key: \(text)" }
       }
       if text.contains(secretValue) { return "the refusal shows the value: \(text)" }
@@ -136,6 +140,26 @@ enum DotEnvFuzzer {
         if String(validating: original, as: UTF8.self) != nil { return "not UTF-8, but the file is: \(text)" }
       case .invalidKey:
         return "refused the key \(key)"
+      case .loneCarriageReturn:
+        let lone = original.indices.contains {
+          original[$0] == 13 && (original.indices.contains($0 + 1) ? original[$0 + 1] != 10 : true)
+        }
+        if !lone { return "refused for a lone carriage return, but there is none: \(text)" }
+      case .colonAssignment:
+        if !String(decoding: original, as: UTF8.self).contains("\(key):")
+          && !String(decoding: original, as: UTF8.self).contains("\(key) ")
+        {
+          return "refused for a ':' assignment, but there is none: \(text)"
+        }
+      case .keyWithoutValue(_, let lines):
+        let lineTexts = original.split(separator: 10, omittingEmptySubsequences: false)
+        for line in lines {
+          let text =
+            lineTexts.indices.contains(line - 1) ? String(decoding: lineTexts[line - 1], as: UTF8.self) : ""
+          if !text.contains(key) || text.contains("=") {
+            return "refused for a key without '=' on line \(line), but it reads '\(text)'"
+          }
+        }
       case .keyInsideMultilineValue, .unterminatedQuote, .textAfterClosingQuote:
         break
       }
