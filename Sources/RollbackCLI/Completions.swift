@@ -4,7 +4,7 @@ import RollbackCore
 import RollbackSystem
 
 /// Shell completions read from the runbook and the state directory the command line names:
-/// level numbers, scenario names, environments, step ids and run ids.
+/// level numbers, scenario names, environments, flag names, step ids and run ids.
 enum Completions {
   /// The value after `option` on the command line being completed, if any.
   static func value(of option: String, in words: [String]) -> String? {
@@ -68,6 +68,11 @@ enum Completions {
     let all = (runbook.levels.flatMap(\.steps) + runbook.scenarios.flatMap(\.steps)).map(\.id)
     var seen = Set<String>()
     return matching(all.filter { seen.insert($0).inserted }, prefix)
+  }
+
+  /// `rollback flag`'s flag name: the runbook's flags.
+  static let flags = CompletionKind.custom { words, _, prefix in
+    matching((runbook(words)?.runbook.flags.keys).map { $0.sorted() } ?? [], prefix)
   }
 
   /// A run id: the runs in the state directory, newest first.

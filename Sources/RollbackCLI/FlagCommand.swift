@@ -17,11 +17,14 @@ struct FlagCommand: AsyncParsableCommand {
   @OptionGroup var options: RunbookOptions
   @OptionGroup var variables: VariableOptions
 
-  @Argument(help: ArgumentHelp("status, enable, disable, percent, step-down", valueName: "action"))
+  @Argument(
+    help: ArgumentHelp("status, enable, disable, percent, step-down", valueName: "action"),
+    completion: .list(["status", "enable", "disable", "percent", "step-down"]))
   var action: String
 
   @Argument(
-    help: ArgumentHelp("For percent: N, then the flag's name; otherwise the flag's name.", valueName: "args"))
+    help: ArgumentHelp("For percent: N, then the flag's name; otherwise the flag's name.", valueName: "args"),
+    completion: Completions.flags)
   var arguments: [String] = []
 
   @Flag(name: .long, help: "Accepted for symmetry with other changing commands; flag changes ask nothing.")

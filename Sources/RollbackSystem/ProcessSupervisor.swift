@@ -118,8 +118,14 @@ final class ProcessSupervisor {
     strays = ProcessStrays.members(below: child.pid)
     group.send(SIGTERM)
     ProcessStrays.send(SIGTERM, to: strays)
-    return .terminating(killAt: now.advanced(by: grace))
+    // An interrupted run must end within 2 s of Ctrl-C: a child that ignores SIGTERM gets at
+    // most ``interruptGrace`` before SIGKILL, whatever its own grace.
+    let wait = cancelled ? min(grace, Self.interruptGrace) : grace
+    return .terminating(killAt: now.advanced(by: wait))
   }
+
+  /// The most a cancelled (interrupted) child gets between SIGTERM and SIGKILL.
+  static let interruptGrace: Duration = .milliseconds(800)
 
   /// Whether no member of the group but the (exited) child is alive. Scans `/proc` at most
   /// every 10 ms; without `/proc` the group counts as alive until the grace ends.

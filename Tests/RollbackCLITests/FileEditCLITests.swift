@@ -169,4 +169,34 @@ struct FileEditCLITests {
     #expect(execute.process.terminationStatus != 0)
     #expect(execute.stdout.contains("app.env: it is a FIFO (named pipe), not a regular file"))
   }
+
+  @Test("Ctrl-C while a step's child ignores SIGTERM: execute still ends within 2 s, exit 130")
+  func interruptWithStubbornChild() throws {
+    let base = try CLI.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: base) }
+    let marker = base.appendingPathComponent("started")
+    let text = """
+      version: 1
+      name: stubborn
+      environments: {local: {}}
+      levels:
+        1:
+          steps:
+            - id: stubborn
+              timeout: 1m
+              run: {shell: "trap '' TERM; touch \(marker.path); while :; do sleep 0.1; done"}
+      """
+    try text.write(to: base.appendingPathComponent("rollback.yaml"), atomically: true, encoding: .utf8)
+    let execute = try Background(["execute", "--level", "1", "--yes"], in: base, name: "execute")
+    var waited = 0
+    while !FileManager.default.fileExists(atPath: marker.path), waited < 500 {
+      usleep(10_000)
+      waited += 1
+    }
+    #expect(FileManager.default.fileExists(atPath: marker.path), "the step never started: \(execute.stderr)")
+    kill(execute.process.processIdentifier, SIGINT)
+    let took = execute.wait(5)
+    #expect(took.map { $0 < 2 } == true, "execute took \(took.map { "\($0) s" } ?? "forever") after SIGINT")
+    #expect(execute.process.terminationStatus == 130, "\(execute.stdout)\(execute.stderr)")
+  }
 }

@@ -424,7 +424,7 @@ struct TruthfulOutputTests {
     return result.stdout.split(separator: "\n").map(String.init)
   }
 
-  @Test("completions offer the runbook's levels, scenarios, environments, step ids and run ids")
+  @Test("completions offer the runbook's levels, scenarios, environments, flag names, step ids and run ids")
   func completions() throws {
     let directory = try CLI.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: directory) }
@@ -439,6 +439,10 @@ struct TruthfulOutputTests {
     #expect(
       try complete(["plan"], "--env", ["rollback", "plan", "--runbook", atom, "--env", "st"], in: directory)
         == ["staging"])
+    #expect(
+      try complete(
+        ["flag"], "positional@1", ["rollback", "flag", "--runbook", atom, "status", "back"], in: directory)
+        == ["backend-api"])
     #expect(
       try complete(["execute"], "--from", atomLine + ["--level", "3", "--from", "ve"], in: directory)
         == ["verify-flag-served", "verify-register"])
