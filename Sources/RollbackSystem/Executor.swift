@@ -224,6 +224,9 @@ public final class Executor: @unchecked Sendable {
             plan: plan, status: .aborted, exitCode: 1,
             advice: "make the state directory \(request.stateDirectory) writable (and give it room)")
         }
+        // The holder's progress is in its journal: a command that shows it, complete.
+        nextCommand = pasteable(["history"])
+        say("  its progress: \(nextCommand ?? "")", .failure)
         return RunResult(
           runID: runID, runbook: plan.runbook, environment: plan.environment, level: plan.level,
           scenario: plan.scenario, dryRun: false, status: .aborted, exitCode: 4, startedAt: startedAt,

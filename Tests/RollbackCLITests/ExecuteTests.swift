@@ -266,6 +266,16 @@ extension SharedAppTests {
       #expect(elapsed < 1.0)
       #expect(second.stdout.contains("pid \(first.processIdentifier)"), "\(second.stdout)\(second.stderr)")
       #expect(first.terminationStatus == 0)
+      // The advice names a complete command that works from anywhere.
+      let line = (second.stdout + second.stderr).split(separator: "\n").first {
+        $0.contains("its progress: ")
+      }
+      let command = line.map { String($0.split(separator: "its progress: ", maxSplits: 1).last ?? "") }
+      #expect(command?.contains("--runbook /") == true, "\(second.stdout)\(second.stderr)")
+      if let command {
+        let pasted = try CLI.pasted(command, in: FileManager.default.temporaryDirectory)
+        #expect(pasted.status == 0, "\(command): \(pasted.output)")
+      }
     }
 
     @Test("a run step whose grandchild hangs: both are gone when the timeout fires")

@@ -469,22 +469,7 @@ struct TruthfulOutputTests {
 
   /// Runs `command` with `sh -c` in `directory`, with the built binary first on PATH.
   func runPasted(_ command: String, in directory: URL) throws -> (status: Int32, output: String) {
-    let shell = Process()
-    shell.executableURL = URL(fileURLWithPath: "/bin/sh")
-    shell.arguments = ["-c", command]
-    shell.currentDirectoryURL = directory
-    var environment = ProcessInfo.processInfo.environment
-    environment["PATH"] =
-      (CLI.binary as NSString).deletingLastPathComponent + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
-    environment["NO_COLOR"] = "1"
-    shell.environment = environment
-    let output = Pipe()
-    shell.standardOutput = output
-    shell.standardError = output
-    try shell.run()
-    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    shell.waitUntilExit()
-    return (shell.terminationStatus, text)
+    try CLI.pasted(command, in: directory)
   }
 
   @Test("the lock's advice about a holder that died names complete commands that work pasted")
