@@ -215,9 +215,11 @@ public struct SignalChart: Sendable {
       func y(_ value: Double) -> Double {
         bottom - (min(max(value, low), high) - low) / (high - low) * Self.panelHeight
       }
-      // Value axis: five ticks.
-      for tick in 0...4 {
-        let value = low + (high - low) * Double(tick) / 4
+      // Value axis: a tick at every round step.
+      let tickStep = Self.tickStep((high - low) / 4)
+      let tickCount = max(1, min(12, Int(((high - low) / tickStep).rounded())))
+      for tick in 0...tickCount {
+        let value = low + tickStep * Double(tick)
         let at = y(value)
         out +=
           "<line class=\"grid\" x1=\"\(n(plotLeft))\" y1=\"\(n(at))\" x2=\"\(n(plotRight))\" y2=\"\(n(at))\" stroke=\"#e4e4e4\" stroke-width=\"0.8\"/>\n"
@@ -244,28 +246,37 @@ public struct SignalChart: Sendable {
           "<line class=\"step-marker\" data-step=\"\(Self.escape(marker.label))\" x1=\"\(n(at))\" y1=\"\(n(top))\" x2=\"\(n(at))\" y2=\"\(n(bottom))\" stroke=\"#9aa5b1\" stroke-width=\"0.8\"/>\n"
       }
       if let deadline {
-        let at = x(deadline)
-        out +=
-          "<line class=\"deadline\" x1=\"\(n(at))\" y1=\"\(n(top))\" x2=\"\(n(at))\" y2=\"\(n(bottom))\" stroke=\"#d9480f\" stroke-width=\"1.5\" stroke-dasharray=\"2 3\"/>\n"
-        out +=
-          "<text class=\"deadline-label\" x=\"\(n(at - 3))\" y=\"\(n(bottom - 6))\" text-anchor=\"end\" fill=\"#d9480f\">target</text>\n"
+        if deadline >= start, deadline <= end {
+          let at = x(deadline)
+          out +=
+            "<line class=\"deadline\" x1=\"\(n(at))\" y1=\"\(n(top))\" x2=\"\(n(at))\" y2=\"\(n(bottom))\" stroke=\"#d9480f\" stroke-width=\"1.5\" stroke-dasharray=\"2 3\"/>\n"
+          out +=
+            "<text class=\"deadline-label\" x=\"\(n(at - 3))\" y=\"\(n(top - 4))\" font-size=\"10\" text-anchor=\"end\" fill=\"#d9480f\">target</text>\n"
+        } else {
+          // Outside the window: said in words at the edge it lies beyond, not drawn at a wrong place.
+          let after = deadline > end
+          out +=
+            "<text class=\"deadline-label\" x=\"\(n(after ? plotRight - 3 : plotLeft + 3))\" y=\"\(n(top - 4))\" font-size=\"10\" text-anchor=\"\(after ? "end" : "start")\" fill=\"#d9480f\">\(after ? "target \(Self.clock(deadline)) →" : "← target \(Self.clock(deadline))")</text>\n"
+        }
       }
       if let finish {
         let at = x(finish)
         out +=
           "<line class=\"finish\" x1=\"\(n(at))\" y1=\"\(n(top))\" x2=\"\(n(at))\" y2=\"\(n(bottom))\" stroke=\"#2b8a3e\" stroke-width=\"1.5\"/>\n"
         out +=
-          "<text class=\"finish-label\" x=\"\(n(at + 3))\" y=\"\(n(bottom - 6))\" fill=\"#2b8a3e\">finished</text>\n"
+          "<text class=\"finish-label\" x=\"\(n(at + 3))\" y=\"\(n(top - 4))\" font-size=\"10\" fill=\"#2b8a3e\">finished</text>\n"
       }
 
-      // Thresholds.
-      for threshold in panel.thresholds {
+      // Thresholds; labels of close lines are moved apart so that they stay readable.
+      var labelY = Double.infinity
+      for threshold in panel.thresholds.sorted(by: { $0.value < $1.value }) {
         let at = y(threshold.value)
         let colour = Self.colour(threshold.severity)
+        labelY = min(at - 3, labelY - 12)
         out +=
           "<line class=\"threshold\" data-severity=\"\(threshold.severity.rawValue)\" x1=\"\(n(plotLeft))\" y1=\"\(n(at))\" x2=\"\(n(plotRight))\" y2=\"\(n(at))\" stroke=\"\(colour)\" stroke-width=\"1.2\" stroke-dasharray=\"6 4\"/>\n"
         out +=
-          "<text class=\"threshold-label\" x=\"\(n(plotRight - 4))\" y=\"\(n(at - 3))\" text-anchor=\"end\" fill=\"\(colour)\">\(Self.escape(threshold.label))</text>\n"
+          "<text class=\"threshold-label\" x=\"\(n(plotRight - 4))\" y=\"\(n(labelY))\" text-anchor=\"end\" fill=\"\(colour)\">\(Self.escape(threshold.label))</text>\n"
       }
 
       // The values, or why there are none.
@@ -308,7 +319,8 @@ public struct SignalChart: Sendable {
     return result
   }
 
-  /// The value range of a panel: its values and thresholds, from 0 when none is negative, with headroom.
+  /// The value range of a panel: its values and thresholds, from 0 when none is negative, with
+  /// headroom, rounded out to a whole number of ``tickStep(_:)``s (four ticks or so).
   static func range(_ panel: Panel) -> (Double, Double) {
     let values = (panel.points.map(\.value) + panel.thresholds.map(\.value)).filter(\.isFinite)
     var low = min(values.min() ?? 0, 0)
@@ -316,10 +328,21 @@ public struct SignalChart: Sendable {
     if high <= low {
       high = low + (panel.unit == .ratio ? 0.01 : 1)
     }
-    let pad = (high - low) * 0.1
+    let pad = (high - low) * 0.05
     high += pad
     if low < 0 { low -= pad }
+    let step = tickStep((high - low) / 4)
+    low = (low / step).rounded(.down) * step
+    high = (high / step).rounded(.up) * step
     return (low, high)
+  }
+
+  /// A round step near `rough`: 1, 2, 2.5 or 5 times a power of ten.
+  static func tickStep(_ rough: Double) -> Double {
+    guard rough.isFinite, rough > 0 else { return 1 }
+    let magnitude = pow(10, (log10(rough)).rounded(.down))
+    for factor in [1, 2, 2.5, 5] where factor * magnitude >= rough { return factor * magnitude }
+    return 10 * magnitude
   }
 
   /// A value for the axis: ratios and percents as %, seconds as s or ms, others as numbers.
