@@ -103,6 +103,10 @@ extension SharedAppTests {
       #expect(noData.count == names.count)
       #expect(noData.allSatisfy { $0.hasPrefix("no data: connection refused") }, "\(noData)")
       #expect(try Self.elements(offlineRoot, "//*[local-name()='polyline']").isEmpty)
+      if let keep = ProcessInfo.processInfo.environment["ROLLBACK_TEST_KEEP_CHART"], !keep.isEmpty {
+        try? FileManager.default.removeItem(atPath: keep + "-offline.svg")
+        try? FileManager.default.copyItem(atPath: offline, toPath: keep + "-offline.svg")
+      }
     }
 
     @Test("--chart into a directory that does not exist is refused before anything is printed")

@@ -281,6 +281,10 @@ public struct SignalChart: Sendable {
 
       // The values, or why there are none.
       if let reason = panel.noData {
+        // A white box behind the reason, so that the markers do not cross it (about 7.5 px a character).
+        let boxWidth = min(plotWidth - 8, Double(("no data: " + reason).count) * 7.5 + 16)
+        out +=
+          "<rect class=\"no-data-box\" x=\"\(n(plotLeft + (plotWidth - boxWidth) / 2))\" y=\"\(n(top + Self.panelHeight / 2 - 16))\" width=\"\(n(boxWidth))\" height=\"24\" fill=\"#ffffff\" stroke=\"#f1b0b0\" stroke-width=\"1\"/>\n"
         out +=
           "<text class=\"no-data\" x=\"\(n(plotLeft + plotWidth / 2))\" y=\"\(n(top + Self.panelHeight / 2))\" text-anchor=\"middle\" font-size=\"13\" fill=\"#c92a2a\">\(Self.escape("no data: \(reason)"))</text>\n"
       } else {
