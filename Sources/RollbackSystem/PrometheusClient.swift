@@ -63,6 +63,38 @@ public struct PrometheusClient: Sendable {
     if let time {
       fields.append(("time", String(format: "%.3f", time.timeIntervalSince1970)))
     }
+    return try interpret(try await post(url: queryURL, fields: fields))
+  }
+
+  /// Runs a range query (`POST /api/v1/query_range`) and returns every series with its points.
+  ///
+  /// A series' points keep Prometheus' order (oldest first); a value Prometheus wrote as `NaN`
+  /// or an infinity is kept as such (check `isFinite`). No series at all is an empty array.
+  ///
+  /// - Parameters:
+  ///   - expression: the PromQL expression.
+  ///   - start: the first evaluation time.
+  ///   - end: the last evaluation time.
+  ///   - step: seconds between evaluations (at least 1 ms).
+  /// - Throws: ``PrometheusError``.
+  public func queryRange(_ expression: String, start: Date, end: Date, step: Double)
+    async throws(PrometheusError)
+    -> [PrometheusRangeSeries]
+  {
+    let fields: [(name: String, value: String)] = [
+      ("query", expression),
+      ("start", String(format: "%.3f", start.timeIntervalSince1970)),
+      ("end", String(format: "%.3f", max(start, end).timeIntervalSince1970)),
+      ("step", String(format: "%.3f", max(0.001, step.isFinite ? step : 1))),
+      ("timeout", "\(max(1, timeout.millisecondsRoundedUp))ms"),
+    ]
+    return try interpretRange(try await post(url: rangeURL, fields: fields))
+  }
+
+  /// Sends a form-encoded POST with the client's headers, limits and error mapping.
+  private func post(url: String, fields: [(name: String, value: String)]) async throws(PrometheusError)
+    -> HTTPResponse
+  {
     var headers = [
       HTTPHeader(name: "Content-Type", value: HTTPFormEncoding.contentType),
       HTTPHeader(name: "Accept", value: "application/json"),
@@ -72,17 +104,15 @@ public struct PrometheusClient: Sendable {
     }
     let request = HTTPRequest(
       method: "POST",
-      url: queryURL,
+      url: url,
       headers: headers,
       body: Data(HTTPFormEncoding.encode(fields).utf8),
       timeout: timeout,
       connectTimeout: connectTimeout,
       maxBodyBytes: maxBodyBytes
     )
-
-    let response: HTTPResponse
     do {
-      response = try await http.send(request)
+      return try await http.send(request)
     } catch {
       switch error {
       case .connectionRefused(let url): throw .connectionRefused(endpoint: Redaction.endpoint(of: url))
@@ -90,7 +120,6 @@ public struct PrometheusClient: Sendable {
       default: throw .transport(error)
       }
     }
-    return try interpret(response)
   }
 
   /// Runs an instant query and returns its single number.
@@ -116,8 +145,13 @@ public struct PrometheusClient: Sendable {
     return base + "/api/v1/query"
   }
 
-  /// Turns an HTTP response into a result or the matching error.
-  func interpret(_ response: HTTPResponse) throws(PrometheusError) -> PrometheusQueryResult {
+  /// `BASE/api/v1/query_range`.
+  var rangeURL: String { queryURL + "_range" }
+
+  /// The envelope's data of a successful answer, or the matching error.
+  private func successfulData(_ response: HTTPResponse) throws(PrometheusError) -> (
+    PrometheusEnvelopeData, [String]
+  ) {
     guard let envelope = try? JSONDecoder().decode(PrometheusEnvelope.self, from: response.body) else {
       throw .notAPIResponse(status: response.status, excerpt: excerpt(of: response.body))
     }
@@ -130,7 +164,28 @@ public struct PrometheusClient: Sendable {
     guard envelope.status == "success", response.isSuccess, let data = envelope.data else {
       throw .notAPIResponse(status: response.status, excerpt: excerpt(of: response.body))
     }
-    let warnings = (envelope.warnings ?? []).map(redact)
+    return (data, (envelope.warnings ?? []).map(redact))
+  }
+
+  /// Turns the HTTP response of a range query into its series or the matching error.
+  func interpretRange(_ response: HTTPResponse) throws(PrometheusError) -> [PrometheusRangeSeries] {
+    let (data, _) = try successfulData(response)
+    guard data.resultType == "matrix" else { throw .unsupportedResultType(redact(data.resultType)) }
+    var series: [PrometheusRangeSeries] = []
+    for item in data.matrix ?? [] {
+      var points: [PrometheusRangeSeries.Point] = []
+      for pair in item.values ?? [] {
+        let sample = try sample(from: pair, labels: [:], response: response)
+        points.append(PrometheusRangeSeries.Point(timestamp: sample.timestamp, value: sample.value))
+      }
+      series.append(PrometheusRangeSeries(labels: item.metric, points: points))
+    }
+    return series
+  }
+
+  /// Turns an HTTP response into a result or the matching error.
+  func interpret(_ response: HTTPResponse) throws(PrometheusError) -> PrometheusQueryResult {
+    let (data, warnings) = try successfulData(response)
     switch data.resultType {
     case "vector":
       var samples: [PrometheusSample] = []

@@ -14,6 +14,7 @@ struct PrometheusEnvelopeData: Decodable {
   let resultType: String
   let vector: [PrometheusVectorItem]?
   let scalar: PrometheusSamplePair?
+  let matrix: [PrometheusMatrixItem]?
 
   private enum CodingKeys: String, CodingKey {
     case resultType
@@ -27,12 +28,19 @@ struct PrometheusEnvelopeData: Decodable {
     case "vector":
       vector = try container.decode([PrometheusVectorItem].self, forKey: .result)
       scalar = nil
+      matrix = nil
     case "scalar":
       vector = nil
       scalar = try container.decode(PrometheusSamplePair.self, forKey: .result)
+      matrix = nil
+    case "matrix":
+      vector = nil
+      scalar = nil
+      matrix = try container.decode([PrometheusMatrixItem].self, forKey: .result)
     default:
       vector = nil
       scalar = nil
+      matrix = nil
     }
   }
 }
@@ -42,6 +50,13 @@ struct PrometheusEnvelopeData: Decodable {
 struct PrometheusVectorItem: Decodable {
   let metric: [String: String]
   let value: PrometheusSamplePair?
+}
+
+/// One series of a range vector (`matrix`). Native histogram series carry `histograms`
+/// instead of `values`, so `values` is optional.
+struct PrometheusMatrixItem: Decodable {
+  let metric: [String: String]
+  let values: [PrometheusSamplePair]?
 }
 
 /// A `[timestamp, "value"]` pair.

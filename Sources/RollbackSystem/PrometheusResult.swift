@@ -85,3 +85,60 @@ public struct PrometheusQueryResult: Sendable, Equatable {
     return combined
   }
 }
+
+/// One series of a range query: its labels and its points, oldest first.
+public struct PrometheusRangeSeries: Sendable, Equatable {
+  /// One evaluation of the series.
+  public struct Point: Sendable, Equatable {
+    /// Seconds since 1970.
+    public var timestamp: Double
+    /// The value (`NaN` and infinities included; check `isFinite`).
+    public var value: Double
+
+    /// Creates a point.
+    public init(timestamp: Double, value: Double) {
+      self.timestamp = timestamp
+      self.value = value
+    }
+  }
+
+  /// The series labels.
+  public var labels: [String: String]
+  /// The points, oldest first.
+  public var points: [Point]
+
+  /// Creates a series.
+  public init(labels: [String: String], points: [Point]) {
+    self.labels = labels
+    self.points = points
+  }
+
+  /// The series combined point by point: at each timestamp any series has, `reduction` of the
+  /// finite values there (a timestamp where a series is not finite is left out, as unknown).
+  public static func combined(_ series: [PrometheusRangeSeries], by reduction: PrometheusReduction)
+    -> [Point]
+  {
+    var byTime: [Double: [Double]] = [:]
+    var poisoned: Set<Double> = []
+    for one in series {
+      for point in one.points {
+        if point.value.isFinite {
+          byTime[point.timestamp, default: []].append(point.value)
+        } else {
+          poisoned.insert(point.timestamp)
+        }
+      }
+    }
+    return byTime.keys.sorted().compactMap { time -> Point? in
+      guard !poisoned.contains(time), let values = byTime[time], !values.isEmpty else { return nil }
+      let value: Double
+      switch reduction {
+      case .max: value = values.reduce(-Double.infinity) { Swift.max($0, $1) }
+      case .min: value = values.reduce(Double.infinity) { Swift.min($0, $1) }
+      case .sum: value = values.reduce(0, +)
+      case .avg: value = values.reduce(0, +) / Double(values.count)
+      }
+      return value.isFinite ? Point(timestamp: time, value: value) : nil
+    }
+  }
+}
