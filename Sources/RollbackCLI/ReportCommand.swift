@@ -111,7 +111,7 @@ struct ReportCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "report",
     abstract: "The timeline of a run for the post-mortem, with the message to paste in the incident channel.",
-    usage: "rollback report [<run-id>] [--format <format>] [--message] [--chart <file.svg>] [<options>]",
+    usage: "rollback report [<run-id>] [--format <format>] [--message] [<options>]",
     discussion: """
       Reads STATE/runs/RUN_ID.jsonl and the assessment saved before the run in STATE/assessments/. \
       Markdown ends with the post-mortem headings (Impact, Root cause, Lessons learned, Action items).
