@@ -40,6 +40,13 @@ struct PlanCommand: AsyncParsableCommand {
   @Flag(name: .long, help: "List the levels and scenarios, with titles and targets.")
   var list = false
 
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "Limit host-scoped steps to matching hosts: globs on host and group names, comma-separated; !PATTERN excludes.",
+      valueName: "pattern[,pattern]"))
+  var hosts: String?
+
   func run() async throws {
     if list {
       if targetOptions.level != nil || targetOptions.scenario != nil {
@@ -58,7 +65,15 @@ struct PlanCommand: AsyncParsableCommand {
     let overrides = try variables.overrides()
     let runbook = try LoadedRunbook.load(options, overrides: overrides, printWarnings: false).runbook()
     try CommandLineChecks.check(target, in: runbook)
-    let resolver = try makeResolver(runbook, options: options, overrides: overrides)
+    var resolver = try makeResolver(runbook, options: options, overrides: overrides)
+    if let hosts {
+      switch resolver.environment.inventory.select(hosts) {
+      case .success(let selected): resolver.selectedHosts = Set(selected.map(\.name))
+      case .failure(let error):
+        Console.error("error: \(error.description)")
+        throw ExitCode(2)
+      }
+    }
     let plan: Plan
     switch resolver.plan(target) {
     case .success(let made): plan = made
@@ -139,17 +154,73 @@ enum PlanRendering {
         "steps",
         .array(
           plan.steps.map { step in
-            .object([
-              ("id", .string(step.id)), ("kind", .string(step.kind)), ("name", .string(step.name)),
-              ("mutates", .bool(step.mutates)), ("detail", .string(step.detail)),
-              ("origin", .string(step.origin)),
-              ("when", .string(step.condition?.text)),
-              ("include_when", .array(step.gates.map { .string($0.condition.text) })),
-              ("drill", .string(step.step.skipInDrill ? "skip" : "run")),
-            ])
+            .object(
+              [
+                ("id", .string(step.id)), ("kind", .string(step.kind)), ("name", .string(step.name)),
+                ("mutates", .bool(step.mutates)), ("detail", .string(step.detail)),
+                ("origin", .string(step.origin)),
+                ("when", .string(step.condition?.text)),
+                ("include_when", .array(step.gates.map { .string($0.condition.text) })),
+                ("drill", .string(step.step.skipInDrill ? "skip" : "run")),
+              ] + fleetFields(step))
           })
       ),
     ])
+  }
+
+  /// `hosts`, and for a rolling step `batches` and `steps`, of a host-scoped step.
+  static func fleetFields(_ step: PlannedStep) -> [(String, JSONValue)] {
+    guard step.hostScoped else { return [] }
+    var fields: [(String, JSONValue)] = [("hosts", .array(step.hosts.map { .string($0) }))]
+    if case .rolling(let spec) = step.step.kind {
+      fields.append(
+        (
+          "rolling",
+          .object([
+            ("batches", .array(step.batches.map { .array($0.map { .string($0) }) })),
+            ("batch_sizes", .array(spec.batches.map { .string($0.value.description) })),
+            ("max_fail", .string(spec.maxFail.value.description)),
+            ("pause_s", .number(spec.pause)),
+            ("gate", .string(spec.gate?.text)),
+            ("order", .string(spec.order.rawValue)),
+            (
+              "steps",
+              .array(
+                step.pipeline.map { inner in
+                  .object([
+                    ("id", .string(inner.id)), ("kind", .string(inner.kind)), ("name", .string(inner.name)),
+                    ("mutates", .bool(inner.mutates)), ("detail", .string(inner.detail)),
+                    ("once", .bool(inner.step.once)),
+                  ])
+                })
+            ),
+          ])
+        ))
+    }
+    return fields
+  }
+
+  /// The lines under a host-scoped step: its hosts, or a rolling step's batches and pipeline.
+  static func fleetLines(_ step: PlannedStep) -> [String] {
+    guard step.hostScoped else { return [] }
+    let indent = String(repeating: " ", count: 5)
+    guard case .rolling = step.step.kind else {
+      let hosts = step.hosts.isEmpty ? "(no host selected)" : step.hosts.joined(separator: " ")
+      return [indent + "on hosts: \(hosts)"]
+    }
+    var lines: [String] = []
+    if step.batches.isEmpty { lines.append(indent + "batches: (no host selected)") }
+    for (index, batch) in step.batches.enumerated() {
+      lines.append(indent + "batch \(index + 1)/\(step.batches.count): \(batch.joined(separator: " "))")
+    }
+    lines.append(indent + "on each host, in order:")
+    for (index, inner) in step.pipeline.enumerated() {
+      let marker = inner.mutates ? "MUTATES  " : "read-only"
+      let once = inner.step.once ? " (once per run)" : ""
+      lines.append(
+        indent + "  \(index + 1). \(inner.step.id)  \(inner.kind)  \(marker)  \(inner.detail)\(once)")
+    }
+    return lines
   }
 
   static func human(_ plan: Plan) -> String {
@@ -174,6 +245,7 @@ enum PlanRendering {
       if step.step.skipInDrill {
         line += "\n" + String(repeating: " ", count: 5) + "drill: skipped in a drill (drill: skip)"
       }
+      for fleetLine in fleetLines(step) { line += "\n" + fleetLine }
       if let gate = step.gates.last, step.id.hasPrefix(gate.id + "."),
         index == 0 || !(plan.steps[index - 1].id.hasPrefix(gate.id + "."))
       {

@@ -23,6 +23,14 @@ public struct PlannedStep: Sendable {
   public var gates: [IncludeGate]
   /// The step as written.
   public var step: Step
+  /// The hosts a host-scoped step runs on, in order; empty for the control machine.
+  public var hosts: [String] = []
+  /// A rolling step's batches of host names, in order.
+  public var batches: [[String]] = []
+  /// A rolling step's per-host steps, planned.
+  public var pipeline: [PlannedStep] = []
+  /// Whether the step is placed on hosts (`hosts:`, `on:` or `rolling`).
+  public var hostScoped = false
 
   /// Creates a planned step.
   public init(
@@ -76,6 +84,8 @@ public struct Resolver: Sendable {
   public let environment: Environment
   /// The interpolation context for it.
   public let context: InterpolationContext
+  /// The host names `--hosts` selected; nil when every host is in.
+  public var selectedHosts: Set<String>? = nil
 
   /// Builds the context: the environment's variables resolved, `--var` overrides applied.
   public static func make(
@@ -219,6 +229,8 @@ public struct Resolver: Sendable {
       return "ask: " + resolve(text, into: &bag).display
     case .include(let target):
       return "include \(target.value)"
+    case .rolling(let spec):
+      return rollingDetail(spec)
     }
   }
 
@@ -292,12 +304,13 @@ public struct Resolver: Sendable {
         continue
       }
       planned.append(
-        PlannedStep(
-          id: prefix + step.id, kind: step.kind.keyword, name: step.name, mutates: step.mutates,
-          detail: detail(of: step, into: &bag), note: step.note, origin: origin.description,
-          condition: step.when,
-          gates: gates,
-          step: step))
+        placed(
+          PlannedStep(
+            id: prefix + step.id, kind: step.kind.keyword, name: step.name, mutates: step.mutates,
+            detail: detail(of: step, into: &bag), note: step.note, origin: origin.description,
+            condition: step.when,
+            gates: gates,
+            step: step), bag: &bag))
     }
   }
 }

@@ -19,7 +19,12 @@ public struct Template: Sendable, Equatable {
     case secret(String)
     /// `${run.FIELD}`.
     case run(String)
+    /// `${host.FIELD}`: a fact of the host a host-scoped step runs on.
+    case host(String)
   }
+
+  /// The fields `${host.FIELD}` may name.
+  public static let hostFields = ["name", "ssh", "address"]
 
   /// The fields `${run.FIELD}` may name.
   public static let runFields = [
@@ -132,6 +137,17 @@ public struct Template: Sendable, Equatable {
       }
       return .run(field)
     }
+    if body.hasPrefix("host.") {
+      let field = String(body.dropFirst(5))
+      guard hostFields.contains(field) else {
+        bag.error(
+          location,
+          "unknown host field '\(field)'\(Suggest.hint(for: field, in: hostFields)) (fields: \(hostFields.joined(separator: ", ")))"
+        )
+        return nil
+      }
+      return .host(field)
+    }
     guard isName(Substring(body)) else {
       bag.error(
         location,
@@ -139,6 +155,11 @@ public struct Template: Sendable, Equatable {
       return nil
     }
     return .variable(body)
+  }
+
+  /// The `${host.FIELD}` fields the template names.
+  public var hostFieldsUsed: [String] {
+    parts.compactMap { if case .host(let field) = $0 { return field } else { return nil } }
   }
 
   /// The runbook variables the template names.
@@ -253,6 +274,10 @@ public struct InterpolationContext: Sendable {
         let text = run?[field] ?? "${run.\(field)}"
         value += text
         display += text
+      case .host(let field):
+        // Shown as written: plans list the hosts a step runs on; runs refuse fleet runbooks.
+        value += "${host.\(field)}"
+        display += "${host.\(field)}"
       }
     }
     if let base = template.relativeTo, !base.isEmpty, !value.isEmpty, !value.hasPrefix("/") {

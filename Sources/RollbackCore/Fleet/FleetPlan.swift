@@ -1,0 +1,82 @@
+import Foundation
+
+/// Hosts and batches in plans.
+extension Resolver {
+  /// The host and group names a step is placed on, as written (empty: the control machine).
+  public func placement(of step: Step) -> [Located<String>] {
+    switch step.kind {
+    case .flag(let name, _):
+      guard let flag = runbook.flags[name.value] else { return [] }
+      if !flag.hosts.isEmpty { return flag.hosts }
+      return flag.service.flatMap { runbook.services[$0.value]?.hosts } ?? []
+    case .restart(let service, _):
+      return runbook.services[service.value]?.hosts ?? []
+    case .run, .http, .sql:
+      return step.on
+    case .rolling(let spec):
+      return spec.on
+    case .check, .assert, .wait, .notify, .confirm, .include:
+      return []
+    }
+  }
+
+  /// The hosts a step runs on in this environment, in order, limited by `--hosts`.
+  public func hosts(of step: Step) -> [Host] {
+    let names = placement(of: step).map(\.value)
+    guard !names.isEmpty else { return [] }
+    let hosts = environment.inventory.hosts(expanding: names)
+    guard let selectedHosts else { return hosts }
+    return hosts.filter { selectedHosts.contains($0.name) }
+  }
+
+  /// Whether a step runs on hosts (it is placed somewhere) rather than on the control machine.
+  public func isHostScoped(_ step: Step) -> Bool { !placement(of: step).isEmpty }
+
+  func rollingDetail(_ spec: RollingSpec) -> String {
+    var parts = [
+      "on \(spec.on.map(\.value).joined(separator: ", "))",
+      "batches \(spec.batches.map(\.value.description).joined(separator: ", "))",
+      "max_fail \(spec.maxFail.value)",
+    ]
+    if spec.pause > 0 { parts.append("pause \(Quantity.format(seconds: spec.pause))") }
+    if let gate = spec.gate { parts.append("gate \(gate.text)") }
+    if spec.order == .shuffle { parts.append("order shuffle") }
+    parts.append("\(spec.steps.count) step\(spec.steps.count == 1 ? "" : "s") per host")
+    return parts.joined(separator: "; ")
+  }
+
+  func placed(_ planned: PlannedStep, bag: inout DiagnosticBag) -> PlannedStep {
+    var result = planned
+    let step = planned.step
+    guard isHostScoped(step) else { return result }
+    let hosts = hosts(of: step)
+    result.hostScoped = true
+    result.hosts = hosts.map(\.name)
+    if case .rolling(let spec) = step.kind {
+      result.batches = spec.batches(of: result.hosts)
+      result.pipeline = spec.steps.map { inner in
+        var innerPlanned = PlannedStep(
+          id: planned.id + "." + inner.id, kind: inner.kind.keyword, name: inner.name, mutates: inner.mutates,
+          detail: detail(of: inner, into: &bag), note: inner.note, origin: planned.origin,
+          condition: inner.when, gates: planned.gates, step: inner)
+        innerPlanned.hosts = result.hosts
+        return innerPlanned
+      }
+    }
+    return result
+  }
+}
+
+extension Plan {
+  /// The message that refuses to run a plan with host-scoped steps: the ssh transport that
+  /// would run them does not exist yet, and running them locally would act on the wrong machine.
+  public var fleetRefusal: Diagnostic? {
+    guard let first = steps.first(where: \.hostScoped) else { return nil }
+    let placement = first.step.kind.keyword == "rolling" ? "a rolling step" : "a step placed on hosts"
+    return Diagnostic(
+      .error, at: first.step.location,
+      "step '\(first.id)' is \(placement) (\(first.hosts.joined(separator: ", "))); "
+        + "fleet execution is not available yet, so nothing was run; `rollback plan` shows its hosts and batches"
+    )
+  }
+}
