@@ -85,19 +85,18 @@ extension RunbookValidator {
         }
       }
     }
-    // Cycles through other groups: report each once, at the member that closes it.
-    var reported = Set<SourceLocation>()
+    // Cycles through other groups: each cycle once, at the member that closes it.
+    var reported = Set<[String]>()
     func visit(_ name: String, path: [String]) {
       guard let group = inventory.group(named: name) else { return }
       for member in group.members where member.value != group.name {
         if let start = path.firstIndex(of: member.value) {
-          if reported.insert(member.location).inserted, start == 0 {
-            let cycle = (path + [name, member.value]).dropFirst(start).joined(separator: " -> ")
-            bag.error(member.location, "group cycle: \(cycle)")
+          let cycle = Array(path[start...]) + [name]
+          if reported.insert(cycle.sorted()).inserted {
+            bag.error(member.location, "group cycle: \((cycle + [member.value]).joined(separator: " -> "))")
           }
           continue
         }
-        if member.value == name { continue }
         visit(member.value, path: path + [name])
       }
     }
@@ -113,10 +112,8 @@ extension RunbookValidator {
       }
       guard case .rolling(let spec) = step.kind else { continue }
       let inner = "rolling step '\(step.id)' of \(owner)"
-      if insideRolling {
-        bag.error(step.location, "a rolling step cannot be inside another rolling step (\(inner))")
-        continue
-      }
+      // A rolling step inside another is refused with the kinds that cannot run on a host.
+      if insideRolling { continue }
       for child in spec.steps {
         let kind = child.kind.keyword
         if !Self.hostStepKinds.contains(kind) {
@@ -169,7 +166,8 @@ extension RunbookValidator {
       }
       for child in spec.steps where child.kind.keyword == "flag" || child.kind.keyword == "restart" {
         let placed = placement(of: child).map(\.value)
-        guard !placed.isEmpty else { continue }
+        let known = Set(environment.inventory.names)
+        guard !placed.isEmpty, placed.allSatisfy(known.contains) else { continue }
         let owned = Set(environment.inventory.hosts(expanding: placed).map(\.name))
         let missing = hosts.filter { !owned.contains($0) }
         if !missing.isEmpty {

@@ -30,7 +30,9 @@ extension Inventory {
   public func select(_ patternList: String, from candidates: [Host]? = nil) -> Result<
     [Host], HostSelectionError
   > {
-    let patterns = patternList.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    let patterns = patternList.split(separator: ",", omittingEmptySubsequences: false).map {
+      $0.trimmingCharacters(in: .whitespaces)
+    }
     guard !patterns.isEmpty, !patterns.contains(where: \.isEmpty) else {
       return .failure(
         HostSelectionError(description: "--hosts needs host or group patterns, e.g. web-1,frontend"))
