@@ -1,14 +1,22 @@
 import Foundation
 
+extension Runbook {
+  /// The host and group names a flag's files live on: its own `hosts:`, else its service's
+  /// (empty: the control machine).
+  public func placement(ofFlag name: String) -> [Located<String>] {
+    guard let flag = flags[name] else { return [] }
+    if !flag.hosts.isEmpty { return flag.hosts }
+    return flag.service.flatMap { services[$0.value]?.hosts } ?? []
+  }
+}
+
 /// Hosts and batches in plans.
 extension Resolver {
   /// The host and group names a step is placed on, as written (empty: the control machine).
   public func placement(of step: Step) -> [Located<String>] {
     switch step.kind {
     case .flag(let name, _):
-      guard let flag = runbook.flags[name.value] else { return [] }
-      if !flag.hosts.isEmpty { return flag.hosts }
-      return flag.service.flatMap { runbook.services[$0.value]?.hosts } ?? []
+      return runbook.placement(ofFlag: name.value)
     case .restart(let service, _):
       return runbook.services[service.value]?.hosts ?? []
     case .run, .http, .sql:
