@@ -172,6 +172,7 @@ enum PlanRendering {
   static func fleetFields(_ step: PlannedStep) -> [(String, JSONValue)] {
     guard step.hostScoped else { return [] }
     var fields: [(String, JSONValue)] = [("hosts", .array(step.hosts.map { .string($0) }))]
+    if !step.hostDetails.isEmpty { fields.append(("host_details", hostDetailsJSON(step))) }
     if case .rolling(let spec) = step.step.kind {
       fields.append(
         (
@@ -187,11 +188,12 @@ enum PlanRendering {
               "steps",
               .array(
                 step.pipeline.map { inner in
-                  .object([
-                    ("id", .string(inner.id)), ("kind", .string(inner.kind)), ("name", .string(inner.name)),
-                    ("mutates", .bool(inner.mutates)), ("detail", .string(inner.detail)),
-                    ("once", .bool(inner.step.once)),
-                  ])
+                  .object(
+                    [
+                      ("id", .string(inner.id)), ("kind", .string(inner.kind)), ("name", .string(inner.name)),
+                      ("mutates", .bool(inner.mutates)), ("detail", .string(inner.detail)),
+                      ("once", .bool(inner.step.once)),
+                    ] + (inner.hostDetails.isEmpty ? [] : [("host_details", hostDetailsJSON(inner))]))
                 })
             ),
           ])
@@ -200,13 +202,26 @@ enum PlanRendering {
     return fields
   }
 
+  /// `[{hosts: [...], detail}]`: what a step does on each group of hosts.
+  static func hostDetailsJSON(_ step: PlannedStep) -> JSONValue {
+    .array(
+      step.hostDetails.map { entry in
+        .object([("hosts", .array(entry.hosts.map { .string($0) })), ("detail", .string(entry.detail))])
+      })
+  }
+
+  /// `web-1 web-3: DETAIL` lines, when a step differs between its hosts.
+  static func hostDetailLines(_ step: PlannedStep, indent: String) -> [String] {
+    step.hostDetails.map { indent + "\($0.hosts.joined(separator: " ")): \($0.detail)" }
+  }
+
   /// The lines under a host-scoped step: its hosts, or a rolling step's batches and pipeline.
   static func fleetLines(_ step: PlannedStep) -> [String] {
     guard step.hostScoped else { return [] }
     let indent = String(repeating: " ", count: 5)
     guard case .rolling = step.step.kind else {
       let hosts = step.hosts.isEmpty ? "(no host selected)" : step.hosts.joined(separator: " ")
-      return [indent + "on hosts: \(hosts)"]
+      return [indent + "on hosts: \(hosts)"] + hostDetailLines(step, indent: indent + "  ")
     }
     var lines: [String] = []
     if step.batches.isEmpty { lines.append(indent + "batches: (no host selected)") }
@@ -219,6 +234,7 @@ enum PlanRendering {
       let once = inner.step.once ? " (once per run)" : ""
       lines.append(
         indent + "  \(index + 1). \(inner.step.id)  \(inner.kind)  \(marker)  \(inner.detail)\(once)")
+      lines += hostDetailLines(inner, indent: indent + "       ")
     }
     return lines
   }

@@ -29,6 +29,9 @@ public struct PlannedStep: Sendable {
   public var batches: [[String]] = []
   /// A rolling step's per-host steps, planned.
   public var pipeline: [PlannedStep] = []
+  /// What the step does on each host, when that differs between its hosts (host `vars`,
+  /// `${host.…}`): host names sharing one detail, in host order.
+  public var hostDetails: [(hosts: [String], detail: String)] = []
   /// Whether the step is placed on hosts (`hosts:`, `on:` or `rolling`).
   public var hostScoped = false
 
@@ -83,9 +86,11 @@ public struct Resolver: Sendable {
   /// The environment.
   public let environment: Environment
   /// The interpolation context for it.
-  public let context: InterpolationContext
+  public var context: InterpolationContext
   /// The host names `--hosts` selected; nil when every host is in.
   public var selectedHosts: Set<String>? = nil
+  /// The variables set with `--var`: they win over a host's `vars` too.
+  public var variableOverrides: Set<String> = []
 
   /// Builds the context: the environment's variables resolved, `--var` overrides applied.
   public static func make(
@@ -128,7 +133,9 @@ public struct Resolver: Sendable {
     if bag.hasErrors { return .failure(DiagnosticList(bag.all)) }
     var context = base
     context.variables = variables
-    return .success(Resolver(runbook: runbook, environment: environment, context: context))
+    return .success(
+      Resolver(
+        runbook: runbook, environment: environment, context: context, variableOverrides: Set(overrides.keys)))
   }
 
   /// Resolves a template, collecting problems.

@@ -198,6 +198,8 @@ public struct InterpolationContext: Sendable {
   public var environment: [String: String]
   /// Run facts for `${run.FIELD}`; when nil they stay as written.
   public var run: [String: String]?
+  /// Facts of the host a host-scoped step runs on, for `${host.FIELD}`; nil on the control machine.
+  public var host: [String: String]? = nil
   /// Whether `${secret.NAME}` takes the real value (execution) or `****` (plans, dry runs).
   public var resolveSecrets: Bool
   /// The environment's name, for messages.
@@ -276,8 +278,9 @@ public struct InterpolationContext: Sendable {
         display += text
       case .host(let field):
         // Shown as written: plans list the hosts a step runs on; runs refuse fleet runbooks.
-        value += "${host.\(field)}"
-        display += "${host.\(field)}"
+        let text = host?[field] ?? "${host.\(field)}"
+        value += text
+        display += text
       }
     }
     if let base = template.relativeTo, !base.isEmpty, !value.isEmpty, !value.hasPrefix("/") {

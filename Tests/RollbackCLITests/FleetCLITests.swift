@@ -60,6 +60,9 @@ struct FleetCLITests {
     #expect(lines.contains("on hosts: web-1 web-2 web-3"))
     #expect(result.stdout.contains("1. flag-1  flag  MUTATES    NEXT_PUBLIC_USE_BACKEND_API -> false"))
     #expect(result.stdout.contains("3. mark  run  MUTATES    logger 'backend api off on ${host.name}'"))
+    #expect(lines.contains("web-2: NEXT_PUBLIC_USE_BACKEND_API -> false in /srv/frontend-2/.env.local"))
+    #expect(lines.contains("web-1 web-3: rm -rf /srv/frontend/.next/cache"))
+    #expect(lines.contains("web-3: logger 'backend api off on web-3'"))
   }
 
   @Test("plan --hosts limits the hosts and batches; --json carries them")
@@ -85,6 +88,12 @@ struct FleetCLITests {
       ])
     let cache = try #require(steps.first { $0["id"] as? String == "clear-cache" })
     #expect(cache["hosts"] as? [String] == ["web-2", "web-3"])
+    let details = try #require(cache["host_details"] as? [[String: Any]])
+    #expect(details.compactMap { $0["hosts"] as? [String] } == [["web-2"], ["web-3"]])
+    #expect(
+      details.compactMap { $0["detail"] as? String } == [
+        "rm -rf /srv/frontend-2/.next/cache", "rm -rf /srv/frontend/.next/cache",
+      ])
     let check = try #require(steps.first { $0["id"] as? String == "check-1" })
     #expect(check["hosts"] == nil)
   }

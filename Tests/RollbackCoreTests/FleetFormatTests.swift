@@ -374,6 +374,45 @@ struct FleetPlanTests {
     #expect(plan.fleetRefusal?.message.contains("fleet execution is not available yet") == true)
   }
 
+  @Test("a host's vars and ${host.…} give per-host details; --var wins over host vars")
+  func perHostDetails() throws {
+    let roll = try #require(try plan().steps.first { $0.id == "roll" })
+    let flag = try #require(roll.pipeline.first)
+    #expect(flag.hostDetails.map(\.hosts) == [["web-1", "web-3"], ["web-2"]])
+    #expect(
+      flag.hostDetails.map(\.detail) == [
+        "USE_API -> false in /srv/app/.env", "USE_API -> false in /srv/app-2/.env",
+      ])
+    let mark = try #require(roll.pipeline.last)
+    #expect(
+      mark.hostDetails.map(\.detail) == [
+        "logger 'off on web-1'", "logger 'off on web-2'", "logger 'off on web-3'",
+      ])
+    let restart = try #require(roll.pipeline.dropFirst().first)
+    #expect(restart.hostDetails.last?.detail.contains("http://10.0.0.3:3000/health") == true)
+    #expect(restart.hostDetails.dropLast().last?.detail.contains("http://web-2.internal:3000/health") == true)
+
+    let runbook = try #require(RunbookLoader.load(source: validFleetRunbook, file: "fleet.yaml").runbook)
+    let resolver = try Resolver.make(
+      runbook: runbook, environmentName: nil, processEnvironment: [:], overrides: ["app_dir": "/o"],
+      resolveSecrets: false
+    ).get()
+    let overridden = try #require(try resolver.plan(.level(1)).get().steps.first { $0.id == "roll" })
+    #expect(overridden.pipeline.first?.hostDetails.isEmpty == true)
+    #expect(overridden.pipeline.first?.detail == "USE_API -> false in /o/.env")
+  }
+
+  @Test("a variable that every host of a step defines needs no environment value")
+  func hostOnlyVariable() {
+    var source = fleet("run: [rm, -rf, \"${app_dir}/cache\"]", "run: [rm, -rf, \"${app_dir}/${tier}\"]")
+    source = source.replacingOccurrences(
+      of: "web-1: {ssh: web-1}", with: "web-1: {ssh: web-1, vars: {tier: a}}")
+    source = source.replacingOccurrences(
+      of: "api-1: {ssh: api-1}", with: "api-1: {ssh: api-1, vars: {tier: b}}")
+    let result = RunbookLoader.load(source: source, file: "fleet.yaml")
+    #expect(result.errors.isEmpty, "\(result.errors)")
+  }
+
   @Test("a host selection limits hosts and batches")
   func selection() throws {
     let plan = try plan(hosts: ["web-2", "web-3", "api-1"])

@@ -40,6 +40,40 @@ extension Resolver {
   /// Whether a step runs on hosts (it is placed somewhere) rather than on the control machine.
   public func isHostScoped(_ step: Step) -> Bool { !placement(of: step).isEmpty }
 
+  /// This resolver for steps running on `host`: its `vars` over the environment's (not over
+  /// `--var`), and `${host.name|ssh|address}` filled in.
+  public func on(_ host: Host) -> Resolver {
+    var resolver = self
+    var bag = DiagnosticBag()
+    for (name, template) in host.vars where !variableOverrides.contains(name) {
+      var resolved = context.resolve(template, into: &bag)
+      if InterpolationContext.isSecretName(name) {
+        resolved.display = "****"
+        resolved.hasSecret = true
+      }
+      resolver.context.variables[name] = resolved
+    }
+    resolver.context.host = ["name": host.name, "ssh": host.ssh, "address": host.address]
+    return resolver
+  }
+
+  /// Per-host details of a step, grouped by equal text; empty when every host reads the same.
+  func hostDetails(of step: Step, on hosts: [Host], bag: inout DiagnosticBag) -> [(
+    hosts: [String], detail: String
+  )] {
+    var groups: [(hosts: [String], detail: String)] = []
+    for host in hosts {
+      let text = on(host).detail(of: step, into: &bag)
+      if let index = groups.firstIndex(where: { $0.detail == text }) {
+        groups[index].hosts.append(host.name)
+      } else {
+        groups.append(([host.name], text))
+      }
+    }
+    let general = detail(of: step, into: &bag)
+    return groups.count == 1 && groups[0].detail == general ? [] : groups
+  }
+
   func rollingDetail(_ spec: RollingSpec) -> String {
     var parts = [
       "on \(spec.on.map(\.value).joined(separator: ", "))",
@@ -60,6 +94,10 @@ extension Resolver {
     let hosts = hosts(of: step)
     result.hostScoped = true
     result.hosts = hosts.map(\.name)
+    if case .rolling = step.kind {
+    } else {
+      result.hostDetails = hostDetails(of: step, on: hosts, bag: &bag)
+    }
     if case .rolling(let spec) = step.kind {
       result.batches = spec.batches(of: result.hosts)
       result.pipeline = spec.steps.map { inner in
@@ -68,6 +106,8 @@ extension Resolver {
           detail: detail(of: inner, into: &bag), note: inner.note, origin: planned.origin,
           condition: inner.when, gates: planned.gates, step: inner)
         innerPlanned.hosts = result.hosts
+        innerPlanned.hostScoped = true
+        innerPlanned.hostDetails = hostDetails(of: inner, on: hosts, bag: &bag)
         return innerPlanned
       }
     }
