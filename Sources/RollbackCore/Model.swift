@@ -137,6 +137,8 @@ public struct HealthCheck: Sendable {
   public var within: Double
   /// Seconds between polls.
   public var interval: Double
+  /// `via: host`: requested from the host itself (over ssh) rather than from the control machine.
+  public var viaHost = false
   /// Where it is declared.
   public var location: SourceLocation
 }

@@ -251,7 +251,8 @@ struct RunbookBuilder {
 
   mutating func readHealth(_ node: Node, _ owner: String) -> HealthCheck? {
     let what = "health of \(owner)"
-    guard let f = reader.fields(node, what, allowed: ["http", "within", "interval"], required: ["http"])
+    guard
+      let f = reader.fields(node, what, allowed: ["http", "within", "interval", "via"], required: ["http"])
     else {
       return nil
     }
@@ -266,7 +267,7 @@ struct RunbookBuilder {
       expectBody: h["expect_body"].flatMap { reader.template($0, "expect_body of \(what)") },
       within: f["within"].flatMap { reader.duration($0, "within of \(what)") } ?? 60,
       interval: f["interval"].flatMap { reader.duration($0, "interval of \(what)") } ?? 2,
-      location: reader.location(node))
+      viaHost: readVia(f["via"], what), location: reader.location(node))
   }
 
   mutating func readServices(_ node: Node) -> [String: Service] {

@@ -194,6 +194,29 @@ let brokenFleetCases: [BrokenCase] = [
       "44:15: error: a rolling step cannot run on a host; inside rolling step 'roll' of level 1 use only flag, restart, run, http or sql steps (put it before or after the rolling step)"
   ),
   BrokenCase(
+    name: "health via something other than control or host",
+    source: fleet(
+      "health: {http: {url: \"http://${host.address}:3000/health\"}}",
+      "health: {http: {url: \"http://${host.address}:3000/health\"}, via: hots}"),
+    expected:
+      "26:70: error: via of health of service 'web' must be control or host, found 'hots'; did you mean 'host'?"
+  ),
+  BrokenCase(
+    name: "health via host on a service without hosts",
+    source: fleet("    hosts: frontend\n", "")
+      .replacingOccurrences(of: "restart: web\n", with: "run: [\"true\"]\n")
+      .replacingOccurrences(
+        of: "http://${host.address}:3000/health\"}}", with: "http://x/health\"}, via: host}"),
+    expected:
+      "25:13: error: health of service 'web' asks for via: host, but the service has no hosts; give it hosts:"
+  ),
+  BrokenCase(
+    name: "a relative lock_dir",
+    source: fleet("forks: 4}", "forks: 4, lock_dir: locks}"),
+    expected:
+      "7:68: error: lock_dir of ssh of environment 'production' must be an absolute path on the hosts, found 'locks'"
+  ),
+  BrokenCase(
     name: "a host without ssh",
     source: fleet("api-1: {ssh: api-1}", "api-1: {address: 10.0.0.9}"),
     expected: "12:14: error: missing required key 'ssh' in host 'api-1' of environment 'production'"),

@@ -249,7 +249,7 @@ def _fleet(document):
     """The base runbook on three hosts: web runs on group web, level 1 has a rolling step."""
     document["environments"]["local"].update(
         {
-            "ssh": {"options": ["-o", "ConnectTimeout=5"], "forks": 5},
+            "ssh": {"options": ["-o", "ConnectTimeout=5"], "forks": 5, "lock_dir": "/run/lock"},
             "hosts": {
                 "web-1": {"ssh": "web-1"},
                 "web-2": {"ssh": "deploy@web-2.internal", "vars": {"app_dir": "/srv/app"}},
@@ -260,6 +260,7 @@ def _fleet(document):
     )
     document["services"]["web"]["hosts"] = "web"
     document["services"]["web"]["health"]["http"]["url"] = "http://${host.address}:3000/health"
+    document["services"]["web"]["health"]["via"] = "host"
     document["levels"][1]["steps"][1:3] = [
         {
             "id": "roll",
@@ -317,6 +318,10 @@ REJECTED = {
     "fleet: on inside rolling": _fleet_with(lambda d: _rolling(d)["steps"][2].__setitem__("on", "web")),
     "fleet: on on a flag step": _fleet_with(
         lambda d: d["levels"][1]["steps"].append({"flag": {"name": "feature", "set": "enabled"}, "on": "web"})
+    ),
+    "fleet: health via a proxy": _fleet_with(lambda d: d["services"]["web"]["health"].__setitem__("via", "proxy")),
+    "fleet: relative lock_dir": _fleet_with(
+        lambda d: d["environments"]["local"]["ssh"].__setitem__("lock_dir", "locks")
     ),
     "fleet: unknown order": _fleet_with(lambda d: _rolling(d).__setitem__("order", "random")),
     "fleet: flag with service and hosts": _fleet_with(lambda d: d["flags"]["feature"].__setitem__("hosts", "web")),

@@ -73,8 +73,18 @@ extension RunbookBuilder {
       }
     }
     if let sshNode = f["ssh"],
-      let s = reader.fields(sshNode, "ssh of \(what)", allowed: ["config", "options", "forks"])
+      let s = reader.fields(sshNode, "ssh of \(what)", allowed: ["config", "options", "forks", "lock_dir"])
     {
+      if let lockDir = s["lock_dir"].flatMap({ reader.string($0, "lock_dir of ssh of \(what)") }) {
+        if lockDir.hasPrefix("/") {
+          inventory.ssh.lockDir = lockDir
+        } else {
+          reader.bag.error(
+            reader.location(s["lock_dir"] ?? sshNode).advanced(
+              by: reader.contentOffset(s["lock_dir"] ?? sshNode)),
+            "lock_dir of ssh of \(what) must be an absolute path on the hosts, found '\(lockDir)'")
+        }
+      }
       if let config = s["config"].flatMap({ reader.string($0, "config of ssh of \(what)") }) {
         inventory.ssh.config = config
       }
@@ -97,6 +107,21 @@ extension RunbookBuilder {
         reader.location(f.keyNode(key) ?? f.node), "\(what) has \(key) but no hosts; declare its hosts")
     }
     return inventory
+  }
+
+  /// `via: host` or `via: control` (the default) of a health check.
+  mutating func readVia(_ node: Node?, _ what: String) -> Bool {
+    guard let node, let text = reader.string(node, "via of \(what)") else { return false }
+    switch text {
+    case "host": return true
+    case "control": return false
+    default:
+      reader.bag.error(
+        reader.location(node).advanced(by: reader.contentOffset(node)),
+        "via of \(what) must be control or host, found '\(text)'\(Suggest.hint(for: text, in: ["control", "host"]))"
+      )
+      return false
+    }
   }
 
   /// A host or group name, or a list of them, each located where its text starts.

@@ -36,6 +36,8 @@ public struct SSHSettings: Sendable {
   public var options: [String]
   /// The most hosts worked on at once.
   public var forks: Int
+  /// Where host locks are created (default `/tmp`).
+  public var lockDir: String? = nil
 
   /// Creates settings; the defaults are ssh's own and 20 forks.
   public init(config: String? = nil, options: [String] = [], forks: Int = 20) {

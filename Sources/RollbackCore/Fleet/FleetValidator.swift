@@ -64,6 +64,14 @@ extension RunbookValidator {
       }
     }
     checkHostFieldPlacement()
+    for service in runbook.services.values.sorted(by: { $0.location.line < $1.location.line }) {
+      if let health = service.health, health.viaHost, service.hosts.isEmpty {
+        bag.error(
+          health.location,
+          "health of service '\(service.name)' asks for via: host, but the service has no hosts; give it hosts:"
+        )
+      }
+    }
   }
 
   mutating func checkGroups(_ environment: Environment) {
