@@ -98,6 +98,26 @@ struct FleetCLITests {
     #expect(check["hosts"] == nil)
   }
 
+  @Test("a runbook without hosts plans as before: no hosts or rolling keys, no host lines")
+  func seedPlanUnchanged() throws {
+    let json = try CLI.run([
+      "plan", "--runbook", "runbooks/frontend-backend-migration.yaml", "--level", "3", "--json",
+    ])
+    #expect(json.status == 0, "\(json.stderr)")
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+    let steps = try #require(object["steps"] as? [[String: Any]])
+    #expect(steps.count == 8)
+    for step in steps {
+      #expect(
+        Set(step.keys) == [
+          "id", "kind", "name", "mutates", "detail", "origin", "when", "include_when", "drill",
+        ])
+    }
+    let human = try CLI.run(["plan", "--runbook", "runbooks/frontend-backend-migration.yaml", "--level", "3"])
+    #expect(!human.stdout.contains("on hosts:") && !human.stdout.contains("batch "))
+  }
+
   @Test("plan --hosts with a pattern that matches nothing exits 2 with a hint")
   func planUnknownHosts() throws {
     let result = try CLI.run(["plan", "--runbook", Self.example, "--level", "1", "--hosts", "web-*,frontnd"])

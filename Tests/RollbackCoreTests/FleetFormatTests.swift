@@ -217,6 +217,17 @@ let brokenFleetCases: [BrokenCase] = [
       "7:68: error: lock_dir of ssh of environment 'production' must be an absolute path on the hosts, found 'locks'"
   ),
   BrokenCase(
+    name: "an ssh destination that ssh would read as an option",
+    source: fleet("api-1: {ssh: api-1}", "api-1: {ssh: \"-oProxyCommand=touch /tmp/x\"}"),
+    expected:
+      "12:21: error: ssh of host 'api-1' of environment 'production' must be an ssh destination (alias, host or user@host), found '-oProxyCommand=touch /tmp/x'"
+  ),
+  BrokenCase(
+    name: "a host name a --hosts pattern could not name",
+    source: fleet("api-1: {ssh: api-1}", "api*1: {ssh: api-1}").replacingOccurrences(
+      of: "[api-1]", with: "[web-1]"),
+    expected: "12:7: error: host name 'api*1' may use only letters, digits, '-', '_' and '.'"),
+  BrokenCase(
     name: "a host without ssh",
     source: fleet("api-1: {ssh: api-1}", "api-1: {address: 10.0.0.9}"),
     expected: "12:14: error: missing required key 'ssh' in host 'api-1' of environment 'production'"),
