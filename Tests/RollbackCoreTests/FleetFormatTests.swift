@@ -228,6 +228,12 @@ let brokenFleetCases: [BrokenCase] = [
       of: "[api-1]", with: "[web-1]"),
     expected: "12:7: error: host name 'api*1' may use only letters, digits, '-', '_' and '.'"),
   BrokenCase(
+    name: "an unset environment variable in a host's vars",
+    source: fleet("vars: {app_dir: /srv/app-2}", "vars: {app_dir: \"${env.FLEET_TEST_UNSET_DIR}\"}"),
+    expected:
+      "10:59: error: environment variable FLEET_TEST_UNSET_DIR is not set; set it or write '${env.FLEET_TEST_UNSET_DIR:-default}'"
+  ),
+  BrokenCase(
     name: "a host without ssh",
     source: fleet("api-1: {ssh: api-1}", "api-1: {address: 10.0.0.9}"),
     expected: "12:14: error: missing required key 'ssh' in host 'api-1' of environment 'production'"),

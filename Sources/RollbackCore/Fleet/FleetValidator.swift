@@ -64,6 +64,13 @@ extension RunbookValidator {
       }
     }
     checkHostFieldPlacement()
+    // ${env.NAME} in a host's variables is resolved for the selected environment, as the environment's own.
+    let selected = options.selectedEnvironment ?? runbook.defaultEnvironment
+    for host in runbook.environment(named: selected)?.inventory.hosts ?? [] {
+      for (name, template) in host.vars where options.variableOverrides[name] == nil {
+        checkEnvironmentReferences(template)
+      }
+    }
     for service in runbook.services.values.sorted(by: { $0.location.line < $1.location.line }) {
       if let health = service.health, health.viaHost, service.hosts.isEmpty {
         bag.error(
