@@ -277,7 +277,7 @@ public struct InterpolationContext: Sendable {
         value += text
         display += text
       case .host(let field):
-        // Shown as written: plans list the hosts a step runs on; runs refuse fleet runbooks.
+        // As written when no host is given; plans resolve it per host (Resolver.on(_:)).
         let text = host?[field] ?? "${host.\(field)}"
         value += text
         display += text
