@@ -76,7 +76,20 @@ struct ExecuteCommand: AsyncParsableCommand {
       "Set a signal's value by hand (repeatable), e.g. complaints_per_hour=7.", valueName: "name=value"))
   var signals: [String] = []
 
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "Limit host-scoped steps to matching hosts (not available yet: fleet execution needs the ssh transport).",
+      valueName: "pattern[,pattern]"))
+  var hosts: String?
+
   func run() async throws {
+    if hosts != nil {
+      Console.error(
+        "error: --hosts: fleet execution is not available yet; nothing was run "
+          + "(`rollback plan --hosts` shows the hosts and batches)")
+      throw ExitCode(2)
+    }
     let target = try targetOptions.target()
     let overrides = try variables.overrides()
     let loaded = try LoadedRunbook.load(options, overrides: overrides, printWarnings: false)

@@ -70,6 +70,14 @@ struct FlagCommand: AsyncParsableCommand {
     } else {
       throw CLIError.usage("name the flag: \(runbook.flags.keys.sorted().joined(separator: ", "))")
     }
+    // A flag on hosts lives in files on those hosts: reading or changing the local files would be wrong.
+    for name in names where !runbook.placement(ofFlag: name).isEmpty {
+      let hosts = runbook.placement(ofFlag: name).map(\.value).joined(separator: ", ")
+      Console.error(
+        "error: flag '\(name)' lives on hosts (\(hosts)); fleet execution is not available yet, "
+          + "so nothing was read or changed")
+      throw ExitCode(2)
+    }
     // The rules `validate` applies to flag steps: no percentage without percent_key (the flag's
     // own key would get the number), no step-down without a ladder.
     for name in names {

@@ -40,6 +40,13 @@ struct PlanCommand: AsyncParsableCommand {
   @Flag(name: .long, help: "List the levels and scenarios, with titles and targets.")
   var list = false
 
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "Limit host-scoped steps to matching hosts: globs on host and group names, comma-separated; !PATTERN excludes.",
+      valueName: "pattern[,pattern]"))
+  var hosts: String?
+
   func run() async throws {
     if list {
       if targetOptions.level != nil || targetOptions.scenario != nil {
@@ -58,7 +65,15 @@ struct PlanCommand: AsyncParsableCommand {
     let overrides = try variables.overrides()
     let runbook = try LoadedRunbook.load(options, overrides: overrides, printWarnings: false).runbook()
     try CommandLineChecks.check(target, in: runbook)
-    let resolver = try makeResolver(runbook, options: options, overrides: overrides)
+    var resolver = try makeResolver(runbook, options: options, overrides: overrides)
+    if let hosts {
+      switch resolver.environment.inventory.select(hosts) {
+      case .success(let selected): resolver.selectedHosts = Set(selected.map(\.name))
+      case .failure(let error):
+        Console.error("error: \(error.description)")
+        throw ExitCode(2)
+      }
+    }
     let plan: Plan
     switch resolver.plan(target) {
     case .success(let made): plan = made
@@ -139,17 +154,89 @@ enum PlanRendering {
         "steps",
         .array(
           plan.steps.map { step in
-            .object([
-              ("id", .string(step.id)), ("kind", .string(step.kind)), ("name", .string(step.name)),
-              ("mutates", .bool(step.mutates)), ("detail", .string(step.detail)),
-              ("origin", .string(step.origin)),
-              ("when", .string(step.condition?.text)),
-              ("include_when", .array(step.gates.map { .string($0.condition.text) })),
-              ("drill", .string(step.step.skipInDrill ? "skip" : "run")),
-            ])
+            .object(
+              [
+                ("id", .string(step.id)), ("kind", .string(step.kind)), ("name", .string(step.name)),
+                ("mutates", .bool(step.mutates)), ("detail", .string(step.detail)),
+                ("origin", .string(step.origin)),
+                ("when", .string(step.condition?.text)),
+                ("include_when", .array(step.gates.map { .string($0.condition.text) })),
+                ("drill", .string(step.step.skipInDrill ? "skip" : "run")),
+              ] + fleetFields(step))
           })
       ),
     ])
+  }
+
+  /// `hosts`, and for a rolling step `batches` and `steps`, of a host-scoped step.
+  static func fleetFields(_ step: PlannedStep) -> [(String, JSONValue)] {
+    guard step.hostScoped else { return [] }
+    var fields: [(String, JSONValue)] = [("hosts", .array(step.hosts.map { .string($0) }))]
+    if !step.hostDetails.isEmpty { fields.append(("host_details", hostDetailsJSON(step))) }
+    if case .rolling(let spec) = step.step.kind {
+      fields.append(
+        (
+          "rolling",
+          .object([
+            ("batches", .array(step.batches.map { .array($0.map { .string($0) }) })),
+            ("batch_sizes", .array(spec.batches.map { .string($0.value.description) })),
+            ("max_fail", .string(spec.maxFail.value.description)),
+            ("pause_s", .number(spec.pause)),
+            ("gate", .string(spec.gate?.text)),
+            ("order", .string(spec.order.rawValue)),
+            (
+              "steps",
+              .array(
+                step.pipeline.map { inner in
+                  .object(
+                    [
+                      ("id", .string(inner.id)), ("kind", .string(inner.kind)), ("name", .string(inner.name)),
+                      ("mutates", .bool(inner.mutates)), ("detail", .string(inner.detail)),
+                      ("once", .bool(inner.step.once)),
+                    ] + (inner.hostDetails.isEmpty ? [] : [("host_details", hostDetailsJSON(inner))]))
+                })
+            ),
+          ])
+        ))
+    }
+    return fields
+  }
+
+  /// `[{hosts: [...], detail}]`: what a step does on each group of hosts.
+  static func hostDetailsJSON(_ step: PlannedStep) -> JSONValue {
+    .array(
+      step.hostDetails.map { entry in
+        .object([("hosts", .array(entry.hosts.map { .string($0) })), ("detail", .string(entry.detail))])
+      })
+  }
+
+  /// `web-1 web-3: DETAIL` lines, when a step differs between its hosts.
+  static func hostDetailLines(_ step: PlannedStep, indent: String) -> [String] {
+    step.hostDetails.map { indent + "\($0.hosts.joined(separator: " ")): \($0.detail)" }
+  }
+
+  /// The lines under a host-scoped step: its hosts, or a rolling step's batches and pipeline.
+  static func fleetLines(_ step: PlannedStep) -> [String] {
+    guard step.hostScoped else { return [] }
+    let indent = String(repeating: " ", count: 5)
+    guard case .rolling = step.step.kind else {
+      let hosts = step.hosts.isEmpty ? "(no host selected)" : step.hosts.joined(separator: " ")
+      return [indent + "on hosts: \(hosts)"] + hostDetailLines(step, indent: indent + "  ")
+    }
+    var lines: [String] = []
+    if step.batches.isEmpty { lines.append(indent + "batches: (no host selected)") }
+    for (index, batch) in step.batches.enumerated() {
+      lines.append(indent + "batch \(index + 1)/\(step.batches.count): \(batch.joined(separator: " "))")
+    }
+    lines.append(indent + "on each host, in order:")
+    for (index, inner) in step.pipeline.enumerated() {
+      let marker = inner.mutates ? "MUTATES  " : "read-only"
+      let once = inner.step.once ? " (once per run)" : ""
+      lines.append(
+        indent + "  \(index + 1). \(inner.step.id)  \(inner.kind)  \(marker)  \(inner.detail)\(once)")
+      lines += hostDetailLines(inner, indent: indent + "       ")
+    }
+    return lines
   }
 
   static func human(_ plan: Plan) -> String {
@@ -174,6 +261,7 @@ enum PlanRendering {
       if step.step.skipInDrill {
         line += "\n" + String(repeating: " ", count: 5) + "drill: skipped in a drill (drill: skip)"
       }
+      for fleetLine in fleetLines(step) { line += "\n" + fleetLine }
       if let gate = step.gates.last, step.id.hasPrefix(gate.id + "."),
         index == 0 || !(plan.steps[index - 1].id.hasPrefix(gate.id + "."))
       {

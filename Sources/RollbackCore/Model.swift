@@ -53,6 +53,8 @@ public struct Environment: Sendable {
   public var postgres: PostgresSettings?
   /// Service fields that differ in this environment.
   public var serviceOverrides: [String: ServiceOverride]
+  /// Hosts, groups and ssh settings; empty when everything runs locally.
+  public var inventory = Inventory()
   /// Where the environment is declared.
   public var location: SourceLocation
 }
@@ -97,6 +99,8 @@ public struct FeatureFlag: Sendable {
   public var buildTime: Bool
   /// Whether a listed file that does not exist may be created.
   public var create: Bool
+  /// The hosts and groups holding the files, when the flag has no service (`hosts:`).
+  public var hosts: [Located<String>] = []
   /// Where the flag is declared.
   public var location: SourceLocation
 }
@@ -133,6 +137,8 @@ public struct HealthCheck: Sendable {
   public var within: Double
   /// Seconds between polls.
   public var interval: Double
+  /// `via: host`: requested from the host itself (over ssh) rather than from the control machine.
+  public var viaHost = false
   /// Where it is declared.
   public var location: SourceLocation
 }
@@ -149,6 +155,8 @@ public struct Service: Sendable {
   public var timeout: Double
   /// Polled after a restart.
   public var health: HealthCheck?
+  /// The hosts and groups it runs on (`hosts:`); empty when it runs locally.
+  public var hosts: [Located<String>] = []
   /// Where the service is declared.
   public var location: SourceLocation
 }
@@ -432,6 +440,8 @@ public enum StepKind: Sendable {
   case confirm(Template)
   /// Run another level's or scenario's steps.
   case include(Located<IncludeTarget>)
+  /// Run host-scoped steps as one pipeline per host, batch by batch.
+  case rolling(RollingSpec)
 
   /// The kind's key in the file.
   public var keyword: String {
@@ -447,6 +457,7 @@ public enum StepKind: Sendable {
     case .notify: return "notify"
     case .confirm: return "confirm"
     case .include: return "include"
+    case .rolling: return "rolling"
     }
   }
 }
@@ -473,6 +484,10 @@ public struct Step: Sendable {
   public var onFailure: FailurePolicy
   /// `drill: skip`: a drill does not run the step (paging people, say); plans show it.
   public var skipInDrill: Bool
+  /// `on:`: the hosts and groups a `run`, `http` or `sql` step runs on; empty for the control machine.
+  public var on: [Located<String>] = []
+  /// `once: true` inside a rolling step: run once per run, on the first host that reaches it.
+  public var once = false
   /// Where the step is declared.
   public var location: SourceLocation
 
@@ -502,6 +517,7 @@ public struct Step: Sendable {
     case .flag, .restart, .run, .notify: return true
     case .sql(_, let mutates): return mutates
     case .http(let spec): return !["GET", "HEAD"].contains(spec.method)
+    case .rolling(let spec): return spec.steps.contains(where: \.mutates)
     }
   }
 
@@ -513,6 +529,7 @@ public struct Step: Sendable {
     case .http(let spec): return ["GET", "HEAD"].contains(spec.method)
     case .sql(_, let mutates): return !mutates
     case .restart, .run, .notify: return false
+    case .rolling(let spec): return spec.steps.allSatisfy(\.isIdempotent)
     }
   }
 }

@@ -23,6 +23,17 @@ public struct PlannedStep: Sendable {
   public var gates: [IncludeGate]
   /// The step as written.
   public var step: Step
+  /// The hosts a host-scoped step runs on, in order; empty for the control machine.
+  public var hosts: [String] = []
+  /// A rolling step's batches of host names, in order.
+  public var batches: [[String]] = []
+  /// A rolling step's per-host steps, planned.
+  public var pipeline: [PlannedStep] = []
+  /// What the step does on each host, when that differs between its hosts (host `vars`,
+  /// `${host.…}`): host names sharing one detail, in host order.
+  public var hostDetails: [(hosts: [String], detail: String)] = []
+  /// Whether the step is placed on hosts (`hosts:`, `on:` or `rolling`).
+  public var hostScoped = false
 
   /// Creates a planned step.
   public init(
@@ -75,7 +86,11 @@ public struct Resolver: Sendable {
   /// The environment.
   public let environment: Environment
   /// The interpolation context for it.
-  public let context: InterpolationContext
+  public var context: InterpolationContext
+  /// The host names `--hosts` selected; nil when every host is in.
+  public var selectedHosts: Set<String>? = nil
+  /// The variables set with `--var`: they win over a host's `vars` too.
+  public var variableOverrides: Set<String> = []
 
   /// Builds the context: the environment's variables resolved, `--var` overrides applied.
   public static func make(
@@ -118,7 +133,9 @@ public struct Resolver: Sendable {
     if bag.hasErrors { return .failure(DiagnosticList(bag.all)) }
     var context = base
     context.variables = variables
-    return .success(Resolver(runbook: runbook, environment: environment, context: context))
+    return .success(
+      Resolver(
+        runbook: runbook, environment: environment, context: context, variableOverrides: Set(overrides.keys)))
   }
 
   /// Resolves a template, collecting problems.
@@ -219,6 +236,8 @@ public struct Resolver: Sendable {
       return "ask: " + resolve(text, into: &bag).display
     case .include(let target):
       return "include \(target.value)"
+    case .rolling(let spec):
+      return rollingDetail(spec)
     }
   }
 
@@ -292,12 +311,13 @@ public struct Resolver: Sendable {
         continue
       }
       planned.append(
-        PlannedStep(
-          id: prefix + step.id, kind: step.kind.keyword, name: step.name, mutates: step.mutates,
-          detail: detail(of: step, into: &bag), note: step.note, origin: origin.description,
-          condition: step.when,
-          gates: gates,
-          step: step))
+        placed(
+          PlannedStep(
+            id: prefix + step.id, kind: step.kind.keyword, name: step.name, mutates: step.mutates,
+            detail: detail(of: step, into: &bag), note: step.note, origin: origin.description,
+            condition: step.when,
+            gates: gates,
+            step: step), bag: &bag))
     }
   }
 }

@@ -96,7 +96,10 @@ struct RunbookBuilder {
     var result: [Environment] = []
     for (name, keyNode, value) in list {
       let what = "environment '\(name)'"
-      guard let f = reader.fields(value, what, allowed: ["vars", "prometheus", "postgres", "services"]) else {
+      guard
+        let f = reader.fields(
+          value, what, allowed: ["vars", "prometheus", "postgres", "services", "hosts", "groups", "ssh"])
+      else {
         continue
       }
       var vars: [(name: String, value: Template)] = []
@@ -152,7 +155,7 @@ struct RunbookBuilder {
       result.append(
         Environment(
           name: name, vars: vars, prometheus: prometheus, postgres: postgres, serviceOverrides: overrides,
-          location: reader.location(keyNode)))
+          inventory: readInventory(f, what), location: reader.location(keyNode)))
     }
     return result
   }
@@ -164,6 +167,7 @@ struct RunbookBuilder {
     var result: [String: FeatureFlag] = [:]
     let allowed = [
       "key", "files", "enabled", "disabled", "percent_key", "stages", "service", "build_time", "create",
+      "hosts",
     ]
     for (name, keyNode, value) in list {
       let what = "flag '\(name)'"
@@ -208,7 +212,13 @@ struct RunbookBuilder {
         stages: stages, service: service,
         buildTime: f["build_time"].flatMap { reader.bool($0, "build_time of \(what)") } ?? false,
         create: f["create"].flatMap { reader.bool($0, "create of \(what)") } ?? false,
+        hosts: f["hosts"].map { hostNames($0, "hosts of \(what)") } ?? [],
         location: reader.location(keyNode))
+      if f.has("hosts"), f.has("service") {
+        reader.bag.error(
+          reader.location(f.keyNode("hosts") ?? value),
+          "\(what) has both service and hosts; a flag lives on its service's hosts, so keep one")
+      }
       checkDotEnvKeysAndValues(f, what)
       if f["stages"] != nil, f["percent_key"] == nil {
         reader.bag.error(
@@ -241,7 +251,8 @@ struct RunbookBuilder {
 
   mutating func readHealth(_ node: Node, _ owner: String) -> HealthCheck? {
     let what = "health of \(owner)"
-    guard let f = reader.fields(node, what, allowed: ["http", "within", "interval"], required: ["http"])
+    guard
+      let f = reader.fields(node, what, allowed: ["http", "within", "interval", "via"], required: ["http"])
     else {
       return nil
     }
@@ -256,7 +267,7 @@ struct RunbookBuilder {
       expectBody: h["expect_body"].flatMap { reader.template($0, "expect_body of \(what)") },
       within: f["within"].flatMap { reader.duration($0, "within of \(what)") } ?? 60,
       interval: f["interval"].flatMap { reader.duration($0, "interval of \(what)") } ?? 2,
-      location: reader.location(node))
+      viaHost: readVia(f["via"], what), location: reader.location(node))
   }
 
   mutating func readServices(_ node: Node) -> [String: Service] {
@@ -266,13 +277,14 @@ struct RunbookBuilder {
       let what = "service '\(name)'"
       guard
         let f = reader.fields(
-          value, what, allowed: ["restart", "rebuild", "timeout", "health"], required: ["restart"])
+          value, what, allowed: ["restart", "rebuild", "timeout", "health", "hosts"], required: ["restart"])
       else { continue }
       result[name] = Service(
         name: name, restart: f["restart"].flatMap { reader.command($0, "restart of \(what)") },
         rebuild: f["rebuild"].flatMap { reader.command($0, "rebuild of \(what)") },
         timeout: f["timeout"].flatMap { reader.duration($0, "timeout of \(what)") } ?? 60,
-        health: f["health"].flatMap { readHealth($0, what) }, location: reader.location(keyNode))
+        health: f["health"].flatMap { readHealth($0, what) },
+        hosts: f["hosts"].map { hostNames($0, "hosts of \(what)") } ?? [], location: reader.location(keyNode))
     }
     return result
   }
@@ -582,13 +594,26 @@ struct RunbookBuilder {
         retries = value
       }
     }
-    return Step(
+    var step = Step(
       id: id, name: reader.optionalString(f["name"], "name of \(what)"),
       note: reader.optionalString(f["note"], "note of \(what)"), kind: kind,
       timeout: f["timeout"].flatMap { reader.duration($0, "timeout of \(what)") }, retries: retries,
       retryDelay: f["retry_delay"].flatMap { reader.duration($0, "retry_delay of \(what)") } ?? 1,
       when: f["when"].flatMap { reader.condition($0, "when of \(what)") }, onFailure: onFailure,
       skipInDrill: skipInDrill, location: reader.location(node))
+    if let onNode = f["on"] {
+      if ["run", "http", "sql"].contains(kindName) {
+        step.on = hostNames(onNode, "on of \(what)")
+      } else {
+        reader.bag.error(
+          reader.location(f.keyNode("on") ?? onNode),
+          "'on' belongs to a run, http or sql step, not a \(kindName) step"
+            + (kindName == "flag" || kindName == "restart"
+              ? " (it runs on the hosts of its \(kindName == "flag" ? "flag" : "service"))" : ""))
+      }
+    }
+    if let onceNode = f["once"] { step.once = reader.bool(onceNode, "once of \(what)") ?? false }
+    return step
   }
 
   mutating func readKind(_ kind: String, _ node: Node, fields f: YAMLReader.Fields, what: String) -> StepKind?
@@ -783,6 +808,8 @@ struct RunbookBuilder {
       }
       reader.bag.error(at, "include of \(what) must be 'level N' or 'scenario NAME', found '\(text)'")
       return nil
+    case "rolling":
+      return readRolling(node, what: what).map { .rolling($0) }
     default:
       return nil
     }

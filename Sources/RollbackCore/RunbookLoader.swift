@@ -92,10 +92,11 @@ public enum RunbookLoader {
     "decision", "decision_on_unknown", "levels", "scenarios", "notify", "templates", "contacts",
   ]
   static let commonStepKeys = [
-    "id", "name", "note", "timeout", "retries", "retry_delay", "when", "on_failure", "drill",
+    "id", "name", "note", "timeout", "retries", "retry_delay", "when", "on_failure", "drill", "on", "once",
   ]
   static let stepKinds = [
     "check", "assert", "wait", "flag", "restart", "run", "http", "sql", "notify", "confirm", "include",
+    "rolling",
   ]
   static let kindExtras: [String: [String]] = [
     "wait": ["within", "interval", "consecutive"], "sql": ["mutates"],

@@ -23,6 +23,7 @@ public struct RunbookValidator {
     for scenario in runbook.scenarios { checkSteps(scenario.steps, owner: "scenario '\(scenario.name)'") }
     checkIncludes()
     checkFlagsAndServices()
+    checkFleet()
     checkPlaceholders()
     checkInterpolation()
     warnUnrestartedFlags()
@@ -222,6 +223,9 @@ public struct RunbookValidator {
               "unknown scenario '\(name)'\(Suggest.hint(for: name, in: runbook.scenarios.map(\.name)))")
           }
         }
+      case .rolling(let spec):
+        if let gate = spec.gate { checkCondition(gate) }
+        checkSteps(spec.steps, owner: "rolling step '\(step.id)' of \(owner)")
       case .run, .http, .sql, .notify, .confirm:
         break
       }
@@ -295,6 +299,7 @@ public struct RunbookValidator {
     case .sql(let query, _): return [query]
     case .notify(let spec): return [spec.message]
     case .confirm(let text): return [text]
+    case .rolling(let spec): return spec.steps.flatMap(templates(of:))
     }
   }
 
@@ -359,6 +364,7 @@ public struct RunbookValidator {
       }
       for template in shared + own {
         for name in template.variables where !names.contains(name) {
+          if definedOnEveryHost(name, of: template, in: environment) { continue }
           let key = "\(template.location)|\(name)|\(environment.name)"
           guard reported.insert(key).inserted else { continue }
           bag.error(
@@ -400,6 +406,8 @@ public struct RunbookValidator {
       if case .include(let target) = step.kind {
         guard !path.contains(target.value), let inner = self.steps(of: target.value) else { continue }
         result += expanded(inner, path: path + [target.value])
+      } else if case .rolling(let spec) = step.kind {
+        result += spec.steps
       } else {
         result.append(step)
       }
@@ -444,13 +452,15 @@ public struct RunbookValidator {
   mutating func warnUnusedSignals() {
     var used = Set<String>()
     for rule in runbook.decision { used.formUnion((rule.any + rule.all).map(\.signal)) }
-    let allSteps = runbook.levels.flatMap(\.steps) + runbook.scenarios.flatMap(\.steps)
+    let allSteps = Self.flattened(runbook.levels.flatMap(\.steps) + runbook.scenarios.flatMap(\.steps))
     for step in allSteps {
       if let when = step.when { used.formUnion(when.comparisons.map(\.signal)) }
       switch step.kind {
       case .check(let names): used.formUnion(names.map(\.value))
       case .assert(let condition), .wait(let condition, _, _, _):
         used.formUnion(condition.comparisons.map(\.signal))
+      case .rolling(let spec):
+        used.formUnion(spec.gate?.comparisons.map(\.signal) ?? [])
       default: break
       }
     }

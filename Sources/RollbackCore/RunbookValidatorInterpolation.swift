@@ -4,7 +4,7 @@ extension RunbookValidator {
     var steps: [Step] = []
     for level in runbook.levels { steps += level.steps }
     for scenario in runbook.scenarios { steps += scenario.steps }
-    for step in steps {
+    for step in Self.flattened(steps) {
       switch step.kind {
       case .run(let command): checkCommandInterpolation(command, what: "step '\(step.id)'")
       case .sql(let query, _):

@@ -168,6 +168,7 @@ public enum ShellInterpolation {
     case .environment(let name, let fallback): return "${env.\(name)\(fallback.map { ":-\($0)" } ?? "")}"
     case .secret(let name): return "${secret.\(name)}"
     case .run(let field): return "${run.\(field)}"
+    case .host(let field): return "${host.\(field)}"
     }
   }
 }

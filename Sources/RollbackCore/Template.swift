@@ -19,7 +19,12 @@ public struct Template: Sendable, Equatable {
     case secret(String)
     /// `${run.FIELD}`.
     case run(String)
+    /// `${host.FIELD}`: a fact of the host a host-scoped step runs on.
+    case host(String)
   }
+
+  /// The fields `${host.FIELD}` may name.
+  public static let hostFields = ["name", "ssh", "address"]
 
   /// The fields `${run.FIELD}` may name.
   public static let runFields = [
@@ -132,6 +137,17 @@ public struct Template: Sendable, Equatable {
       }
       return .run(field)
     }
+    if body.hasPrefix("host.") {
+      let field = String(body.dropFirst(5))
+      guard hostFields.contains(field) else {
+        bag.error(
+          location,
+          "unknown host field '\(field)'\(Suggest.hint(for: field, in: hostFields)) (fields: \(hostFields.joined(separator: ", ")))"
+        )
+        return nil
+      }
+      return .host(field)
+    }
     guard isName(Substring(body)) else {
       bag.error(
         location,
@@ -139,6 +155,11 @@ public struct Template: Sendable, Equatable {
       return nil
     }
     return .variable(body)
+  }
+
+  /// The `${host.FIELD}` fields the template names.
+  public var hostFieldsUsed: [String] {
+    parts.compactMap { if case .host(let field) = $0 { return field } else { return nil } }
   }
 
   /// The runbook variables the template names.
@@ -177,6 +198,8 @@ public struct InterpolationContext: Sendable {
   public var environment: [String: String]
   /// Run facts for `${run.FIELD}`; when nil they stay as written.
   public var run: [String: String]?
+  /// Facts of the host a host-scoped step runs on, for `${host.FIELD}`; nil on the control machine.
+  public var host: [String: String]? = nil
   /// Whether `${secret.NAME}` takes the real value (execution) or `****` (plans, dry runs).
   public var resolveSecrets: Bool
   /// The environment's name, for messages.
@@ -251,6 +274,11 @@ public struct InterpolationContext: Sendable {
         }
       case .run(let field):
         let text = run?[field] ?? "${run.\(field)}"
+        value += text
+        display += text
+      case .host(let field):
+        // As written when no host is given; plans resolve it per host (Resolver.on(_:)).
+        let text = host?[field] ?? "${host.\(field)}"
         value += text
         display += text
       }

@@ -53,6 +53,10 @@ public final class Executor: @unchecked Sendable {
     case .success(let made): resolver = made
     case .failure(let list): throw list
     }
+    // Host-scoped steps need the ssh transport; running them here would act on this machine.
+    if case .success(let plan) = resolver.plan(request.target), let refusal = plan.fleetRefusal {
+      throw DiagnosticList([refusal])
+    }
     reader = LiveSignalReader(resolver: resolver, environment: request.processEnvironment)
     runID = request.resume?.runID ?? RunID.make()
     secrets = Self.collectSecrets(resolver: resolver, environment: request.processEnvironment)

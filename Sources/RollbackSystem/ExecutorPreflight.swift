@@ -124,7 +124,7 @@ extension Executor {
           add(
             "\(step): a confirm gate needs an answer and there is no terminal; rerun with --yes", gate: true)
         }
-      case .include:
+      case .include, .rolling:
         break
       }
     }

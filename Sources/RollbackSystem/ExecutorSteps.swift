@@ -315,6 +315,9 @@ extension Executor {
       }
     case .include:
       return .ok("include")
+    case .rolling:
+      // Refused before the run (Plan.fleetRefusal); kept as a failure should it ever get here.
+      return .fail("rolling", "fleet execution is not available yet")
     }
   }
 

@@ -124,7 +124,7 @@ let brokenCases: [BrokenCase] = [
   BrokenCase(
     name: "step without a kind", source: replacing(line: 31, with: "      - name: nothing to do"),
     expected:
-      "31:9: error: step 2 of level 1 has no kind; give exactly one of check, assert, wait, flag, restart, run, http, sql, notify, confirm, include"
+      "31:9: error: step 2 of level 1 has no kind; give exactly one of check, assert, wait, flag, restart, run, http, sql, notify, confirm, include, rolling"
   ),
   BrokenCase(
     name: "bad operator", source: replacing(line: 22, with: "    any: [\"error_rate => 5%\"]"),

@@ -245,8 +245,87 @@ def _replace_step(new_step):
     return change
 
 
+def _fleet(document):
+    """The base runbook on three hosts: web runs on group web, level 1 has a rolling step."""
+    document["environments"]["local"].update(
+        {
+            "ssh": {"options": ["-o", "ConnectTimeout=5"], "forks": 5, "lock_dir": "/run/lock"},
+            "hosts": {
+                "web-1": {"ssh": "web-1"},
+                "web-2": {"ssh": "deploy@web-2.internal", "vars": {"app_dir": "/srv/app"}},
+                "web-3": {"ssh": "web-3", "address": "10.0.0.3"},
+            },
+            "groups": {"web": ["web-1", "web-2", "web-3"], "canary": ["web-1"]},
+        }
+    )
+    document["services"]["web"]["hosts"] = "web"
+    document["services"]["web"]["health"]["http"]["url"] = "http://${host.address}:3000/health"
+    document["services"]["web"]["health"]["via"] = "host"
+    document["levels"][1]["steps"][1:3] = [
+        {
+            "id": "roll",
+            "rolling": {
+                "on": "web",
+                "batches": [1, "50%", "100%"],
+                "max_fail": 0,
+                "pause": "5s",
+                "gate": "errors < 1%",
+                "order": "listed",
+                "steps": [
+                    {"flag": {"name": "feature", "set": "disabled"}},
+                    {"restart": "web"},
+                    {"id": "mark", "run": ["logger", "off on ${host.name}"], "once": True},
+                ],
+            },
+        },
+        {"id": "cache", "run": ["rm", "-rf", "${app_dir}/cache"], "on": ["canary", "web-3"]},
+    ]
+
+
+def _fleet_with(change):
+    def apply(document):
+        _fleet(document)
+        change(document)
+
+    return apply
+
+
+def _rolling(document):
+    return step(document, 1)["rolling"]
+
+
 # name -> change; the schema and `rollback validate` must both reject the result.
 REJECTED = {
+    "fleet: unknown key in a host": _fleet_with(
+        lambda d: d["environments"]["local"]["hosts"]["web-1"].__setitem__("user", "deploy")
+    ),
+    "fleet: host without ssh": _fleet_with(lambda d: d["environments"]["local"]["hosts"].__setitem__("web-4", {})),
+    "fleet: host name with a space": _fleet_with(
+        lambda d: d["environments"]["local"]["hosts"].__setitem__("web 4", {"ssh": "web-4"})
+    ),
+    "fleet: groups without hosts": lambda d: d["environments"]["local"].__setitem__("groups", {"web": ["web-1"]}),
+    "fleet: unknown ssh key": _fleet_with(lambda d: d["environments"]["local"]["ssh"].__setitem__("port", 22)),
+    "fleet: forks zero": _fleet_with(lambda d: d["environments"]["local"]["ssh"].__setitem__("forks", 0)),
+    "fleet: batch of zero": _fleet_with(lambda d: _rolling(d).__setitem__("batches", [0, "100%"])),
+    "fleet: batch over 100%": _fleet_with(lambda d: _rolling(d).__setitem__("batches", [1, "150%"])),
+    "fleet: empty batches": _fleet_with(lambda d: _rolling(d).__setitem__("batches", [])),
+    "fleet: max_fail 100%": _fleet_with(lambda d: _rolling(d).__setitem__("max_fail", "100%")),
+    "fleet: rolling without steps": _fleet_with(lambda d: _rolling(d).__delitem__("steps")),
+    "fleet: rolling without on": _fleet_with(lambda d: _rolling(d).__delitem__("on")),
+    "fleet: unknown key in rolling": _fleet_with(lambda d: _rolling(d).__setitem__("serial", 2)),
+    "fleet: check inside rolling": _fleet_with(lambda d: _rolling(d)["steps"].append({"check": ["errors"]})),
+    "fleet: notify inside rolling": _fleet_with(lambda d: _rolling(d)["steps"].append({"notify": "hi"})),
+    "fleet: on inside rolling": _fleet_with(lambda d: _rolling(d)["steps"][2].__setitem__("on", "web")),
+    "fleet: on on a flag step": _fleet_with(
+        lambda d: d["levels"][1]["steps"].append({"flag": {"name": "feature", "set": "enabled"}, "on": "web"})
+    ),
+    "fleet: health via a proxy": _fleet_with(lambda d: d["services"]["web"]["health"].__setitem__("via", "proxy")),
+    "fleet: relative lock_dir": _fleet_with(
+        lambda d: d["environments"]["local"]["ssh"].__setitem__("lock_dir", "locks")
+    ),
+    "fleet: unknown order": _fleet_with(lambda d: _rolling(d).__setitem__("order", "random")),
+    "fleet: flag with service and hosts": _fleet_with(lambda d: d["flags"]["feature"].__setitem__("hosts", "web")),
+
     "unknown top-level key": _set(["owner"], "team-x"),
     "misspelt top-level key (signal)": lambda d: d.__setitem__("signal", d.pop("signals")),
     "unknown key in a step (retry)": lambda d: step(d).__setitem__("retry", 3),
@@ -413,6 +492,13 @@ ACCEPTED = {
         2, {"name": "Everything", "steps": [{"include": "level 1"}]}
     ),
     "no optional sections": _only_required,
+    "fleet: hosts, groups, ssh, placement, rolling and on": _fleet,
+    "fleet: single batch and percent max_fail": _fleet_with(
+        lambda d: _rolling(d).update({"batches": "100%", "max_fail": "10%"})
+    ),
+    "fleet: a flag placed by hosts, without a service": _fleet_with(
+        lambda d: d["flags"]["feature"].update({"hosts": ["web"], "service": None}) or d["flags"]["feature"].pop("service")
+    ),
 }
 
 
