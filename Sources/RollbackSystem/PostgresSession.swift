@@ -294,7 +294,7 @@ final class PostgresSession {
     guard socket >= 0 else { throw connectionLost() }
     while true {
       if cancellation.isCancelled {
-        requestServerCancel()
+        cancelRunningStatement()
         throw .cancelled
       }
       if deadline.hasExpired { throw .serverNotResponding(after: statementTimeout + Self.grace) }
@@ -324,6 +324,39 @@ final class PostgresSession {
 
   /// The longest a cancelled call waits for the server to acknowledge the cancel.
   static let cancelWait: Duration = .seconds(1)
+
+  /// Cancels the statement in flight and waits (at most ``cancelWait``) until the server
+  /// has ended it. A cancel that reaches the backend before it has read the statement is
+  /// ignored by the server, so while the statement still runs the cancel is sent again
+  /// every ``cancelRetry``.
+  private func cancelRunningStatement() {
+    let until = BlockingDeadline(after: Self.cancelWait)
+    requestServerCancel()
+    var resendAt = BlockingDeadline(after: Self.cancelRetry)
+    while !until.hasExpired {
+      let socket = PQsocket(connection)
+      guard socket >= 0 else { return }
+      var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+      let ready = poll(
+        &descriptor, 1, Swift.min(until.remainingMilliseconds(), resendAt.remainingMilliseconds()))
+      if ready < 0 && errno != EINTR { return }
+      if ready > 0 {
+        guard PQconsumeInput(connection) == 1 else { return }
+        while PQisBusy(connection) == 0 {
+          // nil: the statement has ended and the connection is idle again.
+          guard let result = PQgetResult(connection) else { return }
+          PQclear(result)
+        }
+      }
+      if resendAt.hasExpired {
+        requestServerCancel()
+        resendAt = BlockingDeadline(after: Self.cancelRetry)
+      }
+    }
+  }
+
+  /// How long a cancelled statement may keep running before the cancel is sent again.
+  static let cancelRetry: Duration = .milliseconds(200)
 
   /// The column names of a result.
   private static func columns(of result: OpaquePointer) -> [String] {
