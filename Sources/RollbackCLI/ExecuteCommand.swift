@@ -160,8 +160,8 @@ struct ResumeCommand: AsyncParsableCommand {
       throw ExitCode(2)
     }
     let started = progress.start
-    if let status = progress.finalStatus, status == "succeeded" || status == "dry-run" {
-      Console.human("run \(id) already finished (\(status)); nothing to resume", json: options.json)
+    if let status = progress.finalStatus, status == .succeeded || status == .dryRun {
+      Console.human("run \(id) already finished (\(status.rawValue)); nothing to resume", json: options.json)
       return
     }
     if started.dryRun == true {

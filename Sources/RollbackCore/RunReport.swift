@@ -56,7 +56,8 @@ public struct RunReport: Sendable {
       guard case .stepFinished(let step) = event, let id = step.id else { continue }
       if entries[id] == nil { order.append(id) }
       entries[id] = StepEntry(
-        id: id, kind: step.kind ?? "", name: step.name, status: step.status ?? "",
+        id: id, kind: step.kind ?? "", name: step.name,
+        status: step.status?.rawValue ?? step.unknownStatus ?? "",
         mutates: step.mutates ?? false,
         startedAt: step.startedAt, duration: seconds(step.durationSeconds) ?? 0, detail: step.detail ?? "",
         error: step.error, outputTail: step.outputTail,
@@ -191,12 +192,12 @@ public struct RunSummary: Sendable, Equatable {
       resumes += 1
       status = "in progress"
     case .runFinished(let finish):
-      status = finish.status ?? "unknown"
+      status = finish.status?.rawValue ?? finish.unknownStatus ?? "unknown"
       finishedAt = finish.finishedAt
       duration = RunReport.seconds(finish.durationSeconds)
       rollbackDuration = RunReport.seconds(finish.rollbackDurationSeconds)
       // Only a finished rollback is timed (older journals marked dry runs and failures too).
-      withinTarget = status == "succeeded" && !dryRun ? finish.withinTarget : nil
+      withinTarget = finish.status == .succeeded && !dryRun ? finish.withinTarget : nil
       advice = finish.advice
     default:
       break

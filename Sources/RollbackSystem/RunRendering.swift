@@ -13,7 +13,7 @@ public enum RunRendering {
   /// One step as journalled: the step-finished event, written at `at`.
   public static func stepEvent(_ record: StepRecord, at: String?) -> StepFinishedEvent {
     StepFinishedEvent(
-      id: record.id, kind: record.kind, name: record.name, status: record.status.rawValue,
+      id: record.id, kind: record.kind, name: record.name, status: record.status,
       mutates: record.mutates,
       startedAt: record.startedAt.map { Timestamp.iso($0) }, durationSeconds: record.duration,
       detail: record.detail, error: record.error, attempts: record.attempts, at: at,
@@ -58,7 +58,7 @@ public enum RunRendering {
   public static func finishedEvent(_ result: RunResult) -> JournalEvent {
     .runFinished(
       RunFinishedEvent(
-        runID: result.runID, status: result.status.rawValue, finishedAt: Timestamp.iso(result.finishedAt),
+        runID: result.runID, status: result.status, finishedAt: Timestamp.iso(result.finishedAt),
         durationSeconds: (result.duration * 1000).rounded() / 1000,
         rollbackDurationSeconds: result.rollbackDuration.map { ($0 * 1000).rounded() / 1000 },
         targetSeconds: result.target, withinTarget: result.withinTarget, exitCode: Int(result.exitCode),

@@ -66,7 +66,7 @@ struct JournalFixtureTests {
     // run-finished event counts as finished for resume.
     #expect(resumed.finalStatus == nil)
     let beforeRestore = try Self.events("20261201T215638Z-a434").dropLast()
-    #expect(JournalProgress(Array(beforeRestore))?.finalStatus == "succeeded")
+    #expect(JournalProgress(Array(beforeRestore))?.finalStatus == .succeeded)
     #expect(resumed.finished == ["prepare", "flag-off", "complaints", "needs-marker", "after"])
     #expect(resumed.unfinished.isEmpty)
     #expect(resumed.start.vars.map(\.name) == ["greeting"])
@@ -76,7 +76,7 @@ struct JournalFixtureTests {
     #expect(resumed.start.schema == nil)
 
     let interrupted = try #require(JournalProgress(try Self.events("20261201T215638Z-241d")))
-    #expect(interrupted.finalStatus == "interrupted")
+    #expect(interrupted.finalStatus == .interrupted)
     #expect(interrupted.finished == ["quick"])
     #expect(interrupted.unfinished.isEmpty)
     #expect(interrupted.start.steps.map(\.id) == ["quick", "slow"])
@@ -127,5 +127,34 @@ struct JournalFixtureTests {
       return
     }
     #expect(decoded == start)
+  }
+
+  @Test("statuses read as their enums; one this version does not know still shows, and is never success")
+  func statuses() throws {
+    let journal = """
+      {"event":"run-started","run_id":"r","level":1,"steps":[{"id":"a","kind":"run","mutates":true}]}
+      {"event":"step-finished","id":"a","kind":"run","status":"exploded","mutates":true,"duration_s":1}
+      {"event":"run-finished","run_id":"r","status":"melted","duration_s":2,"within_target":true}
+      """
+    let events = JournalEvent.events(jsonl: Array(journal.utf8))
+    guard case .stepFinished(let step) = events[1], case .runFinished(let finish) = events[2] else {
+      Issue.record("untyped events: \(events)")
+      return
+    }
+    #expect(step.status == nil)
+    #expect(finish.status == nil)
+    let report = try #require(RunReport.parse(events))
+    #expect(report.steps.map(\.status) == ["exploded"])
+    #expect(report.status == "melted")
+    #expect(report.withinTarget == nil)
+    #expect(JournalProgress(events)?.finished.isEmpty == true)
+    #expect(step.json.rendered().contains(#""status":"exploded""#))
+    let known = JournalEvent.events(jsonl: Array(try Self.bytes("runs/20261201T215638Z-241d.jsonl")))
+    guard case .runFinished(let interrupted) = known.last else {
+      Issue.record("no run-finished event")
+      return
+    }
+    #expect(interrupted.status == .interrupted)
+    #expect(interrupted.unknownStatus == nil)
   }
 }

@@ -369,9 +369,11 @@ public struct StepFinishedEvent: Sendable, Equatable {
   public var kind: String?
   /// The step's name.
   public var name: String?
-  /// How it ended (`succeeded`, `failed`, …; as written, so that a status this version does not
-  /// know still shows).
-  public var status: String?
+  /// How it ended; nil when the journal holds no status this version knows.
+  public var status: StepStatus?
+  /// The status as written when it is not one of ``StepStatus`` (kept so that reports show it as
+  /// before); nil otherwise.
+  public var unknownStatus: String?
   /// Whether it mutates.
   public var mutates: Bool?
   /// When it started (ISO time).
@@ -395,14 +397,16 @@ public struct StepFinishedEvent: Sendable, Equatable {
 
   /// A step's end.
   public init(
-    id: String?, kind: String?, name: String?, status: String?, mutates: Bool?, startedAt: String?,
+    id: String?, kind: String?, name: String?, status: StepStatus?, mutates: Bool?, startedAt: String?,
     durationSeconds: Double?, detail: String?, error: String?, attempts: Int?, at: String?,
-    flagChanges: [JournalFlagChange], signals: [JournalSignal], outputTail: String?
+    flagChanges: [JournalFlagChange], signals: [JournalSignal], outputTail: String?,
+    unknownStatus: String? = nil
   ) {
     self.id = id
     self.kind = kind
     self.name = name
     self.status = status
+    self.unknownStatus = status == nil ? unknownStatus : nil
     self.mutates = mutates
     self.startedAt = startedAt
     self.durationSeconds = durationSeconds
@@ -419,12 +423,13 @@ public struct StepFinishedEvent: Sendable, Equatable {
     self.init(
       id: fields.string("id") ?? fields.string("step"), kind: fields.string("kind"),
       name: fields.string("name"),
-      status: fields.string("status"), mutates: fields.bool("mutates"),
+      status: fields.string("status").flatMap(StepStatus.init(rawValue:)), mutates: fields.bool("mutates"),
       startedAt: fields.string("started_at"),
       durationSeconds: fields.number("duration_s"), detail: fields.string("detail"),
       error: fields.string("error"), attempts: fields.int("attempts"), at: fields.string("at"),
       flagChanges: fields.objects("flag_changes").map(JournalFlagChange.init),
-      signals: fields.objects("signals").map(JournalSignal.init), outputTail: fields.string("output_tail"))
+      signals: fields.objects("signals").map(JournalSignal.init), outputTail: fields.string("output_tail"),
+      unknownStatus: fields.string("status"))
   }
 
   /// The journal line, members in the order journals have always had.
@@ -435,7 +440,8 @@ public struct StepFinishedEvent: Sendable, Equatable {
     var members: [(String, JSONValue)] = []
     if event { members.append(("event", .string(JournalEvent.Kind.stepFinished))) }
     members += [
-      ("id", .string(id)), ("kind", .string(kind)), ("name", .string(name)), ("status", .string(status)),
+      ("id", .string(id)), ("kind", .string(kind)), ("name", .string(name)),
+      ("status", .string(status?.rawValue ?? unknownStatus)),
       ("mutates", mutates.map { .bool($0) } ?? .null), ("started_at", .string(startedAt)),
       ("duration_s", .number(durationSeconds)), ("detail", .string(detail)), ("error", .string(error)),
       ("attempts", .int(attempts)),
@@ -537,8 +543,11 @@ public struct RestoredEvent: Sendable, Equatable {
 public struct RunFinishedEvent: Sendable, Equatable {
   /// The run id.
   public var runID: String?
-  /// The outcome (`succeeded`, `failed`, `aborted`, `interrupted`, `dry-run`).
-  public var status: String?
+  /// The outcome; nil when the journal holds no status this version knows.
+  public var status: RunStatus?
+  /// The status as written when it is not one of ``RunStatus`` (kept so that history shows it as
+  /// before); nil otherwise.
+  public var unknownStatus: String?
   /// When it finished (ISO time).
   public var finishedAt: String?
   /// Wall time, seconds, as written.
@@ -558,12 +567,13 @@ public struct RunFinishedEvent: Sendable, Equatable {
 
   /// A run's end.
   public init(
-    runID: String?, status: String?, finishedAt: String?, durationSeconds: Double?,
+    runID: String?, status: RunStatus?, finishedAt: String?, durationSeconds: Double?,
     rollbackDurationSeconds: Double?, targetSeconds: Double?, withinTarget: Bool?, exitCode: Int?,
-    advice: String?, nextCommand: String?
+    advice: String?, nextCommand: String?, unknownStatus: String? = nil
   ) {
     self.runID = runID
     self.status = status
+    self.unknownStatus = status == nil ? unknownStatus : nil
     self.finishedAt = finishedAt
     self.durationSeconds = durationSeconds
     self.rollbackDurationSeconds = rollbackDurationSeconds
@@ -576,19 +586,19 @@ public struct RunFinishedEvent: Sendable, Equatable {
 
   init(_ fields: JournalFields) {
     self.init(
-      runID: fields.string("run_id"), status: fields.string("status"),
+      runID: fields.string("run_id"), status: fields.string("status").flatMap(RunStatus.init(rawValue:)),
       finishedAt: fields.string("finished_at"),
       durationSeconds: fields.number("duration_s"),
       rollbackDurationSeconds: fields.number("rollback_duration_s"),
       targetSeconds: fields.number("target_s"), withinTarget: fields.bool("within_target"),
       exitCode: fields.int("exit_code"), advice: fields.string("advice"),
-      nextCommand: fields.string("next_command"))
+      nextCommand: fields.string("next_command"), unknownStatus: fields.string("status"))
   }
 
   var json: JSONValue {
     .object([
       ("event", .string(JournalEvent.Kind.runFinished)), ("run_id", .string(runID)),
-      ("status", .string(status)),
+      ("status", .string(status?.rawValue ?? unknownStatus)),
       ("finished_at", .string(finishedAt)), ("duration_s", .number(durationSeconds)),
       ("rollback_duration_s", .number(rollbackDurationSeconds)), ("target_s", .number(targetSeconds)),
       ("within_target", withinTarget.map { .bool($0) } ?? .null), ("exit_code", .int(exitCode)),
@@ -603,7 +613,7 @@ public struct JournalProgress: Sendable, Equatable {
   public var start: RunStartedEvent
   /// The outcome of the last event when it is a run-finished event, nil otherwise (killed, or
   /// resumed since it finished).
-  public var finalStatus: String?
+  public var finalStatus: RunStatus?
   /// Steps whose last finish succeeded or was skipped.
   public var finished: Set<String>
   /// Steps journalled as started and not finished since.
@@ -623,7 +633,7 @@ public struct JournalProgress: Sendable, Equatable {
       case .stepFinished(let step):
         guard let id = step.id else { continue }
         unfinished.remove(id)
-        if step.status == "succeeded" || step.status == "skipped" {
+        if step.status == .succeeded || step.status == .skipped {
           finished.insert(id)
         } else {
           finished.remove(id)
