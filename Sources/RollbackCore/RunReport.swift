@@ -110,7 +110,9 @@ public struct RunReport: Sendable {
 /// `run-finished` events: one row of `rollback history`.
 public struct RunSummary: Sendable, Equatable {
   /// The journal events a summary reads; the others (`step-started`, `step-finished`, …) leave it as it is.
-  public static let eventKinds: Set<String> = ["run-started", "run-resumed", "run-finished"]
+  public static let eventKinds: Set<String> = [
+    JournalEvent.Kind.runStarted, JournalEvent.Kind.runResumed, JournalEvent.Kind.runFinished,
+  ]
 
   /// The run id.
   public var runID: String
