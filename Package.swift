@@ -39,7 +39,7 @@ let package = Package(
       ]
     ),
     .executableTarget(name: "rollback", dependencies: ["RollbackCLI"]),
-    .testTarget(name: "RollbackCoreTests", dependencies: ["RollbackCore"]),
+    .testTarget(name: "RollbackCoreTests", dependencies: ["RollbackCore"], exclude: ["Fixtures"]),
     .testTarget(name: "RollbackSystemTests", dependencies: ["RollbackSystem", "RollbackCore"]),
     .testTarget(name: "RollbackCLITests", dependencies: ["RollbackCLI", "RollbackCore"]),
   ],

@@ -161,75 +161,55 @@ struct ResumeCommand: AsyncParsableCommand {
       Console.error("error: no runs in \(state)/runs; nothing to resume")
       throw ExitCode(2)
     }
-    let events: [[String: Any]]
+    let events: [JournalEvent]
     do {
       events = try JournalReader.events(at: JournalReader.path(stateDirectory: state, runID: id))
     } catch {
       Console.error("error: \(error.description)")
       throw ExitCode(2)
     }
-    guard let started = events.first(where: { $0["event"] as? String == "run-started" }) else {
+    guard let progress = JournalProgress(events) else {
       Console.error("error: journal of run \(id) has no run-started event")
       throw ExitCode(2)
     }
-    if let last = events.last(where: { $0["event"] as? String == "run-finished" }),
-      let status = last["status"] as? String, status == "succeeded" || status == "dry-run",
-      events.last?["event"] as? String == "run-finished"
-    {
-      Console.human("run \(id) already finished (\(status)); nothing to resume", json: options.json)
+    let started = progress.start
+    if let status = progress.finalStatus, status == .succeeded || status == .dryRun {
+      Console.human("run \(id) already finished (\(status.rawValue)); nothing to resume", json: options.json)
       return
     }
-    if started["dry_run"] as? Bool == true {
+    if started.dryRun == true {
       Console.error("error: run \(id) was a dry run; start a new one with rollback execute")
       throw ExitCode(2)
     }
     let overrides = try Self.overrides(journalled: started, given: try variables.overrides(), runID: id)
     var runbookOptions = options
-    if runbookOptions.runbook == nil { runbookOptions.runbook = started["runbook_path"] as? String }
-    if runbookOptions.env == nil { runbookOptions.env = started["environment"] as? String }
+    if runbookOptions.runbook == nil { runbookOptions.runbook = started.runbookPath }
+    if runbookOptions.env == nil { runbookOptions.env = started.environment }
     let loaded = try LoadedRunbook.load(runbookOptions, overrides: overrides, printWarnings: false)
     let runbook = try loaded.runbook()
     let hash = ContentHash.of(Array(loaded.result.source.utf8))
-    if let recorded = started["runbook_hash"] as? String, recorded != hash, !force {
+    if let recorded = started.runbookHash, recorded != hash, !force {
       Console.error(
         "error: \(loaded.path) changed since run \(id) started; resuming could run different steps. Check it, then rerun with --force"
       )
       throw ExitCode(2)
     }
-    var finished = Set<String>()
-    var startedSteps = Set<String>()
-    for event in events {
-      guard let step = event["step"] as? String ?? event["id"] as? String else { continue }
-      switch event["event"] as? String {
-      case "step-started": startedSteps.insert(step)
-      case "step-finished":
-        startedSteps.remove(step)
-        let status = event["status"] as? String
-        if status == "succeeded" || status == "skipped" {
-          finished.insert(step)
-        } else {
-          finished.remove(step)
-        }
-      default: break
-      }
-    }
     let target: IncludeTarget
-    if let level = started["level"] as? Int {
+    if let level = started.level {
       target = .level(level)
-    } else if let scenario = started["scenario"] as? String {
+    } else if let scenario = started.scenario {
       target = .scenario(scenario)
     } else {
       Console.error("error: journal of run \(id) names no level or scenario")
       throw ExitCode(2)
     }
-    let startedAt = (started["started_at"] as? String).flatMap(Timestamp.parse) ?? Date()
     let request = ExecutionRequest(
       runbook: runbook, runbookPath: loaded.path, runbookHash: hash, target: target,
       environmentName: runbookOptions.env, overrides: overrides,
       processEnvironment: ProcessInfo.processInfo.environment,
       manual: ManualValues(), dryRun: false, assumeYes: yes, canPrompt: isatty(STDIN_FILENO) == 1,
       stateDirectory: state,
-      resume: ResumePoint(runID: id, finished: finished, unfinished: startedSteps, startedAt: startedAt),
+      resume: ResumePoint(runID: id, progress: progress),
       command: "resume")
     let result = try await perform(request, options: options)
     if result.exitCode != 0 { throw ExitCode(result.exitCode) }
@@ -240,13 +220,12 @@ extension ResumeCommand {
   /// The run's overrides: those journalled, with `--var` on top. A secret override was
   /// journalled by name only (or, in older journals, masked): it must be given again, never
   /// replaced by the default or `****`. A different value for a journalled one is a warning.
-  static func overrides(journalled started: [String: Any], given: [String: String], runID: String) throws
+  static func overrides(journalled started: RunStartedEvent, given: [String: String], runID: String) throws
     -> [String: String]
   {
     var overrides: [String: String] = [:]
-    var needed: [String] = (started["secret_vars"] as? [Any] ?? []).compactMap { $0 as? String }
-    for (name, value) in started["vars"] as? [String: Any] ?? [:] {
-      guard let text = value as? String else { continue }
+    var needed: [String] = started.secretVars
+    for (name, text) in started.vars {
       if text.contains(Redaction.mask) {
         needed.append(name)
       } else {

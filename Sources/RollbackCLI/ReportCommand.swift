@@ -13,7 +13,7 @@ enum RunStore {
 
   /// The run's report, from its journal.
   static func report(state: String, runID: String) throws -> RunReport {
-    let events: [[String: Any]]
+    let events: [JournalEvent]
     do {
       events = try JournalReader.events(at: JournalReader.path(stateDirectory: state, runID: runID))
     } catch {
@@ -87,18 +87,18 @@ enum RunStore {
   }
 
   /// The latest assessment saved in the state directory at or before `time` (ISO), if any.
-  static func assessment(state: String, before time: String) -> [String: Any]? {
+  static func assessment(state: String, before time: String) -> SavedAssessment? {
     let directory = (state as NSString).appendingPathComponent("assessments")
     let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter {
       $0.hasSuffix(".json")
     }
     let limit = Timestamp.parse(time) ?? Date.distantFuture
-    var best: (Date, [String: Any])?
+    var best: (Date, SavedAssessment)?
     for name in names {
       let path = (directory as NSString).appendingPathComponent(name)
       guard let data = FileManager.default.contents(atPath: path),
-        let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
-        let at = (object["assessed_at"] as? String).flatMap(Timestamp.parse), at <= limit
+        let object = SavedAssessment.decode(data),
+        let at = object.assessedAt.flatMap(Timestamp.parse), at <= limit
       else { continue }
       if best == nil || at > (best?.0 ?? .distantPast) { best = (at, object) }
     }

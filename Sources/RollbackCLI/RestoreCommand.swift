@@ -43,18 +43,18 @@ struct RestoreCommand: AsyncParsableCommand {
     guard FileManager.default.fileExists(atPath: journal) else {
       throw CLIError.usage("no run \(runID) in \(state) (see rollback history)")
     }
-    let events: [[String: Any]]
+    let events: [JournalEvent]
     do {
-      events = try JournalReader.events(at: journal, kinds: ["step-finished"])
+      events = try JournalReader.events(at: journal, kinds: [JournalEvent.Kind.stepFinished])
     } catch {
       throw CLIError.usage("cannot read the journal of run \(runID): \(error.description)")
     }
     // The first backup of each file is its content before the run changed it.
     var entries: [Entry] = []
-    for event in events {
-      for change in event["flag_changes"] as? [[String: Any]] ?? [] {
-        guard let file = change["file"] as? String, let backup = change["backup"] as? String,
-          change["changed"] as? Bool == true, !entries.contains(where: { $0.file == file })
+    for case .stepFinished(let step) in events {
+      for change in step.flagChanges {
+        guard let file = change.file, let backup = change.backup, change.changed == true,
+          !entries.contains(where: { $0.file == file })
         else { continue }
         entries.append(Entry(file: file, backup: backup))
       }
@@ -100,7 +100,7 @@ struct RestoreCommand: AsyncParsableCommand {
     }
     defer { lock?.release() }
 
-    var results: [JSONValue] = []
+    var results: [RestoredEvent.File] = []
     var failed = false
     for (entry, bytes) in zip(entries, contents) {
       var status: String
@@ -129,20 +129,17 @@ struct RestoreCommand: AsyncParsableCommand {
       }
       if status == "failed" { Console.error(line) } else { Console.human(line, json: options.json) }
       results.append(
-        .object([
-          ("file", .string(entry.file)), ("backup", .string(entry.backup)), ("status", .string(status)),
-          ("error", .string(problem)),
-        ]))
+        RestoredEvent.File(file: entry.file, backup: entry.backup, status: status, error: problem))
     }
     if !dryRun {
       do {
         let writer = try JournalWriter(path: journal, redact: { $0 })
         try writer.append(
-          .object([
-            ("event", .string("restored")), ("at", .string(Timestamp.iso(Date()))),
-            ("user", .string(ProcessInfo.processInfo.environment["USER"] ?? String(getuid()))),
-            ("files", .array(results)),
-          ]))
+          .restored(
+            RestoredEvent(
+              at: Timestamp.iso(Date()),
+              user: ProcessInfo.processInfo.environment["USER"] ?? String(getuid()),
+              files: results)))
       } catch {
         Console.error("warning: could not journal the restore in \(journal): \(error.description)")
       }
@@ -150,7 +147,7 @@ struct RestoreCommand: AsyncParsableCommand {
     if options.json {
       Console.output(
         JSONValue.object([
-          ("run_id", .string(runID)), ("dry_run", .bool(dryRun)), ("files", .array(results)),
+          ("run_id", .string(runID)), ("dry_run", .bool(dryRun)), ("files", .array(results.map(\.json))),
         ]).pretty())
     }
     if failed { throw ExitCode(1) }

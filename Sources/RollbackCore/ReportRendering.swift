@@ -22,17 +22,12 @@ public enum ReportRendering {
   }
 
   /// The assessment's signals: name, value, unit, error.
-  static func assessmentSignals(_ assessment: [String: Any]) -> [(String, Double?, String, String?)] {
-    (assessment["signals"] as? [[String: Any]] ?? []).map {
-      (
-        $0["name"] as? String ?? "", RunReport.number($0["value"]), $0["unit"] as? String ?? "count",
-        $0["error"] as? String
-      )
-    }
+  static func assessmentSignals(_ assessment: SavedAssessment) -> [(String, Double?, String, String?)] {
+    assessment.signals.map { ($0.name ?? "", $0.value, $0.unit ?? "count", $0.error) }
   }
 
   /// The message for the incident channel, following the seeds' communication templates.
-  public static func communication(_ report: RunReport, assessment: [String: Any]?) -> String {
+  public static func communication(_ report: RunReport, assessment: SavedAssessment?) -> String {
     let done = report.status == "succeeded" && !report.dryRun
     var lines: [String] = []
     let headline =
@@ -46,8 +41,8 @@ public enum ReportRendering {
     lines.append(
       "Time: \(report.startedAt) → \(report.finishedAt ?? "not finished") (\(seconds(report.duration)), \(targetText(report)))"
     )
-    if let assessment, let severity = assessment["severity"] as? String {
-      let matched = (assessment["matched"] as? [String] ?? []).joined(separator: ", ")
+    if let assessment, let severity = assessment.severity {
+      let matched = assessment.matched.joined(separator: ", ")
       lines.append("Severity: \(severity)\(matched.isEmpty ? "" : " (\(matched))")")
     }
     lines.append("")
@@ -81,7 +76,7 @@ public enum ReportRendering {
   }
 
   /// The post-mortem document: timeline, then the headings people fill in.
-  public static func markdown(_ report: RunReport, assessment: [String: Any]?) -> String {
+  public static func markdown(_ report: RunReport, assessment: SavedAssessment?) -> String {
     var out: [String] = []
     out.append(
       "# \(report.dryRun ? "Dry run (nothing was changed)" : "Post-mortem"): \(report.runbook) \(report.what)"
@@ -103,11 +98,11 @@ public enum ReportRendering {
     out.append("## Timeline")
     out.append("")
     if let assessment {
-      let at = assessment["assessed_at"] as? String ?? "before the run"
+      let at = assessment.assessedAt ?? "before the run"
       out.append("### Assessment (\(at))")
       out.append("")
-      let severity = assessment["severity"] as? String ?? "unknown"
-      let matched = (assessment["matched"] as? [String] ?? []).joined(separator: "; ")
+      let severity = assessment.severity ?? "unknown"
+      let matched = assessment.matched.joined(separator: "; ")
       out.append("Severity **\(severity)**\(matched.isEmpty ? "" : ": \(matched)").")
       out.append("")
       out.append("| Signal | Value |")
@@ -183,7 +178,7 @@ public enum ReportRendering {
   }
 
   /// The report as JSON: the run (as `execute --json` prints it) plus the assessment and the message.
-  public static func json(_ report: RunReport, assessment: [String: Any]?) -> JSONValue {
+  public static func json(_ report: RunReport, assessment: SavedAssessment?) -> JSONValue {
     func signalsJSON(_ list: [(name: String, value: Double?, unit: String, error: String?)]) -> JSONValue {
       .array(
         list.map {
@@ -215,9 +210,9 @@ public enum ReportRendering {
     var assessmentJSON = JSONValue.null
     if let assessment {
       assessmentJSON = .object([
-        ("assessed_at", .string(assessment["assessed_at"] as? String)),
-        ("severity", .string(assessment["severity"] as? String)),
-        ("matched", .array((assessment["matched"] as? [String] ?? []).map { .string($0) })),
+        ("assessed_at", .string(assessment.assessedAt)),
+        ("severity", .string(assessment.severity)),
+        ("matched", .array(assessment.matched.map { .string($0) })),
         (
           "signals",
           signalsJSON(

@@ -39,49 +39,37 @@ public struct RunReport: Sendable {
   /// Steps in plan order, with their last journalled state.
   public var steps: [StepEntry]
 
-  /// Reads a run from its journal events (JSON objects, in order); nil without a run-started event.
-  public static func parse(_ events: [[String: Any]]) -> RunReport? {
-    guard let start = events.first(where: { $0["event"] as? String == "run-started" }) else { return nil }
+  /// Reads a run from its journal events, in order; nil without a run-started event.
+  public static func parse(_ events: [JournalEvent]) -> RunReport? {
+    guard let start = RunSummary.start(events) else { return nil }
     var summary = RunSummary(start: start)
     var order: [String] = []
     var entries: [String: StepEntry] = [:]
-    for item in start["steps"] as? [[String: Any]] ?? [] {
-      guard let id = item["id"] as? String else { continue }
-      order.append(id)
-      entries[id] = StepEntry(
-        id: id, kind: item["kind"] as? String ?? "", name: nil, status: "pending",
-        mutates: item["mutates"] as? Bool ?? false, startedAt: nil, duration: 0, detail: "", error: nil,
-        outputTail: nil, flagChanges: [], signals: [])
+    for item in start.steps {
+      order.append(item.id)
+      entries[item.id] = StepEntry(
+        id: item.id, kind: item.kind ?? "", name: nil, status: "pending", mutates: item.mutates ?? false,
+        startedAt: nil, duration: 0, detail: "", error: nil, outputTail: nil, flagChanges: [], signals: [])
     }
     for event in events {
       summary.apply(event)
-      switch event["event"] as? String {
-      case "step-finished":
-        guard let id = event["id"] as? String else { continue }
-        if entries[id] == nil { order.append(id) }
-        let flagChanges = (event["flag_changes"] as? [[String: Any]] ?? []).map {
+      guard case .stepFinished(let step) = event, let id = step.id else { continue }
+      if entries[id] == nil { order.append(id) }
+      entries[id] = StepEntry(
+        id: id, kind: step.kind ?? "", name: step.name,
+        status: step.status?.rawValue ?? step.unknownStatus ?? "",
+        mutates: step.mutates ?? false,
+        startedAt: step.startedAt, duration: seconds(step.durationSeconds) ?? 0, detail: step.detail ?? "",
+        error: step.error, outputTail: step.outputTail,
+        flagChanges: step.flagChanges.map {
           (
-            file: $0["file"] as? String ?? "", key: $0["key"] as? String ?? "",
-            before: $0["before"] as? String,
-            after: $0["after"] as? String ?? "", changed: $0["changed"] as? Bool ?? false
+            file: $0.file ?? "", key: $0.key ?? "", before: $0.before, after: $0.after ?? "",
+            changed: $0.changed ?? false
           )
-        }
-        let signals = (event["signals"] as? [[String: Any]] ?? []).map {
-          (
-            name: $0["name"] as? String ?? "", value: number($0["value"]),
-            unit: $0["unit"] as? String ?? "count",
-            error: $0["error"] as? String
-          )
-        }
-        entries[id] = StepEntry(
-          id: id, kind: event["kind"] as? String ?? "", name: event["name"] as? String,
-          status: event["status"] as? String ?? "", mutates: event["mutates"] as? Bool ?? false,
-          startedAt: event["started_at"] as? String, duration: seconds(event["duration_s"]) ?? 0,
-          detail: event["detail"] as? String ?? "", error: event["error"] as? String,
-          outputTail: event["output_tail"] as? String, flagChanges: flagChanges, signals: signals)
-      default:
-        break
-      }
+        },
+        signals: step.signals.map {
+          (name: $0.name ?? "", value: $0.value, unit: $0.unit ?? "count", error: $0.error)
+        })
     }
     return RunReport(summary: summary, steps: order.compactMap { entries[$0] })
   }
@@ -98,24 +86,14 @@ public struct RunReport: Sendable {
     set { summary[keyPath: field] = newValue }
   }
 
-  /// A JSON number as a Double; nil for anything else, and for a number that is not finite.
-  static func number(_ value: Any?) -> Double? {
-    let result: Double
-    switch value {
-    case let double as Double: result = double
-    case let int as Int: result = Double(int)
-    case let number as NSNumber: result = number.doubleValue
-    default: return nil
-    }
-    return result.isFinite ? result : nil
-  }
-
   /// The longest time a journal may state, seconds (ten years); beyond it the journal is wrong.
   static let maximumJournalSeconds: Double = 10 * 365 * 24 * 3600
 
   /// A journalled time in seconds: unknown (nil) unless a number from 0 to ten years.
-  static func seconds(_ value: Any?) -> Double? {
-    guard let seconds = number(value), seconds >= 0, seconds <= maximumJournalSeconds else { return nil }
+  static func seconds(_ value: Double?) -> Double? {
+    guard let seconds = value, seconds.isFinite, seconds >= 0, seconds <= maximumJournalSeconds else {
+      return nil
+    }
     return seconds
   }
 
@@ -132,7 +110,9 @@ public struct RunReport: Sendable {
 /// `run-finished` events: one row of `rollback history`.
 public struct RunSummary: Sendable, Equatable {
   /// The journal events a summary reads; the others (`step-started`, `step-finished`, …) leave it as it is.
-  public static let eventKinds: Set<String> = ["run-started", "run-resumed", "run-finished"]
+  public static let eventKinds: Set<String> = [
+    JournalEvent.Kind.runStarted, JournalEvent.Kind.runResumed, JournalEvent.Kind.runFinished,
+  ]
 
   /// The run id.
   public var runID: String
@@ -197,41 +177,45 @@ public struct RunSummary: Sendable, Equatable {
   }
 
   /// The summary as the `run-started` event describes it: `in progress`, not finished.
-  public init(start: [String: Any]) {
+  public init(start: RunStartedEvent) {
     self.init(
-      runID: start["run_id"] as? String ?? "", command: start["command"] as? String ?? "execute",
-      runbook: start["runbook"] as? String ?? "", environment: start["environment"] as? String ?? "",
-      level: start["level"] as? Int, scenario: start["scenario"] as? String, title: start["title"] as? String,
-      dryRun: start["dry_run"] as? Bool ?? false, status: "in progress",
-      startedAt: start["started_at"] as? String ?? "", finishedAt: nil, duration: nil, rollbackDuration: nil,
-      target: RunReport.seconds(start["target_s"]), withinTarget: nil, advice: nil, resumes: 0)
-    runbookPath = start["runbook_path"] as? String
+      runID: start.runID ?? "", command: start.command ?? "execute", runbook: start.runbook ?? "",
+      environment: start.environment ?? "", level: start.level, scenario: start.scenario, title: start.title,
+      dryRun: start.dryRun ?? false, status: "in progress", startedAt: start.startedAt ?? "", finishedAt: nil,
+      duration: nil, rollbackDuration: nil, target: RunReport.seconds(start.targetSeconds), withinTarget: nil,
+      advice: nil, resumes: 0)
+    runbookPath = start.runbookPath
   }
 
   /// Takes one journal event into account: a resume reopens the run, a finish records its outcome.
-  public mutating func apply(_ event: [String: Any]) {
-    switch event["event"] as? String {
-    case "run-resumed":
+  public mutating func apply(_ event: JournalEvent) {
+    switch event {
+    case .runResumed:
       resumes += 1
       status = "in progress"
-    case "run-finished":
-      status = event["status"] as? String ?? "unknown"
-      finishedAt = event["finished_at"] as? String
-      duration = RunReport.seconds(event["duration_s"])
-      rollbackDuration = RunReport.seconds(event["rollback_duration_s"])
+    case .runFinished(let finish):
+      status = finish.status?.rawValue ?? finish.unknownStatus ?? "unknown"
+      finishedAt = finish.finishedAt
+      duration = RunReport.seconds(finish.durationSeconds)
+      rollbackDuration = RunReport.seconds(finish.rollbackDurationSeconds)
       // Only a finished rollback is timed (older journals marked dry runs and failures too).
-      withinTarget = status == "succeeded" && !dryRun ? event["within_target"] as? Bool : nil
-      advice = event["advice"] as? String
+      withinTarget = finish.status == .succeeded && !dryRun ? finish.withinTarget : nil
+      advice = finish.advice
     default:
       break
     }
   }
 
-  /// Reads a run from its journal events (JSON objects, in order), of which only those of
-  /// ``eventKinds`` matter; nil without a run-started event. The same as
-  /// `RunReport.parse(events)?.summary`.
-  public static func parse(_ events: [[String: Any]]) -> RunSummary? {
-    guard let start = events.first(where: { $0["event"] as? String == "run-started" }) else { return nil }
+  /// The first run-started event, nil when there is none.
+  static func start(_ events: [JournalEvent]) -> RunStartedEvent? {
+    for event in events { if case .runStarted(let start) = event { return start } }
+    return nil
+  }
+
+  /// Reads a run from its journal events, in order, of which only those of ``eventKinds``
+  /// matter; nil without a run-started event. The same as `RunReport.parse(events)?.summary`.
+  public static func parse(_ events: [JournalEvent]) -> RunSummary? {
+    guard let start = start(events) else { return nil }
     var summary = RunSummary(start: start)
     for event in events { summary.apply(event) }
     return summary

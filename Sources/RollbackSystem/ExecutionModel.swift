@@ -81,22 +81,6 @@ public struct ResumePoint: Sendable {
   }
 }
 
-/// How a step ended.
-public enum StepStatus: String, Sendable {
-  /// It did what it should.
-  case succeeded
-  /// It did not.
-  case failed
-  /// Its condition did not hold, or a resume found it done.
-  case skipped
-  /// A mutating step in a dry run.
-  case wouldRun = "would-run"
-  /// A read after the first mutation in a dry run.
-  case sampled
-  /// Not reached.
-  case pending
-}
-
 /// One file a flag step changed (or would change).
 public struct FlagFileChange: Sendable {
   /// The file.
@@ -141,20 +125,6 @@ public struct StepRecord: Sendable {
   public var flagChanges: [FlagFileChange]
   /// Signals read.
   public var signals: [SignalReading]
-}
-
-/// The overall outcome of a run.
-public enum RunStatus: String, Sendable {
-  /// Every step passed.
-  case succeeded
-  /// A step failed and the run stopped.
-  case failed
-  /// The run stopped before any step (preflight) or at a declined gate.
-  case aborted
-  /// SIGINT or SIGTERM.
-  case interrupted
-  /// A rehearsal.
-  case dryRun = "dry-run"
 }
 
 /// The result of an execution.

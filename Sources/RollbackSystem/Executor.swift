@@ -203,10 +203,8 @@ public final class Executor: @unchecked Sendable {
       if openJournal() {
         record(event: runStartedEvent(plan))
         record(
-          event: .object([
-            ("event", .string("preflight-failed")), ("at", .string(Timestamp.iso(Date()))),
-            ("problems", .array(problems.map { .string($0.text) })),
-          ]))
+          event: .preflightFailed(
+            PreflightFailedEvent(at: Timestamp.iso(Date()), problems: problems.map(\.text))))
       }
       let list = problems.map(\.text).joined(separator: "; ")
       return finish(
@@ -419,7 +417,7 @@ public final class Executor: @unchecked Sendable {
     }
     if journal != nil {
       if status == .interrupted {
-        record(event: .object([("event", .string("interrupted")), ("at", .string(Timestamp.iso(Date())))]))
+        record(event: .interrupted(at: Timestamp.iso(Date())))
       }
       record(event: RunRendering.finishedEvent(result))
     }
@@ -428,7 +426,7 @@ public final class Executor: @unchecked Sendable {
 
   /// Journals an event; the first failure is kept in ``journalFailure`` and stops the run
   /// before its next step.
-  func record(event: JSONValue) {
+  func record(event: JournalEvent) {
     // After a failed write the journal may end in a torn line; nothing more is added to it.
     guard journalFailure == nil else { return }
     do {
@@ -439,38 +437,27 @@ public final class Executor: @unchecked Sendable {
     }
   }
 
-  func runStartedEvent(_ plan: Plan) -> JSONValue {
+  func runStartedEvent(_ plan: Plan) -> JournalEvent {
     // Every override is journalled; a secret one (by its name, or because its value holds a
     // secret the journal would mask) by name only, and `resume` asks for it again.
-    var safeOverrides: [(String, JSONValue)] = []
-    var secretOverrides: [JSONValue] = []
+    var safeOverrides: [(name: String, value: String)] = []
+    var secretOverrides: [String] = []
     for (name, value) in request.overrides.sorted(by: { $0.key < $1.key }) {
       if SecretName.isSecret(name) || redact(value) != value {
-        secretOverrides.append(.string(name))
+        secretOverrides.append(name)
       } else {
-        safeOverrides.append((name, .string(value)))
+        safeOverrides.append((name: name, value: value))
       }
     }
-    return .object([
-      ("event", .string(request.resume == nil ? "run-started" : "run-resumed")), ("run_id", .string(runID)),
-      ("command", .string(request.command)), ("runbook", .string(plan.runbook)),
-      ("runbook_path", .string(AdviceCommand.absolute(request.runbookPath))),
-      ("runbook_hash", .string(request.runbookHash)),
-      ("environment", .string(plan.environment)), ("level", .int(plan.level)),
-      ("scenario", .string(plan.scenario)),
-      ("title", .string(plan.title)), ("dry_run", .bool(request.dryRun)),
-      ("target_s", .number(plan.targetSeconds)),
-      ("started_at", .string(Timestamp.iso(startedAt))), ("at", .string(Timestamp.iso(Date()))),
-      ("pid", .int(Int(getpid()))), ("host", .string(AtomicFilePOSIX.hostName())),
-      ("user", .string(ProcessInfo.processInfo.environment["USER"] ?? String(getuid()))),
-      ("vars", .object(safeOverrides)), ("secret_vars", .array(secretOverrides)),
-      (
-        "steps",
-        .array(
-          plan.steps.map {
-            .object([("id", .string($0.id)), ("kind", .string($0.kind)), ("mutates", .bool($0.mutates))])
-          })
-      ),
-    ])
+    let start = RunStartedEvent(
+      runID: runID, command: request.command, runbook: plan.runbook,
+      runbookPath: AdviceCommand.absolute(request.runbookPath), runbookHash: request.runbookHash,
+      environment: plan.environment, level: plan.level, scenario: plan.scenario, title: plan.title,
+      dryRun: request.dryRun, targetSeconds: plan.targetSeconds, startedAt: Timestamp.iso(startedAt),
+      at: Timestamp.iso(Date()), pid: Int(getpid()), host: AtomicFilePOSIX.hostName(),
+      user: ProcessInfo.processInfo.environment["USER"] ?? String(getuid()), vars: safeOverrides,
+      secretVars: secretOverrides,
+      steps: plan.steps.map { RunStartedEvent.PlannedStep(id: $0.id, kind: $0.kind, mutates: $0.mutates) })
+    return request.resume == nil ? .runStarted(start) : .runResumed(start)
   }
 }

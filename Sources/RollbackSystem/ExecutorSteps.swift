@@ -96,10 +96,9 @@ extension Executor {
     let phase = dryRunPhase(planned)
     if phase == .live || !request.dryRun {
       self.record(
-        event: .object([
-          ("event", .string("step-started")), ("step", .string(planned.id)), ("kind", .string(planned.kind)),
-          ("mutates", .bool(planned.mutates)), ("at", .string(Timestamp.iso(started))),
-        ]))
+        event: .stepStarted(
+          StepStartedEvent(
+            step: planned.id, kind: planned.kind, mutates: planned.mutates, at: Timestamp.iso(started))))
       // A step whose start could not be journalled does not run: resume could not know about it.
       if journalFailure != nil {
         return StepOutcome(
@@ -161,8 +160,8 @@ extension Executor {
     return outcome
   }
 
-  func finishedEvent(_ record: StepRecord) -> JSONValue {
-    RunRendering.stepJSON(record, event: "step-finished")
+  func finishedEvent(_ record: StepRecord) -> JournalEvent {
+    .stepFinished(RunRendering.stepEvent(record, at: Timestamp.iso(Date())))
   }
 
   enum DryRunPhase { case live, wouldRun, sampled }

@@ -50,8 +50,8 @@ public final class JournalWriter: @unchecked Sendable {
   deinit { close(descriptor) }
 
   /// Writes one event, redacted, and fsyncs it.
-  public func append(_ event: JSONValue) throws(JournalError) {
-    let line = redact(event.rendered()) + "\n"
+  public func append(_ event: JournalEvent) throws(JournalError) {
+    let line = redact(event.json.rendered()) + "\n"
     lock.lock()
     defer { lock.unlock() }
     let bytes = Array(line.utf8)
@@ -71,9 +71,9 @@ public final class JournalWriter: @unchecked Sendable {
 /// Reads journals back.
 public enum JournalReader {
   /// The events of one journal, in order; a torn last line (a run killed mid-write) is ignored.
-  public static func events(at path: String) throws(JournalError) -> [[String: Any]] {
+  public static func events(at path: String) throws(JournalError) -> [JournalEvent] {
     try withContents(of: path) { bytes in
-      var events: [[String: Any]] = []
+      var events: [JournalEvent] = []
       forEachLine(in: bytes) { line in
         if let event = object(line) { events.append(event) }
       }
@@ -88,13 +88,13 @@ public enum JournalReader {
   /// of them quoted (`"run-started"`), or a `\u` escape that might spell one. A kind holding a
   /// character JSON may write with another escape (a quote, a backslash, a slash, a control
   /// character) turns the check off, and every line is parsed.
-  public static func events(at path: String, kinds: Set<String>) throws(JournalError) -> [[String: Any]] {
+  public static func events(at path: String, kinds: Set<String>) throws(JournalError) -> [JournalEvent] {
     let needles = prefilter(kinds)
     return try withContents(of: path) { bytes in
-      var events: [[String: Any]] = []
+      var events: [JournalEvent] = []
       forEachLine(in: bytes) { line in
         if let needles, !mayName(needles, line) { return }
-        guard let event = object(line), let kind = event["event"] as? String, kinds.contains(kind) else {
+        guard let event = object(line), let kind = event.kind, kinds.contains(kind) else {
           return
         }
         events.append(event)
@@ -155,10 +155,10 @@ public enum JournalReader {
     }
   }
 
-  /// The line as a JSON object, nil when it is not one (a torn line).
-  private static func object(_ line: UnsafeRawBufferPointer) -> [String: Any]? {
+  /// The line as a journal event, nil when it is not a JSON object (a torn line).
+  private static func object(_ line: UnsafeRawBufferPointer) -> JournalEvent? {
     guard let base = line.baseAddress else { return nil }
-    return (try? JSONSerialization.jsonObject(with: Data(bytes: base, count: line.count))) as? [String: Any]
+    return JournalEvent.decode(line: Data(bytes: base, count: line.count))
   }
 
   /// Each kind quoted, as bytes; nil when some kind could be written only escaped.
@@ -191,6 +191,16 @@ public enum JournalReader {
       index += 1
     }
     return false
+  }
+}
+
+extension ResumePoint {
+  /// The resume point of run `runID` from its journal's progress; when the start time cannot
+  /// be read, now.
+  public init(runID: String, progress: JournalProgress) {
+    self.init(
+      runID: runID, finished: progress.finished, unfinished: progress.unfinished,
+      startedAt: progress.start.startedAt.flatMap(Timestamp.parse) ?? Date())
   }
 }
 

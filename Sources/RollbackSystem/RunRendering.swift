@@ -10,44 +10,28 @@ public enum RunRendering {
     return Quantity.format(seconds: seconds)
   }
 
-  static func readingJSON(_ reading: SignalReading) -> JSONValue {
-    .object([
-      ("name", .string(reading.name)), ("source", .string(reading.source)), ("value", .number(reading.value)),
-      ("unit", .string(reading.unit.rawValue)), ("error", .string(reading.error)),
-    ])
+  /// One step as journalled: the step-finished event, written at `at`.
+  public static func stepEvent(_ record: StepRecord, at: String?) -> StepFinishedEvent {
+    StepFinishedEvent(
+      id: record.id, kind: record.kind, name: record.name, status: record.status,
+      mutates: record.mutates,
+      startedAt: record.startedAt.map { Timestamp.iso($0) }, durationSeconds: record.duration,
+      detail: record.detail, error: record.error, attempts: record.attempts, at: at,
+      flagChanges: record.flagChanges.map {
+        JournalFlagChange(
+          file: $0.file, key: $0.key, before: $0.before, after: $0.after, changed: $0.changed,
+          backup: $0.backup)
+      },
+      signals: record.signals.map {
+        JournalSignal(
+          name: $0.name, source: $0.source, value: $0.value, unit: $0.unit.rawValue, error: $0.error)
+      },
+      outputTail: record.output.flatMap { $0.isEmpty ? nil : String($0.suffix(2000)) })
   }
 
-  /// One step as JSON; `event` adds the journal's event name and time.
-  public static func stepJSON(_ record: StepRecord, event: String? = nil) -> JSONValue {
-    var members: [(String, JSONValue)] = []
-    if let event { members.append(("event", .string(event))) }
-    members += [
-      ("id", .string(record.id)), ("kind", .string(record.kind)), ("name", .string(record.name)),
-      ("status", .string(record.status.rawValue)), ("mutates", .bool(record.mutates)),
-      ("started_at", .string(record.startedAt.map { Timestamp.iso($0) })),
-      ("duration_s", .number(record.duration)),
-      ("detail", .string(record.detail)), ("error", .string(record.error)),
-      ("attempts", .int(record.attempts)),
-    ]
-    if event != nil { members.append(("at", .string(Timestamp.iso(Date())))) }
-    if !record.flagChanges.isEmpty {
-      members.append(
-        (
-          "flag_changes",
-          .array(
-            record.flagChanges.map {
-              .object([
-                ("file", .string($0.file)), ("key", .string($0.key)), ("before", .string($0.before)),
-                ("after", .string($0.after)), ("changed", .bool($0.changed)), ("backup", .string($0.backup)),
-              ])
-            })
-        ))
-    }
-    if !record.signals.isEmpty { members.append(("signals", .array(record.signals.map(readingJSON)))) }
-    if let output = record.output, !output.isEmpty {
-      members.append(("output_tail", .string(String(output.suffix(2000)))))
-    }
-    return .object(members)
+  /// One step as `execute --json` lists it: the step-finished event without `event` and `at`.
+  public static func stepJSON(_ record: StepRecord) -> JSONValue {
+    stepEvent(record, at: nil).json(event: false)
   }
 
   /// The run as `execute --json` prints it (and `report --format json`).
@@ -71,18 +55,14 @@ public enum RunRendering {
   }
 
   /// The journal's closing event.
-  public static func finishedEvent(_ result: RunResult) -> JSONValue {
-    .object([
-      ("event", .string("run-finished")), ("run_id", .string(result.runID)),
-      ("status", .string(result.status.rawValue)),
-      ("finished_at", .string(Timestamp.iso(result.finishedAt))),
-      ("duration_s", .number((result.duration * 1000).rounded() / 1000)),
-      ("rollback_duration_s", .number(result.rollbackDuration.map { ($0 * 1000).rounded() / 1000 })),
-      ("target_s", .number(result.target)),
-      ("within_target", result.withinTarget.map { .bool($0) } ?? .null),
-      ("exit_code", .int(Int(result.exitCode))),
-      ("advice", .string(result.advice)), ("next_command", .string(result.nextCommand)),
-    ])
+  public static func finishedEvent(_ result: RunResult) -> JournalEvent {
+    .runFinished(
+      RunFinishedEvent(
+        runID: result.runID, status: result.status, finishedAt: Timestamp.iso(result.finishedAt),
+        durationSeconds: (result.duration * 1000).rounded() / 1000,
+        rollbackDurationSeconds: result.rollbackDuration.map { ($0 * 1000).rounded() / 1000 },
+        targetSeconds: result.target, withinTarget: result.withinTarget, exitCode: Int(result.exitCode),
+        advice: result.advice, nextCommand: result.nextCommand))
   }
 
   /// The closing lines for a person: outcome and time against target.

@@ -57,10 +57,8 @@ enum JournalFuzzer {
   }
 
   /// The events of a journal as the reader takes them: each line that is a JSON object.
-  static func events(_ bytes: [UInt8]) -> [[String: Any]] {
-    bytes.split(separator: 10).compactMap {
-      (try? JSONSerialization.jsonObject(with: Data($0))) as? [String: Any]
-    }
+  static func events(_ bytes: [UInt8]) -> [JournalEvent] {
+    JournalEvent.events(jsonl: bytes)
   }
 
   /// A known time that is not a time a run can take.

@@ -77,9 +77,7 @@ struct JournalReaderTests {
   /// What history read before: the whole file split with `Data.split`, every line parsed.
   static func referenceSummary(_ path: String) throws -> RunSummary? {
     let data = try #require(FileManager.default.contents(atPath: path))
-    let events = data.split(separator: UInt8(ascii: "\n")).compactMap { line in
-      (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any]
-    }
+    let events = data.split(separator: UInt8(ascii: "\n")).compactMap { JournalEvent.decode(line: Data($0)) }
     return RunReport.parse(events)?.summary
   }
 
@@ -147,12 +145,11 @@ struct JournalReaderTests {
       }
       let new = try JournalReader.events(at: path)
       #expect(new.count == old.count, "\(name)")
-      #expect(new.map { $0["event"] as? String } == old.map { $0["event"] as? String }, "\(name)")
+      #expect(new.map(\.kind) == old.map { $0["event"] as? String }, "\(name)")
       let kinds: Set<String> = ["step-finished", "run-resumed"]
       let filtered = try JournalReader.events(at: path, kinds: kinds)
       #expect(
-        filtered.map { $0["event"] as? String }
-          == old.compactMap { $0["event"] as? String }.filter(kinds.contains), "\(name)")
+        filtered.map(\.kind) == old.compactMap { $0["event"] as? String }.filter(kinds.contains), "\(name)")
     }
     // A kind JSON writes only escaped turns the quick check off rather than missing lines.
     let odd = directory.appendingPathComponent("odd.jsonl")
