@@ -35,7 +35,7 @@ enum ReportChart {
 
   /// Builds the chart of the run and writes it at `path`.
   static func write(
-    to path: String, report: RunReport, assessment: [String: Any]?, options: RunbookOptions
+    to path: String, report: RunReport, assessment: SavedAssessment?, options: RunbookOptions
   ) async throws {
     let chosen = runbookOptions(options, report: report)
     let loaded = try LoadedRunbook.load(chosen, printWarnings: false)
@@ -62,7 +62,7 @@ enum ReportChart {
 
   /// The chart of a run: one panel per Prometheus signal the decision rules name.
   static func build(
-    report: RunReport, assessment: [String: Any]?, resolver: Resolver, environment: [String: String]
+    report: RunReport, assessment: SavedAssessment?, resolver: Resolver, environment: [String: String]
   ) async -> SignalChart {
     let runStart = Timestamp.parse(report.startedAt) ?? Date()
     let finish = report.finishedAt.flatMap(Timestamp.parse)
@@ -72,7 +72,7 @@ enum ReportChart {
     let lastWait = report.steps.filter { $0.kind == "wait" }.compactMap(end).max()
     let lastStep = report.steps.compactMap(end).max()
     let runEnd = [lastWait, finish].compactMap { $0 }.max() ?? lastStep ?? runStart.addingTimeInterval(60)
-    let assessedAt = (assessment?["assessed_at"] as? String).flatMap(Timestamp.parse)
+    let assessedAt = assessment?.assessedAt.flatMap(Timestamp.parse)
     let window = SignalChart.window(runStart: runStart, runEnd: runEnd, assessedAt: assessedAt)
 
     let runbook = resolver.runbook
