@@ -156,7 +156,10 @@ enum DotEnvFuzzer {
         for line in lines {
           let text =
             lineTexts.indices.contains(line - 1) ? String(decoding: lineTexts[line - 1], as: UTF8.self) : ""
-          if !text.contains(key) || text.contains("=") {
+          // The key stands alone when nothing but blanks or a comment follows it (`KEY #=x`
+          // and `KEY#=x` assign nothing for dotenv or python-dotenv).
+          let rest = text.range(of: key).map { text[$0.upperBound...].drop { $0 == " " || $0 == "\t" } }
+          if rest.map({ !$0.isEmpty && !$0.hasPrefix("#") && !$0.hasPrefix("\r") }) ?? true {
             return "refused for a key without '=' on line \(line), but it reads '\(text)'"
           }
         }
