@@ -61,7 +61,7 @@ struct RedactionTests {
     arguments: [
       "DATABASE_PASSWORD", "PROM_TOKEN", "client_secret", "API_KEY", "SLACK_WEBHOOK", "DB_PASSWD",
       "AUTH_HEADER", "db.pass", "x-pwd", "apikey", "AWS_CREDENTIALS", "session-cookie", "SENTRY_DSN",
-      "private.key",
+      "private.key", "PGPASSWORD",
     ])
   func secretNames(name: String) {
     #expect(Redaction.isSecretName(name))
