@@ -60,28 +60,8 @@ struct DrillCommand: AsyncParsableCommand {
 
 /// JUnit XML that CI systems read: one test case per step, plus the time target.
 enum JUnitReport {
-  static func escape(_ text: String) -> String {
-    var out = ""
-    for scalar in text.unicodeScalars {
-      switch scalar {
-      case "&": out += "&amp;"
-      case "<": out += "&lt;"
-      case ">": out += "&gt;"
-      case "\"": out += "&quot;"
-      case "'": out += "&apos;"
-      case "\n", "\t", "\r": out.unicodeScalars.append(scalar)
-      default:
-        if scalar.value < 0x20 || (0xD800...0xDFFF).contains(scalar.value) || scalar.value == 0xFFFE
-          || scalar.value == 0xFFFF
-        {
-          out += "?"
-        } else {
-          out.unicodeScalars.append(scalar)
-        }
-      }
-    }
-    return out
-  }
+  /// Text made safe for the XML document (control characters become U+FFFD).
+  static func escape(_ text: String) -> String { XMLText.escaped(text) }
 
   static func seconds(_ value: Double) -> String { String(format: "%.3f", value) }
 

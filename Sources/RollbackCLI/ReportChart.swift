@@ -110,22 +110,11 @@ enum ReportChart {
         signal: signal.name, unit: signal.unit, points: [], thresholds: thresholds, noData: reason)
     }
     guard case .prometheus(let template) = signal.source else { return noData("not a Prometheus signal") }
-    guard let settings = resolver.environment.prometheus else {
-      return noData("environment '\(resolver.environment.name)' has no prometheus settings")
+    let (client, query): (PrometheusClient, String)
+    switch PrometheusSignalQuery.make(template, resolver: resolver, environment: environment) {
+    case .success(let made): (client, query) = (made.client, made.query)
+    case .failure(let reason): return noData(reason.description)
     }
-    var bag = DiagnosticBag()
-    let query = resolver.resolve(template, into: &bag).value
-    let url = resolver.resolve(settings.url, into: &bag).value
-    if let problem = bag.errors.first { return noData(problem.message) }
-    var token: String?
-    if let tokenEnv = settings.tokenEnv {
-      guard let value = environment[tokenEnv], !value.isEmpty else {
-        return noData("token variable \(tokenEnv) is not set")
-      }
-      token = value
-    }
-    let client = PrometheusClient(
-      baseURL: url, bearerToken: token, timeout: .milliseconds(Int(settings.timeout * 1000)))
     do {
       let series = try await client.queryRange(query, start: window.start, end: window.end, step: window.step)
       guard !series.isEmpty else { return noData("Prometheus returned no series for the window") }

@@ -62,21 +62,11 @@ public struct LiveSignalReader: SignalReader {
     case .manual:
       return unknown("not set; pass --signal \(signal.name)=VALUE")
     case .prometheus(let template):
-      guard let settings = resolver.environment.prometheus else {
-        return unknown("environment '\(resolver.environment.name)' has no prometheus settings")
+      let (client, query): (PrometheusClient, String)
+      switch PrometheusSignalQuery.make(template, resolver: resolver, environment: environment) {
+      case .success(let made): (client, query) = (made.client, made.query)
+      case .failure(let reason): return unknown(reason.description)
       }
-      let query = resolver.resolve(template, into: &bag).value
-      let url = resolver.resolve(settings.url, into: &bag).value
-      if let problem = bag.errors.first { return unknown(problem.message) }
-      var token: String?
-      if let tokenEnv = settings.tokenEnv {
-        guard let value = environment[tokenEnv], !value.isEmpty else {
-          return unknown("token variable \(tokenEnv) is not set")
-        }
-        token = value
-      }
-      let client = PrometheusClient(
-        baseURL: url, bearerToken: token, timeout: .milliseconds(Int(settings.timeout * 1000)))
       do {
         let result = try await client.query(query)
         let reduction = PrometheusReduction(rawValue: signal.reduce.rawValue) ?? .max
@@ -263,5 +253,44 @@ final class PostgresSessionPool: @unchecked Sendable {
     case .queryFailed, .statementTimeout, .noRows, .nullValue, .notNumeric, .nonFinite: return true
     default: return false
     }
+  }
+}
+
+/// A Prometheus signal's resolved query and the client for its environment's server.
+public struct PrometheusSignalQuery: Sendable {
+  /// Why a signal's query cannot be sent.
+  public struct Problem: Error, CustomStringConvertible {
+    /// What is missing, as shown beside the signal.
+    public let description: String
+  }
+
+  /// The client, with the environment's URL, token and timeout.
+  public let client: PrometheusClient
+  /// The query with its placeholders resolved.
+  public let query: String
+
+  /// Resolves `template` and the environment's Prometheus settings; the token variable
+  /// must be set when the settings name one.
+  public static func make(
+    _ template: Template, resolver: Resolver, environment: [String: String]
+  ) -> Result<PrometheusSignalQuery, Problem> {
+    guard let settings = resolver.environment.prometheus else {
+      return .failure(
+        Problem(description: "environment '\(resolver.environment.name)' has no prometheus settings"))
+    }
+    var bag = DiagnosticBag()
+    let query = resolver.resolve(template, into: &bag).value
+    let url = resolver.resolve(settings.url, into: &bag).value
+    if let problem = bag.errors.first { return .failure(Problem(description: problem.message)) }
+    var token: String?
+    if let tokenEnv = settings.tokenEnv {
+      guard let value = environment[tokenEnv], !value.isEmpty else {
+        return .failure(Problem(description: "token variable \(tokenEnv) is not set"))
+      }
+      token = value
+    }
+    let client = PrometheusClient(
+      baseURL: url, bearerToken: token, timeout: .milliseconds(Int(settings.timeout * 1000)))
+    return .success(PrometheusSignalQuery(client: client, query: query))
   }
 }
