@@ -283,6 +283,7 @@ struct DotEnvScanner {
       // Not an assignment here, but maybe for another parser: a quoted value it opens is
       // followed all the same, and the key itself in that form is recorded (and refused).
       if let bare = bareKey(at: index), records(bare) { scan.bareKeys.append(line) }
+      if scanQuotedKey() { return }
       if let loose = looseHead(at: index) {
         if loose.colon, records(loose.key) { scan.colonAssignments.append(line) }
         index = loose.afterSeparator
@@ -355,6 +356,38 @@ struct DotEnvScanner {
           valueRange: open..<index, textAfterQuote: textAfterQuote))
     }
     skipRestOfLine()
+  }
+
+  /// python-dotenv reads a key in single quotes (`'KEY'=value`), and those quotes may span
+  /// lines: an assignment of the target key on a line inside such a span is recorded as
+  /// shadowed, as one inside a multi-line value is. True when a span was followed.
+  private mutating func scanQuotedKey() -> Bool {
+    var open = index
+    while open < bytes.count, DotEnvByte.isBlank(bytes[open]) { open += 1 }
+    let quote = DotEnvQuote.single.rawValue
+    guard open < bytes.count, bytes[open] == quote,
+      let close = bytes[(open + 1)...].firstIndex(of: quote),
+      let firstBreak = bytes[open..<close].firstIndex(of: DotEnvByte.newline)
+    else { return false }
+    var enclosingEnd = firstBreak
+    if enclosingEnd > open, bytes[enclosingEnd - 1] == DotEnvByte.carriageReturn { enclosingEnd -= 1 }
+    let enclosing = text(open..<enclosingEnd)
+    let openLine = line
+    var cursor = firstBreak
+    while cursor < close {
+      if bytes[cursor] == DotEnvByte.newline {
+        line += 1
+        if let inner = assignmentHead(at: cursor + 1), records(inner.key) {
+          scan.shadowed.append(
+            DotEnvShadowedAssignment(
+              key: text(inner.key), line: line, enclosingKey: enclosing, enclosingLine: openLine))
+        }
+      }
+      cursor += 1
+    }
+    index = close + 1
+    skipRestOfLine()
+    return true
   }
 
   private mutating func scanUnquoted(key: Range<Int>, afterEquals: Int) {

@@ -253,6 +253,22 @@ struct DotEnvDocumentTests {
     #expect(colon.description.hasPrefix("NEXT is set with ':' instead of '=' on line 2"))
   }
 
+  @Test("a single-quoted key spanning lines (python-dotenv reads it as one key) hides the flag's line")
+  func quotedKeySpanningLines() throws {
+    // Found by the python-dotenv parity check: the flag's line sits inside the quoted key.
+    let text = "'# CRLF\r\nNEXT=trueX=\"\n'\r\nB=50\r\n"
+    #expect(
+      throws: DotEnvError.keyInsideMultilineValue(
+        key: "NEXT", line: 2, enclosingKey: "'# CRLF", enclosingLine: 1)
+    ) {
+      try DotEnvDocument(string: text).setting(key: "NEXT", value: "false")
+    }
+    // A quoted key on one line, or a lone quote, changes nothing.
+    let plain = "'A'=1\n'stray\nNEXT=true\n"
+    let edit = try DotEnvDocument(string: plain).setting(key: "NEXT", value: "false")
+    #expect(edit.bytes == Array("'A'=1\n'stray\nNEXT=false\n".utf8))
+  }
+
   @Test("the key alone on a line, without '=', is refused (python-dotenv reads it as unset)")
   func keyWithoutValue() {
     let expected = DotEnvError.keyWithoutValue(key: "NEXT", lines: [3])
