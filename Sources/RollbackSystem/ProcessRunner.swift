@@ -41,7 +41,8 @@ public struct ProcessRunner: Sendable {
       }
       let started = ContinuousClock.now
       let child = try ProcessSpawn.launch(
-        path: path, arguments: arguments, environment: spec.environment, cwd: spec.cwd)
+        path: path, arguments: arguments, environment: spec.environment, cwd: spec.cwd,
+        standardInput: spec.standardInput)
       ProcessStrays.register(child.pid)
       let supervisor = ProcessSupervisor(
         child: child, spec: spec, started: started, cancellation: cancellation, onOutput: onOutput)

@@ -15,7 +15,7 @@ struct SpawnedProcess {
 /// `posix_spawn` with the settings a supervised child needs.
 ///
 /// The child gets a new session (so its own process group, and no controlling terminal: a
-/// prompt for a password fails instead of hanging), stdin from `/dev/null`, stdout and stderr
+/// prompt for a password fails instead of hanging), stdin from `/dev/null` (or the spec's file), stdout and stderr
 /// on pipes, every signal at its default action and none blocked (an ignored SIGPIPE or a
 /// blocked SIGTERM in rollback's threads must not leak into it), and no other descriptors.
 enum ProcessSpawn {
@@ -24,7 +24,8 @@ enum ProcessSpawn {
     path: String,
     arguments: [String],
     environment: [String: String],
-    cwd: String?
+    cwd: String?,
+    standardInput: String? = nil
   ) throws(ProcessError) -> SpawnedProcess {
     let output = try ProcessPipe.make()
     let errors: ProcessPipe
@@ -39,7 +40,7 @@ enum ProcessSpawn {
     do {
       pid = try spawn(
         path: path, arguments: arguments, environment: environment, cwd: cwd,
-        stdoutWriter: output.writer, stderrWriter: errors.writer)
+        standardInput: standardInput, stdoutWriter: output.writer, stderrWriter: errors.writer)
     } catch {
       output.closeBoth()
       errors.closeBoth()
@@ -55,6 +56,7 @@ enum ProcessSpawn {
     arguments: [String],
     environment: [String: String],
     cwd: String?,
+    standardInput: String?,
     stdoutWriter: Int32,
     stderrWriter: Int32
   ) throws(ProcessError) -> pid_t {
@@ -62,7 +64,8 @@ enum ProcessSpawn {
     guard posix_spawn_file_actions_init(&actions) == 0 else { throw .spawnFailed(errno: ENOMEM) }
     defer { posix_spawn_file_actions_destroy(&actions) }
 
-    var status = posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    var status = posix_spawn_file_actions_addopen(
+      &actions, 0, standardInput ?? "/dev/null", O_RDONLY, 0)
     if status == 0 { status = posix_spawn_file_actions_adddup2(&actions, stdoutWriter, 1) }
     if status == 0 { status = posix_spawn_file_actions_adddup2(&actions, stderrWriter, 2) }
     if status == 0, let cwd {

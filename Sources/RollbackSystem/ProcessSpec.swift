@@ -39,6 +39,8 @@ public struct ProcessSpec: Sendable, Equatable {
   public var grace: Duration
   /// How many bytes of the combined output the outcome keeps (the tail); at least 0.
   public var outputCap: Int
+  /// A file the child reads as its standard input; nil gives it `/dev/null`.
+  public var standardInput: String? = nil
 
   /// Creates a spec. The environment defaults to rollback's own.
   public init(
