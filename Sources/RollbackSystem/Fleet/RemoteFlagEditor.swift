@@ -1,0 +1,120 @@
+import Foundation
+import RollbackCore
+
+/// Where a fleet run keeps the previous content of the files it changes on a host:
+/// `STATE/backups/RUN_ID/HOST/` on the control machine, never on the host.
+public struct FleetBackups: Sendable {
+  /// The run's state directory.
+  public let stateDirectory: String
+  /// The run id.
+  public let runID: String
+
+  /// Creates the backup location of a run.
+  public init(stateDirectory: String, runID: String) {
+    self.stateDirectory = stateDirectory
+    self.runID = runID
+  }
+
+  /// `STATE/backups/RUN_ID/HOST` (a `/` in the host name becomes `_`).
+  public func directory(for host: String) -> String {
+    let safeHost =
+      host.isEmpty || host == "." || host == ".." ? "_" : host.replacingOccurrences(of: "/", with: "_")
+    return [stateDirectory, "backups", runID, safeHost].reduce("") { path, part in
+      path.isEmpty ? part : (path as NSString).appendingPathComponent(part)
+    }
+  }
+
+  /// Durably stores `contents` (the previous content of `path` on `host`); a backup of the
+  /// same file with the same bytes already there is reused (a resumed run writes no second one).
+  ///
+  /// - Returns: the backup's path.
+  @discardableResult
+  public func store(_ contents: [UInt8], of path: String, host: String) throws(FileError) -> String {
+    try AtomicFile.backup(contents: contents, of: path, to: directory(for: host), reusingIdentical: true)
+  }
+}
+
+/// Changing a flag in dotenv files on one host: the same editor as locally (``DotEnvDocument``,
+/// byte-preserving, same refusals), the bytes read and written through ``RemoteFileStore``.
+public struct RemoteFlagEditor: Sendable {
+  /// What a change did (or would do) on the host.
+  public struct Result: Sendable {
+    /// Per-file changes (the backup paths are local).
+    public var changes: [FlagFileChange]
+    /// Unified diffs of the files that change (for dry runs and reports).
+    public var diffs: [String]
+  }
+
+  /// Why a change was refused or failed. Nothing on the host changed unless the file error
+  /// says otherwise (``RemoteFileError/partial(host:path:restored:)``).
+  public enum EditError: Error, Sendable, CustomStringConvertible {
+    /// Reading or writing a file on the host.
+    case file(RemoteFileError)
+    /// The dotenv text cannot be edited safely.
+    case dotenv(host: String, path: String, DotEnvError)
+    /// The local backup could not be written (so nothing was written on the host).
+    case backup(FileError)
+
+    /// A lowercase message naming the host and file.
+    public var description: String {
+      switch self {
+      case .file(let error): return error.description
+      case .dotenv(let host, let path, let error):
+        return "\(host): \(path): \(error.description); the file was not changed"
+      case .backup(let error):
+        return "cannot keep the backup locally: \(error.description); nothing was changed"
+      }
+    }
+  }
+
+  /// The host's file store.
+  public let store: RemoteFileStore
+
+  /// Creates an editor over a host's file store.
+  public init(store: RemoteFileStore) {
+    self.store = store
+  }
+
+  /// Sets `key` to `value` in every file, all or nothing: every file is read and edited
+  /// before any is written; backups are stored locally first; then one remote script replaces
+  /// the changed files, refusing if any changed since it was read.
+  public func set(
+    key: String, value: String, in files: [String], backups: FleetBackups?, dryRun: Bool
+  ) async throws(EditError) -> Result {
+    let host = store.host.name
+    var read: [RemoteFile] = []
+    for path in files {
+      do { read.append(try await store.read(path)) } catch { throw .file(error) }
+    }
+    var edits: [(file: RemoteFile, edit: DotEnvEdit)] = []
+    for file in read {
+      do {
+        edits.append((file, try DotEnvDocument(bytes: file.bytes).setting(key: key, value: value)))
+      } catch {
+        throw .dotenv(host: host, path: file.path, error)
+      }
+    }
+    var changes: [FlagFileChange] = []
+    var diffs: [String] = []
+    var writes: [(file: RemoteFile, bytes: [UInt8])] = []
+    for (file, edit) in edits {
+      var change = FlagFileChange(
+        file: file.path, key: key, before: edit.oldValue, after: value, changed: !edit.isUnchanged,
+        backup: nil)
+      if change.changed {
+        diffs.append(unifiedDiff(old: file.bytes, new: edit.bytes, path: "\(host):\(file.path)"))
+        if !dryRun {
+          if let backups {
+            do { change.backup = try backups.store(file.bytes, of: file.realPath, host: host) } catch {
+              throw .backup(error)
+            }
+          }
+          writes.append((file, edit.bytes))
+        }
+      }
+      changes.append(change)
+    }
+    do { try await store.replace(writes) } catch { throw .file(error) }
+    return Result(changes: changes, diffs: diffs)
+  }
+}
