@@ -71,6 +71,9 @@ extension FleetHostTests {
         chown(local[0], 1234, 2345)
       }
       defer { for save in saved.values { save.restore() } }
+      var connections: [String: Int] = [:]
+      for host in hosts { connections[host.name] = try fleet.connections(host.name) }
+      #expect(await transport.openMasters(hosts, timeout: .seconds(20)).isEmpty)
       var before: [String: [[UInt8]]] = [:]
       for host in hosts {
         var files: [[UInt8]] = []
@@ -116,6 +119,10 @@ extension FleetHostTests {
           [UInt8](try Data(contentsOf: URL(fileURLWithPath: "\(directory)/\($0)")))
         }
         #expect(Set(kept) == Set(before[host.name] ?? []))
+      }
+      // Reads, backups and the write went through one connection per host.
+      for host in hosts {
+        #expect(try fleet.connections(host.name) == (connections[host.name] ?? 0) + 1, "\(host.name)")
       }
       // A dry run reads for real and shows a diff, writing nothing.
       let host = hosts[0]
@@ -205,6 +212,32 @@ extension FleetHostTests {
           dryRun: false)
       }
       #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: local[2]))) == saved.files[2].bytes)
+      await transport.shutdown([host])
+    }
+
+    @Test("a file with a second hard link, or over the size cap, is refused")
+    func hardLinksAndSize() async throws {
+      let fleet = try TestFleet.current()
+      let transport = try fleet.transport()
+      let host = fleet.host("host-3")
+      let app = "\(fleet.localRoot(of: host.name))/app"
+      #expect(link("\(app)/.env", "\(app)/second-name.env") == 0)
+      defer { unlink("\(app)/second-name.env") }
+      let store = RemoteFileStore(transport: transport, host: host, timeout: .seconds(20))
+      await #expect(
+        throws: RemoteFileError.hardLinks(host: "host-3", path: "\(fleet.root)/app/.env", count: 2)
+      ) {
+        try await store.read("\(fleet.root)/app/.env")
+      }
+      let size = try #require(
+        try FileManager.default.attributesOfItem(atPath: "\(app)/.env.local")[.size] as? Int)
+      let small = RemoteFileStore(transport: transport, host: host, timeout: .seconds(20), sizeCap: 16)
+      await #expect(
+        throws: RemoteFileError.tooLarge(
+          host: "host-3", path: "\(fleet.root)/app/.env.local", size: size, cap: 16)
+      ) {
+        try await small.read("\(fleet.root)/app/.env.local")
+      }
       await transport.shutdown([host])
     }
 
