@@ -174,6 +174,10 @@ public final class SSHTransport: Sendable {
       }
       if sshOwn { throw .sshFailed(host: host.name, detail: Self.tail(stderr)) }
     }
+    // A master this action left behind (no preflight opened one) is noted too.
+    if masterPIDs.value[host.destination] == nil {
+      await rememberMaster(of: host, timeout: .seconds(5))
+    }
     return SSHOutput(
       stdout: state.stdout, stderr: Self.tail(stderr), exitCode: code, stdoutTruncated: state.truncated)
   }
@@ -199,7 +203,6 @@ public final class SSHTransport: Sendable {
     let results = await forEachHost(hosts) { host -> SSHError? in
       do throws(SSHError) {
         try await self.run(on: host, script: "exit 0", timeout: timeout)
-        await self.rememberMaster(of: host, timeout: timeout)
         return nil
       } catch {
         return error
