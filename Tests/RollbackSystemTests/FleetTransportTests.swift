@@ -1,6 +1,7 @@
 import Foundation
-import RollbackSystem
 import Testing
+
+@testable import RollbackSystem
 
 extension FleetHostTests {
   @Suite("SSHTransport on real sshd hosts")
@@ -136,6 +137,25 @@ extension FleetHostTests {
       await transport.shutdown([fleet.host("host-3")])
     }
 
+    @Test("a remote command that hangs is stopped at its timeout; the host's master connection survives")
+    func hangingCommandTimesOut() async throws {
+      let fleet = try TestFleet.current()
+      let transport = try fleet.transport()
+      let host = fleet.host("host-2")
+      #expect(await transport.openMasters([host], timeout: .seconds(20)).isEmpty)
+      let before = try fleet.connections(host.name)
+      let started = ContinuousClock.now
+      await #expect(throws: SSHError.timedOut(host: "host-2", after: .seconds(1))) {
+        try await transport.run(on: host, script: "sleep 30", timeout: .seconds(1))
+      }
+      #expect(ContinuousClock.now - started < .seconds(4))
+      #expect(await transport.hasMaster(host))
+      let again = try await transport.run(on: host, script: "hostname", timeout: .seconds(20))
+      #expect(again.stdout == ["host-2"])
+      #expect(try fleet.connections(host.name) == before)
+      await transport.shutdown([host])
+    }
+
     @Test("a remote command's failure carries its exit status and the redacted tail of its stderr")
     func remoteFailure() async throws {
       let fleet = try TestFleet.current()
@@ -151,5 +171,76 @@ extension FleetHostTests {
       }
       await transport.shutdown([host])
     }
+  }
+}
+
+@Suite("SSHTransport without hosts: the ssh command line, error classification, the forks bound")
+struct SSHTransportShapeTests {
+  @Test(
+    "argv: -F, BatchMode and the Control* options before the runbook's options, the script as quoted words")
+  func argvShape() throws {
+    let transport = try SSHTransport(config: "/etc/fleet ssh.conf", options: ["-o", "ConnectTimeout=7"])
+    defer { rmdir(transport.controlDirectory) }
+    let argv = transport.argv(
+      on: SSHHost(name: "web-1", destination: "deploy@web-1"), script: "printf %s \"$1\"",
+      arguments: ["it's $(x)"])
+    let dir = transport.controlDirectory
+    #expect(
+      argv == [
+        "ssh", "-F", "/etc/fleet ssh.conf", "-o", "BatchMode=yes", "-o", "ControlMaster=auto", "-o",
+        "ControlPersist=60s", "-o", "ControlPath=\(dir)/%C", "-o", "ConnectTimeout=7", "-o",
+        "ServerAliveInterval=15", "deploy@web-1", "--", "sh", "-c", "'printf %s \"$1\"'", "sh",
+        "'it'\\''s $(x)'",
+      ])
+    #expect(dir.hasPrefix("/tmp/rb-") && dir.utf8.count == 14)
+    var info = stat()
+    #expect(stat(dir, &info) == 0 && info.st_mode & 0o777 == 0o700)
+  }
+
+  @Test("ssh's messages are classified: changed host key, authentication, unreachable; anything else is not")
+  func classify() {
+    let changed = """
+      @@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@
+      @    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @
+      @@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@
+      Host key for [127.0.0.13]:2222 has changed and you have requested strict checking.
+      Host key verification failed.
+      """
+    #expect(
+      SSHError.classify(host: "web-3", stderr: changed)
+        == .hostKeyMismatch(host: "web-3", detail: "Host key verification failed."))
+    #expect(
+      SSHError.classify(host: "web-1", stderr: "root@127.0.0.11: Permission denied (publickey).")
+        == .authenticationFailed(host: "web-1", detail: "root@127.0.0.11: Permission denied (publickey)."))
+    #expect(
+      SSHError.classify(host: "web-2", stderr: "ssh: connect to host 127.0.0.12 port 22: Connection refused")
+        == .unreachable(host: "web-2", detail: "ssh: connect to host 127.0.0.12 port 22: Connection refused"))
+    #expect(SSHError.classify(host: "web-2", stderr: "my script exits 255 on purpose") == nil)
+  }
+
+  @Test("forEachHost runs at most forks bodies at once and returns every host's result")
+  func forksBound() async throws {
+    let transport = try SSHTransport(forks: 2)
+    defer { rmdir(transport.controlDirectory) }
+    let hosts = (1...7).map { SSHHost(name: "h\($0)", destination: "h\($0)") }
+    let gauge = Gauge()
+    let results = await transport.forEachHost(hosts) { host -> String in
+      await gauge.enter()
+      try? await Task.sleep(for: .milliseconds(30))
+      await gauge.leave()
+      return host.destination
+    }
+    #expect(results.count == 7 && results["h5"] == "h5")
+    #expect(await gauge.peak == 2)
+  }
+
+  actor Gauge {
+    var current = 0
+    var peak = 0
+    func enter() {
+      current += 1
+      peak = max(peak, current)
+    }
+    func leave() { current -= 1 }
   }
 }
