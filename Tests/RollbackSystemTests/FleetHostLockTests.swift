@@ -72,6 +72,27 @@ extension FleetHostTests {
       await transport.shutdown([host, fleet.host("host-1")])
     }
 
+    @Test("by default the lock names this machine's user and host name")
+    func defaultHolder() async throws {
+      let fleet = try TestFleet.current()
+      let transport = try fleet.transport()
+      let host = fleet.host("host-3")
+      let localLock = "\(fleet.localRoot(of: host.name))/run/\(RemoteHostLock.fileName)"
+      defer { unlink(localLock) }
+      let lock = RemoteHostLock(
+        transport: transport, host: host, runID: "run-default", directory: "\(fleet.root)/run")
+      #expect(try await lock.acquire() == .created)
+      var name = [CChar](repeating: 0, count: 256)
+      #expect(gethostname(&name, 255) == 0)
+      let machine = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+      let user = ProcessInfo.processInfo.environment["USER"] ?? NSUserName()
+      let content = String(decoding: try Data(contentsOf: URL(fileURLWithPath: localLock)), as: UTF8.self)
+      #expect(content.hasPrefix("run=run-default\nuser=\(user)\ncontrol=\(machine)\nstarted="))
+      #expect(!machine.isEmpty && !user.isEmpty)
+      try await lock.release()
+      await transport.shutdown([host])
+    }
+
     @Test("two runs racing for the same host: exactly one gets the lock")
     func race() async throws {
       let fleet = try TestFleet.current()

@@ -93,7 +93,7 @@ public struct RemoteHostLock: Sendable {
   public init(
     transport: SSHTransport, host: SSHHost, runID: String, directory: String? = nil,
     user: String = ProcessInfo.processInfo.environment["USER"] ?? NSUserName(),
-    controlHost: String = ProcessInfo.processInfo.hostName, timeout: Duration = .seconds(30)
+    controlHost: String = RemoteHostLock.localHostName(), timeout: Duration = .seconds(30)
   ) {
     self.transport = transport
     self.host = host
@@ -215,6 +215,13 @@ public struct RemoteHostLock: Sendable {
     return RemoteLockHolder(
       runID: fields["run"] ?? "?", user: fields["user"] ?? "?", controlHost: fields["control"] ?? "?",
       started: Int(fields["started"] ?? "") ?? 0, age: Int(fields["age"] ?? "") ?? 0)
+  }
+
+  /// This machine's host name (`gethostname`, no DNS lookup).
+  public static func localHostName() -> String {
+    var buffer = [CChar](repeating: 0, count: 256)
+    guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown" }
+    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
   }
 
   private static func oneLine(_ text: String) -> String {
