@@ -215,6 +215,42 @@ extension FleetHostTests {
       await transport.shutdown([host])
     }
 
+    @Test("a failure on a later file of a host leaves the earlier ones untouched (all or nothing)")
+    func allOrNothingOnAHost() async throws {
+      let fleet = try TestFleet.current()
+      let transport = try fleet.transport()
+      let host = fleet.host("host-1")
+      let app = "\(fleet.localRoot(of: host.name))/app"
+      let saved = try Saved(["\(app)/.env.local", "\(app)/.env"])
+      // An immutable second file: everything up to the renames succeeds, then it cannot be replaced.
+      let immutable = try fleet.run(["/usr/bin/chattr", "+i", "\(app)/.env"])
+      try #require(immutable.status == 0, "chattr +i: \(immutable.output)")
+      defer {
+        _ = try? fleet.run(["/usr/bin/chattr", "-i", "\(app)/.env"])
+        saved.restore()
+      }
+      let editor = RemoteFlagEditor(
+        store: RemoteFileStore(transport: transport, host: host, timeout: .seconds(20)))
+      var caught: RemoteFlagEditor.EditError?
+      do {
+        _ = try await editor.set(
+          key: Self.key, value: "false", in: ["\(fleet.root)/app/.env.local", "\(fleet.root)/app/.env"],
+          backups: nil, dryRun: false)
+      } catch {
+        caught = error
+      }
+      guard case .file(.failed(let name, let path, _))? = caught else {
+        Issue.record("expected a failure on .env, got \(String(describing: caught))")
+        return
+      }
+      #expect(name == "host-1" && path == "\(fleet.root)/app/.env")
+      #expect(
+        [UInt8](try Data(contentsOf: URL(fileURLWithPath: "\(app)/.env.local"))) == saved.files[0].bytes)
+      #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: "\(app)/.env"))) == saved.files[1].bytes)
+      #expect(Self.leftovers(in: app).isEmpty, "\(Self.leftovers(in: app))")
+      await transport.shutdown([host])
+    }
+
     @Test("a file with a second hard link, or over the size cap, is refused")
     func hardLinksAndSize() async throws {
       let fleet = try TestFleet.current()

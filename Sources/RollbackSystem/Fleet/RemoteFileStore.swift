@@ -226,17 +226,22 @@ public struct RemoteFileStore: Sendable {
     done
     i=1
     while [ "$i" -le "$n" ]; do
-      eval "f=\\$f_$i t=\\$t_$i"
+      eval "f=\\$f_$i"
       d=${f%/*}; [ -n "$d" ] || d=/
       o=$d/.${f##*/}.rollback-old-$$-$i
       ln -- "$f" "$o" || fail 78 "$i"
       eval "o_$i=\\$o"
-      if ! mv -f -- "$t" "$f"; then
+      i=$((i + 1))
+    done
+    i=1
+    while [ "$i" -le "$n" ]; do
+      eval "f=\\$f_$i t=\\$t_$i"
+      if ! mv -f -T -- "$t" "$f"; then
         ok=0
         j=1
         while [ "$j" -lt "$i" ]; do
           eval "g=\\$f_$j p=\\$o_$j"
-          mv -f -- "$p" "$g" && eval "o_$j=" || ok=1
+          if mv -f -T -- "$p" "$g"; then eval "o_$j="; else ok=1; fi
           j=$((j + 1))
         done
         fail $((80 + ok)) "$i"
@@ -285,6 +290,7 @@ public struct RemoteFileStore: Sendable {
     case 74: throw .failed(host: host.name, path: path, what: "give the new file the original's mode")
     case 75: throw .failed(host: host.name, path: path, what: "give the new file the original's owner")
     case 76: throw .failed(host: host.name, path: path, what: "sync the new content")
+    case 78: throw .failed(host: host.name, path: path, what: "keep the old content until the rename")
     case 80: throw .partial(host: host.name, path: path, restored: true)
     case 81: throw .partial(host: host.name, path: path, restored: false)
     default:
