@@ -218,6 +218,17 @@ struct SSHTransportShapeTests {
     #expect(SSHError.classify(host: "web-2", stderr: "my script exits 255 on purpose") == nil)
   }
 
+  @Test("a transport dropped without shutdown removes its private control directory")
+  func dropRemovesDirectory() throws {
+    var directory = ""
+    do {
+      let transport = try SSHTransport()
+      directory = transport.controlDirectory
+      #expect(FileManager.default.fileExists(atPath: directory))
+    }
+    #expect(!directory.isEmpty && !FileManager.default.fileExists(atPath: directory))
+  }
+
   @Test("forEachHost runs at most forks bodies at once and returns every host's result")
   func forksBound() async throws {
     let transport = try SSHTransport(forks: 2)

@@ -99,6 +99,15 @@ public final class SSHTransport: Sendable {
     self.controlDirectory = path
   }
 
+  /// A transport dropped without ``shutdown(_:)`` (an error path) still removes its control
+  /// directory; its masters, no longer reachable, end after `ControlPersist` (60 s idle).
+  deinit {
+    if let entries = try? FileManager.default.contentsOfDirectory(atPath: controlDirectory) {
+      for entry in entries { unlink(controlDirectory + "/" + entry) }
+    }
+    rmdir(controlDirectory)
+  }
+
   /// The ssh arguments up to (not including) the destination.
   public var sshArguments: [String] {
     var words = ["ssh"]
