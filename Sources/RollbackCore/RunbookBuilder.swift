@@ -5,6 +5,8 @@ import Yams
 struct RunbookBuilder {
   var reader: YAMLReader
   let options: LoadOptions
+  /// The runbook's `templates:`, read before the levels so that notify steps can use them.
+  var templates: [String: Template] = [:]
 
   init(reader: YAMLReader, options: LoadOptions) {
     self.reader = reader
@@ -68,15 +70,14 @@ struct RunbookBuilder {
         }
       }
     }
-    let levels = top["levels"].map { readLevels($0) } ?? []
-    let scenarios = top["scenarios"].map { readScenarios($0) } ?? []
-    let notify = top["notify"].map { readNotify($0) } ?? NotifySettings()
-    var templates: [String: Template] = [:]
     if let node = top["templates"], let list = reader.pairs(node, "templates") {
       for (key, _, value) in list {
         if let template = reader.template(value, "template \(key)") { templates[key] = template }
       }
     }
+    let levels = top["levels"].map { readLevels($0) } ?? []
+    let scenarios = top["scenarios"].map { readScenarios($0) } ?? []
+    let notify = top["notify"].map { readNotify($0) } ?? NotifySettings()
     let contacts = top["contacts"].map { readContacts($0) } ?? []
     return Runbook(
       file: reader.file, name: name, description: description, defaultEnvironment: defaultEnvironment,
@@ -614,205 +615,6 @@ struct RunbookBuilder {
     }
     if let onceNode = f["once"] { step.once = reader.bool(onceNode, "once of \(what)") ?? false }
     return step
-  }
-
-  mutating func readKind(_ kind: String, _ node: Node, fields f: YAMLReader.Fields, what: String) -> StepKind?
-  {
-    let here = reader.location(node)
-    switch kind {
-    case "check":
-      if let single = node.scalar?.string, !YAMLReader.isNull(node) {
-        return .check([Located(single, at: reader.location(node).advanced(by: reader.contentOffset(node)))])
-      }
-      guard let sequence = node.sequence, !sequence.isEmpty else {
-        reader.bag.error(here, "check of \(what) needs a list of signal names")
-        return nil
-      }
-      return .check(
-        sequence.compactMap { item in
-          reader.string(item, "a signal of \(what)").map {
-            Located($0, at: reader.location(item).advanced(by: reader.contentOffset(item)))
-          }
-        })
-    case "assert":
-      return reader.condition(node, "assert of \(what)").map { .assert($0) }
-    case "wait":
-      guard let condition = reader.condition(node, "wait of \(what)") else { return nil }
-      let within = f["within"].flatMap { reader.duration($0, "within of \(what)") } ?? 300
-      let interval = f["interval"].flatMap { reader.duration($0, "interval of \(what)") } ?? 5
-      var consecutive = 1
-      if let countNode = f["consecutive"], let count = reader.int(countNode, "consecutive of \(what)") {
-        if count < 1 || count > 10_000 {
-          reader.bag.error(reader.location(countNode), "consecutive of \(what) must be between 1 and 10000")
-        } else {
-          consecutive = count
-        }
-      }
-      if interval <= 0 {
-        reader.bag.error(reader.location(f["interval"] ?? node), "interval of \(what) must be positive")
-      }
-      return .wait(condition, within: within, interval: max(interval, 0.001), consecutive: consecutive)
-    case "flag":
-      guard
-        let g = reader.fields(
-          node, "flag of \(what)", allowed: ["name", "set", "percent", "step_down"], required: ["name"])
-      else { return nil }
-      guard let nameNode = g["name"], let name = reader.string(nameNode, "name of the flag in \(what)") else {
-        return nil
-      }
-      let changes = ["set", "percent", "step_down"].filter { g.has($0) }
-      guard changes.count == 1, let changeKey = changes.first, let changeNode = g[changeKey] else {
-        reader.bag.error(
-          here, "flag of \(what) needs exactly one of set: enabled|disabled, percent: N or step_down: true")
-        return nil
-      }
-      let change: FlagChange
-      switch changeKey {
-      case "set":
-        guard let text = reader.string(changeNode, "set of \(what)") else { return nil }
-        switch text {
-        case "enabled": change = .enable
-        case "disabled": change = .disable
-        default:
-          reader.bag.error(
-            reader.location(changeNode),
-            "set must be enabled or disabled, found '\(text)'\(Suggest.hint(for: text, in: ["enabled", "disabled"]))"
-          )
-          return nil
-        }
-      case "percent":
-        guard let value = reader.int(changeNode, "percent of \(what)") else { return nil }
-        guard (0...100).contains(value) else {
-          reader.bag.error(reader.location(changeNode), "percent must be from 0 to 100, found \(value)")
-          return nil
-        }
-        change = .percent(value)
-      default:
-        guard reader.bool(changeNode, "step_down of \(what)") == true else {
-          if changeNode.scalar?.string == "false" {
-            reader.bag.error(
-              reader.location(changeNode), "step_down: false does nothing; remove the step or use true")
-          }
-          return nil
-        }
-        change = .stepDown
-      }
-      return .flag(name: Located(name, at: reader.location(nameNode)), change: change)
-    case "restart":
-      if let name = node.scalar?.string, !YAMLReader.isNull(node) {
-        return .restart(service: Located(name, at: here), rebuild: false)
-      }
-      guard
-        let g = reader.fields(
-          node, "restart of \(what)", allowed: ["service", "rebuild"], required: ["service"]),
-        let serviceNode = g["service"], let name = reader.string(serviceNode, "service of \(what)")
-      else { return nil }
-      let rebuild = g["rebuild"].flatMap { reader.bool($0, "rebuild of \(what)") } ?? false
-      return .restart(service: Located(name, at: reader.location(serviceNode)), rebuild: rebuild)
-    case "run":
-      return reader.command(node, "run of \(what)").map { .run($0) }
-    case "http":
-      guard
-        let g = reader.fields(
-          node, "http of \(what)",
-          allowed: ["method", "url", "headers", "json", "body", "expect_status", "expect_body"],
-          required: ["url"]),
-        let url = g["url"].flatMap({ reader.template($0, "url of \(what)") })
-      else { return nil }
-      var method = "GET"
-      if let methodNode = g["method"], let text = reader.string(methodNode, "method of \(what)") {
-        let known = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-        if known.contains(text.uppercased()) {
-          method = text.uppercased()
-        } else {
-          reader.bag.error(
-            reader.location(methodNode),
-            "unknown HTTP method '\(text)'\(Suggest.hint(for: text.uppercased(), in: known))")
-        }
-      }
-      var headers: [(name: String, value: Template)] = []
-      if let headersNode = g["headers"], let pairs = reader.pairs(headersNode, "headers of \(what)") {
-        for (name, _, value) in pairs {
-          if let template = reader.template(value, "header \(name) of \(what)") {
-            headers.append((name, template))
-          }
-        }
-      }
-      var body: HTTPBody?
-      if g.has("json"), g.has("body") {
-        reader.bag.error(
-          reader.location(g.keyNode("body") ?? node), "http of \(what) has both json and body; keep one")
-      } else if let jsonNode = g["json"] {
-        body = reader.json(jsonNode, "json of \(what)").map { .json($0) }
-      } else if let bodyNode = g["body"] {
-        body = reader.template(bodyNode, "body of \(what)").map { .text($0) }
-      }
-      return .http(
-        HTTPStepSpec(
-          method: method, url: url, headers: headers, body: body,
-          expectStatus: g["expect_status"].flatMap { reader.statuses($0, "expect_status of \(what)") } ?? [],
-          expectBody: g["expect_body"].flatMap { reader.template($0, "expect_body of \(what)") }))
-    case "sql":
-      var mutates = f["mutates"].flatMap { reader.bool($0, "mutates of \(what)") }
-      let query: Template?
-      if node.mapping != nil {
-        guard
-          let g = reader.fields(node, "sql of \(what)", allowed: ["query", "mutates"], required: ["query"])
-        else {
-          return nil
-        }
-        query = g["query"].flatMap { reader.template($0, "query of \(what)") }
-        if let inner = g["mutates"].flatMap({ reader.bool($0, "mutates of \(what)") }) { mutates = inner }
-      } else {
-        query = reader.template(node, "sql of \(what)")
-      }
-      return query.map { .sql($0, mutates: mutates ?? true) }
-    case "notify":
-      if node.scalar != nil {
-        return reader.template(node, "notify of \(what)").map {
-          .notify(NotifyStepSpec(message: $0, templateName: nil, channel: nil))
-        }
-      }
-      guard let g = reader.fields(node, "notify of \(what)", allowed: ["message", "template", "channel"])
-      else {
-        return nil
-      }
-      let channel = reader.optionalString(g["channel"], "channel of \(what)")
-      switch (g["message"], g["template"]) {
-      case (let messageNode?, nil):
-        return reader.template(messageNode, "message of \(what)").map {
-          .notify(NotifyStepSpec(message: $0, templateName: nil, channel: channel))
-        }
-      case (nil, let templateNode?):
-        guard let name = reader.string(templateNode, "template of \(what)") else { return nil }
-        // The template's text is filled in by the validator, which knows the templates.
-        return .notify(
-          NotifyStepSpec(
-            message: Template(literal: "", at: reader.location(templateNode)), templateName: name,
-            channel: channel))
-      default:
-        reader.bag.error(here, "notify of \(what) needs exactly one of message or template")
-        return nil
-      }
-    case "confirm":
-      return reader.template(node, "confirm of \(what)").map { .confirm($0) }
-    case "include":
-      guard let text = reader.string(node, "include of \(what)") else { return nil }
-      let words = text.split(separator: " ", omittingEmptySubsequences: true)
-      let at = here.advanced(by: reader.contentOffset(node))
-      if words.count == 2, words[0] == "level", let number = Int(words[1]) {
-        return .include(Located(.level(number), at: at))
-      }
-      if words.count == 2, words[0] == "scenario" {
-        return .include(Located(.scenario(String(words[1])), at: at))
-      }
-      reader.bag.error(at, "include of \(what) must be 'level N' or 'scenario NAME', found '\(text)'")
-      return nil
-    case "rolling":
-      return readRolling(node, what: what).map { .rolling($0) }
-    default:
-      return nil
-    }
   }
 
   // MARK: Notify and contacts
