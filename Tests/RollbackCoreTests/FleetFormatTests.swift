@@ -258,7 +258,7 @@ struct FleetFormatTests {
   func brokenCase(_ item: BrokenCase) {
     let result = RunbookLoader.load(source: item.source, file: "fleet.yaml")
     let printed = result.errors.map(\.description)
-    #expect(printed.contains("fleet.yaml:" + item.expected), "got: \(printed)")
+    #expect(printed.contains("fleet.yaml:\(item.place): \(item.message)"), "got: \(printed)")
     #expect(result.runbook == nil)
   }
 
