@@ -48,8 +48,7 @@ enum ReportChart {
     {
     case .success(let made): resolver = made
     case .failure(let list):
-      list.diagnostics.forEach { Console.error($0.description) }
-      throw ExitCode(2)
+      throw DiagnosticPrinter(environmentOption: chosen.env).fail(list.diagnostics)
     }
     let chart = await build(
       report: report, assessment: assessment, resolver: resolver, environment: processEnvironment)
