@@ -57,15 +57,7 @@ struct AssessCommand: AsyncParsableCommand {
     }
     let interval = try watchInterval()
     let processEnvironment = ProcessInfo.processInfo.environment
-    let resolver: Resolver
-    switch Resolver.make(
-      runbook: runbook, environmentName: options.env, processEnvironment: processEnvironment,
-      overrides: overrides, resolveSecrets: true)
-    {
-    case .success(let made): resolver = made
-    case .failure(let list):
-      throw DiagnosticPrinter(environmentOption: options.env).fail(list.diagnostics)
-    }
+    let resolver = try makeResolver(runbook, options: options, overrides: overrides, resolveSecrets: true)
     // A signal whose connection variable is unset is read as unknown ("DATABASE_URL is not set"):
     // the others are still shown, and the decision rules treat the unknown ones as unknown.
     let assessor = Assessor(

@@ -93,10 +93,10 @@ struct PlanCommand: AsyncParsableCommand {
       }
     }
     let plan: Plan
-    switch resolver.plan(target) {
-    case .success(let made): plan = made
-    case .failure(let list):
-      throw DiagnosticPrinter(environmentOption: options.env).fail(list.diagnostics)
+    do {
+      plan = try resolver.plan(of: target)
+    } catch {
+      throw DiagnosticPrinter(environmentOption: options.env).fail(error.diagnostics)
     }
     if options.json {
       print(PlanRendering.json(plan).pretty())

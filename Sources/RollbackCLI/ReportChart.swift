@@ -41,15 +41,7 @@ enum ReportChart {
     let loaded = try LoadedRunbook.load(chosen, printWarnings: false)
     let runbook = try loaded.runbook()
     let processEnvironment = ProcessInfo.processInfo.environment
-    let resolver: Resolver
-    switch Resolver.make(
-      runbook: runbook, environmentName: chosen.env, processEnvironment: processEnvironment, overrides: [:],
-      resolveSecrets: true)
-    {
-    case .success(let made): resolver = made
-    case .failure(let list):
-      throw DiagnosticPrinter(environmentOption: chosen.env).fail(list.diagnostics)
-    }
+    let resolver = try makeResolver(runbook, options: chosen, overrides: [:], resolveSecrets: true)
     let chart = await build(
       report: report, assessment: assessment, resolver: resolver, environment: processEnvironment)
     do {

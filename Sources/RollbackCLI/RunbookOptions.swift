@@ -134,11 +134,12 @@ struct LoadedRunbook {
   ) throws -> LoadedRunbook {
     let path = try options.runbookPath()
     let data: Data
-    switch RunbookLoader.readFile(atPath: path) {
-    case .success(let read): data = read
-    case .failure(.tooLarge(let path, let bytes)):
+    do {
+      data = try RunbookLoader.readFile(atPath: path)
+    } catch .tooLarge(let path, let bytes) {
       throw CLIError.runbook(RunbookReadError.tooLarge(path: path, bytes: bytes).description)
-    case .failure(let error): throw CLIError.usage(error.description)
+    } catch {
+      throw CLIError.usage(error.description)
     }
     guard let source = String(data: data, encoding: .utf8) else {
       let place = firstInvalidUTF8(in: data)
@@ -251,12 +252,11 @@ struct LoadedRunbook {
 func makeResolver(
   _ runbook: Runbook, options: RunbookOptions, overrides: [String: String], resolveSecrets: Bool = false
 ) throws -> Resolver {
-  switch Resolver.make(
-    runbook: runbook, environmentName: options.env, processEnvironment: ProcessInfo.processInfo.environment,
-    overrides: overrides, resolveSecrets: resolveSecrets)
-  {
-  case .success(let made): return made
-  case .failure(let list):
-    throw DiagnosticPrinter(environmentOption: options.env).fail(list.diagnostics)
+  do {
+    return try Resolver.resolving(
+      runbook: runbook, environmentName: options.env, processEnvironment: ProcessInfo.processInfo.environment,
+      overrides: overrides, resolveSecrets: resolveSecrets)
+  } catch {
+    throw DiagnosticPrinter(environmentOption: options.env).fail(error.diagnostics)
   }
 }
