@@ -523,6 +523,28 @@ struct RunbookBuilder {
       what = "step '\(idText)' of \(owner)"
     }
     guard let f = reader.fields(node, what, allowed: RunbookLoader.stepKeys) else { return nil }
+    guard let kindName = readStepKindName(node, fields: f, what: what) else { return nil }
+    let id = readStepID(f, default: "\(kindName)-\(index)", what: what)
+    guard let kindNode = f[kindName], let kind = readKind(kindName, kindNode, fields: f, what: what) else {
+      return nil
+    }
+    var step = Step(
+      id: id, name: reader.optionalString(f["name"], "name of \(what)"),
+      note: reader.optionalString(f["note"], "note of \(what)"), kind: kind,
+      timeout: f["timeout"].flatMap { reader.duration($0, "timeout of \(what)") },
+      retries: readRetries(f, what: what),
+      retryDelay: f["retry_delay"].flatMap { reader.duration($0, "retry_delay of \(what)") } ?? 1,
+      when: f["when"].flatMap { reader.condition($0, "when of \(what)") },
+      onFailure: readFailurePolicy(f, what: what), skipInDrill: readSkipInDrill(f, what: what),
+      location: reader.location(node))
+    if let onNode = f["on"] { step.on = readStepHosts(onNode, fields: f, kindName: kindName, what: what) }
+    if let onceNode = f["once"] { step.once = reader.bool(onceNode, "once of \(what)") ?? false }
+    return step
+  }
+
+  /// The step's one kind (the first written), reporting a step with none, with two, or with a
+  /// key that belongs to another kind.
+  mutating func readStepKindName(_ node: Node, fields f: YAMLReader.Fields, what: String) -> String? {
     let kinds = RunbookLoader.stepKinds.filter { f.has($0) }
     let ordered = kinds.sorted {
       (f.keyNode($0)?.mark?.line ?? 0, f.keyNode($0)?.mark?.column ?? 0)
@@ -548,73 +570,76 @@ struct RunbookBuilder {
           "'\(key)' belongs to a \(kind) step, not a \(kindName) step")
       }
     }
-    var id = "\(kindName)-\(index)"
-    if let idNode = f["id"], let text = reader.string(idNode, "id of \(what)") {
-      let valid =
-        !text.isEmpty
-        && text.unicodeScalars.allSatisfy {
-          $0.isASCII
-            && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0))
-        }
-      if !valid {
-        reader.bag.error(
-          reader.location(idNode), "step id '\(text)' may use only letters, digits, '-', '_' and '.'")
+    return kindName
+  }
+
+  /// The step's `id`, or `fallback` when it has none.
+  mutating func readStepID(_ f: YAMLReader.Fields, default fallback: String, what: String) -> String {
+    guard let idNode = f["id"], let text = reader.string(idNode, "id of \(what)") else { return fallback }
+    let valid =
+      !text.isEmpty
+      && text.unicodeScalars.allSatisfy {
+        $0.isASCII
+          && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0))
       }
-      id = text
+    if !valid {
+      reader.bag.error(
+        reader.location(idNode), "step id '\(text)' may use only letters, digits, '-', '_' and '.'")
     }
-    guard let kindNode = f[kindName], let kind = readKind(kindName, kindNode, fields: f, what: what) else {
-      return nil
+    return text
+  }
+
+  /// `on_failure: abort|continue` (abort when not given).
+  mutating func readFailurePolicy(_ f: YAMLReader.Fields, what: String) -> FailurePolicy {
+    guard let policyNode = f["on_failure"], let text = reader.string(policyNode, "on_failure of \(what)")
+    else {
+      return .abort
     }
-    var onFailure = FailurePolicy.abort
-    if let policyNode = f["on_failure"], let text = reader.string(policyNode, "on_failure of \(what)") {
-      if let policy = FailurePolicy(rawValue: text) {
-        onFailure = policy
-      } else {
-        reader.bag.error(
-          reader.location(policyNode),
-          "on_failure must be abort or continue, found '\(text)'\(Suggest.hint(for: text, in: ["abort", "continue"]))"
-        )
-      }
+    if let policy = FailurePolicy(rawValue: text) { return policy }
+    reader.bag.error(
+      reader.location(policyNode),
+      "on_failure must be abort or continue, found '\(text)'\(Suggest.hint(for: text, in: ["abort", "continue"]))"
+    )
+    return .abort
+  }
+
+  /// `drill: skip|run`: whether a drill skips the step (run when not given).
+  mutating func readSkipInDrill(_ f: YAMLReader.Fields, what: String) -> Bool {
+    guard let drillNode = f["drill"], let text = reader.string(drillNode, "drill of \(what)") else {
+      return false
     }
-    var skipInDrill = false
-    if let drillNode = f["drill"], let text = reader.string(drillNode, "drill of \(what)") {
-      switch text {
-      case "skip": skipInDrill = true
-      case "run": skipInDrill = false
-      default:
-        reader.bag.error(
-          reader.location(drillNode),
-          "drill must be skip or run, found '\(text)'\(Suggest.hint(for: text, in: ["skip", "run"]))")
-      }
+    switch text {
+    case "skip": return true
+    case "run": return false
+    default:
+      reader.bag.error(
+        reader.location(drillNode),
+        "drill must be skip or run, found '\(text)'\(Suggest.hint(for: text, in: ["skip", "run"]))")
+      return false
     }
-    var retries = 0
-    if let node = f["retries"], let value = reader.int(node, "retries of \(what)") {
-      if value < 0 || value > 100 {
-        reader.bag.error(reader.location(node), "retries of \(what) must be between 0 and 100")
-      } else {
-        retries = value
-      }
+  }
+
+  /// `retries: N`, from 0 to 100 (0 when not given).
+  mutating func readRetries(_ f: YAMLReader.Fields, what: String) -> Int {
+    guard let node = f["retries"], let value = reader.int(node, "retries of \(what)") else { return 0 }
+    if value < 0 || value > 100 {
+      reader.bag.error(reader.location(node), "retries of \(what) must be between 0 and 100")
+      return 0
     }
-    var step = Step(
-      id: id, name: reader.optionalString(f["name"], "name of \(what)"),
-      note: reader.optionalString(f["note"], "note of \(what)"), kind: kind,
-      timeout: f["timeout"].flatMap { reader.duration($0, "timeout of \(what)") }, retries: retries,
-      retryDelay: f["retry_delay"].flatMap { reader.duration($0, "retry_delay of \(what)") } ?? 1,
-      when: f["when"].flatMap { reader.condition($0, "when of \(what)") }, onFailure: onFailure,
-      skipInDrill: skipInDrill, location: reader.location(node))
-    if let onNode = f["on"] {
-      if ["run", "http", "sql"].contains(kindName) {
-        step.on = hostNames(onNode, "on of \(what)")
-      } else {
-        reader.bag.error(
-          reader.location(f.keyNode("on") ?? onNode),
-          "'on' belongs to a run, http or sql step, not a \(kindName) step"
-            + (kindName == "flag" || kindName == "restart"
-              ? " (it runs on the hosts of its \(kindName == "flag" ? "flag" : "service"))" : ""))
-      }
-    }
-    if let onceNode = f["once"] { step.once = reader.bool(onceNode, "once of \(what)") ?? false }
-    return step
+    return value
+  }
+
+  /// `on:` of a run, http or sql step; on any other kind, an error saying where it runs.
+  mutating func readStepHosts(
+    _ onNode: Node, fields f: YAMLReader.Fields, kindName: String, what: String
+  ) -> [Located<String>] {
+    if ["run", "http", "sql"].contains(kindName) { return hostNames(onNode, "on of \(what)") }
+    reader.bag.error(
+      reader.location(f.keyNode("on") ?? onNode),
+      "'on' belongs to a run, http or sql step, not a \(kindName) step"
+        + (kindName == "flag" || kindName == "restart"
+          ? " (it runs on the hosts of its \(kindName == "flag" ? "flag" : "service"))" : ""))
+    return []
   }
 
   // MARK: Notify and contacts
