@@ -113,6 +113,25 @@ struct FlagOptions: ParsableArguments {
     let loaded = try LoadedRunbook.load(options, overrides: overrides, printWarnings: false)
     let runbook = try loaded.runbook()
     let resolver = try makeResolver(runbook, options: options, overrides: overrides)
+    let names = try Self.flagNames(name, change: change, in: runbook)
+    var bag = DiagnosticBag()
+    let editors = names.compactMap { name -> FlagEditor? in
+      guard let flag = runbook.flags[name] else { return nil }
+      return FlagEditor(flag: flag, files: flag.files.map { resolver.resolve($0, into: &bag).value })
+    }
+    if bag.hasErrors {
+      throw DiagnosticPrinter(environmentOption: options.env).fail(bag.errors)
+    }
+    guard let change else {
+      try showStatus(editors)
+      return
+    }
+    try apply(change, with: editors, runbookPath: loaded.path)
+  }
+
+  /// The flags the action is about: `name`, else every flag (status) or the only one; a flag
+  /// on hosts, or a change its flag cannot take, is refused before anything is read.
+  static func flagNames(_ name: String?, change: FlagChange?, in runbook: Runbook) throws -> [String] {
     let names: [String]
     if let name {
       guard runbook.flags[name] != nil else {
@@ -149,56 +168,55 @@ struct FlagOptions: ParsableArguments {
           "flag '\(name)' has no ladder to step down; give it percent_key and stages; nothing was changed")
       }
     }
-    var bag = DiagnosticBag()
-    let editors = names.compactMap { name -> FlagEditor? in
-      guard let flag = runbook.flags[name] else { return nil }
-      return FlagEditor(flag: flag, files: flag.files.map { resolver.resolve($0, into: &bag).value })
-    }
-    if bag.hasErrors {
-      throw DiagnosticPrinter(environmentOption: options.env).fail(bag.errors)
-    }
-    guard let change else {
-      var report: [JSONValue] = []
-      var problems = 0
-      for editor in editors {
-        let flag = editor.flag
-        Console.human(
-          "\(flag.name) (\(flag.key); on = \(flag.enabled), off = \(flag.disabled))", json: options.json)
-        var files: [JSONValue] = []
-        for file in editor.files {
-          let read = FlagStatusReader.reading(of: file, flag: flag)
-          let value = read.value
-          let percent = read.percent
-          let state: String
-          var line: String
-          if let error = read.error {
-            problems += 1
-            state = "error"
-            line = "  \(file): error: \(error)"
-          } else {
-            state =
-              value.map { $0 == flag.enabled ? "on" : ($0 == flag.disabled ? "off" : "other") } ?? "unset"
-            line = "  \(file): \(value ?? "(unset)") [\(state)]"
-            if let percentKey = flag.percentKey { line += " \(percentKey)=\(percent ?? "(unset)")" }
-          }
-          Console.human(line, json: options.json)
-          files.append(
-            .object([
-              ("file", .string(file)), ("value", .string(value)), ("state", .string(state)),
-              ("percent", .string(percent)), ("error", .string(read.error)),
-            ]))
+    return names
+  }
+
+  /// `flag status`: each file's value and percentage; exit 1 when a file cannot be read.
+  func showStatus(_ editors: [FlagEditor]) throws {
+    var report: [JSONValue] = []
+    var problems = 0
+    for editor in editors {
+      let flag = editor.flag
+      Console.human(
+        "\(flag.name) (\(flag.key); on = \(flag.enabled), off = \(flag.disabled))", json: options.json)
+      var files: [JSONValue] = []
+      for file in editor.files {
+        let read = FlagStatusReader.reading(of: file, flag: flag)
+        let value = read.value
+        let percent = read.percent
+        let state: String
+        var line: String
+        if let error = read.error {
+          problems += 1
+          state = "error"
+          line = "  \(file): error: \(error)"
+        } else {
+          state =
+            value.map { $0 == flag.enabled ? "on" : ($0 == flag.disabled ? "off" : "other") } ?? "unset"
+          line = "  \(file): \(value ?? "(unset)") [\(state)]"
+          if let percentKey = flag.percentKey { line += " \(percentKey)=\(percent ?? "(unset)")" }
         }
-        report.append(
-          .object([("flag", .string(flag.name)), ("key", .string(flag.key)), ("files", .array(files))]))
+        Console.human(line, json: options.json)
+        files.append(
+          .object([
+            ("file", .string(file)), ("value", .string(value)), ("state", .string(state)),
+            ("percent", .string(percent)), ("error", .string(read.error)),
+          ]))
       }
-      if options.json { Console.output(JSONValue.array(report).pretty()) }
-      if problems > 0 {
-        Console.error("error: \(problems) file\(problems == 1 ? "" : "s") could not be read; see above")
-        throw ExitCode(.failed)
-      }
-      return
+      report.append(
+        .object([("flag", .string(flag.name)), ("key", .string(flag.key)), ("files", .array(files))]))
     }
-    let state = stateDirectory(options, runbookPath: loaded.path)
+    if options.json { Console.output(JSONValue.array(report).pretty()) }
+    if problems > 0 {
+      Console.error("error: \(problems) file\(problems == 1 ? "" : "s") could not be read; see above")
+      throw ExitCode(.failed)
+    }
+  }
+
+  /// Applies `change` to every file of each flag under the state directory's lock (none for a
+  /// dry run), with backups; prints the diffs and a summary per flag.
+  func apply(_ change: FlagChange, with editors: [FlagEditor], runbookPath: String) throws {
+    let state = stateDirectory(options, runbookPath: runbookPath)
     let runID = RunID.make()
     var lock: FileLock?
     if !dryRun {
