@@ -103,62 +103,75 @@ struct RunbookBuilder {
       else {
         continue
       }
-      var vars: [(name: String, value: Template)] = []
-      if let varsNode = f["vars"], let pairs = reader.pairs(varsNode, "vars of \(what)") {
-        for (varName, _, varValue) in pairs {
-          guard let template = reader.template(varValue, "variable '\(varName)' of \(what)") else { continue }
-          if !template.variables.isEmpty {
-            reader.bag.error(
-              template.location,
-              "variable '\(varName)' refers to another variable; variables may use only ${env.NAME} and ${secret.NAME}"
-            )
-          }
-          vars.append((varName, template))
-        }
-      }
-      var prometheus: PrometheusSettings?
-      if let promNode = f["prometheus"],
-        let p = reader.fields(
-          promNode, "prometheus of \(what)", allowed: ["url", "token_env", "timeout"], required: ["url"])
-      {
-        if let url = p["url"].flatMap({ reader.template($0, "prometheus url") }) {
-          prometheus = PrometheusSettings(
-            url: url, tokenEnv: reader.optionalString(p["token_env"], "token_env"),
-            timeout: p["timeout"].flatMap { reader.duration($0, "prometheus timeout") } ?? 5)
-        }
-      }
-      var postgres: PostgresSettings?
-      if let pgNode = f["postgres"],
-        let p = reader.fields(
-          pgNode, "postgres of \(what)", allowed: ["dsn_env", "timeout"], required: ["dsn_env"])
-      {
-        if let dsnEnv = p["dsn_env"].flatMap({ reader.string($0, "dsn_env") }) {
-          postgres = PostgresSettings(
-            dsnEnv: dsnEnv, timeout: p["timeout"].flatMap { reader.duration($0, "postgres timeout") } ?? 5)
-        }
-      }
-      var overrides: [String: ServiceOverride] = [:]
-      if let servicesNode = f["services"], let pairs = reader.pairs(servicesNode, "services of \(what)") {
-        for (serviceName, _, serviceNode) in pairs {
-          let serviceWhat = "service '\(serviceName)' of \(what)"
-          guard
-            let s = reader.fields(
-              serviceNode, serviceWhat, allowed: ["restart", "rebuild", "timeout", "health"])
-          else { continue }
-          overrides[serviceName] = ServiceOverride(
-            restart: s["restart"].flatMap { reader.command($0, "restart of \(serviceWhat)") },
-            rebuild: s["rebuild"].flatMap { reader.command($0, "rebuild of \(serviceWhat)") },
-            timeout: s["timeout"].flatMap { reader.duration($0, "timeout of \(serviceWhat)") },
-            health: s["health"].flatMap { readHealth($0, serviceWhat) },
-            location: reader.location(serviceNode))
-        }
-      }
+      let vars = f["vars"].map { readVariables($0, what: what) } ?? []
+      let prometheus = f["prometheus"].flatMap { readPrometheusSettings($0, what: what) }
+      let postgres = f["postgres"].flatMap { readPostgresSettings($0, what: what) }
+      let overrides = f["services"].map { readServiceOverrides($0, what: what) } ?? [:]
       result.append(
         Environment(
           name: name, vars: vars, prometheus: prometheus, postgres: postgres, serviceOverrides: overrides,
           inventory: readInventory(f, what), location: reader.location(keyNode)))
     }
     return result
+  }
+
+  /// `vars:` of an environment: each may use only `${env.NAME}` and `${secret.NAME}`.
+  mutating func readVariables(_ node: Node, what: String) -> [(name: String, value: Template)] {
+    guard let pairs = reader.pairs(node, "vars of \(what)") else { return [] }
+    var vars: [(name: String, value: Template)] = []
+    for (varName, _, varValue) in pairs {
+      guard let template = reader.template(varValue, "variable '\(varName)' of \(what)") else { continue }
+      if !template.variables.isEmpty {
+        reader.bag.error(
+          template.location,
+          "variable '\(varName)' refers to another variable; variables may use only ${env.NAME} and ${secret.NAME}"
+        )
+      }
+      vars.append((varName, template))
+    }
+    return vars
+  }
+
+  /// `prometheus: {url, token_env, timeout}` of an environment.
+  mutating func readPrometheusSettings(_ node: Node, what: String) -> PrometheusSettings? {
+    guard
+      let p = reader.fields(
+        node, "prometheus of \(what)", allowed: ["url", "token_env", "timeout"], required: ["url"]),
+      let url = p["url"].flatMap({ reader.template($0, "prometheus url") })
+    else { return nil }
+    return PrometheusSettings(
+      url: url, tokenEnv: reader.optionalString(p["token_env"], "token_env"),
+      timeout: p["timeout"].flatMap { reader.duration($0, "prometheus timeout") } ?? 5)
+  }
+
+  /// `postgres: {dsn_env, timeout}` of an environment.
+  mutating func readPostgresSettings(_ node: Node, what: String) -> PostgresSettings? {
+    guard
+      let p = reader.fields(
+        node, "postgres of \(what)", allowed: ["dsn_env", "timeout"], required: ["dsn_env"]),
+      let dsnEnv = p["dsn_env"].flatMap({ reader.string($0, "dsn_env") })
+    else { return nil }
+    return PostgresSettings(
+      dsnEnv: dsnEnv, timeout: p["timeout"].flatMap { reader.duration($0, "postgres timeout") } ?? 5)
+  }
+
+  /// `services:` of an environment: per-service overrides of restart, rebuild, timeout, health.
+  mutating func readServiceOverrides(_ node: Node, what: String) -> [String: ServiceOverride] {
+    guard let pairs = reader.pairs(node, "services of \(what)") else { return [:] }
+    var overrides: [String: ServiceOverride] = [:]
+    for (serviceName, _, serviceNode) in pairs {
+      let serviceWhat = "service '\(serviceName)' of \(what)"
+      guard
+        let s = reader.fields(serviceNode, serviceWhat, allowed: ["restart", "rebuild", "timeout", "health"])
+      else { continue }
+      overrides[serviceName] = ServiceOverride(
+        restart: s["restart"].flatMap { reader.command($0, "restart of \(serviceWhat)") },
+        rebuild: s["rebuild"].flatMap { reader.command($0, "rebuild of \(serviceWhat)") },
+        timeout: s["timeout"].flatMap { reader.duration($0, "timeout of \(serviceWhat)") },
+        health: s["health"].flatMap { readHealth($0, serviceWhat) },
+        location: reader.location(serviceNode))
+    }
+    return overrides
   }
 
   // MARK: Flags and services
@@ -303,65 +316,10 @@ struct RunbookBuilder {
       else {
         continue
       }
-      let sources = ["prometheus", "postgres", "manual"].filter { f.has($0) }
-      var source: Signal.Source?
-      if sources.count != 1 {
-        let found = sources.isEmpty ? "none" : sources.joined(separator: " and ")
-        reader.bag.error(
-          reader.location(sources.count > 1 ? (f.keyNode(sources[1]) ?? value) : value),
-          "\(what) needs exactly one source (prometheus, postgres or manual), found \(found)")
-      } else if let query = f["prometheus"] {
-        source = reader.template(query, "prometheus query of \(what)").map { .prometheus($0) }
-      } else if let query = f["postgres"] {
-        source = reader.template(query, "postgres query of \(what)").map { .postgres($0) }
-      } else if let manual = f["manual"] {
-        if reader.bool(manual, "manual of \(what)") == true {
-          source = .manual
-        } else {
-          reader.bag.error(
-            reader.location(manual), "manual of \(what) must be true (or give a query instead)")
-        }
-      }
-      var unit = SignalUnit.count
-      if let unitNode = f["unit"], let text = reader.string(unitNode, "unit of \(what)") {
-        if let parsed = SignalUnit(rawValue: text) {
-          unit = parsed
-        } else {
-          let units = SignalUnit.allCases.map(\.rawValue)
-          reader.bag.error(
-            reader.location(unitNode),
-            "unknown unit '\(text)' for \(what)\(Suggest.hint(for: text, in: units)) (units: \(units.joined(separator: ", ")))"
-          )
-        }
-      }
-      var reduce = Reduction.max
-      if let reduceNode = f["reduce"], let text = reader.string(reduceNode, "reduce of \(what)") {
-        if let parsed = Reduction(rawValue: text) {
-          reduce = parsed
-        } else {
-          let choices = Reduction.allCases.map(\.rawValue)
-          reader.bag.error(
-            reader.location(reduceNode),
-            "unknown reduce '\(text)' for \(what)\(Suggest.hint(for: text, in: choices)) (max, min, sum or avg)"
-          )
-        }
-      }
-      var manualDefault: Double?
-      if let defaultNode = f["default"], let text = reader.string(defaultNode, "default of \(what)") {
-        if case .manual = source {
-          switch Quantity.threshold(text) {
-          case .value(let value): manualDefault = value
-          case .notANumber, .badUnit:
-            reader.bag.error(
-              reader.location(defaultNode),
-              "default of \(what) must be a number (units allowed: 5%, 2s), found '\(text)'")
-          }
-        } else {
-          reader.bag.error(
-            reader.location(f.keyNode("default") ?? defaultNode),
-            "only a manual signal takes a default; \(what) is read from its query")
-        }
-      }
+      let source = readSignalSource(f, value, what: what)
+      let unit = readSignalUnit(f, what: what)
+      let reduce = readReduction(f, what: what)
+      let manualDefault = readManualDefault(f, source: source, what: what)
       if let source {
         result.append(
           Signal(
@@ -370,6 +328,76 @@ struct RunbookBuilder {
       }
     }
     return result
+  }
+
+  /// Exactly one of `prometheus: QUERY`, `postgres: QUERY` or `manual: true`.
+  mutating func readSignalSource(_ f: YAMLReader.Fields, _ value: Node, what: String) -> Signal.Source? {
+    let sources = ["prometheus", "postgres", "manual"].filter { f.has($0) }
+    if sources.count != 1 {
+      let found = sources.isEmpty ? "none" : sources.joined(separator: " and ")
+      reader.bag.error(
+        reader.location(sources.count > 1 ? (f.keyNode(sources[1]) ?? value) : value),
+        "\(what) needs exactly one source (prometheus, postgres or manual), found \(found)")
+      return nil
+    }
+    if let query = f["prometheus"] {
+      return reader.template(query, "prometheus query of \(what)").map { .prometheus($0) }
+    }
+    if let query = f["postgres"] {
+      return reader.template(query, "postgres query of \(what)").map { .postgres($0) }
+    }
+    guard let manual = f["manual"] else { return nil }
+    if reader.bool(manual, "manual of \(what)") == true { return .manual }
+    reader.bag.error(reader.location(manual), "manual of \(what) must be true (or give a query instead)")
+    return nil
+  }
+
+  /// `unit:` of a signal (count when not given).
+  mutating func readSignalUnit(_ f: YAMLReader.Fields, what: String) -> SignalUnit {
+    guard let unitNode = f["unit"], let text = reader.string(unitNode, "unit of \(what)") else {
+      return .count
+    }
+    if let parsed = SignalUnit(rawValue: text) { return parsed }
+    let units = SignalUnit.allCases.map(\.rawValue)
+    reader.bag.error(
+      reader.location(unitNode),
+      "unknown unit '\(text)' for \(what)\(Suggest.hint(for: text, in: units)) (units: \(units.joined(separator: ", ")))"
+    )
+    return .count
+  }
+
+  /// `reduce:` of a signal (max when not given).
+  mutating func readReduction(_ f: YAMLReader.Fields, what: String) -> Reduction {
+    guard let reduceNode = f["reduce"], let text = reader.string(reduceNode, "reduce of \(what)") else {
+      return .max
+    }
+    if let parsed = Reduction(rawValue: text) { return parsed }
+    let choices = Reduction.allCases.map(\.rawValue)
+    reader.bag.error(
+      reader.location(reduceNode),
+      "unknown reduce '\(text)' for \(what)\(Suggest.hint(for: text, in: choices)) (max, min, sum or avg)")
+    return .max
+  }
+
+  /// `default:` of a manual signal; refused on a signal read from a query.
+  mutating func readManualDefault(_ f: YAMLReader.Fields, source: Signal.Source?, what: String) -> Double? {
+    guard let defaultNode = f["default"], let text = reader.string(defaultNode, "default of \(what)") else {
+      return nil
+    }
+    guard case .manual = source else {
+      reader.bag.error(
+        reader.location(f.keyNode("default") ?? defaultNode),
+        "only a manual signal takes a default; \(what) is read from its query")
+      return nil
+    }
+    switch Quantity.threshold(text) {
+    case .value(let value): return value
+    case .notANumber, .badUnit:
+      reader.bag.error(
+        reader.location(defaultNode),
+        "default of \(what) must be a number (units allowed: 5%, 2s), found '\(text)'")
+      return nil
+    }
   }
 
   mutating func readDecision(_ node: Node) -> [Rule] {
