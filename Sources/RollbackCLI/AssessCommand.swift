@@ -50,10 +50,10 @@ struct AssessCommand: AsyncParsableCommand {
     let loaded = try LoadedRunbook.load(options, overrides: overrides, printWarnings: false)
     let runbook = try loaded.runbook()
     let manual: ManualValues
-    switch ManualValues.parse(handValues, runbook: runbook) {
-    case .success(let values): manual = values
-    case .failure(let list):
-      throw DiagnosticPrinter(showsPlace: false).fail(list.diagnostics)
+    do {
+      manual = try ManualValues(parsing: handValues, runbook: runbook)
+    } catch {
+      throw DiagnosticPrinter(showsPlace: false).fail(error.diagnostics)
     }
     let interval = try watchInterval()
     let processEnvironment = ProcessInfo.processInfo.environment

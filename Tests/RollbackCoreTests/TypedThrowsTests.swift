@@ -31,6 +31,23 @@ struct TypedThrowsTests {
     #expect(try Comparison.parse("error_rate > 5%", at: start).threshold == 0.05)
   }
 
+  @Test("ManualValues(parsing:) throws every bad --signal at once")
+  func manualValues() throws {
+    let runbook = try #require(RunbookLoader.load(source: validRunbook, file: "demo.yaml").runbook)
+    do {
+      _ = try ManualValues(parsing: ["error_rat=1", "error_rate=lots", "x"], runbook: runbook)
+      Issue.record("parsed")
+    } catch {
+      #expect(
+        error.diagnostics.map(\.message) == [
+          "unknown signal 'error_rat'; did you mean 'error_rate'? (signals: error_rate)",
+          "--signal error_rate expects a number (5%, 2s, 37), found 'lots'",
+          "--signal expects NAME=VALUE, found 'x'",
+        ])
+    }
+    #expect(try ManualValues(parsing: ["error_rate=2%"], runbook: runbook).values == ["error_rate": 0.02])
+  }
+
   @Test("Resolver.resolving and plan(of:) throw DiagnosticList for an unknown environment or level")
   func resolver() throws {
     let runbook = try #require(RunbookLoader.load(source: validRunbook, file: "demo.yaml").runbook)
