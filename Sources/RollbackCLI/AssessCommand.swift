@@ -50,24 +50,14 @@ struct AssessCommand: AsyncParsableCommand {
     let loaded = try LoadedRunbook.load(options, overrides: overrides, printWarnings: false)
     let runbook = try loaded.runbook()
     let manual: ManualValues
-    switch ManualValues.parse(handValues, runbook: runbook) {
-    case .success(let values): manual = values
-    case .failure(let list):
-      list.diagnostics.forEach { Console.error("error: \($0.message)") }
-      throw ExitCode(2)
+    do {
+      manual = try ManualValues(parsing: handValues, runbook: runbook)
+    } catch {
+      throw DiagnosticPrinter(showsPlace: false).fail(error.diagnostics)
     }
     let interval = try watchInterval()
     let processEnvironment = ProcessInfo.processInfo.environment
-    let resolver: Resolver
-    switch Resolver.make(
-      runbook: runbook, environmentName: options.env, processEnvironment: processEnvironment,
-      overrides: overrides, resolveSecrets: true)
-    {
-    case .success(let made): resolver = made
-    case .failure(let list):
-      list.diagnostics.forEach { Console.error($0.description) }
-      throw ExitCode(2)
-    }
+    let resolver = try makeResolver(runbook, options: options, overrides: overrides, resolveSecrets: true)
     // A signal whose connection variable is unset is read as unknown ("DATABASE_URL is not set"):
     // the others are still shown, and the decision rules treat the unknown ones as unknown.
     let assessor = Assessor(
@@ -81,11 +71,11 @@ struct AssessCommand: AsyncParsableCommand {
       option: options.stateDir, environment: processEnvironment, runbookPath: loaded.path)
 
     if let interval {
-      let code = await WatchLoop(
+      let status = await WatchLoop(
         assessor: assessor, interval: interval, limit: watchCount, json: options.json,
         stateDirectory: stateDirectory
       ).run()
-      if code != 0 { throw ExitCode(code) }
+      if status != .success { throw ExitCode(status) }
       return
     }
 
@@ -105,20 +95,25 @@ struct AssessCommand: AsyncParsableCommand {
     case .saved(let path): Console.human("Saved to \(path)", json: options.json, write: Output.write)
     case .failed(let problem): Console.error("warning: \(problem)")
     }
-    let code = assessment.verdict.exitCode
-    if code != 0 { throw ExitCode(code) }
+    let status = assessment.verdict.exitStatus
+    if status != .success { throw ExitCode(status) }
+  }
+
+  /// Refuses `--watch-count` without `--watch`, a count below 1 and a bad interval.
+  func validate() throws {
+    _ = try watchInterval()
   }
 
   /// The `--watch` interval in seconds, nil without `--watch`.
-  func watchInterval() throws -> Double? {
-    if watchCount != nil, watch == nil { throw CLIError.usage("--watch-count needs --watch INTERVAL") }
-    if let count = watchCount, count < 1 { throw CLIError.usage("--watch-count must be at least 1") }
+  func watchInterval() throws(ValidationError) -> Double? {
+    if watchCount != nil, watch == nil { throw ValidationError("--watch-count needs --watch INTERVAL") }
+    if let count = watchCount, count < 1 { throw ValidationError("--watch-count must be at least 1") }
     guard let watch else { return nil }
     guard let seconds = Quantity.seconds(watch), seconds > 0 else {
-      throw CLIError.usage("--watch expects a duration such as 10s, 500ms or 1m, found '\(watch)'")
+      throw ValidationError("--watch expects a duration such as 10s, 500ms or 1m, found '\(watch)'")
     }
     guard seconds <= Quantity.maximumSeconds else {
-      throw CLIError.usage("--watch \(watch) is too long; at most 168h (7 days)")
+      throw ValidationError("--watch \(watch) is too long; at most 168h (7 days)")
     }
     return seconds
   }

@@ -15,7 +15,7 @@ struct WatchLoop: Sendable {
 
   /// Runs until interrupted (or `limit`); returns the exit status of the last assessment,
   /// or 130 when interrupted before the first one finished.
-  func run() async -> Int32 {
+  func run() async -> ExitStatus {
     let stop = StopSignals()
     let task = Task { await loop() }
     stop.install { task.cancel() }
@@ -24,7 +24,7 @@ struct WatchLoop: Sendable {
     return code
   }
 
-  private func loop() async -> Int32 {
+  private func loop() async -> ExitStatus {
     var last: Assessment?
     var count = 0
     let every = Quantity.format(seconds: interval)
@@ -65,12 +65,12 @@ struct WatchLoop: Sendable {
     }
     guard let last else {
       Console.error("Interrupted before the first assessment finished.")
-      return 130
+      return .interrupted
     }
     let plural = count == 1 ? "" : "s"
     Console.error(
       "Stopped after \(count) assessment\(plural); last verdict: \(AssessRendering.verdictSummary(last)).")
-    return last.verdict.exitCode
+    return last.verdict.exitStatus
   }
 }
 
@@ -92,7 +92,7 @@ final class StopSignals: @unchecked Sendable {
         received += 1
         let count = received
         lock.unlock()
-        if count > 1 { exit(130) }
+        if count > 1 { exit(ExitStatus.interrupted.rawValue) }
         onStop()
       }
       source.resume()

@@ -58,10 +58,10 @@ enum Completions {
       value(of: "--level", in: words).flatMap(Int.init).map { .level($0) }
       ?? value(of: "--scenario", in: words).map { .scenario($0) }
     if let target,
-      case .success(let resolver) = Resolver.make(
+      let resolver = try? Resolver.resolving(
         runbook: runbook, environmentName: value(of: "--env", in: words),
         processEnvironment: ProcessInfo.processInfo.environment, overrides: [:], resolveSecrets: false),
-      case .success(let plan) = resolver.plan(target)
+      let plan = try? resolver.plan(of: target)
     {
       return matching(plan.steps.map(\.id), prefix)
     }

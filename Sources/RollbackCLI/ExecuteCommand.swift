@@ -83,6 +83,10 @@ struct ExecuteCommand: AsyncParsableCommand {
       valueName: "pattern[,pattern]"))
   var hosts: String?
 
+  func validate() throws {
+    try targetOptions.validateOne()
+  }
+
   func run() async throws {
     if hosts != nil {
       Console.error(

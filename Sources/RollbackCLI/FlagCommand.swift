@@ -9,55 +9,131 @@ struct FlagCommand: AsyncParsableCommand {
     commandName: "flag",
     abstract: "Read or change a feature flag in every file it lives in.",
     discussion: """
-      Actions: status [NAME], enable [NAME], disable [NAME], percent N [NAME], step-down [NAME].
-      NAME may be left out when the runbook has one flag. Changes are atomic per file, keep every
+      NAME may be left out when the runbook has one flag. Changes are atomic per file, keep every \
       other byte, hold STATE/lock and leave backups in STATE/backups/.
-      """)
+      """,
+    subcommands: [
+      FlagStatusCommand.self, FlagEnableCommand.self, FlagDisableCommand.self, FlagPercentCommand.self,
+      FlagStepDownCommand.self,
+    ])
+}
 
+/// `rollback flag status [NAME]`.
+struct FlagStatusCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "status", abstract: "Show the flag's value in each of its files (every flag without NAME).")
+
+  @OptionGroup var flag: FlagOptions
+
+  @Argument(help: ArgumentHelp("The flag.", valueName: "name"), completion: Completions.flags)
+  var name: String?
+
+  func run() async throws { try await flag.perform(nil, name: name) }
+}
+
+/// `rollback flag enable [NAME]`.
+struct FlagEnableCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "enable", abstract: "Set the flag to its enabled value in every file.")
+
+  @OptionGroup var flag: FlagOptions
+
+  @Argument(help: ArgumentHelp("The flag.", valueName: "name"), completion: Completions.flags)
+  var name: String?
+
+  func run() async throws { try await flag.perform(.enable, name: name) }
+}
+
+/// `rollback flag disable [NAME]`.
+struct FlagDisableCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "disable", abstract: "Set the flag to its disabled value in every file.")
+
+  @OptionGroup var flag: FlagOptions
+
+  @Argument(help: ArgumentHelp("The flag.", valueName: "name"), completion: Completions.flags)
+  var name: String?
+
+  func run() async throws { try await flag.perform(.disable, name: name) }
+}
+
+/// `rollback flag percent N [NAME]`.
+struct FlagPercentCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "percent", abstract: "Set the flag's percent_key to N (0 to 100) in every file.")
+
+  @OptionGroup var flag: FlagOptions
+
+  @Argument(help: ArgumentHelp("The percentage, from 0 to 100.", valueName: "n"))
+  var percent: Int
+
+  @Argument(help: ArgumentHelp("The flag.", valueName: "name"), completion: Completions.flags)
+  var name: String?
+
+  func validate() throws {
+    guard (0...100).contains(percent) else {
+      throw ValidationError("flag percent needs a number from 0 to 100: rollback flag percent 10 [NAME]")
+    }
+  }
+
+  func run() async throws { try await flag.perform(.percent(percent), name: name) }
+}
+
+/// `rollback flag step-down [NAME]`.
+struct FlagStepDownCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "step-down", abstract: "Move the flag one stage down its ladder (stages) in every file.")
+
+  @OptionGroup var flag: FlagOptions
+
+  @Argument(help: ArgumentHelp("The flag.", valueName: "name"), completion: Completions.flags)
+  var name: String?
+
+  func run() async throws { try await flag.perform(.stepDown, name: name) }
+}
+
+/// The options every `rollback flag` action shares, and the action itself.
+struct FlagOptions: ParsableArguments {
   @OptionGroup var options: RunbookOptions
   @OptionGroup var variables: VariableOptions
-
-  @Argument(
-    help: ArgumentHelp("status, enable, disable, percent, step-down", valueName: "action"),
-    completion: .list(["status", "enable", "disable", "percent", "step-down"]))
-  var action: String
-
-  @Argument(
-    help: ArgumentHelp("For percent: N, then the flag's name; otherwise the flag's name.", valueName: "args"),
-    completion: Completions.flags)
-  var arguments: [String] = []
-
-  @Flag(name: .long, help: "Accepted for symmetry with other changing commands; flag changes ask nothing.")
-  var yes = false
 
   @Flag(name: .customLong("dry-run"), help: "Show the change as a diff; write nothing.")
   var dryRun = false
 
-  func run() async throws {
-    var rest = arguments
-    let change: FlagChange?
-    switch action {
-    case "status": change = nil
-    case "enable": change = .enable
-    case "disable": change = .disable
-    case "step-down": change = .stepDown
-    case "percent":
-      guard let first = rest.first, let value = Int(first), (0...100).contains(value) else {
-        throw CLIError.usage("flag percent needs a number from 0 to 100: rollback flag percent 10 [NAME]")
-      }
-      rest.removeFirst()
-      change = .percent(value)
-    default:
-      throw CLIError.usage(
-        "unknown flag action '\(action)'; use status, enable, disable, percent N or step-down")
+  /// Accepted, as cli.md lists it for every changing command, but flag changes ask nothing.
+  @Flag(name: .long, help: .hidden)
+  var yes = false
+
+  /// Reads (`change` nil) or changes the flag `name` (or every flag / the only flag).
+  func perform(_ change: FlagChange?, name: String?) async throws {
+    if yes {
+      Console.error("warning: --yes does nothing for rollback flag (it asks nothing) and will be removed")
     }
-    guard rest.count <= 1 else { throw CLIError.usage("too many arguments: \(rest.joined(separator: " "))") }
     let overrides = try variables.overrides()
     let loaded = try LoadedRunbook.load(options, overrides: overrides, printWarnings: false)
     let runbook = try loaded.runbook()
     let resolver = try makeResolver(runbook, options: options, overrides: overrides)
+    let names = try Self.flagNames(name, change: change, in: runbook)
+    var bag = DiagnosticBag()
+    let editors = names.compactMap { name -> FlagEditor? in
+      guard let flag = runbook.flags[name] else { return nil }
+      return FlagEditor(flag: flag, files: flag.files.map { resolver.resolve($0, into: &bag).value })
+    }
+    if bag.hasErrors {
+      throw DiagnosticPrinter(environmentOption: options.env).fail(bag.errors)
+    }
+    guard let change else {
+      try showStatus(editors)
+      return
+    }
+    try apply(change, with: editors, runbookPath: loaded.path)
+  }
+
+  /// The flags the action is about: `name`, else every flag (status) or the only one; a flag
+  /// on hosts, or a change its flag cannot take, is refused before anything is read.
+  static func flagNames(_ name: String?, change: FlagChange?, in runbook: Runbook) throws -> [String] {
     let names: [String]
-    if let name = rest.first {
+    if let name {
       guard runbook.flags[name] != nil else {
         throw CLIError.usage(
           "unknown flag '\(name)' (flags: \(runbook.flags.keys.sorted().joined(separator: ", ")))")
@@ -76,7 +152,7 @@ struct FlagCommand: AsyncParsableCommand {
       Console.error(
         "error: flag '\(name)' lives on hosts (\(hosts)); fleet execution is not available yet, "
           + "so nothing was read or changed")
-      throw ExitCode(2)
+      throw ExitCode(.usage)
     }
     // The rules `validate` applies to flag steps: no percentage without percent_key (the flag's
     // own key would get the number), no step-down without a ladder.
@@ -92,57 +168,55 @@ struct FlagCommand: AsyncParsableCommand {
           "flag '\(name)' has no ladder to step down; give it percent_key and stages; nothing was changed")
       }
     }
-    var bag = DiagnosticBag()
-    let editors = names.compactMap { name -> FlagEditor? in
-      guard let flag = runbook.flags[name] else { return nil }
-      return FlagEditor(flag: flag, files: flag.files.map { resolver.resolve($0, into: &bag).value })
-    }
-    if bag.hasErrors {
-      bag.errors.forEach { Console.error($0.description) }
-      throw ExitCode(2)
-    }
-    guard let change else {
-      var report: [JSONValue] = []
-      var problems = 0
-      for editor in editors {
-        let flag = editor.flag
-        Console.human(
-          "\(flag.name) (\(flag.key); on = \(flag.enabled), off = \(flag.disabled))", json: options.json)
-        var files: [JSONValue] = []
-        for file in editor.files {
-          let read = FlagStatusReader.reading(of: file, flag: flag)
-          let value = read.value
-          let percent = read.percent
-          let state: String
-          var line: String
-          if let error = read.error {
-            problems += 1
-            state = "error"
-            line = "  \(file): error: \(error)"
-          } else {
-            state =
-              value.map { $0 == flag.enabled ? "on" : ($0 == flag.disabled ? "off" : "other") } ?? "unset"
-            line = "  \(file): \(value ?? "(unset)") [\(state)]"
-            if let percentKey = flag.percentKey { line += " \(percentKey)=\(percent ?? "(unset)")" }
-          }
-          Console.human(line, json: options.json)
-          files.append(
-            .object([
-              ("file", .string(file)), ("value", .string(value)), ("state", .string(state)),
-              ("percent", .string(percent)), ("error", .string(read.error)),
-            ]))
+    return names
+  }
+
+  /// `flag status`: each file's value and percentage; exit 1 when a file cannot be read.
+  func showStatus(_ editors: [FlagEditor]) throws {
+    var report: [JSONValue] = []
+    var problems = 0
+    for editor in editors {
+      let flag = editor.flag
+      Console.human(
+        "\(flag.name) (\(flag.key); on = \(flag.enabled), off = \(flag.disabled))", json: options.json)
+      var files: [JSONValue] = []
+      for file in editor.files {
+        let read = FlagStatusReader.reading(of: file, flag: flag)
+        let value = read.value
+        let percent = read.percent
+        let state: String
+        var line: String
+        if let error = read.error {
+          problems += 1
+          state = "error"
+          line = "  \(file): error: \(error)"
+        } else {
+          state =
+            value.map { $0 == flag.enabled ? "on" : ($0 == flag.disabled ? "off" : "other") } ?? "unset"
+          line = "  \(file): \(value ?? "(unset)") [\(state)]"
+          if let percentKey = flag.percentKey { line += " \(percentKey)=\(percent ?? "(unset)")" }
         }
-        report.append(
-          .object([("flag", .string(flag.name)), ("key", .string(flag.key)), ("files", .array(files))]))
+        Console.human(line, json: options.json)
+        files.append(
+          .object([
+            ("file", .string(file)), ("value", .string(value)), ("state", .string(state)),
+            ("percent", .string(percent)), ("error", .string(read.error)),
+          ]))
       }
-      if options.json { Console.output(JSONValue.array(report).pretty()) }
-      if problems > 0 {
-        Console.error("error: \(problems) file\(problems == 1 ? "" : "s") could not be read; see above")
-        throw ExitCode(1)
-      }
-      return
+      report.append(
+        .object([("flag", .string(flag.name)), ("key", .string(flag.key)), ("files", .array(files))]))
     }
-    let state = stateDirectory(options, runbookPath: loaded.path)
+    if options.json { Console.output(JSONValue.array(report).pretty()) }
+    if problems > 0 {
+      Console.error("error: \(problems) file\(problems == 1 ? "" : "s") could not be read; see above")
+      throw ExitCode(.failed)
+    }
+  }
+
+  /// Applies `change` to every file of each flag under the state directory's lock (none for a
+  /// dry run), with backups; prints the diffs and a summary per flag.
+  func apply(_ change: FlagChange, with editors: [FlagEditor], runbookPath: String) throws {
+    let state = stateDirectory(options, runbookPath: runbookPath)
     let runID = RunID.make()
     var lock: FileLock?
     if !dryRun {
@@ -152,7 +226,7 @@ struct FlagCommand: AsyncParsableCommand {
         if let warning = lock?.warning { Console.error("warning: \(warning)") }
       } catch {
         Console.error(error.description)
-        throw ExitCode(4)
+        throw ExitCode(.lockHeld)
       }
     }
     defer { lock?.release() }
@@ -184,7 +258,7 @@ struct FlagCommand: AsyncParsableCommand {
           ]))
       } catch {
         Console.error("error: \(error.description)")
-        throw ExitCode(1)
+        throw ExitCode(.failed)
       }
     }
     if options.json { Console.output(JSONValue.array(results).pretty()) }

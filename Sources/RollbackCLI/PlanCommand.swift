@@ -12,6 +12,17 @@ struct TargetOptions: ParsableArguments {
     name: .long, help: ArgumentHelp("The scenario.", valueName: "name"), completion: Completions.scenarios)
   var scenario: String?
 
+  /// Refuses both `--level` and `--scenario`.
+  func validate() throws {
+    if level != nil, scenario != nil { throw ValidationError("give --level or --scenario, not both") }
+  }
+
+  /// Refuses neither `--level` nor `--scenario` (for the commands that need a target).
+  func validateOne() throws {
+    if level == nil, scenario == nil { throw ValidationError("give --level N or --scenario NAME") }
+  }
+
+  /// The chosen level or scenario (``validate()`` and ``validateOne()`` have passed).
   func target() throws -> IncludeTarget {
     switch (level, scenario) {
     case (let level?, nil): return .level(level)
@@ -47,11 +58,18 @@ struct PlanCommand: AsyncParsableCommand {
       valueName: "pattern[,pattern]"))
   var hosts: String?
 
-  func run() async throws {
+  func validate() throws {
     if list {
       if targetOptions.level != nil || targetOptions.scenario != nil {
-        throw CLIError.usage("give --list, or --level/--scenario, not both")
+        throw ValidationError("give --list, or --level/--scenario, not both")
       }
+    } else {
+      try targetOptions.validateOne()
+    }
+  }
+
+  func run() async throws {
+    if list {
       let overrides = try variables.overrides()
       let runbook = try LoadedRunbook.load(options, overrides: overrides, printWarnings: false).runbook()
       if options.json {
@@ -71,15 +89,14 @@ struct PlanCommand: AsyncParsableCommand {
       case .success(let selected): resolver.selectedHosts = Set(selected.map(\.name))
       case .failure(let error):
         Console.error("error: \(error.description)")
-        throw ExitCode(2)
+        throw ExitCode(.usage)
       }
     }
     let plan: Plan
-    switch resolver.plan(target) {
-    case .success(let made): plan = made
-    case .failure(let list):
-      list.diagnostics.forEach { Console.error($0.description) }
-      throw ExitCode(2)
+    do {
+      plan = try resolver.plan(of: target)
+    } catch {
+      throw DiagnosticPrinter(environmentOption: options.env).fail(error.diagnostics)
     }
     if options.json {
       print(PlanRendering.json(plan).pretty())

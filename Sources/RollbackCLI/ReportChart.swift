@@ -41,16 +41,7 @@ enum ReportChart {
     let loaded = try LoadedRunbook.load(chosen, printWarnings: false)
     let runbook = try loaded.runbook()
     let processEnvironment = ProcessInfo.processInfo.environment
-    let resolver: Resolver
-    switch Resolver.make(
-      runbook: runbook, environmentName: chosen.env, processEnvironment: processEnvironment, overrides: [:],
-      resolveSecrets: true)
-    {
-    case .success(let made): resolver = made
-    case .failure(let list):
-      list.diagnostics.forEach { Console.error($0.description) }
-      throw ExitCode(2)
-    }
+    let resolver = try makeResolver(runbook, options: chosen, overrides: [:], resolveSecrets: true)
     let chart = await build(
       report: report, assessment: assessment, resolver: resolver, environment: processEnvironment)
     do {

@@ -95,7 +95,7 @@ struct RestoreCommand: AsyncParsableCommand {
         if let warning = lock?.warning { Console.error("warning: \(warning)") }
       } catch {
         Console.error(error.description)
-        throw ExitCode(4)
+        throw ExitCode(.lockHeld)
       }
     }
     defer { lock?.release() }
@@ -150,7 +150,7 @@ struct RestoreCommand: AsyncParsableCommand {
           ("run_id", .string(runID)), ("dry_run", .bool(dryRun)), ("files", .array(results.map(\.json))),
         ]).pretty())
     }
-    if failed { throw ExitCode(1) }
+    if failed { throw ExitCode(.failed) }
   }
 
   /// Whether two spellings name the same file (as given, or both resolved to absolute paths).

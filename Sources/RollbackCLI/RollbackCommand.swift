@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RollbackCore
 
 /// The `rollback` command: check, rehearse and execute rollback runbooks.
 public struct RollbackCommand: AsyncParsableCommand {
@@ -24,6 +25,9 @@ public struct RollbackCommand: AsyncParsableCommand {
   /// Creates the command.
   public init() {}
 
+  /// Usage errors read `error: …`, as every other error of this tool does.
+  public static var _errorPrefix: String { "error: " }
+
   /// Parses the arguments, runs the command and returns the process exit status.
   ///
   /// Usage errors exit with 2 (not swift-argument-parser's 64), as the CLI contract says.
@@ -35,7 +39,7 @@ public struct RollbackCommand: AsyncParsableCommand {
       } else {
         try command.run()
       }
-      return 0
+      return ExitStatus.success.rawValue
     } catch let error as CLIError {
       // A runbook error is already a `FILE:LINE:COL: error: …` diagnostic.
       if case .runbook(let diagnostic) = error {
@@ -43,16 +47,16 @@ public struct RollbackCommand: AsyncParsableCommand {
       } else {
         Console.error("error: \(error.description)")
       }
-      return 2
+      return ExitStatus.usage.rawValue
     } catch {
       let code = exitCode(for: error)
       let message = fullMessage(for: error)
       if code == .success {
         if !message.isEmpty { print(message) }
-        return 0
+        return ExitStatus.success.rawValue
       }
       if !message.isEmpty { Console.error(message) }
-      return code.rawValue == 64 ? 2 : code.rawValue
+      return code == .validationFailure ? ExitStatus.usage.rawValue : code.rawValue
     }
   }
 }

@@ -63,6 +63,19 @@ struct VariableOptions: ParsableArguments {
     help: ArgumentHelp("Set or override a runbook variable (repeatable).", valueName: "name=value"))
   var vars: [String] = []
 
+  /// Refuses a `--var` without `NAME=`.
+  func validate() throws {
+    for item in vars where !Self.isAssignment(item) {
+      throw ValidationError("--var expects NAME=VALUE, found '\(item)'")
+    }
+  }
+
+  /// Whether `item` is `NAME=VALUE` with a name.
+  static func isAssignment(_ item: String) -> Bool {
+    guard let equals = item.firstIndex(of: "=") else { return false }
+    return equals != item.startIndex
+  }
+
   /// The overrides as a dictionary.
   func overrides() throws -> [String: String] {
     var result: [String: String] = [:]
@@ -121,16 +134,18 @@ struct LoadedRunbook {
   ) throws -> LoadedRunbook {
     let path = try options.runbookPath()
     let data: Data
-    switch RunbookLoader.readFile(atPath: path) {
-    case .success(let read): data = read
-    case .failure(.tooLarge(let path, let bytes)):
+    do {
+      data = try RunbookLoader.readFile(atPath: path)
+    } catch .tooLarge(let path, let bytes) {
       throw CLIError.runbook(RunbookReadError.tooLarge(path: path, bytes: bytes).description)
-    case .failure(let error): throw CLIError.usage(error.description)
+    } catch {
+      throw CLIError.usage(error.description)
     }
     guard let source = String(data: data, encoding: .utf8) else {
       let place = firstInvalidUTF8(in: data)
       throw CLIError.runbook(
-        "\(path):\(place.line):\(place.column): error: the file is not valid UTF-8 from here")
+        DiagnosticPrinter.error(
+          file: path, line: place.line, column: place.column, "the file is not valid UTF-8 from here"))
     }
     let result = RunbookLoader.load(
       source: source, file: path,
@@ -140,16 +155,19 @@ struct LoadedRunbook {
     if result.runbook == nil, !source.allSatisfy(\.isWhitespace), !looksLikeRunbook(source) {
       // Perhaps a .env or a key file given by mistake: say so without echoing any of its lines.
       throw CLIError.runbook(
-        "\(path):1:1: error: not a runbook (no top-level version, name, environments or levels key); "
-          + "its content is not shown, as it may hold secrets")
+        DiagnosticPrinter.error(
+          file: path,
+          "not a runbook (no top-level version, name, environments or levels key); "
+            + "its content is not shown, as it may hold secrets"))
     }
+    let printer = DiagnosticPrinter(source: result.source, environmentOption: options.env)
     let errors = result.diagnostics.filter { $0.severity == .error }
     // A misspelt top-level key is the cause of the errors that follow from it: show it alone.
     let causes = errors.filter {
       $0.message.hasPrefix("unknown key '") && $0.message.contains(" in the runbook;")
     }
     if !causes.isEmpty {
-      for diagnostic in causes { Console.error(diagnostic.rendered(source: result.source)) }
+      printer.print(causes)
       let more = errors.count - causes.count
       if more > 0 {
         Console.error(
@@ -158,22 +176,8 @@ struct LoadedRunbook {
       }
       return LoadedRunbook(path: path, result: result, environmentOption: options.env)
     }
-    for diagnostic in result.diagnostics where diagnostic.severity == .error || printWarnings {
-      Console.error(
-        isCommandLineMistake(diagnostic, environment: options.env)
-          ? "error: \(diagnostic.message)" : diagnostic.rendered(source: result.source))
-    }
+    printer.print(result.diagnostics.filter { $0.severity == .error || printWarnings })
     return LoadedRunbook(path: path, result: result, environmentOption: options.env)
-  }
-
-  /// Whether the diagnostic is about what the command line named (`--env`, `--level`,
-  /// `--scenario`), not about a place in the runbook: then it is shown without a location.
-  static func isCommandLineMistake(_ diagnostic: Diagnostic, environment: String?) -> Bool {
-    // The loader and the planner place them at 1:1; a runbook's own mistakes have their place.
-    guard diagnostic.location.line == 1, diagnostic.location.column == 1 else { return false }
-    if let environment, diagnostic.message.hasPrefix("unknown environment '\(environment)'") { return true }
-    return diagnostic.message.hasPrefix("unknown level ")
-      || diagnostic.message.hasPrefix("unknown scenario '")
   }
 
   /// Whether the text has one of a runbook's top-level keys at the start of a line. Scans the
@@ -233,12 +237,12 @@ struct LoadedRunbook {
     guard let runbook = result.runbook else {
       let count = result.errors.count
       let onCommandLine = result.errors.allSatisfy {
-        Self.isCommandLineMistake($0, environment: environmentOption)
+        DiagnosticPrinter.isCommandLineMistake($0, environment: environmentOption)
       }
       Console.error(
         onCommandLine
           ? "nothing was done" : "\(path): \(count) error\(count == 1 ? "" : "s"); nothing was done")
-      throw ExitCode(2)
+      throw ExitCode(.usage)
     }
     return runbook
   }
@@ -248,17 +252,11 @@ struct LoadedRunbook {
 func makeResolver(
   _ runbook: Runbook, options: RunbookOptions, overrides: [String: String], resolveSecrets: Bool = false
 ) throws -> Resolver {
-  switch Resolver.make(
-    runbook: runbook, environmentName: options.env, processEnvironment: ProcessInfo.processInfo.environment,
-    overrides: overrides, resolveSecrets: resolveSecrets)
-  {
-  case .success(let made): return made
-  case .failure(let list):
-    list.diagnostics.forEach {
-      Console.error(
-        LoadedRunbook.isCommandLineMistake($0, environment: options.env)
-          ? "error: \($0.message)" : $0.description)
-    }
-    throw ExitCode(2)
+  do {
+    return try Resolver.resolving(
+      runbook: runbook, environmentName: options.env, processEnvironment: ProcessInfo.processInfo.environment,
+      overrides: overrides, resolveSecrets: resolveSecrets)
+  } catch {
+    throw DiagnosticPrinter(environmentOption: options.env).fail(error.diagnostics)
   }
 }

@@ -19,6 +19,7 @@ struct ValidateCommand: AsyncParsableCommand {
   func run() async throws {
     let loaded = try LoadedRunbook.load(options, overrides: try variables.overrides())
     let result = loaded.result
+    let printer = DiagnosticPrinter(source: result.source, environmentOption: options.env, strict: strict)
     let errors = result.errors.count
     let warnings = result.warnings.count
     if options.json {
@@ -29,7 +30,7 @@ struct ValidateCommand: AsyncParsableCommand {
           ("message", .string(diagnostic.message)),
         ])
       }
-      let valid = errors == 0 && (!strict || warnings == 0)
+      let valid = !printer.fails(result.diagnostics)
       print(
         JSONValue.object([
           ("runbook", .string(loaded.path)), ("valid", .bool(valid)), ("errors", .int(errors)),
@@ -42,16 +43,14 @@ struct ValidateCommand: AsyncParsableCommand {
         + "\(runbook.scenarios.count) scenario\(runbook.scenarios.count == 1 ? "" : "s"), "
         + "\(runbook.signals.count) signal\(runbook.signals.count == 1 ? "" : "s"), "
         + "\(warnings) warning\(warnings == 1 ? "" : "s")"
-      if strict, warnings > 0 {
-        Console.error("\(loaded.path): \(warnings) warning\(warnings == 1 ? "" : "s") with --strict")
-        throw ExitCode(2)
+      if printer.fails(result.diagnostics) {
+        Console.error(printer.summary(file: loaded.path, result.diagnostics))
+        throw ExitCode(.usage)
       }
       Console.human(summary, json: options.json)
     } else {
-      Console.error(
-        "\(loaded.path): \(errors) error\(errors == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s")"
-      )
-      throw ExitCode(2)
+      Console.error(printer.summary(file: loaded.path, result.diagnostics))
+      throw ExitCode(.usage)
     }
   }
 }

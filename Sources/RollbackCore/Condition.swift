@@ -57,8 +57,8 @@ public struct Comparison: Sendable, Equatable {
     self.thresholdLocation = thresholdLocation
   }
 
-  /// Parses `SIGNAL OP NUMBER`; `location` is where the text starts.
-  public static func parse(_ text: String, at location: SourceLocation) -> Result<Comparison, Diagnostic> {
+  /// Parses `SIGNAL OP NUMBER`; `location` is where the text starts. Throws the located problem.
+  public static func parse(_ text: String, at location: SourceLocation) throws(Diagnostic) -> Comparison {
     let scalars = Array(text.unicodeScalars)
     var index = 0
     func skipSpaces() {
@@ -74,8 +74,8 @@ public struct Comparison: Sendable, Equatable {
     }
     let name = String(String.UnicodeScalarView(scalars[nameStart..<index]))
     guard !name.isEmpty else {
-      return .failure(
-        Diagnostic(
+      throw
+        (Diagnostic(
           .error, at: location.advanced(by: nameStart),
           "expected a condition 'SIGNAL OP NUMBER' (e.g. 'error_rate > 5%'), found '\(text)'"))
     }
@@ -85,8 +85,8 @@ public struct Comparison: Sendable, Equatable {
     let opText = String(String.UnicodeScalarView(scalars[opStart..<index]))
     guard let op = ComparisonOperator(rawValue: opText) else {
       let found = opText.isEmpty ? "nothing" : "'\(opText)'"
-      return .failure(
-        Diagnostic(
+      throw
+        (Diagnostic(
           .error, at: location.advanced(by: opStart),
           "expected an operator (> >= < <= == !=) after '\(name)', found \(found)"))
     }
@@ -96,19 +96,18 @@ public struct Comparison: Sendable, Equatable {
     let numberLocation = location.advanced(by: numberStart)
     switch Quantity.threshold(rest) {
     case .value(let number):
-      return .success(
-        Comparison(
-          signal: name, op: op, threshold: number, text: text.trimmingCharacters(in: .whitespaces),
-          location: location.advanced(by: nameStart), thresholdLocation: numberLocation))
+      return Comparison(
+        signal: name, op: op, threshold: number, text: text.trimmingCharacters(in: .whitespaces),
+        location: location.advanced(by: nameStart), thresholdLocation: numberLocation)
     case .notANumber:
       let found = rest.isEmpty ? "nothing" : "'\(rest)'"
-      return .failure(
-        Diagnostic(.error, at: numberLocation, "expected a number after '\(name) \(opText)', found \(found)"))
+      throw
+        (Diagnostic(.error, at: numberLocation, "expected a number after '\(name) \(opText)', found \(found)"))
     case .badUnit(let unit):
       let known = Quantity.thresholdUnits.map(\.0).joined(separator: ", ")
       let unitOffset = rest.unicodeScalars.count - unit.unicodeScalars.count
-      return .failure(
-        Diagnostic(
+      throw
+        (Diagnostic(
           .error, at: numberLocation.advanced(by: unitOffset),
           "unknown unit '\(unit)' in '\(rest)'\(Suggest.hint(for: unit, in: Quantity.thresholdUnits.map(\.0)))"
             + " (units: \(known))"))

@@ -50,15 +50,13 @@ public struct Verdict: Sendable {
   }
 
   /// The exit status of `rollback assess` for this verdict.
-  public var exitCode: Int32 {
-    switch severity {
-    case .some(.low): return 10
-    case .some(.medium): return 11
-    case .some(.high): return 12
-    case .some(.critical): return 13
-    case .none: return inconclusive ? 3 : 0
-    }
+  public var exitStatus: ExitStatus {
+    if let severity { return .assess(severity) }
+    return inconclusive ? .inconclusive : .success
   }
+
+  /// The exit status of `rollback assess` for this verdict, as a number.
+  public var exitCode: Int32 { exitStatus.rawValue }
 }
 
 /// The decision matrix: rules top to bottom, first match wins, unknown is never healthy.

@@ -92,16 +92,17 @@ public struct Resolver: Sendable {
   /// The variables set with `--var`: they win over a host's `vars` too.
   public var variableOverrides: Set<String> = []
 
-  /// Builds the context: the environment's variables resolved, `--var` overrides applied.
-  public static func make(
+  /// Builds the context: the environment's variables resolved, `--var` overrides applied;
+  /// throws every problem found.
+  public static func resolving(
     runbook: Runbook, environmentName: String?, processEnvironment: [String: String],
     overrides: [String: String], resolveSecrets: Bool
-  ) -> Result<Resolver, DiagnosticList> {
+  ) throws(DiagnosticList) -> Resolver {
     let name = environmentName ?? runbook.defaultEnvironment
     guard let environment = runbook.environment(named: name) else {
       let names = runbook.environments.map(\.name)
-      return .failure(
-        DiagnosticList([
+      throw
+        (DiagnosticList([
           Diagnostic(
             .error, at: SourceLocation(file: runbook.file, line: 1, column: 1),
             "unknown environment '\(name)'\(Suggest.hint(for: name, in: names)) (environments: \(names.joined(separator: ", ")))"
@@ -130,12 +131,24 @@ public struct Resolver: Sendable {
       let secret = InterpolationContext.isSecretName(varName)
       variables[varName] = ResolvedText(value: value, display: secret ? "****" : value, hasSecret: secret)
     }
-    if bag.hasErrors { return .failure(DiagnosticList(bag.all)) }
+    if bag.hasErrors { throw DiagnosticList(bag.all) }
     var context = base
     context.variables = variables
-    return .success(
-      Resolver(
-        runbook: runbook, environment: environment, context: context, variableOverrides: Set(overrides.keys)))
+    return Resolver(
+      runbook: runbook, environment: environment, context: context, variableOverrides: Set(overrides.keys))
+  }
+
+  /// ``resolving(runbook:environmentName:processEnvironment:overrides:resolveSecrets:)`` as a
+  /// `Result`, for the callers that switch on one.
+  public static func make(
+    runbook: Runbook, environmentName: String?, processEnvironment: [String: String],
+    overrides: [String: String], resolveSecrets: Bool
+  ) -> Result<Resolver, DiagnosticList> {
+    Result { () throws(DiagnosticList) -> Resolver in
+      try resolving(
+        runbook: runbook, environmentName: environmentName, processEnvironment: processEnvironment,
+        overrides: overrides, resolveSecrets: resolveSecrets)
+    }
   }
 
   /// Resolves a template, collecting problems.
@@ -241,8 +254,8 @@ public struct Resolver: Sendable {
     }
   }
 
-  /// The plan of a level or scenario.
-  public func plan(_ target: IncludeTarget) -> Result<Plan, DiagnosticList> {
+  /// The plan of a level or scenario; throws every problem found.
+  public func plan(of target: IncludeTarget) throws(DiagnosticList) -> Plan {
     var bag = DiagnosticBag()
     let title: String
     let targetSeconds: Double?
@@ -251,8 +264,8 @@ public struct Resolver: Sendable {
     case .level(let number):
       guard let level = runbook.level(number) else {
         let numbers = runbook.levels.map { String($0.number) }.joined(separator: ", ")
-        return .failure(
-          DiagnosticList([
+        throw
+          (DiagnosticList([
             Diagnostic(
               .error, at: SourceLocation(file: runbook.file, line: 1, column: 1),
               "unknown level \(number) (levels: \(numbers))")
@@ -262,8 +275,8 @@ public struct Resolver: Sendable {
     case .scenario(let name):
       guard let scenario = runbook.scenario(named: name) else {
         let names = runbook.scenarios.map(\.name)
-        return .failure(
-          DiagnosticList([
+        throw
+          (DiagnosticList([
             Diagnostic(
               .error, at: SourceLocation(file: runbook.file, line: 1, column: 1),
               "unknown scenario '\(name)'\(Suggest.hint(for: name, in: names)) (scenarios: \(names.joined(separator: ", ")))"
@@ -276,13 +289,17 @@ public struct Resolver: Sendable {
     expand(
       steps, origin: target, prefix: "", gates: [], path: [target], skipInDrill: false, into: &planned,
       bag: &bag)
-    if bag.hasErrors { return .failure(DiagnosticList(bag.all)) }
+    if bag.hasErrors { throw DiagnosticList(bag.all) }
     let level: Int? = { if case .level(let n) = target { return n } else { return nil } }()
     let scenario: String? = { if case .scenario(let s) = target { return s } else { return nil } }()
-    return .success(
-      Plan(
-        runbook: runbook.name, environment: environment.name, level: level, scenario: scenario, title: title,
-        targetSeconds: targetSeconds, steps: planned))
+    return Plan(
+      runbook: runbook.name, environment: environment.name, level: level, scenario: scenario, title: title,
+      targetSeconds: targetSeconds, steps: planned)
+  }
+
+  /// ``plan(of:)`` as a `Result`, for the callers that switch on one.
+  public func plan(_ target: IncludeTarget) -> Result<Plan, DiagnosticList> {
+    Result { () throws(DiagnosticList) -> Plan in try plan(of: target) }
   }
 
   private func expand(

@@ -5,6 +5,8 @@ import Yams
 struct RunbookBuilder {
   var reader: YAMLReader
   let options: LoadOptions
+  /// The runbook's `templates:`, read before the levels so that notify steps can use them.
+  var templates: [String: Template] = [:]
 
   init(reader: YAMLReader, options: LoadOptions) {
     self.reader = reader
@@ -68,15 +70,14 @@ struct RunbookBuilder {
         }
       }
     }
-    let levels = top["levels"].map { readLevels($0) } ?? []
-    let scenarios = top["scenarios"].map { readScenarios($0) } ?? []
-    let notify = top["notify"].map { readNotify($0) } ?? NotifySettings()
-    var templates: [String: Template] = [:]
     if let node = top["templates"], let list = reader.pairs(node, "templates") {
       for (key, _, value) in list {
         if let template = reader.template(value, "template \(key)") { templates[key] = template }
       }
     }
+    let levels = top["levels"].map { readLevels($0) } ?? []
+    let scenarios = top["scenarios"].map { readScenarios($0) } ?? []
+    let notify = top["notify"].map { readNotify($0) } ?? NotifySettings()
     let contacts = top["contacts"].map { readContacts($0) } ?? []
     return Runbook(
       file: reader.file, name: name, description: description, defaultEnvironment: defaultEnvironment,
@@ -102,62 +103,75 @@ struct RunbookBuilder {
       else {
         continue
       }
-      var vars: [(name: String, value: Template)] = []
-      if let varsNode = f["vars"], let pairs = reader.pairs(varsNode, "vars of \(what)") {
-        for (varName, _, varValue) in pairs {
-          guard let template = reader.template(varValue, "variable '\(varName)' of \(what)") else { continue }
-          if !template.variables.isEmpty {
-            reader.bag.error(
-              template.location,
-              "variable '\(varName)' refers to another variable; variables may use only ${env.NAME} and ${secret.NAME}"
-            )
-          }
-          vars.append((varName, template))
-        }
-      }
-      var prometheus: PrometheusSettings?
-      if let promNode = f["prometheus"],
-        let p = reader.fields(
-          promNode, "prometheus of \(what)", allowed: ["url", "token_env", "timeout"], required: ["url"])
-      {
-        if let url = p["url"].flatMap({ reader.template($0, "prometheus url") }) {
-          prometheus = PrometheusSettings(
-            url: url, tokenEnv: reader.optionalString(p["token_env"], "token_env"),
-            timeout: p["timeout"].flatMap { reader.duration($0, "prometheus timeout") } ?? 5)
-        }
-      }
-      var postgres: PostgresSettings?
-      if let pgNode = f["postgres"],
-        let p = reader.fields(
-          pgNode, "postgres of \(what)", allowed: ["dsn_env", "timeout"], required: ["dsn_env"])
-      {
-        if let dsnEnv = p["dsn_env"].flatMap({ reader.string($0, "dsn_env") }) {
-          postgres = PostgresSettings(
-            dsnEnv: dsnEnv, timeout: p["timeout"].flatMap { reader.duration($0, "postgres timeout") } ?? 5)
-        }
-      }
-      var overrides: [String: ServiceOverride] = [:]
-      if let servicesNode = f["services"], let pairs = reader.pairs(servicesNode, "services of \(what)") {
-        for (serviceName, _, serviceNode) in pairs {
-          let serviceWhat = "service '\(serviceName)' of \(what)"
-          guard
-            let s = reader.fields(
-              serviceNode, serviceWhat, allowed: ["restart", "rebuild", "timeout", "health"])
-          else { continue }
-          overrides[serviceName] = ServiceOverride(
-            restart: s["restart"].flatMap { reader.command($0, "restart of \(serviceWhat)") },
-            rebuild: s["rebuild"].flatMap { reader.command($0, "rebuild of \(serviceWhat)") },
-            timeout: s["timeout"].flatMap { reader.duration($0, "timeout of \(serviceWhat)") },
-            health: s["health"].flatMap { readHealth($0, serviceWhat) },
-            location: reader.location(serviceNode))
-        }
-      }
+      let vars = f["vars"].map { readVariables($0, what: what) } ?? []
+      let prometheus = f["prometheus"].flatMap { readPrometheusSettings($0, what: what) }
+      let postgres = f["postgres"].flatMap { readPostgresSettings($0, what: what) }
+      let overrides = f["services"].map { readServiceOverrides($0, what: what) } ?? [:]
       result.append(
         Environment(
           name: name, vars: vars, prometheus: prometheus, postgres: postgres, serviceOverrides: overrides,
           inventory: readInventory(f, what), location: reader.location(keyNode)))
     }
     return result
+  }
+
+  /// `vars:` of an environment: each may use only `${env.NAME}` and `${secret.NAME}`.
+  mutating func readVariables(_ node: Node, what: String) -> [(name: String, value: Template)] {
+    guard let pairs = reader.pairs(node, "vars of \(what)") else { return [] }
+    var vars: [(name: String, value: Template)] = []
+    for (varName, _, varValue) in pairs {
+      guard let template = reader.template(varValue, "variable '\(varName)' of \(what)") else { continue }
+      if !template.variables.isEmpty {
+        reader.bag.error(
+          template.location,
+          "variable '\(varName)' refers to another variable; variables may use only ${env.NAME} and ${secret.NAME}"
+        )
+      }
+      vars.append((varName, template))
+    }
+    return vars
+  }
+
+  /// `prometheus: {url, token_env, timeout}` of an environment.
+  mutating func readPrometheusSettings(_ node: Node, what: String) -> PrometheusSettings? {
+    guard
+      let p = reader.fields(
+        node, "prometheus of \(what)", allowed: ["url", "token_env", "timeout"], required: ["url"]),
+      let url = p["url"].flatMap({ reader.template($0, "prometheus url") })
+    else { return nil }
+    return PrometheusSettings(
+      url: url, tokenEnv: reader.optionalString(p["token_env"], "token_env"),
+      timeout: p["timeout"].flatMap { reader.duration($0, "prometheus timeout") } ?? 5)
+  }
+
+  /// `postgres: {dsn_env, timeout}` of an environment.
+  mutating func readPostgresSettings(_ node: Node, what: String) -> PostgresSettings? {
+    guard
+      let p = reader.fields(
+        node, "postgres of \(what)", allowed: ["dsn_env", "timeout"], required: ["dsn_env"]),
+      let dsnEnv = p["dsn_env"].flatMap({ reader.string($0, "dsn_env") })
+    else { return nil }
+    return PostgresSettings(
+      dsnEnv: dsnEnv, timeout: p["timeout"].flatMap { reader.duration($0, "postgres timeout") } ?? 5)
+  }
+
+  /// `services:` of an environment: per-service overrides of restart, rebuild, timeout, health.
+  mutating func readServiceOverrides(_ node: Node, what: String) -> [String: ServiceOverride] {
+    guard let pairs = reader.pairs(node, "services of \(what)") else { return [:] }
+    var overrides: [String: ServiceOverride] = [:]
+    for (serviceName, _, serviceNode) in pairs {
+      let serviceWhat = "service '\(serviceName)' of \(what)"
+      guard
+        let s = reader.fields(serviceNode, serviceWhat, allowed: ["restart", "rebuild", "timeout", "health"])
+      else { continue }
+      overrides[serviceName] = ServiceOverride(
+        restart: s["restart"].flatMap { reader.command($0, "restart of \(serviceWhat)") },
+        rebuild: s["rebuild"].flatMap { reader.command($0, "rebuild of \(serviceWhat)") },
+        timeout: s["timeout"].flatMap { reader.duration($0, "timeout of \(serviceWhat)") },
+        health: s["health"].flatMap { readHealth($0, serviceWhat) },
+        location: reader.location(serviceNode))
+    }
+    return overrides
   }
 
   // MARK: Flags and services
@@ -302,65 +316,10 @@ struct RunbookBuilder {
       else {
         continue
       }
-      let sources = ["prometheus", "postgres", "manual"].filter { f.has($0) }
-      var source: Signal.Source?
-      if sources.count != 1 {
-        let found = sources.isEmpty ? "none" : sources.joined(separator: " and ")
-        reader.bag.error(
-          reader.location(sources.count > 1 ? (f.keyNode(sources[1]) ?? value) : value),
-          "\(what) needs exactly one source (prometheus, postgres or manual), found \(found)")
-      } else if let query = f["prometheus"] {
-        source = reader.template(query, "prometheus query of \(what)").map { .prometheus($0) }
-      } else if let query = f["postgres"] {
-        source = reader.template(query, "postgres query of \(what)").map { .postgres($0) }
-      } else if let manual = f["manual"] {
-        if reader.bool(manual, "manual of \(what)") == true {
-          source = .manual
-        } else {
-          reader.bag.error(
-            reader.location(manual), "manual of \(what) must be true (or give a query instead)")
-        }
-      }
-      var unit = SignalUnit.count
-      if let unitNode = f["unit"], let text = reader.string(unitNode, "unit of \(what)") {
-        if let parsed = SignalUnit(rawValue: text) {
-          unit = parsed
-        } else {
-          let units = SignalUnit.allCases.map(\.rawValue)
-          reader.bag.error(
-            reader.location(unitNode),
-            "unknown unit '\(text)' for \(what)\(Suggest.hint(for: text, in: units)) (units: \(units.joined(separator: ", ")))"
-          )
-        }
-      }
-      var reduce = Reduction.max
-      if let reduceNode = f["reduce"], let text = reader.string(reduceNode, "reduce of \(what)") {
-        if let parsed = Reduction(rawValue: text) {
-          reduce = parsed
-        } else {
-          let choices = Reduction.allCases.map(\.rawValue)
-          reader.bag.error(
-            reader.location(reduceNode),
-            "unknown reduce '\(text)' for \(what)\(Suggest.hint(for: text, in: choices)) (max, min, sum or avg)"
-          )
-        }
-      }
-      var manualDefault: Double?
-      if let defaultNode = f["default"], let text = reader.string(defaultNode, "default of \(what)") {
-        if case .manual = source {
-          switch Quantity.threshold(text) {
-          case .value(let value): manualDefault = value
-          case .notANumber, .badUnit:
-            reader.bag.error(
-              reader.location(defaultNode),
-              "default of \(what) must be a number (units allowed: 5%, 2s), found '\(text)'")
-          }
-        } else {
-          reader.bag.error(
-            reader.location(f.keyNode("default") ?? defaultNode),
-            "only a manual signal takes a default; \(what) is read from its query")
-        }
-      }
+      let source = readSignalSource(f, value, what: what)
+      let unit = readSignalUnit(f, what: what)
+      let reduce = readReduction(f, what: what)
+      let manualDefault = readManualDefault(f, source: source, what: what)
       if let source {
         result.append(
           Signal(
@@ -369,6 +328,76 @@ struct RunbookBuilder {
       }
     }
     return result
+  }
+
+  /// Exactly one of `prometheus: QUERY`, `postgres: QUERY` or `manual: true`.
+  mutating func readSignalSource(_ f: YAMLReader.Fields, _ value: Node, what: String) -> Signal.Source? {
+    let sources = ["prometheus", "postgres", "manual"].filter { f.has($0) }
+    if sources.count != 1 {
+      let found = sources.isEmpty ? "none" : sources.joined(separator: " and ")
+      reader.bag.error(
+        reader.location(sources.count > 1 ? (f.keyNode(sources[1]) ?? value) : value),
+        "\(what) needs exactly one source (prometheus, postgres or manual), found \(found)")
+      return nil
+    }
+    if let query = f["prometheus"] {
+      return reader.template(query, "prometheus query of \(what)").map { .prometheus($0) }
+    }
+    if let query = f["postgres"] {
+      return reader.template(query, "postgres query of \(what)").map { .postgres($0) }
+    }
+    guard let manual = f["manual"] else { return nil }
+    if reader.bool(manual, "manual of \(what)") == true { return .manual }
+    reader.bag.error(reader.location(manual), "manual of \(what) must be true (or give a query instead)")
+    return nil
+  }
+
+  /// `unit:` of a signal (count when not given).
+  mutating func readSignalUnit(_ f: YAMLReader.Fields, what: String) -> SignalUnit {
+    guard let unitNode = f["unit"], let text = reader.string(unitNode, "unit of \(what)") else {
+      return .count
+    }
+    if let parsed = SignalUnit(rawValue: text) { return parsed }
+    let units = SignalUnit.allCases.map(\.rawValue)
+    reader.bag.error(
+      reader.location(unitNode),
+      "unknown unit '\(text)' for \(what)\(Suggest.hint(for: text, in: units)) (units: \(units.joined(separator: ", ")))"
+    )
+    return .count
+  }
+
+  /// `reduce:` of a signal (max when not given).
+  mutating func readReduction(_ f: YAMLReader.Fields, what: String) -> Reduction {
+    guard let reduceNode = f["reduce"], let text = reader.string(reduceNode, "reduce of \(what)") else {
+      return .max
+    }
+    if let parsed = Reduction(rawValue: text) { return parsed }
+    let choices = Reduction.allCases.map(\.rawValue)
+    reader.bag.error(
+      reader.location(reduceNode),
+      "unknown reduce '\(text)' for \(what)\(Suggest.hint(for: text, in: choices)) (max, min, sum or avg)")
+    return .max
+  }
+
+  /// `default:` of a manual signal; refused on a signal read from a query.
+  mutating func readManualDefault(_ f: YAMLReader.Fields, source: Signal.Source?, what: String) -> Double? {
+    guard let defaultNode = f["default"], let text = reader.string(defaultNode, "default of \(what)") else {
+      return nil
+    }
+    guard case .manual = source else {
+      reader.bag.error(
+        reader.location(f.keyNode("default") ?? defaultNode),
+        "only a manual signal takes a default; \(what) is read from its query")
+      return nil
+    }
+    switch Quantity.threshold(text) {
+    case .value(let value): return value
+    case .notANumber, .badUnit:
+      reader.bag.error(
+        reader.location(defaultNode),
+        "default of \(what) must be a number (units allowed: 5%, 2s), found '\(text)'")
+      return nil
+    }
   }
 
   mutating func readDecision(_ node: Node) -> [Rule] {
@@ -522,6 +551,28 @@ struct RunbookBuilder {
       what = "step '\(idText)' of \(owner)"
     }
     guard let f = reader.fields(node, what, allowed: RunbookLoader.stepKeys) else { return nil }
+    guard let kindName = readStepKindName(node, fields: f, what: what) else { return nil }
+    let id = readStepID(f, default: "\(kindName)-\(index)", what: what)
+    guard let kindNode = f[kindName], let kind = readKind(kindName, kindNode, fields: f, what: what) else {
+      return nil
+    }
+    var step = Step(
+      id: id, name: reader.optionalString(f["name"], "name of \(what)"),
+      note: reader.optionalString(f["note"], "note of \(what)"), kind: kind,
+      timeout: f["timeout"].flatMap { reader.duration($0, "timeout of \(what)") },
+      retries: readRetries(f, what: what),
+      retryDelay: f["retry_delay"].flatMap { reader.duration($0, "retry_delay of \(what)") } ?? 1,
+      when: f["when"].flatMap { reader.condition($0, "when of \(what)") },
+      onFailure: readFailurePolicy(f, what: what), skipInDrill: readSkipInDrill(f, what: what),
+      location: reader.location(node))
+    if let onNode = f["on"] { step.on = readStepHosts(onNode, fields: f, kindName: kindName, what: what) }
+    if let onceNode = f["once"] { step.once = reader.bool(onceNode, "once of \(what)") ?? false }
+    return step
+  }
+
+  /// The step's one kind (the first written), reporting a step with none, with two, or with a
+  /// key that belongs to another kind.
+  mutating func readStepKindName(_ node: Node, fields f: YAMLReader.Fields, what: String) -> String? {
     let kinds = RunbookLoader.stepKinds.filter { f.has($0) }
     let ordered = kinds.sorted {
       (f.keyNode($0)?.mark?.line ?? 0, f.keyNode($0)?.mark?.column ?? 0)
@@ -547,272 +598,76 @@ struct RunbookBuilder {
           "'\(key)' belongs to a \(kind) step, not a \(kindName) step")
       }
     }
-    var id = "\(kindName)-\(index)"
-    if let idNode = f["id"], let text = reader.string(idNode, "id of \(what)") {
-      let valid =
-        !text.isEmpty
-        && text.unicodeScalars.allSatisfy {
-          $0.isASCII
-            && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0))
-        }
-      if !valid {
-        reader.bag.error(
-          reader.location(idNode), "step id '\(text)' may use only letters, digits, '-', '_' and '.'")
-      }
-      id = text
-    }
-    guard let kindNode = f[kindName], let kind = readKind(kindName, kindNode, fields: f, what: what) else {
-      return nil
-    }
-    var onFailure = FailurePolicy.abort
-    if let policyNode = f["on_failure"], let text = reader.string(policyNode, "on_failure of \(what)") {
-      if let policy = FailurePolicy(rawValue: text) {
-        onFailure = policy
-      } else {
-        reader.bag.error(
-          reader.location(policyNode),
-          "on_failure must be abort or continue, found '\(text)'\(Suggest.hint(for: text, in: ["abort", "continue"]))"
-        )
-      }
-    }
-    var skipInDrill = false
-    if let drillNode = f["drill"], let text = reader.string(drillNode, "drill of \(what)") {
-      switch text {
-      case "skip": skipInDrill = true
-      case "run": skipInDrill = false
-      default:
-        reader.bag.error(
-          reader.location(drillNode),
-          "drill must be skip or run, found '\(text)'\(Suggest.hint(for: text, in: ["skip", "run"]))")
-      }
-    }
-    var retries = 0
-    if let node = f["retries"], let value = reader.int(node, "retries of \(what)") {
-      if value < 0 || value > 100 {
-        reader.bag.error(reader.location(node), "retries of \(what) must be between 0 and 100")
-      } else {
-        retries = value
-      }
-    }
-    var step = Step(
-      id: id, name: reader.optionalString(f["name"], "name of \(what)"),
-      note: reader.optionalString(f["note"], "note of \(what)"), kind: kind,
-      timeout: f["timeout"].flatMap { reader.duration($0, "timeout of \(what)") }, retries: retries,
-      retryDelay: f["retry_delay"].flatMap { reader.duration($0, "retry_delay of \(what)") } ?? 1,
-      when: f["when"].flatMap { reader.condition($0, "when of \(what)") }, onFailure: onFailure,
-      skipInDrill: skipInDrill, location: reader.location(node))
-    if let onNode = f["on"] {
-      if ["run", "http", "sql"].contains(kindName) {
-        step.on = hostNames(onNode, "on of \(what)")
-      } else {
-        reader.bag.error(
-          reader.location(f.keyNode("on") ?? onNode),
-          "'on' belongs to a run, http or sql step, not a \(kindName) step"
-            + (kindName == "flag" || kindName == "restart"
-              ? " (it runs on the hosts of its \(kindName == "flag" ? "flag" : "service"))" : ""))
-      }
-    }
-    if let onceNode = f["once"] { step.once = reader.bool(onceNode, "once of \(what)") ?? false }
-    return step
+    return kindName
   }
 
-  mutating func readKind(_ kind: String, _ node: Node, fields f: YAMLReader.Fields, what: String) -> StepKind?
-  {
-    let here = reader.location(node)
-    switch kind {
-    case "check":
-      if let single = node.scalar?.string, !YAMLReader.isNull(node) {
-        return .check([Located(single, at: reader.location(node).advanced(by: reader.contentOffset(node)))])
+  /// The step's `id`, or `fallback` when it has none.
+  mutating func readStepID(_ f: YAMLReader.Fields, default fallback: String, what: String) -> String {
+    guard let idNode = f["id"], let text = reader.string(idNode, "id of \(what)") else { return fallback }
+    let valid =
+      !text.isEmpty
+      && text.unicodeScalars.allSatisfy {
+        $0.isASCII
+          && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0))
       }
-      guard let sequence = node.sequence, !sequence.isEmpty else {
-        reader.bag.error(here, "check of \(what) needs a list of signal names")
-        return nil
-      }
-      return .check(
-        sequence.compactMap { item in
-          reader.string(item, "a signal of \(what)").map {
-            Located($0, at: reader.location(item).advanced(by: reader.contentOffset(item)))
-          }
-        })
-    case "assert":
-      return reader.condition(node, "assert of \(what)").map { .assert($0) }
-    case "wait":
-      guard let condition = reader.condition(node, "wait of \(what)") else { return nil }
-      let within = f["within"].flatMap { reader.duration($0, "within of \(what)") } ?? 300
-      let interval = f["interval"].flatMap { reader.duration($0, "interval of \(what)") } ?? 5
-      var consecutive = 1
-      if let countNode = f["consecutive"], let count = reader.int(countNode, "consecutive of \(what)") {
-        if count < 1 || count > 10_000 {
-          reader.bag.error(reader.location(countNode), "consecutive of \(what) must be between 1 and 10000")
-        } else {
-          consecutive = count
-        }
-      }
-      if interval <= 0 {
-        reader.bag.error(reader.location(f["interval"] ?? node), "interval of \(what) must be positive")
-      }
-      return .wait(condition, within: within, interval: max(interval, 0.001), consecutive: consecutive)
-    case "flag":
-      guard
-        let g = reader.fields(
-          node, "flag of \(what)", allowed: ["name", "set", "percent", "step_down"], required: ["name"])
-      else { return nil }
-      guard let nameNode = g["name"], let name = reader.string(nameNode, "name of the flag in \(what)") else {
-        return nil
-      }
-      let changes = ["set", "percent", "step_down"].filter { g.has($0) }
-      guard changes.count == 1, let changeKey = changes.first, let changeNode = g[changeKey] else {
-        reader.bag.error(
-          here, "flag of \(what) needs exactly one of set: enabled|disabled, percent: N or step_down: true")
-        return nil
-      }
-      let change: FlagChange
-      switch changeKey {
-      case "set":
-        guard let text = reader.string(changeNode, "set of \(what)") else { return nil }
-        switch text {
-        case "enabled": change = .enable
-        case "disabled": change = .disable
-        default:
-          reader.bag.error(
-            reader.location(changeNode),
-            "set must be enabled or disabled, found '\(text)'\(Suggest.hint(for: text, in: ["enabled", "disabled"]))"
-          )
-          return nil
-        }
-      case "percent":
-        guard let value = reader.int(changeNode, "percent of \(what)") else { return nil }
-        guard (0...100).contains(value) else {
-          reader.bag.error(reader.location(changeNode), "percent must be from 0 to 100, found \(value)")
-          return nil
-        }
-        change = .percent(value)
-      default:
-        guard reader.bool(changeNode, "step_down of \(what)") == true else {
-          if changeNode.scalar?.string == "false" {
-            reader.bag.error(
-              reader.location(changeNode), "step_down: false does nothing; remove the step or use true")
-          }
-          return nil
-        }
-        change = .stepDown
-      }
-      return .flag(name: Located(name, at: reader.location(nameNode)), change: change)
-    case "restart":
-      if let name = node.scalar?.string, !YAMLReader.isNull(node) {
-        return .restart(service: Located(name, at: here), rebuild: false)
-      }
-      guard
-        let g = reader.fields(
-          node, "restart of \(what)", allowed: ["service", "rebuild"], required: ["service"]),
-        let serviceNode = g["service"], let name = reader.string(serviceNode, "service of \(what)")
-      else { return nil }
-      let rebuild = g["rebuild"].flatMap { reader.bool($0, "rebuild of \(what)") } ?? false
-      return .restart(service: Located(name, at: reader.location(serviceNode)), rebuild: rebuild)
-    case "run":
-      return reader.command(node, "run of \(what)").map { .run($0) }
-    case "http":
-      guard
-        let g = reader.fields(
-          node, "http of \(what)",
-          allowed: ["method", "url", "headers", "json", "body", "expect_status", "expect_body"],
-          required: ["url"]),
-        let url = g["url"].flatMap({ reader.template($0, "url of \(what)") })
-      else { return nil }
-      var method = "GET"
-      if let methodNode = g["method"], let text = reader.string(methodNode, "method of \(what)") {
-        let known = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-        if known.contains(text.uppercased()) {
-          method = text.uppercased()
-        } else {
-          reader.bag.error(
-            reader.location(methodNode),
-            "unknown HTTP method '\(text)'\(Suggest.hint(for: text.uppercased(), in: known))")
-        }
-      }
-      var headers: [(name: String, value: Template)] = []
-      if let headersNode = g["headers"], let pairs = reader.pairs(headersNode, "headers of \(what)") {
-        for (name, _, value) in pairs {
-          if let template = reader.template(value, "header \(name) of \(what)") {
-            headers.append((name, template))
-          }
-        }
-      }
-      var body: HTTPBody?
-      if g.has("json"), g.has("body") {
-        reader.bag.error(
-          reader.location(g.keyNode("body") ?? node), "http of \(what) has both json and body; keep one")
-      } else if let jsonNode = g["json"] {
-        body = reader.json(jsonNode, "json of \(what)").map { .json($0) }
-      } else if let bodyNode = g["body"] {
-        body = reader.template(bodyNode, "body of \(what)").map { .text($0) }
-      }
-      return .http(
-        HTTPStepSpec(
-          method: method, url: url, headers: headers, body: body,
-          expectStatus: g["expect_status"].flatMap { reader.statuses($0, "expect_status of \(what)") } ?? [],
-          expectBody: g["expect_body"].flatMap { reader.template($0, "expect_body of \(what)") }))
-    case "sql":
-      var mutates = f["mutates"].flatMap { reader.bool($0, "mutates of \(what)") }
-      let query: Template?
-      if node.mapping != nil {
-        guard
-          let g = reader.fields(node, "sql of \(what)", allowed: ["query", "mutates"], required: ["query"])
-        else {
-          return nil
-        }
-        query = g["query"].flatMap { reader.template($0, "query of \(what)") }
-        if let inner = g["mutates"].flatMap({ reader.bool($0, "mutates of \(what)") }) { mutates = inner }
-      } else {
-        query = reader.template(node, "sql of \(what)")
-      }
-      return query.map { .sql($0, mutates: mutates ?? true) }
-    case "notify":
-      if node.scalar != nil {
-        return reader.template(node, "notify of \(what)").map {
-          .notify(NotifyStepSpec(message: $0, templateName: nil, channel: nil))
-        }
-      }
-      guard let g = reader.fields(node, "notify of \(what)", allowed: ["message", "template", "channel"])
-      else {
-        return nil
-      }
-      let channel = reader.optionalString(g["channel"], "channel of \(what)")
-      switch (g["message"], g["template"]) {
-      case (let messageNode?, nil):
-        return reader.template(messageNode, "message of \(what)").map {
-          .notify(NotifyStepSpec(message: $0, templateName: nil, channel: channel))
-        }
-      case (nil, let templateNode?):
-        guard let name = reader.string(templateNode, "template of \(what)") else { return nil }
-        // The template's text is filled in by the validator, which knows the templates.
-        return .notify(
-          NotifyStepSpec(
-            message: Template(literal: "", at: reader.location(templateNode)), templateName: name,
-            channel: channel))
-      default:
-        reader.bag.error(here, "notify of \(what) needs exactly one of message or template")
-        return nil
-      }
-    case "confirm":
-      return reader.template(node, "confirm of \(what)").map { .confirm($0) }
-    case "include":
-      guard let text = reader.string(node, "include of \(what)") else { return nil }
-      let words = text.split(separator: " ", omittingEmptySubsequences: true)
-      let at = here.advanced(by: reader.contentOffset(node))
-      if words.count == 2, words[0] == "level", let number = Int(words[1]) {
-        return .include(Located(.level(number), at: at))
-      }
-      if words.count == 2, words[0] == "scenario" {
-        return .include(Located(.scenario(String(words[1])), at: at))
-      }
-      reader.bag.error(at, "include of \(what) must be 'level N' or 'scenario NAME', found '\(text)'")
-      return nil
-    case "rolling":
-      return readRolling(node, what: what).map { .rolling($0) }
-    default:
-      return nil
+    if !valid {
+      reader.bag.error(
+        reader.location(idNode), "step id '\(text)' may use only letters, digits, '-', '_' and '.'")
     }
+    return text
+  }
+
+  /// `on_failure: abort|continue` (abort when not given).
+  mutating func readFailurePolicy(_ f: YAMLReader.Fields, what: String) -> FailurePolicy {
+    guard let policyNode = f["on_failure"], let text = reader.string(policyNode, "on_failure of \(what)")
+    else {
+      return .abort
+    }
+    if let policy = FailurePolicy(rawValue: text) { return policy }
+    reader.bag.error(
+      reader.location(policyNode),
+      "on_failure must be abort or continue, found '\(text)'\(Suggest.hint(for: text, in: ["abort", "continue"]))"
+    )
+    return .abort
+  }
+
+  /// `drill: skip|run`: whether a drill skips the step (run when not given).
+  mutating func readSkipInDrill(_ f: YAMLReader.Fields, what: String) -> Bool {
+    guard let drillNode = f["drill"], let text = reader.string(drillNode, "drill of \(what)") else {
+      return false
+    }
+    switch text {
+    case "skip": return true
+    case "run": return false
+    default:
+      reader.bag.error(
+        reader.location(drillNode),
+        "drill must be skip or run, found '\(text)'\(Suggest.hint(for: text, in: ["skip", "run"]))")
+      return false
+    }
+  }
+
+  /// `retries: N`, from 0 to 100 (0 when not given).
+  mutating func readRetries(_ f: YAMLReader.Fields, what: String) -> Int {
+    guard let node = f["retries"], let value = reader.int(node, "retries of \(what)") else { return 0 }
+    if value < 0 || value > 100 {
+      reader.bag.error(reader.location(node), "retries of \(what) must be between 0 and 100")
+      return 0
+    }
+    return value
+  }
+
+  /// `on:` of a run, http or sql step; on any other kind, an error saying where it runs.
+  mutating func readStepHosts(
+    _ onNode: Node, fields f: YAMLReader.Fields, kindName: String, what: String
+  ) -> [Located<String>] {
+    if ["run", "http", "sql"].contains(kindName) { return hostNames(onNode, "on of \(what)") }
+    reader.bag.error(
+      reader.location(f.keyNode("on") ?? onNode),
+      "'on' belongs to a run, http or sql step, not a \(kindName) step"
+        + (kindName == "flag" || kindName == "restart"
+          ? " (it runs on the hosts of its \(kindName == "flag" ? "flag" : "service"))" : ""))
+    return []
   }
 
   // MARK: Notify and contacts

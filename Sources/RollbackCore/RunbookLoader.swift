@@ -108,32 +108,32 @@ public enum RunbookLoader {
   /// Reads a runbook file's bytes. The size and the kind of file are checked on the open
   /// descriptor before any byte is read: a directory, FIFO or device is refused (a FIFO is
   /// opened without blocking), and so is a file over ``maxSourceBytes``, without reading it.
-  public static func readFile(atPath path: String) -> Result<Data, RunbookReadError> {
+  public static func readFile(atPath path: String) throws(RunbookReadError) -> Data {
     let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
     if descriptor < 0 {
       let code = errno
       switch code {
-      case ENOENT, ENOTDIR: return .failure(.notFound(path: path))
-      case EACCES, EPERM: return .failure(.permissionDenied(path: path))
-      case EISDIR: return .failure(.directory(path: path))
-      default: return .failure(.system(path: path, message: String(cString: strerror(code))))
+      case ENOENT, ENOTDIR: throw (.notFound(path: path))
+      case EACCES, EPERM: throw (.permissionDenied(path: path))
+      case EISDIR: throw (.directory(path: path))
+      default: throw (.system(path: path, message: String(cString: strerror(code))))
       }
     }
     defer { close(descriptor) }
     var info = stat()
     guard fstat(descriptor, &info) == 0 else {
-      return .failure(.system(path: path, message: String(cString: strerror(errno))))
+      throw (.system(path: path, message: String(cString: strerror(errno))))
     }
     switch info.st_mode & S_IFMT {
     case S_IFREG: break
-    case S_IFDIR: return .failure(.directory(path: path))
-    case S_IFIFO: return .failure(.notRegular(path: path, kind: "a FIFO (named pipe)"))
-    case S_IFSOCK: return .failure(.notRegular(path: path, kind: "a socket"))
-    case S_IFCHR, S_IFBLK: return .failure(.notRegular(path: path, kind: "a device"))
-    default: return .failure(.notRegular(path: path, kind: "not a file"))
+    case S_IFDIR: throw (.directory(path: path))
+    case S_IFIFO: throw (.notRegular(path: path, kind: "a FIFO (named pipe)"))
+    case S_IFSOCK: throw (.notRegular(path: path, kind: "a socket"))
+    case S_IFCHR, S_IFBLK: throw (.notRegular(path: path, kind: "a device"))
+    default: throw (.notRegular(path: path, kind: "not a file"))
     }
     let size = Int64(info.st_size)
-    guard size <= Int64(maxSourceBytes) else { return .failure(.tooLarge(path: path, bytes: size)) }
+    guard size <= Int64(maxSourceBytes) else { throw (.tooLarge(path: path, bytes: size)) }
     // A regular file never blocks; clear O_NONBLOCK anyway so that reads are plain.
     let flags = fcntl(descriptor, F_GETFL)
     if flags >= 0 { _ = fcntl(descriptor, F_SETFL, flags & ~O_NONBLOCK) }
@@ -147,13 +147,13 @@ public enum RunbookLoader {
       }
       if count < 0 {
         if errno == EINTR { continue }
-        return .failure(.system(path: path, message: String(cString: strerror(errno))))
+        throw (.system(path: path, message: String(cString: strerror(errno))))
       }
       if count == 0 { break }
       data.append(contentsOf: chunk[0..<count])
-      if data.count > maxSourceBytes { return .failure(.tooLarge(path: path, bytes: Int64(data.count))) }
+      if data.count > maxSourceBytes { throw (.tooLarge(path: path, bytes: Int64(data.count))) }
     }
-    return .success(data)
+    return data
   }
 
   /// Parses and checks `source`; `file` names it in diagnostics.

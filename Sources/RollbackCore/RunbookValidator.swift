@@ -13,7 +13,6 @@ public struct RunbookValidator {
   }
 
   mutating func validate() {
-    fillNotifyTemplates()
     checkSignals()
     checkDecision()
     for level in runbook.levels {
@@ -31,24 +30,6 @@ public struct RunbookValidator {
   }
 
   // MARK: References
-
-  mutating func fillNotifyTemplates() {
-    func fill(_ steps: inout [Step]) {
-      for index in steps.indices {
-        guard case .notify(var spec) = steps[index].kind, let name = spec.templateName else { continue }
-        if let template = runbook.templates[name] {
-          spec.message = template
-          steps[index].kind = .notify(spec)
-        } else {
-          bag.error(
-            spec.message.location,
-            "unknown template '\(name)'\(Suggest.hint(for: name, in: Array(runbook.templates.keys)))")
-        }
-      }
-    }
-    for index in runbook.levels.indices { fill(&runbook.levels[index].steps) }
-    for index in runbook.scenarios.indices { fill(&runbook.scenarios[index].steps) }
-  }
 
   var signalNames: [String] { runbook.signals.map(\.name) }
 

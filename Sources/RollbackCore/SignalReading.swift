@@ -106,8 +106,9 @@ public struct ManualValues: Sendable {
   /// Creates manual values.
   public init(_ values: [String: Double] = [:]) { self.values = values }
 
-  /// Parses `NAME=VALUE` (units allowed: `5%`, `2s`) against the runbook's signals.
-  public static func parse(_ items: [String], runbook: Runbook) -> Result<ManualValues, DiagnosticList> {
+  /// Parses `NAME=VALUE` (units allowed: `5%`, `2s`) against the runbook's signals; throws
+  /// every problem found.
+  public init(parsing items: [String], runbook: Runbook) throws(DiagnosticList) {
     var values: [String: Double] = [:]
     var problems: [Diagnostic] = []
     let origin = SourceLocation(file: "--signal", line: 1, column: 1)
@@ -134,7 +135,13 @@ public struct ManualValues: Sendable {
       let hasPercent = text.hasSuffix("%")
       values[name] = signal.unit == .percent && hasPercent ? number * 100 : number
     }
-    return problems.isEmpty ? .success(ManualValues(values)) : .failure(DiagnosticList(problems))
+    guard problems.isEmpty else { throw DiagnosticList(problems) }
+    self.init(values)
+  }
+
+  /// ``init(parsing:runbook:)`` as a `Result`, for the callers that switch on one.
+  public static func parse(_ items: [String], runbook: Runbook) -> Result<ManualValues, DiagnosticList> {
+    Result { () throws(DiagnosticList) -> ManualValues in try ManualValues(parsing: items, runbook: runbook) }
   }
 
   /// The readings with hand-set values applied, and manual signals filled from defaults.

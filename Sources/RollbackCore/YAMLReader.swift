@@ -165,10 +165,10 @@ struct YAMLReader {
       return word == "any" ? .any(list) : .all(list)
     }
     guard let text = string(node, what) else { return nil }
-    switch Comparison.parse(text, at: location(node).advanced(by: contentOffset(node))) {
-    case .success(let comparison): return .comparison(comparison)
-    case .failure(let diagnostic):
-      bag.append(contentsOf: [diagnostic])
+    do {
+      return .comparison(try Comparison.parse(text, at: location(node).advanced(by: contentOffset(node))))
+    } catch {
+      bag.append(contentsOf: [error])
       return nil
     }
   }
@@ -185,9 +185,10 @@ struct YAMLReader {
     var result: [Comparison] = []
     for item in sequence {
       guard let text = string(item, "a condition in \(what)") else { continue }
-      switch Comparison.parse(text, at: location(item).advanced(by: contentOffset(item))) {
-      case .success(let comparison): result.append(comparison)
-      case .failure(let diagnostic): bag.append(contentsOf: [diagnostic])
+      do {
+        result.append(try Comparison.parse(text, at: location(item).advanced(by: contentOffset(item))))
+      } catch {
+        bag.append(contentsOf: [error])
       }
     }
     return result

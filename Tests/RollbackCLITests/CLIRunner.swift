@@ -38,6 +38,17 @@ enum CLI {
     env["NO_COLOR"] = "1"
     for (key, value) in environment { env[key] = value }
     process.environment = env
+    return try capture(process, stdin: stdin)
+  }
+
+  /// Runs `process` (its executable, arguments, directory and environment set) and collects
+  /// what it prints. Stdout and stderr are read at the same time, and stdin is written from
+  /// another thread: a child that fills one pipe (64 KiB) while the runner waits on the
+  /// other would otherwise never finish. After `timeout` the child is killed (SIGKILL), so a
+  /// hang fails the test instead of stopping the suite.
+  static func capture(
+    _ process: Process, stdin: String? = nil, timeout: TimeInterval = 600
+  ) throws -> CLIResult {
     let out = Pipe()
     let err = Pipe()
     let input = Pipe()
@@ -45,14 +56,25 @@ enum CLI {
     process.standardError = err
     process.standardInput = input
     try process.run()
-    if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-    try input.fileHandleForWriting.close()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    let group = DispatchGroup()
+    let outData = PipeContents()
+    let errData = PipeContents()
+    outData.read(out.fileHandleForReading, in: group)
+    errData.read(err.fileHandleForReading, in: group)
+    let writer = input.fileHandleForWriting
+    let bytes = Data((stdin ?? "").utf8)
+    DispatchQueue.global().async(group: group) {
+      if !bytes.isEmpty { try? writer.write(contentsOf: bytes) }
+      try? writer.close()
+    }
+    if group.wait(timeout: .now() + timeout) == .timedOut {
+      kill(process.processIdentifier, SIGKILL)
+      group.wait()
+    }
     process.waitUntilExit()
     return CLIResult(
-      status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-      stderr: String(decoding: errData, as: UTF8.self))
+      status: process.terminationStatus, stdout: String(decoding: outData.data, as: UTF8.self),
+      stderr: String(decoding: errData.data, as: UTF8.self))
   }
 
   /// A fresh temporary directory.
@@ -83,5 +105,28 @@ extension CLI {
     let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     shell.waitUntilExit()
     return (shell.terminationStatus, text)
+  }
+}
+
+/// The bytes read from one pipe until its end, on a thread of its own.
+final class PipeContents: @unchecked Sendable {
+  private let lock = NSLock()
+  private var bytes = Data()
+
+  /// What was read.
+  var data: Data {
+    lock.lock()
+    defer { lock.unlock() }
+    return bytes
+  }
+
+  /// Reads `handle` to its end on a global queue, inside `group`.
+  func read(_ handle: FileHandle, in group: DispatchGroup) {
+    DispatchQueue.global().async(group: group) {
+      let read = handle.readDataToEndOfFile()
+      self.lock.lock()
+      self.bytes = read
+      self.lock.unlock()
+    }
   }
 }

@@ -441,7 +441,8 @@ struct TruthfulOutputTests {
         == ["staging"])
     #expect(
       try complete(
-        ["flag"], "positional@1", ["rollback", "flag", "--runbook", atom, "status", "back"], in: directory)
+        ["flag", "status"], "positional@0", ["rollback", "flag", "status", "--runbook", atom, "back"],
+        in: directory)
         == ["backend-api"])
     #expect(
       try complete(["execute"], "--from", atomLine + ["--level", "3", "--from", "ve"], in: directory)

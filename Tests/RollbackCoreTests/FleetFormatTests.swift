@@ -63,56 +63,56 @@ func fleet(_ old: String, _ new: String) -> String {
 let brokenFleetCases: [BrokenCase] = [
   BrokenCase(
     name: "unknown host in a group, with a hint",
-    source: fleet("frontend: [web-1, web-2, web-3]", "frontend: [web-1, web-2, web-4]"),
-    expected:
-      "14:32: error: unknown host or group 'web-4' in group 'frontend' of environment 'production'; did you mean 'web-1'?"
+    source: fleet("frontend: [web-1, web-2, web-3]", "frontend: [web-1, web-2, 1️⃣web-4]"),
+    message:
+      "error: unknown host or group 'web-4' in group 'frontend' of environment 'production'; did you mean 'web-1'?"
   ),
   BrokenCase(
     name: "a group naming itself",
-    source: fleet("backend: [api-1]", "backend: [api-1, backend]"),
-    expected: "15:24: error: group 'backend' names itself; list its hosts"),
+    source: fleet("backend: [api-1]", "backend: [api-1, 1️⃣backend]"),
+    message: "error: group 'backend' names itself; list its hosts"),
   BrokenCase(
     name: "a cycle of groups",
     source: fleet("backend: [api-1]", "backend: [api-1, everything]"),
     expected: "16:30: error: group cycle: backend -> everything -> backend"),
   BrokenCase(
     name: "a group with a host's name",
-    source: fleet("backend: [api-1]", "backend: [api-1]\n      web-1: [api-1]"),
-    expected:
-      "16:7: error: group 'web-1' of environment 'production' has the name of a host; give it another name"),
+    source: fleet("backend: [api-1]", "backend: [api-1]\n      1️⃣web-1: [api-1]"),
+    message:
+      "error: group 'web-1' of environment 'production' has the name of a host; give it another name"),
   BrokenCase(
     name: "unknown group in a service's hosts, with a hint",
-    source: fleet("hosts: frontend\n", "hosts: frontnd\n"),
-    expected:
-      "24:12: error: unknown host or group 'frontnd' in environment 'production'; did you mean 'frontend'?"),
+    source: fleet("hosts: frontend\n", "hosts: 1️⃣frontnd\n"),
+    message:
+      "error: unknown host or group 'frontnd' in environment 'production'; did you mean 'frontend'?"),
   BrokenCase(
     name: "unknown host in on:, with a hint",
-    source: fleet("on: [web-1, backend]", "on: [web-1, bakend]"),
-    expected:
-      "47:21: error: unknown host or group 'bakend' in environment 'production'; did you mean 'backend'?"),
+    source: fleet("on: [web-1, backend]", "on: [web-1, 1️⃣bakend]"),
+    message:
+      "error: unknown host or group 'bakend' in environment 'production'; did you mean 'backend'?"),
   BrokenCase(
     name: "unknown group in a rolling step's on:",
-    source: fleet("on: frontend\n", "on: frontends\n"),
-    expected:
-      "37:15: error: unknown host or group 'frontends' in environment 'production'; did you mean 'frontend'?"),
+    source: fleet("on: frontend\n", "on: 1️⃣frontends\n"),
+    message:
+      "error: unknown host or group 'frontends' in environment 'production'; did you mean 'frontend'?"),
   BrokenCase(
     name: "a check step inside rolling",
-    source: fleet("- restart: web\n", "- restart: web\n            - check: [error_rate]\n"),
-    expected:
-      "44:15: error: a check step cannot run on a host; inside rolling step 'roll' of level 1 use only flag, restart, run, http or sql steps (put it before or after the rolling step)"
+    source: fleet("- restart: web\n", "- restart: web\n            - 1️⃣check: [error_rate]\n"),
+    message:
+      "error: a check step cannot run on a host; inside rolling step 'roll' of level 1 use only flag, restart, run, http or sql steps (put it before or after the rolling step)"
   ),
   BrokenCase(
     name: "a notify step inside rolling",
-    source: fleet("- restart: web\n", "- restart: web\n            - notify: done\n"),
-    expected:
-      "44:15: error: a notify step cannot run on a host; inside rolling step 'roll' of level 1 use only flag, restart, run, http or sql steps (put it before or after the rolling step)"
+    source: fleet("- restart: web\n", "- restart: web\n            - 1️⃣notify: done\n"),
+    message:
+      "error: a notify step cannot run on a host; inside rolling step 'roll' of level 1 use only flag, restart, run, http or sql steps (put it before or after the rolling step)"
   ),
   BrokenCase(
     name: "on: inside rolling",
     source: fleet(
-      "run: [logger, \"off on ${host.name}\"],", "run: [logger, \"off on ${host.name}\"], on: backend,"),
-    expected:
-      "44:68: error: 'on' inside rolling step 'roll' of level 1: the rolling step's on: chooses the hosts; remove it"
+      "run: [logger, \"off on ${host.name}\"],", "run: [logger, \"off on ${host.name}\"], on: 1️⃣backend,"),
+    message:
+      "error: 'on' inside rolling step 'roll' of level 1: the rolling step's on: chooses the hosts; remove it"
   ),
   BrokenCase(
     name: "on: on a flag step",
@@ -124,56 +124,56 @@ let brokenFleetCases: [BrokenCase] = [
   ),
   BrokenCase(
     name: "max_fail that lets a whole batch fail",
-    source: fleet("max_fail: 0", "max_fail: 1"),
-    expected:
-      "39:21: error: max_fail 1 of rolling step 'roll' of level 1 lets every host of batch 1 (web-1) fail without stopping in environment 'production'; it must be smaller than each batch"
+    source: fleet("max_fail: 0", "max_fail: 1️⃣1"),
+    message:
+      "error: max_fail 1 of rolling step 'roll' of level 1 lets every host of batch 1 (web-1) fail without stopping in environment 'production'; it must be smaller than each batch"
   ),
   BrokenCase(
     name: "max_fail 100%",
-    source: fleet("max_fail: 0", "max_fail: \"100%\""),
-    expected:
-      "39:22: error: max_fail 100% of rolling of step 'roll' of level 1 must be from 0% to 99%; failures must exceed it to stop a batch"
+    source: fleet("max_fail: 0", "max_fail: \"1️⃣100%\""),
+    message:
+      "error: max_fail 100% of rolling of step 'roll' of level 1 must be from 0% to 99%; failures must exceed it to stop a batch"
   ),
   BrokenCase(
     name: "a batch of zero hosts",
-    source: fleet("batches: [1, \"50%\", \"100%\"]", "batches: [0, \"100%\"]"),
-    expected: "38:21: error: batch size 0 takes no host; a batch is at least 1 host"),
+    source: fleet("batches: [1, \"50%\", \"100%\"]", "batches: [1️⃣0, \"100%\"]"),
+    message: "error: batch size 0 takes no host; a batch is at least 1 host"),
   BrokenCase(
     name: "a batch over 100%",
-    source: fleet("batches: [1, \"50%\", \"100%\"]", "batches: [1, \"150%\"]"),
-    expected: "38:25: error: batch size 150% must be from 1% to 100%"),
+    source: fleet("batches: [1, \"50%\", \"100%\"]", "batches: [1, \"1️⃣150%\"]"),
+    message: "error: batch size 150% must be from 1% to 100%"),
   BrokenCase(
     name: "batches that do not increase",
-    source: fleet("batches: [1, \"50%\", \"100%\"]", "batches: [2, \"50%\", 1]"),
-    expected:
-      "38:31: error: batch size 1 does not grow past 2; batches are cumulative targets and must increase"),
+    source: fleet("batches: [1, \"50%\", \"100%\"]", "batches: [2, \"50%\", 1️⃣1]"),
+    message:
+      "error: batch size 1 does not grow past 2; batches are cumulative targets and must increase"),
   BrokenCase(
     name: "empty batches",
-    source: fleet("batches: [1, \"50%\", \"100%\"]", "batches: []"),
-    expected:
-      "38:20: error: batches of rolling of step 'roll' of level 1 is empty; e.g. [1, \"50%\", \"100%\"]"),
+    source: fleet("batches: [1, \"50%\", \"100%\"]", "batches: 1️⃣[]"),
+    message:
+      "error: batches of rolling of step 'roll' of level 1 is empty; e.g. [1, \"50%\", \"100%\"]"),
   BrokenCase(
     name: "a batch that is not a number",
-    source: fleet("batches: [1, \"50%\", \"100%\"]", "batches: [1, half]"),
-    expected:
-      "38:24: error: expected a number or a percentage like \"50%\" for a batch of rolling of step 'roll' of level 1, found 'half'"
+    source: fleet("batches: [1, \"50%\", \"100%\"]", "batches: [1, 1️⃣half]"),
+    message:
+      "error: expected a number or a percentage like \"50%\" for a batch of rolling of step 'roll' of level 1, found 'half'"
   ),
   BrokenCase(
     name: "${host.name} outside a host-scoped step",
     source: fleet(
-      "- check: [error_rate]", "- check: [error_rate]\n      - {id: log, run: [logger, \"${host.name}\"]}"),
-    expected:
-      "49:33: error: ${host.name} is available only in steps that run on hosts (a service or flag with hosts:, a run/http/sql step with on:, or a step inside rolling)"
+      "- check: [error_rate]", "- check: [error_rate]\n      - {id: log, run: [logger, 1️⃣\"${host.name}\"]}"),
+    message:
+      "error: ${host.name} is available only in steps that run on hosts (a service or flag with hosts:, a run/http/sql step with on:, or a step inside rolling)"
   ),
   BrokenCase(
     name: "an unknown host field, with a hint",
-    source: fleet("\"off on ${host.name}\"", "\"off on ${host.nam}\""),
-    expected: "44:48: error: unknown host field 'nam'; did you mean 'name'? (fields: name, ssh, address)"),
+    source: fleet("\"off on ${host.name}\"", "\"off on 1️⃣${host.nam}\""),
+    message: "error: unknown host field 'nam'; did you mean 'name'? (fields: name, ssh, address)"),
   BrokenCase(
     name: "once outside rolling",
-    source: fleet("- check: [error_rate]", "- {check: [error_rate], once: true}"),
-    expected:
-      "48:9: error: once: true belongs to a step inside a rolling step; step 'check-3' of level 1 is not"),
+    source: fleet("- check: [error_rate]", "- 1️⃣{check: [error_rate], once: true}"),
+    message:
+      "error: once: true belongs to a step inside a rolling step; step 'check-3' of level 1 is not"),
   BrokenCase(
     name: "a variable only some hosts of the step define",
     source: fleet("run: [rm, -rf, \"${app_dir}/cache\"]", "run: [rm, -rf, \"${app_dir}/${tier}\"]")
@@ -189,17 +189,17 @@ let brokenFleetCases: [BrokenCase] = [
     name: "a rolling step inside rolling",
     source: fleet(
       "- restart: web\n",
-      "- restart: web\n            - {rolling: {on: frontend, steps: [{restart: web}]}}\n"),
-    expected:
-      "44:15: error: a rolling step cannot run on a host; inside rolling step 'roll' of level 1 use only flag, restart, run, http or sql steps (put it before or after the rolling step)"
+      "- restart: web\n            - 1️⃣{rolling: {on: frontend, steps: [{restart: web}]}}\n"),
+    message:
+      "error: a rolling step cannot run on a host; inside rolling step 'roll' of level 1 use only flag, restart, run, http or sql steps (put it before or after the rolling step)"
   ),
   BrokenCase(
     name: "health via something other than control or host",
     source: fleet(
       "health: {http: {url: \"http://${host.address}:3000/health\"}}",
-      "health: {http: {url: \"http://${host.address}:3000/health\"}, via: hots}"),
-    expected:
-      "26:70: error: via of health of service 'web' must be control or host, found 'hots'; did you mean 'host'?"
+      "health: {http: {url: \"http://${host.address}:3000/health\"}, via: 1️⃣hots}"),
+    message:
+      "error: via of health of service 'web' must be control or host, found 'hots'; did you mean 'host'?"
   ),
   BrokenCase(
     name: "health via host on a service without hosts",
@@ -212,15 +212,15 @@ let brokenFleetCases: [BrokenCase] = [
   ),
   BrokenCase(
     name: "a relative lock_dir",
-    source: fleet("forks: 4}", "forks: 4, lock_dir: locks}"),
-    expected:
-      "7:68: error: lock_dir of ssh of environment 'production' must be an absolute path on the hosts, found 'locks'"
+    source: fleet("forks: 4}", "forks: 4, lock_dir: 1️⃣locks}"),
+    message:
+      "error: lock_dir of ssh of environment 'production' must be an absolute path on the hosts, found 'locks'"
   ),
   BrokenCase(
     name: "an ssh destination that ssh would read as an option",
-    source: fleet("api-1: {ssh: api-1}", "api-1: {ssh: \"-oProxyCommand=touch /tmp/x\"}"),
-    expected:
-      "12:21: error: ssh of host 'api-1' of environment 'production' must be an ssh destination (alias, host or user@host), found '-oProxyCommand=touch /tmp/x'"
+    source: fleet("api-1: {ssh: api-1}", "api-1: {ssh: \"1️⃣-oProxyCommand=touch /tmp/x\"}"),
+    message:
+      "error: ssh of host 'api-1' of environment 'production' must be an ssh destination (alias, host or user@host), found '-oProxyCommand=touch /tmp/x'"
   ),
   BrokenCase(
     name: "a host name a --hosts pattern could not name",
@@ -229,19 +229,19 @@ let brokenFleetCases: [BrokenCase] = [
     expected: "12:7: error: host name 'api*1' may use only letters, digits, '-', '_' and '.'"),
   BrokenCase(
     name: "an unset environment variable in a host's vars",
-    source: fleet("vars: {app_dir: /srv/app-2}", "vars: {app_dir: \"${env.FLEET_TEST_UNSET_DIR}\"}"),
-    expected:
-      "10:59: error: environment variable FLEET_TEST_UNSET_DIR is not set; set it or write '${env.FLEET_TEST_UNSET_DIR:-default}'"
+    source: fleet("vars: {app_dir: /srv/app-2}", "vars: {app_dir: 1️⃣\"${env.FLEET_TEST_UNSET_DIR}\"}"),
+    message:
+      "error: environment variable FLEET_TEST_UNSET_DIR is not set; set it or write '${env.FLEET_TEST_UNSET_DIR:-default}'"
   ),
   BrokenCase(
     name: "a host without ssh",
-    source: fleet("api-1: {ssh: api-1}", "api-1: {address: 10.0.0.9}"),
-    expected: "12:14: error: missing required key 'ssh' in host 'api-1' of environment 'production'"),
+    source: fleet("api-1: {ssh: api-1}", "api-1: 1️⃣{address: 10.0.0.9}"),
+    message: "error: missing required key 'ssh' in host 'api-1' of environment 'production'"),
   BrokenCase(
     name: "a service and hosts on one flag",
-    source: fleet("service: web\n", "service: web\n    hosts: frontend\n"),
-    expected:
-      "22:5: error: flag 'api' has both service and hosts; a flag lives on its service's hosts, so keep one"),
+    source: fleet("service: web\n", "service: web\n    1️⃣hosts: frontend\n"),
+    message:
+      "error: flag 'api' has both service and hosts; a flag lives on its service's hosts, so keep one"),
 ]
 
 @Suite("The fleet runbook format: hosts, groups, placement, rolling steps")
@@ -258,7 +258,7 @@ struct FleetFormatTests {
   func brokenCase(_ item: BrokenCase) {
     let result = RunbookLoader.load(source: item.source, file: "fleet.yaml")
     let printed = result.errors.map(\.description)
-    #expect(printed.contains("fleet.yaml:" + item.expected), "got: \(printed)")
+    #expect(printed.contains("fleet.yaml:\(item.place): \(item.message)"), "got: \(printed)")
     #expect(result.runbook == nil)
   }
 
