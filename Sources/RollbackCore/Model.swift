@@ -543,11 +543,83 @@ public struct NotifySettings: Sendable {
   /// Whether notifications are printed.
   public var stdout: Bool
 
+  /// PagerDuty Events API v2 (extension "oncall").
+  public var pagerDuty: PagerDutySettings?
+  /// Alertmanager silences (extension "oncall").
+  public var alertmanager: AlertmanagerSettings?
+  /// Grafana annotations (extension "oncall").
+  public var grafana: GrafanaSettings?
+
   /// Creates settings.
-  public init(slackWebhookEnv: String? = nil, slackChannel: String? = nil, stdout: Bool = true) {
+  public init(
+    slackWebhookEnv: String? = nil, slackChannel: String? = nil, stdout: Bool = true,
+    pagerDuty: PagerDutySettings? = nil, alertmanager: AlertmanagerSettings? = nil,
+    grafana: GrafanaSettings? = nil
+  ) {
     self.slackWebhookEnv = slackWebhookEnv
     self.slackChannel = slackChannel
     self.stdout = stdout
+    self.pagerDuty = pagerDuty
+    self.alertmanager = alertmanager
+    self.grafana = grafana
+  }
+
+  /// Every environment variable these settings name as holding a secret (`webhook_env`,
+  /// `routing_key_env`, `token_env`): secret whatever their names say.
+  public var secretEnvironmentNames: Set<String> {
+    Set(
+      [slackWebhookEnv, pagerDuty?.routingKeyEnv, alertmanager?.tokenEnv, grafana?.tokenEnv].compactMap { $0 }
+    )
+  }
+}
+
+/// Where PagerDuty events go: `notify: {pagerduty: {routing_key_env, url, component}}`.
+public struct PagerDutySettings: Sendable, Equatable {
+  /// The default Events API base URL.
+  public static let defaultURL = "https://events.pagerduty.com"
+  /// The environment variable holding the integration's routing key.
+  public var routingKeyEnv: String
+  /// The Events API base URL (regional endpoints, tests).
+  public var url: String
+  /// The component named in alert events, if any.
+  public var component: String?
+
+  /// Creates settings.
+  public init(routingKeyEnv: String, url: String = PagerDutySettings.defaultURL, component: String? = nil) {
+    self.routingKeyEnv = routingKeyEnv
+    self.url = url
+    self.component = component
+  }
+}
+
+/// Where silences go: `notify: {alertmanager: {url, token_env}}`.
+public struct AlertmanagerSettings: Sendable, Equatable {
+  /// The Alertmanager base URL.
+  public var url: String
+  /// The environment variable holding an optional bearer token.
+  public var tokenEnv: String?
+
+  /// Creates settings.
+  public init(url: String, tokenEnv: String? = nil) {
+    self.url = url
+    self.tokenEnv = tokenEnv
+  }
+}
+
+/// Where annotations go: `notify: {grafana: {url, token_env, dashboard_uid}}`.
+public struct GrafanaSettings: Sendable, Equatable {
+  /// The Grafana base URL.
+  public var url: String
+  /// The environment variable holding the API token.
+  public var tokenEnv: String
+  /// The dashboard annotated; nil for an organisation-wide annotation.
+  public var dashboardUID: String?
+
+  /// Creates settings.
+  public init(url: String, tokenEnv: String, dashboardUID: String? = nil) {
+    self.url = url
+    self.tokenEnv = tokenEnv
+    self.dashboardUID = dashboardUID
   }
 }
 
