@@ -47,7 +47,21 @@ struct PlanCommand: AsyncParsableCommand {
       valueName: "pattern[,pattern]"))
   var hosts: String?
 
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "Plan the roll-forward of a finished run: its flags back, stage by stage, with restarts and waits.",
+      valueName: "run-id"))
+  var forward: String?
+
+  @Option(name: .long, help: "With --forward: human, or runbook (the runbook with scenario forward-RUN_ID).")
+  var format: PlanForward.Format = .human
+
   func run() async throws {
+    if let forward {
+      try PlanForward.run(runID: forward, format: format, options: options)
+      return
+    }
     if list {
       if targetOptions.level != nil || targetOptions.scenario != nil {
         throw CLIError.usage("give --list, or --level/--scenario, not both")
