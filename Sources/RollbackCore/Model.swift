@@ -159,6 +159,36 @@ public struct Service: Sendable {
   public var hosts: [Located<String>] = []
   /// Where the service is declared.
   public var location: SourceLocation
+  /// How to prove a restart's process took the flag change (extension "oncall").
+  public var pickup: PickupSpec? = nil
+}
+
+/// How to find the process serving a service after a restart, and optionally what it reports.
+public struct PickupSpec: Sendable {
+  /// Where the process id comes from.
+  public enum PIDSource: Sendable {
+    /// A command printing the pid (`supervisorctl pid NAME`).
+    case command(CommandSpec)
+    /// A file holding the pid.
+    case pidfile(Template)
+    /// A systemd unit's `MainPID`.
+    case systemd(Template)
+  }
+
+  /// What the application reports over HTTP: a JSON document and the dotted path of the value.
+  public struct HTTPValue: Sendable {
+    /// The URL answering JSON.
+    public var url: Template
+    /// The value's path, dot-separated keys (`flags.NEXT_PUBLIC_USE_BACKEND_API`).
+    public var jsonPath: [String]
+  }
+
+  /// Where the pid comes from.
+  public var pid: PIDSource
+  /// The app-reported value, if configured.
+  public var http: HTTPValue?
+  /// Where `pickup` is written.
+  public var location: SourceLocation
 }
 
 /// Service fields that an environment replaces.

@@ -277,14 +277,16 @@ struct RunbookBuilder {
       let what = "service '\(name)'"
       guard
         let f = reader.fields(
-          value, what, allowed: ["restart", "rebuild", "timeout", "health", "hosts"], required: ["restart"])
+          value, what, allowed: ["restart", "rebuild", "timeout", "health", "hosts", "pickup"],
+          required: ["restart"])
       else { continue }
       result[name] = Service(
         name: name, restart: f["restart"].flatMap { reader.command($0, "restart of \(what)") },
         rebuild: f["rebuild"].flatMap { reader.command($0, "rebuild of \(what)") },
         timeout: f["timeout"].flatMap { reader.duration($0, "timeout of \(what)") } ?? 60,
         health: f["health"].flatMap { readHealth($0, what) },
-        hosts: f["hosts"].map { hostNames($0, "hosts of \(what)") } ?? [], location: reader.location(keyNode))
+        hosts: f["hosts"].map { hostNames($0, "hosts of \(what)") } ?? [], location: reader.location(keyNode),
+        pickup: f["pickup"].flatMap { readPickup($0, "pickup of \(what)") })
     }
     return result
   }

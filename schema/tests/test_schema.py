@@ -398,6 +398,12 @@ REJECTED = {
     ),
     "prometheus without url": lambda d: d["environments"]["local"].__setitem__("prometheus", {"timeout": "2s"}),
     "service without restart": lambda d: d["services"]["web"].__delitem__("restart"),
+    "pickup with two pid sources": lambda d: d["services"]["web"].__setitem__(
+        "pickup", {"pid": {"pidfile": "/run/web.pid", "systemd": "web"}}
+    ),
+    "pickup http without json_path": lambda d: d["services"]["web"].__setitem__(
+        "pickup", {"pid": {"systemd": "web"}, "http": {"url": "http://x/c"}}
+    ),
 }
 
 
@@ -454,6 +460,10 @@ ACCEPTED = {
         }
     ),
     "notify with a template": _add_template,
+    "service pickup": lambda d: d["services"]["web"].__setitem__(
+        "pickup",
+        {"pid": {"command": ["supervisorctl", "pid", "web"]}, "http": {"url": "${base_url}/c", "json_path": "flags.X"}},
+    ),
     "pagerduty, alertmanager and grafana": _set(
         ["notify"],
         {
