@@ -42,3 +42,18 @@ extension RunbookBuilder {
     return source.map { PickupSpec(pid: $0, http: http, location: reader.location(node)) }
   }
 }
+
+extension PickupSpec {
+  /// Every template it holds (the pid command's, the pidfile or unit, the URL), for the
+  /// validator's variable checks.
+  public var templates: [Template] {
+    var list: [Template]
+    switch pid {
+    case .command(let command): list = RunbookValidator.templatesOfCommand(command)
+    case .pidfile(let path): list = [path]
+    case .systemd(let unit): list = [unit]
+    }
+    if let http { list.append(http.url) }
+    return list
+  }
+}

@@ -73,3 +73,23 @@ struct PickupSettingsTests {
     #expect(result.runbook == nil)
   }
 }
+
+@Suite("pickup's templates are checked like the service's own")
+struct PickupTemplateTests {
+  @Test("an unknown variable in pickup is an error; a known one is fine")
+  func unknownVariable() {
+    let bad = RunbookLoader.load(
+      source: replacing(
+        line: 14,
+        with: "    restart: [systemctl, restart, web]\n    pickup: {pid: {pidfile: \"${run_dir}/web.pid\"}}"),
+      file: "demo.yaml")
+    #expect(bad.runbook == nil)
+    #expect(bad.errors.contains { $0.message.contains("run_dir") }, "\(bad.errors)")
+    let good = RunbookLoader.load(
+      source: replacing(
+        line: 14,
+        with: "    restart: [systemctl, restart, web]\n    pickup: {pid: {pidfile: \"${app_dir}/web.pid\"}}"),
+      file: "demo.yaml")
+    #expect(good.errors.isEmpty, "\(good.errors)")
+  }
+}
