@@ -59,9 +59,13 @@ struct PlanCommand: AsyncParsableCommand {
 
   func run() async throws {
     if let forward {
+      if list || targetOptions.level != nil || targetOptions.scenario != nil {
+        throw CLIError.usage("give --forward RUN_ID, or --level/--scenario/--list, not both")
+      }
       try PlanForward.run(runID: forward, format: format, options: options)
       return
     }
+    if format != .human { throw CLIError.usage("--format \(format.rawValue) goes with --forward RUN_ID") }
     if list {
       if targetOptions.level != nil || targetOptions.scenario != nil {
         throw CLIError.usage("give --list, or --level/--scenario, not both")
