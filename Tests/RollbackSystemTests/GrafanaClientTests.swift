@@ -65,6 +65,21 @@ struct GrafanaClientTests {
     #expect((jsonBody(request)["timeEnd"] as? NSNumber)?.int64Value == 1_800_000_060_000)
   }
 
+  @Test("503 then 200: retried, and the id comes back")
+  func retriesAfter503() async throws {
+    let counter = CallCounter()
+    let server = try HTTPLoopbackServer { _ in
+      counter.next() == 1
+        ? .respond(status: 503, body: Data("busy".utf8))
+        : .respond(status: 200, body: Data(#"{"id":7}"#.utf8))
+    }
+    defer { server.stop() }
+    let id = try await client(server).annotate(
+      runID: "r", runbook: "b", environment: "e", level: 1, text: "t", timeout: .seconds(5))
+    #expect(id == 7)
+    #expect(server.requests.count == 2)
+  }
+
   @Test("401 is an error with Grafana's message, without the token")
   func unauthorized() async throws {
     let server = try HTTPLoopbackServer { request in

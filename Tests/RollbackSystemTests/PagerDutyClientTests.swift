@@ -152,6 +152,30 @@ struct PagerDutyClientTests {
         "pagerduty: gave up after \(error.attempts) attempts in 1s: HTTP 500: upstream broke"))
   }
 
+  @Test("nothing listening: retried until the deadline, then a clear error without the key")
+  func refusedUntilDeadline() async throws {
+    let port = try closedLoopbackPort()
+    let client = PagerDutyClient(
+      settings: PagerDutySettings(routingKeyEnv: "PD_ROUTING_KEY", url: "http://127.0.0.1:\(port)"),
+      routingKey: Self.key, policy: Self.fast)
+    let clock = ContinuousClock()
+    let start = clock.now
+    var caught: IntegrationError?
+    do {
+      _ = try await client.sendChange(
+        PagerDutyChangeEvent(summary: "s", source: "h", runID: "r", runbook: "b", level: 1, environment: "e"),
+        timeout: .milliseconds(800))
+    } catch {
+      caught = error
+    }
+    let error = try #require(caught)
+    #expect(start.duration(to: clock.now) < .milliseconds(1300))
+    #expect(error.attempts >= 2)
+    #expect(error.status == nil)
+    #expect(error.description.contains("connection refused at 127.0.0.1:\(port)"), "\(error)")
+    #expect(!error.description.contains(Self.key))
+  }
+
   @Test("400 is not retried; PagerDuty's message is shown, the routing key it echoes is not")
   func badRequestNotRetried() async throws {
     let server = try HTTPLoopbackServer { request in
