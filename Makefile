@@ -41,7 +41,7 @@ endif
 
 DEPS_PACKAGES := libcurl4-openssl-dev libpq-dev postgresql prometheus supervisor python3 \
                  hyperfine python3-jsonschema python3-yaml acl openssh-server openssh-client \
-                 python3-dotenv librsvg2-bin
+                 python3-dotenv librsvg2-bin prometheus-alertmanager
 # Only `make bench` needs these: the Ansible contender and GNU time for peak memory.
 BENCH_PACKAGES := $(DEPS_PACKAGES) ansible-core time jq curl
 

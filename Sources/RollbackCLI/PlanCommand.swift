@@ -38,7 +38,7 @@ struct PlanCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "plan",
     abstract: "Show the resolved steps of a level or scenario, in order, marking which mutate.",
-    usage: "rollback plan --level <n> | --scenario <name> | --list [<options>]",
+    usage: "rollback plan --level <n> | --scenario <name> | --list | --forward <run-id> [<options>]",
     discussion: """
       Includes are expanded and variables interpolated; secrets are shown as ****. \
       --list shows the runbook's levels and scenarios instead, with their titles and targets.
@@ -58,7 +58,24 @@ struct PlanCommand: AsyncParsableCommand {
       valueName: "pattern[,pattern]"))
   var hosts: String?
 
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "Plan the roll-forward of a finished run: its flags back, stage by stage, with restarts and waits.",
+      valueName: "run-id"))
+  var forward: String?
+
+  @Option(name: .long, help: "With --forward: human, or runbook (the runbook with scenario forward-RUN_ID).")
+  var format: PlanForward.Format = .human
+
   func validate() throws {
+    if forward != nil {
+      if list || targetOptions.level != nil || targetOptions.scenario != nil {
+        throw ValidationError("give --forward RUN_ID, or --level/--scenario/--list, not both")
+      }
+      return
+    }
+    if format != .human { throw ValidationError("--format \(format.rawValue) goes with --forward RUN_ID") }
     if list {
       if targetOptions.level != nil || targetOptions.scenario != nil {
         throw ValidationError("give --list, or --level/--scenario, not both")
@@ -69,6 +86,10 @@ struct PlanCommand: AsyncParsableCommand {
   }
 
   func run() async throws {
+    if let forward {
+      try PlanForward.run(runID: forward, format: format, options: options)
+      return
+    }
     if list {
       let overrides = try variables.overrides()
       let runbook = try LoadedRunbook.load(options, overrides: overrides, printWarnings: false).runbook()

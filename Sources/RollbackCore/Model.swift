@@ -159,6 +159,36 @@ public struct Service: Sendable {
   public var hosts: [Located<String>] = []
   /// Where the service is declared.
   public var location: SourceLocation
+  /// How to prove a restart's process took the flag change (extension "oncall").
+  public var pickup: PickupSpec? = nil
+}
+
+/// How to find the process serving a service after a restart, and optionally what it reports.
+public struct PickupSpec: Sendable {
+  /// Where the process id comes from.
+  public enum PIDSource: Sendable {
+    /// A command printing the pid (`supervisorctl pid NAME`).
+    case command(CommandSpec)
+    /// A file holding the pid.
+    case pidfile(Template)
+    /// A systemd unit's `MainPID`.
+    case systemd(Template)
+  }
+
+  /// What the application reports over HTTP: a JSON document and the dotted path of the value.
+  public struct HTTPValue: Sendable {
+    /// The URL answering JSON.
+    public var url: Template
+    /// The value's path, dot-separated keys (`flags.NEXT_PUBLIC_USE_BACKEND_API`).
+    public var jsonPath: [String]
+  }
+
+  /// Where the pid comes from.
+  public var pid: PIDSource
+  /// The app-reported value, if configured.
+  public var http: HTTPValue?
+  /// Where `pickup` is written.
+  public var location: SourceLocation
 }
 
 /// Service fields that an environment replaces.
@@ -543,11 +573,83 @@ public struct NotifySettings: Sendable {
   /// Whether notifications are printed.
   public var stdout: Bool
 
+  /// PagerDuty Events API v2 (extension "oncall").
+  public var pagerDuty: PagerDutySettings?
+  /// Alertmanager silences (extension "oncall").
+  public var alertmanager: AlertmanagerSettings?
+  /// Grafana annotations (extension "oncall").
+  public var grafana: GrafanaSettings?
+
   /// Creates settings.
-  public init(slackWebhookEnv: String? = nil, slackChannel: String? = nil, stdout: Bool = true) {
+  public init(
+    slackWebhookEnv: String? = nil, slackChannel: String? = nil, stdout: Bool = true,
+    pagerDuty: PagerDutySettings? = nil, alertmanager: AlertmanagerSettings? = nil,
+    grafana: GrafanaSettings? = nil
+  ) {
     self.slackWebhookEnv = slackWebhookEnv
     self.slackChannel = slackChannel
     self.stdout = stdout
+    self.pagerDuty = pagerDuty
+    self.alertmanager = alertmanager
+    self.grafana = grafana
+  }
+
+  /// Every environment variable these settings name as holding a secret (`webhook_env`,
+  /// `routing_key_env`, `token_env`): secret whatever their names say.
+  public var secretEnvironmentNames: Set<String> {
+    Set(
+      [slackWebhookEnv, pagerDuty?.routingKeyEnv, alertmanager?.tokenEnv, grafana?.tokenEnv].compactMap { $0 }
+    )
+  }
+}
+
+/// Where PagerDuty events go: `notify: {pagerduty: {routing_key_env, url, component}}`.
+public struct PagerDutySettings: Sendable, Equatable {
+  /// The default Events API base URL.
+  public static let defaultURL = "https://events.pagerduty.com"
+  /// The environment variable holding the integration's routing key.
+  public var routingKeyEnv: String
+  /// The Events API base URL (regional endpoints, tests).
+  public var url: String
+  /// The component named in alert events, if any.
+  public var component: String?
+
+  /// Creates settings.
+  public init(routingKeyEnv: String, url: String = PagerDutySettings.defaultURL, component: String? = nil) {
+    self.routingKeyEnv = routingKeyEnv
+    self.url = url
+    self.component = component
+  }
+}
+
+/// Where silences go: `notify: {alertmanager: {url, token_env}}`.
+public struct AlertmanagerSettings: Sendable, Equatable {
+  /// The Alertmanager base URL.
+  public var url: String
+  /// The environment variable holding an optional bearer token.
+  public var tokenEnv: String?
+
+  /// Creates settings.
+  public init(url: String, tokenEnv: String? = nil) {
+    self.url = url
+    self.tokenEnv = tokenEnv
+  }
+}
+
+/// Where annotations go: `notify: {grafana: {url, token_env, dashboard_uid}}`.
+public struct GrafanaSettings: Sendable, Equatable {
+  /// The Grafana base URL.
+  public var url: String
+  /// The environment variable holding the API token.
+  public var tokenEnv: String
+  /// The dashboard annotated; nil for an organisation-wide annotation.
+  public var dashboardUID: String?
+
+  /// Creates settings.
+  public init(url: String, tokenEnv: String, dashboardUID: String? = nil) {
+    self.url = url
+    self.tokenEnv = tokenEnv
+    self.dashboardUID = dashboardUID
   }
 }
 

@@ -291,14 +291,16 @@ struct RunbookBuilder {
       let what = "service '\(name)'"
       guard
         let f = reader.fields(
-          value, what, allowed: ["restart", "rebuild", "timeout", "health", "hosts"], required: ["restart"])
+          value, what, allowed: ["restart", "rebuild", "timeout", "health", "hosts", "pickup"],
+          required: ["restart"])
       else { continue }
       result[name] = Service(
         name: name, restart: f["restart"].flatMap { reader.command($0, "restart of \(what)") },
         rebuild: f["rebuild"].flatMap { reader.command($0, "rebuild of \(what)") },
         timeout: f["timeout"].flatMap { reader.duration($0, "timeout of \(what)") } ?? 60,
         health: f["health"].flatMap { readHealth($0, what) },
-        hosts: f["hosts"].map { hostNames($0, "hosts of \(what)") } ?? [], location: reader.location(keyNode))
+        hosts: f["hosts"].map { hostNames($0, "hosts of \(what)") } ?? [], location: reader.location(keyNode),
+        pickup: f["pickup"].flatMap { readPickup($0, "pickup of \(what)") })
     }
     return result
   }
@@ -674,16 +676,80 @@ struct RunbookBuilder {
 
   mutating func readNotify(_ node: Node) -> NotifySettings {
     var settings = NotifySettings()
-    guard let f = reader.fields(node, "notify", allowed: ["slack", "stdout"]) else { return settings }
+    guard let f = reader.fields(node, "notify", allowed: RunbookLoader.notifyKeys["notify"] ?? [])
+    else { return settings }
     if let slackNode = f["slack"],
       let s = reader.fields(
-        slackNode, "slack of notify", allowed: ["webhook_env", "channel"], required: ["webhook_env"])
+        slackNode, "slack of notify", allowed: RunbookLoader.notifyKeys["slack"] ?? [],
+        required: ["webhook_env"])
     {
       settings.slackWebhookEnv = reader.optionalString(s["webhook_env"], "webhook_env")
       settings.slackChannel = reader.optionalString(s["channel"], "channel")
     }
     if let stdoutNode = f["stdout"] { settings.stdout = reader.bool(stdoutNode, "stdout of notify") ?? true }
+    if let pdNode = f["pagerduty"],
+      let p = reader.fields(
+        pdNode, "pagerduty of notify", allowed: RunbookLoader.notifyKeys["pagerduty"] ?? [],
+        required: ["routing_key_env"]),
+      let keyEnv = envName(p["routing_key_env"], "routing_key_env of pagerduty")
+    {
+      let url = p["url"].map { httpURL($0, "url of pagerduty") } ?? PagerDutySettings.defaultURL
+      settings.pagerDuty = PagerDutySettings(
+        routingKeyEnv: keyEnv, url: url ?? PagerDutySettings.defaultURL,
+        component: reader.optionalString(p["component"], "component of pagerduty"))
+    }
+    if let amNode = f["alertmanager"],
+      let a = reader.fields(
+        amNode, "alertmanager of notify", allowed: RunbookLoader.notifyKeys["alertmanager"] ?? [],
+        required: ["url"]),
+      let url = a["url"].flatMap({ httpURL($0, "url of alertmanager") })
+    {
+      settings.alertmanager = AlertmanagerSettings(
+        url: url, tokenEnv: envName(a["token_env"], "token_env of alertmanager"))
+    }
+    if let gNode = f["grafana"],
+      let g = reader.fields(
+        gNode, "grafana of notify", allowed: RunbookLoader.notifyKeys["grafana"] ?? [],
+        required: ["url", "token_env"]),
+      let url = g["url"].flatMap({ httpURL($0, "url of grafana") }),
+      let tokenEnv = envName(g["token_env"], "token_env of grafana")
+    {
+      settings.grafana = GrafanaSettings(
+        url: url, tokenEnv: tokenEnv,
+        dashboardUID: reader.optionalString(g["dashboard_uid"], "dashboard_uid of grafana"))
+    }
     return settings
+  }
+
+  /// An environment variable's name (letters, digits, `_`; not starting with a digit).
+  mutating func envName(_ node: Node?, _ what: String) -> String? {
+    guard let node, let name = reader.string(node, what) else { return nil }
+    let valid =
+      name.first.map { $0 == "_" || ($0.isASCII && $0.isLetter) } == true
+      && name.allSatisfy { $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) }
+    guard valid else {
+      reader.bag.error(
+        reader.location(node),
+        "\(what) must name an environment variable (letters, digits and _), found '\(name)'; "
+          + "the secret itself never goes in the runbook")
+      return nil
+    }
+    return name
+  }
+
+  /// An absolute http(s) URL with a host, without a trailing slash.
+  mutating func httpURL(_ node: Node, _ what: String) -> String? {
+    guard let text = reader.string(node, what) else { return nil }
+    let lower = text.lowercased()
+    let schemeOK = lower.hasPrefix("http://") || lower.hasPrefix("https://")
+    let host = URLComponents(string: text)?.host ?? ""
+    guard schemeOK, !host.isEmpty, !text.contains(where: \.isWhitespace) else {
+      reader.bag.error(reader.location(node), "\(what) must be an http:// or https:// URL, found '\(text)'")
+      return nil
+    }
+    var url = text
+    while url.hasSuffix("/") { url.removeLast() }
+    return url
   }
 
   mutating func readContacts(_ node: Node) -> [Contact] {

@@ -312,6 +312,7 @@ public struct RunbookValidator {
       if let restart = service.restart { list += Self.templates(of: restart) }
       if let rebuild = service.rebuild { list += Self.templates(of: rebuild) }
       if let health = service.health { list += Self.templates(of: health) }
+      if let pickup = service.pickup { list += pickup.templates }
     }
     for signal in runbook.signals {
       switch signal.source {

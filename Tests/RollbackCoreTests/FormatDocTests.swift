@@ -53,3 +53,38 @@ struct FormatDocTests {
     #expect(Set(documented) == Set(RunbookLoader.stepKeys))
   }
 }
+
+@Suite("docs/runbook-format.md names every notify key validate accepts, and no other")
+struct NotifyFormatDocTests {
+  @Test("the notify-keys table lists exactly the keys under notify: and its integrations")
+  func notifyKeys() throws {
+    let text = try FormatDocTests.document()
+    guard let start = text.range(of: "<!-- notify-keys -->"),
+      let end = text.range(of: "<!-- /notify-keys -->")
+    else {
+      Issue.record("docs/runbook-format.md has no <!-- notify-keys --> table")
+      return
+    }
+    // Rows `| `key` | `parent`, `parent` | … |`.
+    var documented = Set<String>()
+    for line in text[start.upperBound..<end.lowerBound].split(separator: "\n") where line.hasPrefix("| `") {
+      let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+      guard cells.count >= 2 else { continue }
+      let key = cells[0].trimmingCharacters(in: CharacterSet(charactersIn: "`"))
+      for parent in cells[1].split(separator: ",") {
+        documented.insert(
+          parent.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "`"))
+            + "." + key)
+      }
+    }
+    var accepted = Set<String>()
+    for (parent, keys) in RunbookLoader.notifyKeys {
+      for key in keys { accepted.insert(parent + "." + key) }
+    }
+    #expect(accepted.count > 10)
+    #expect(
+      documented == accepted,
+      "documented but refused: \(documented.subtracting(accepted)); accepted but undocumented: \(accepted.subtracting(documented))"
+    )
+  }
+}

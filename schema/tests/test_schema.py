@@ -389,8 +389,21 @@ REJECTED = {
     "step id with a space": lambda d: step(d, 0).__setitem__("id", "look around"),
     "contact without a role": _set(["contacts"], [{"name": "Ada"}]),
     "slack without webhook_env": _set(["notify"], {"slack": {"channel": "#x"}}),
+    "pagerduty without routing_key_env": _set(["notify"], {"pagerduty": {"component": "web"}}),
+    "pagerduty with an inline routing key": _set(["notify"], {"pagerduty": {"routing_key": "abc"}}),
+    "alertmanager url without http": _set(["notify"], {"alertmanager": {"url": "alertmanager:9093"}}),
+    "grafana without token_env": _set(["notify"], {"grafana": {"url": "https://g.example.com"}}),
+    "token_env that is not a variable name": _set(
+        ["notify"], {"grafana": {"url": "https://g.example.com", "token_env": "Bearer abc"}}
+    ),
     "prometheus without url": lambda d: d["environments"]["local"].__setitem__("prometheus", {"timeout": "2s"}),
     "service without restart": lambda d: d["services"]["web"].__delitem__("restart"),
+    "pickup with two pid sources": lambda d: d["services"]["web"].__setitem__(
+        "pickup", {"pid": {"pidfile": "/run/web.pid", "systemd": "web"}}
+    ),
+    "pickup http without json_path": lambda d: d["services"]["web"].__setitem__(
+        "pickup", {"pid": {"systemd": "web"}, "http": {"url": "http://x/c"}}
+    ),
 }
 
 
@@ -447,6 +460,18 @@ ACCEPTED = {
         }
     ),
     "notify with a template": _add_template,
+    "service pickup": lambda d: d["services"]["web"].__setitem__(
+        "pickup",
+        {"pid": {"command": ["supervisorctl", "pid", "web"]}, "http": {"url": "${base_url}/c", "json_path": "flags.X"}},
+    ),
+    "pagerduty, alertmanager and grafana": _set(
+        ["notify"],
+        {
+            "pagerduty": {"routing_key_env": "PD_ROUTING_KEY", "url": "http://127.0.0.1:8080", "component": "web"},
+            "alertmanager": {"url": "http://127.0.0.1:9093", "token_env": "AM_TOKEN"},
+            "grafana": {"url": "https://grafana.example.com", "token_env": "GRAFANA_TOKEN", "dashboard_uid": "d1"},
+        },
+    ),
     "nested conditions in wait and when": lambda d: (
         step(d, 3).__setitem__("wait", {"any": ["errors < 0.1%", {"all": ["errors < 1%", "db_up == 1"]}]}),
         step(d, 4).__setitem__("when", "errors >= 0"),

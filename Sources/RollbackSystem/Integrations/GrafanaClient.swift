@@ -1,0 +1,76 @@
+import Foundation
+import RollbackCore
+
+/// Posts and closes region annotations through Grafana's HTTP API over ``HTTPClient``.
+///
+/// The token goes in `Authorization: Bearer`; it never appears in errors or descriptions.
+public struct GrafanaClient: Sendable, CustomStringConvertible {
+  let settings: GrafanaSettings
+  let token: String
+  let call: IntegrationCall
+
+  /// Creates a client for `settings`, with the token read from its environment variable.
+  public init(
+    settings: GrafanaSettings, token: String, http: HTTPClient = HTTPClient(),
+    policy: RetryPolicy = RetryPolicy()
+  ) {
+    self.settings = settings
+    self.token = token
+    call = IntegrationCall(service: "grafana", http: http, policy: policy, secrets: [token])
+  }
+
+  /// Names the endpoint, never the token.
+  public var description: String { "Grafana at \(Redaction.endpoint(of: settings.url))" }
+
+  /// The tags of a run's annotation: `rollback`, the runbook, the environment, `level:N`.
+  public static func tags(runbook: String, environment: String, level: Int?) -> [String] {
+    ["rollback", runbook, environment] + (level.map { ["level:\($0)"] } ?? [])
+  }
+
+  /// Posts an annotation starting at `time` (`POST {url}/api/annotations`) and returns its id.
+  /// Retries 429 and 5xx within `timeout`.
+  public func annotate(
+    runID: String, runbook: String, environment: String, level: Int?, text: String, time: Date = Date(),
+    timeout: Duration
+  ) async throws(IntegrationError) -> Int {
+    var body: [String: Any] = [
+      "time": Self.milliseconds(time),
+      "tags": Self.tags(runbook: runbook, environment: environment, level: level),
+      "text": text.contains(runID) ? text : "\(text) (run \(runID))",
+    ]
+    if let uid = settings.dashboardUID { body["dashboardUID"] = uid }
+    let response = try await send("POST", "/api/annotations", body: body, timeout: timeout)
+    guard let id = (IntegrationCall.object(response)?["id"] as? NSNumber)?.intValue else {
+      throw IntegrationError(
+        service: "grafana", message: "the answer to the annotation holds no id", status: response.status,
+        attempts: 1)
+    }
+    return id
+  }
+
+  /// Closes annotation `id` at `time` (`PATCH {url}/api/annotations/ID` with `timeEnd`).
+  public func close(id: Int, time: Date = Date(), timeout: Duration) async throws(IntegrationError) {
+    _ = try await send(
+      "PATCH", "/api/annotations/\(id)", body: ["timeEnd": Self.milliseconds(time)], timeout: timeout)
+  }
+
+  static func milliseconds(_ date: Date) -> Int64 {
+    Int64((date.timeIntervalSince1970 * 1000).rounded())
+  }
+
+  private func send(_ method: String, _ path: String, body: [String: Any], timeout: Duration)
+    async throws(IntegrationError) -> HTTPResponse
+  {
+    let request = HTTPRequest(
+      method: method, url: settings.url + path,
+      headers: [
+        HTTPHeader(name: "Content-Type", value: "application/json"),
+        HTTPHeader(name: "Accept", value: "application/json"),
+        HTTPHeader(name: "Authorization", value: "Bearer \(token)"),
+      ],
+      body: IntegrationCall.json(body))
+    let (response, attempts) = try await call.send(request, timeout: timeout) { $0 == 429 || $0 >= 500 }
+    guard response.isSuccess else { throw call.failure(response, attempts: attempts) }
+    return response
+  }
+}
