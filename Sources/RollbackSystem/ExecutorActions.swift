@@ -41,13 +41,13 @@ extension Executor {
       program: command.program, cwd: command.cwd, environment: environment,
       timeout: .milliseconds(Int(timeout * 1000)))
     let prefix = "    \(id) │ "
-    let emitLine: @Sendable (ProcessStream, String) -> Void = { [weak self] _, line in
-      guard let self else { return }
-      self.say(prefix + line.trimmingCharacters(in: CharacterSet(charactersIn: "\r\n")), .output)
+    let sayOutput = sayer(.output)
+    let emitLine: @Sendable (ProcessStream, String) -> Void = { _, line in
+      sayOutput(prefix + line.trimmingCharacters(in: CharacterSet(charactersIn: "\r\n")))
     }
     let outcome: ProcessOutcome
     do {
-      outcome = try await ProcessRunner().run(spec, onOutput: emitLine)
+      outcome = try await effects.host.run(command: spec, onOutput: emitLine)
     } catch {
       return .fail(command.display, error.description)
     }
@@ -124,7 +124,7 @@ extension Executor {
         let request = HTTPRequest(
           method: "GET", url: url.value, timeout: .milliseconds(Int(min(5, max(1, health.interval)) * 1000)))
         do {
-          let response = try await HTTPClient().send(request)
+          let response = try await effects.http(request)
           let statusOK = health.expectStatus.contains(response.status)
           let bodyOK = expectBody.map { response.bodyText.contains($0) } ?? true
           if statusOK, bodyOK {
@@ -146,7 +146,7 @@ extension Executor {
         let elapsed = seconds(clock.now - start)
         if elapsed >= within { break }
         let nap = min(pause, within - elapsed)
-        try await Task.sleep(for: .milliseconds(max(1, Int((nap * 1000).rounded(.up)))))
+        try await clock.sleep(for: .milliseconds(max(1, Int((nap * 1000).rounded(.up)))))
         if elapsed + pause >= quickPolling { pause = min(max(pause * 2, 0.1), health.interval) }
       }
       var result = AttemptResult.fail(
@@ -200,7 +200,7 @@ extension Executor {
       timeout: .milliseconds(Int(timeout * 1000)))
     let response: HTTPResponse
     do {
-      response = try await HTTPClient().send(request)
+      response = try await effects.http(request)
     } catch {
       if case .cancelled = error { throw CancellationError() }
       let result = AttemptResult.fail(summary, error.description)
@@ -248,9 +248,10 @@ extension Executor {
         query.display, "no database: \(resolver.environment.postgres?.dsnEnv ?? "postgres settings") not set")
     }
     do {
-      let result = try await PostgresClient().execute(
-        dsn: dsn, query: query.query, parameters: query.parameters, readOnly: readOnly,
-        timeout: .milliseconds(Int(timeout * 1000)), maxRows: 50)
+      let result = try await effects.postgres(
+        PostgresStatement(
+          dsn: dsn, query: query.query, parameters: query.parameters, readOnly: readOnly,
+          timeout: .milliseconds(Int(timeout * 1000)), maxRows: 50))
       var lines = [result.columns.joined(separator: " | ")]
       for row in result.rows.prefix(20) { lines.append(row.map { $0 ?? "NULL" }.joined(separator: " | ")) }
       if result.rows.count > 20 || result.isTruncated { lines.append("… \(result.totalRowCount) rows") }
@@ -270,7 +271,7 @@ extension Executor {
     let settings = request.runbook.notify
     // A drill's messages say so, wherever they go: nobody takes a rehearsal for an incident.
     var message = written
-    if request.command == "drill" {
+    if request.kind == .drill {
       message.value = "[DRILL] " + message.value
       message.display = "[DRILL] " + message.display
     }
@@ -289,7 +290,7 @@ extension Executor {
           headers: [HTTPHeader(name: "Content-Type", value: "application/json")],
           body: Data(JSONValue.object(members).rendered().utf8), timeout: .seconds(10))
         do {
-          let response = try await HTTPClient().send(request)
+          let response = try await effects.http(request)
           if response.isSuccess {
             delivered.append("slack\(channel.map { " \($0)" } ?? "")")
           } else {

@@ -213,10 +213,9 @@ extension Executor {
     let backups = ((request.stateDirectory as NSString).appendingPathComponent("backups") as NSString)
       .appendingPathComponent(runID)
     // A run killed while writing a backup leaves a temporary file in its backup directory; a
-    // resumed run removes it, and reuses the backups already written (one per file per run).
-    if !dryRun { _ = try? AtomicFile.cleanStrayTempFiles(in: backups) }
+    // resumed run removes it (the host does), and reuses the backups already written.
     do {
-      let result = try editor.apply(change, backupDirectory: backups, dryRun: dryRun, reuseBackups: true)
+      let result = try effects.host.applyFlag(editor, change, backupDirectory: backups, dryRun: dryRun)
       for diff in result.diffs {
         for line in diff.split(separator: "\n", omittingEmptySubsequences: false) { say("    \(line)") }
       }

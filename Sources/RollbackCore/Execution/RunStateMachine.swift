@@ -112,6 +112,8 @@ public struct RunStateMachine: Sendable {
   public private(set) var index = -1
   private var reachedFrom: Bool
   private var journalBroken = false
+  /// Attempts made at the current step.
+  public var attempts: Int { attemptNumber }
   private var attemptNumber = 0
   private var lastStatus = StepStatus.pending
   private var lastDeclined: Int32?

@@ -2,12 +2,12 @@ import Foundation
 import RollbackCore
 
 /// The rehearsal around a level: put its flags forward, restart and verify, run the level, verify again.
-enum DrillPlanner {
+public enum DrillPlanner {
   /// Ids of the steps the drill adds start with this.
-  static let prefix = "drill."
+  public static let prefix = "drill."
 
   /// The level's plan wrapped in the drill's own steps.
-  static func wrap(_ plan: Plan, resolver: Resolver) -> Plan {
+  public static func wrap(_ plan: Plan, resolver: Resolver) -> Plan {
     let runbook = resolver.runbook
     let origin = SourceLocation(file: runbook.file, line: 1, column: 1)
     var bag = DiagnosticBag()
