@@ -95,76 +95,96 @@ extension Executor {
       parts.append(done)
     }
     if let health = service.health {
-      let url = resolve(health.url)
-      let expectBody = health.expectBody.map { resolve($0).value }
-      let start = clock.now
-      var last = "no answer yet"
-      var polls = 0
-      let within = min(health.within, stepTimeout ?? health.within)
-      // A restarted service is usually up within a fraction of a second: poll every 10 ms for
-      // the first two seconds (a loopback request costs well under a millisecond), then back
-      // off to the configured interval. Every poll's reason is a tick; a plain line is said
-      // only when the reason changes or a second has passed, so logs stay short.
-      let quickPolling = 2.0
-      var pause = min(0.01, health.interval)
-      var lastSaid: (reason: String, at: Double)?
-      func waiting(_ reason: String) {
-        let now = seconds(clock.now - start)
-        let line =
-          "    \(id): waiting for \(name) to be healthy — \(reason), \(Quantity.format(seconds: now)) of \(Quantity.format(seconds: within))"
-        if let said = lastSaid, said.reason == reason, now - said.at < 1 {
-          say(line, .tick)
-        } else {
-          lastSaid = (reason, now)
-          say(line, .progress)
-        }
-      }
-      while true {
-        polls += 1
-        let request = HTTPRequest(
-          method: "GET", url: url.value, timeout: .milliseconds(Int(min(5, max(1, health.interval)) * 1000)))
-        do {
-          let response = try await effects.http(request)
-          let statusOK = health.expectStatus.contains(response.status)
-          let bodyOK = expectBody.map { response.bodyText.contains($0) } ?? true
-          if statusOK, bodyOK {
-            let elapsed = seconds(clock.now - start)
-            parts.append("healthy after \(Quantity.format(seconds: elapsed)) (HTTP \(response.status))")
-            var result = AttemptResult.ok("\(name) " + parts.joined(separator: ", "))
-            result.output = output
-            return result
-          }
-          last = "HTTP \(response.status)" + (statusOK ? " without \"\(expectBody ?? "")\" in the body" : "")
-          waiting(last)
-        } catch {
-          if case .cancelled = error { throw CancellationError() }
-          last = error.description
-          waiting(last)
-        }
-        try Task.checkCancellation()
-        // The last poll is at the deadline itself: the service gets all of `within`.
-        let elapsed = seconds(clock.now - start)
-        if elapsed >= within { break }
-        let nap = min(pause, within - elapsed)
-        try await clock.sleep(for: .milliseconds(max(1, Int((nap * 1000).rounded(.up)))))
-        if elapsed + pause >= quickPolling { pause = min(max(pause * 2, 0.1), health.interval) }
-      }
-      var result = AttemptResult.fail(
-        "\(name) " + parts.joined(separator: ", "),
-        "\(name) did not become healthy within \(Quantity.format(seconds: within)) at \(url.display) (\(polls) polls; last: \(last))"
-      )
-      result.output = output
-      return result
+      return try await pollHealth(
+        health, service: name, parts: parts, output: output, id: id, stepTimeout: stepTimeout)
     }
     var result = AttemptResult.ok("\(name) " + parts.joined(separator: ", "))
     result.output = output
     return result
   }
 
+  /// A poll's reason as a tick; a plain line only when the reason changed or a second passed.
+  func sayWaiting(
+    _ line: String, reason: String, elapsed: Double, within: Double,
+    lastSaid: inout (reason: String, at: Double)?
+  ) {
+    let line = line + ", \(Quantity.format(seconds: elapsed)) of \(Quantity.format(seconds: within))"
+    if let said = lastSaid, said.reason == reason, elapsed - said.at < 1 {
+      say(line, .tick)
+    } else {
+      lastSaid = (reason, elapsed)
+      say(line, .progress)
+    }
+  }
+
+  /// Polls a restarted service's health URL until it answers as expected, within its budget.
+  func pollHealth(
+    _ health: HealthCheck, service name: String, parts: [String], output: String, id: String,
+    stepTimeout: Double?
+  ) async throws -> AttemptResult {
+    var parts = parts
+    let url = resolve(health.url)
+    let expectBody = health.expectBody.map { resolve($0).value }
+    let start = clock.now
+    var last = "no answer yet"
+    var polls = 0
+    let within = min(health.within, stepTimeout ?? health.within)
+    // A restarted service is usually up within a fraction of a second: poll every 10 ms for
+    // the first two seconds (a loopback request costs well under a millisecond), then back
+    // off to the configured interval. Every poll's reason is a tick; a plain line is said
+    // only when the reason changes or a second has passed, so logs stay short.
+    let quickPolling = 2.0
+    var pause = min(0.01, health.interval)
+    var lastSaid: (reason: String, at: Double)?
+    func waiting(_ reason: String) {
+      let line = "    \(id): waiting for \(name) to be healthy — \(reason)"
+      sayWaiting(
+        line, reason: reason, elapsed: seconds(clock.now - start), within: within, lastSaid: &lastSaid)
+    }
+    while true {
+      polls += 1
+      let request = HTTPRequest(
+        method: "GET", url: url.value, timeout: .milliseconds(Int(min(5, max(1, health.interval)) * 1000)))
+      do {
+        let response = try await effects.http(request)
+        let statusOK = health.expectStatus.contains(response.status)
+        let bodyOK = expectBody.map { response.bodyText.contains($0) } ?? true
+        if statusOK, bodyOK {
+          let elapsed = seconds(clock.now - start)
+          parts.append("healthy after \(Quantity.format(seconds: elapsed)) (HTTP \(response.status))")
+          var result = AttemptResult.ok("\(name) " + parts.joined(separator: ", "))
+          result.output = output
+          return result
+        }
+        last = "HTTP \(response.status)" + (statusOK ? " without \"\(expectBody ?? "")\" in the body" : "")
+        waiting(last)
+      } catch {
+        if case .cancelled = error { throw CancellationError() }
+        last = error.description
+        waiting(last)
+      }
+      try Task.checkCancellation()
+      // The last poll is at the deadline itself: the service gets all of `within`.
+      let elapsed = seconds(clock.now - start)
+      if elapsed >= within { break }
+      let nap = min(pause, within - elapsed)
+      try await clock.sleep(for: .milliseconds(max(1, Int((nap * 1000).rounded(.up)))))
+      if elapsed + pause >= quickPolling { pause = min(max(pause * 2, 0.1), health.interval) }
+    }
+    var result = AttemptResult.fail(
+      "\(name) " + parts.joined(separator: ", "),
+      "\(name) did not become healthy within \(Quantity.format(seconds: within)) at \(url.display) (\(polls) polls; last: \(last))"
+    )
+    result.output = output
+    return result
+  }
+
   // MARK: HTTP
 
-  func http(_ spec: HTTPStepSpec, phase: DryRunPhase, timeout: Double) async throws -> AttemptResult {
-    let url = resolve(spec.url)
+  /// An http step's headers and body, as sent and as shown (secret headers masked).
+  func httpParts(_ spec: HTTPStepSpec) -> (
+    headers: [HTTPHeader], displayHeaders: [String], body: Data?, displayBody: String?
+  ) {
     var headers = spec.headers.map { HTTPHeader(name: $0.name, value: resolve($0.value).value) }
     var displayHeaders = spec.headers.map {
       "\($0.name): \(SecretName.isSecretHeader($0.name) ? Redaction.mask : resolve($0.value).display)"
@@ -186,6 +206,12 @@ extension Executor {
     case nil:
       break
     }
+    return (headers, displayHeaders, body, displayBody)
+  }
+
+  func http(_ spec: HTTPStepSpec, phase: DryRunPhase, timeout: Double) async throws -> AttemptResult {
+    let url = resolve(spec.url)
+    let (headers, displayHeaders, body, displayBody) = httpParts(spec)
     let expected =
       spec.expectStatus.isEmpty ? "2xx" : spec.expectStatus.map(String.init).joined(separator: "/")
     let summary = "\(spec.method) \(Redaction.urls(in: url.display))"
