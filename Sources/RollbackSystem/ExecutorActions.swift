@@ -33,39 +33,12 @@ extension Executor {
 
   // MARK: Commands
 
+  /// Runs a command on this run's host, without the runbook's secret variables in its environment.
   func runCommand(_ command: ResolvedCommand, timeout: Double, id: String) async throws -> AttemptResult {
     var environment = request.processEnvironment
     for name in secretEnvironment { environment[name] = nil }
-    for (name, value) in command.env { environment[name] = value }
-    let spec = ProcessSpec(
-      program: command.program, cwd: command.cwd, environment: environment,
-      timeout: .milliseconds(Int(timeout * 1000)))
-    let prefix = "    \(id) │ "
-    let sayOutput = sayer(.output)
-    let emitLine: @Sendable (ProcessStream, String) -> Void = { _, line in
-      sayOutput(prefix + line.trimmingCharacters(in: CharacterSet(charactersIn: "\r\n")))
-    }
-    let outcome: ProcessOutcome
-    do {
-      outcome = try await effects.host.run(command: spec, onOutput: emitLine)
-    } catch {
-      return .fail(command.display, error.description)
-    }
-    if outcome.cancelled { throw CancellationError() }
-    var result: AttemptResult
-    if outcome.succeeded {
-      result = .ok(command.display)
-    } else if outcome.timedOut {
-      result = .fail(
-        command.display, "timed out after \(Quantity.format(seconds: timeout)); its process group was stopped"
-      )
-    } else if let signal = outcome.signal {
-      result = .fail(command.display, "killed by signal \(signal)")
-    } else {
-      result = .fail(command.display, "exited with status \(outcome.exitCode ?? -1)")
-    }
-    result.output = String(outcome.output.suffix(4000))
-    return result
+    let runner = CommandRunner(host: effects.host, environment: environment, sayOutput: sayer(.output))
+    return try await runner.run(command, timeout: timeout, id: id)
   }
 
   // MARK: Restart

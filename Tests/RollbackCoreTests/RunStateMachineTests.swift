@@ -274,6 +274,13 @@ struct RunStateMachineTests {
         == .stop(RunEnd(status: .failed, exitCode: 1, reason: .journalFailed(before: nil))))
   }
 
+  @Test("a run whose start could not be journalled stops before its first step")
+  func journalFailedAtStart() {
+    var machine = RunStateMachine(steps: [Plans.step("a")], kind: .execute, dryRun: false)
+    machine.journalWriteFailed()
+    #expect(machine.start() == .stop(RunEnd(status: .failed, exitCode: 1, reason: .journalFailed(before: 0))))
+  }
+
   @Test("a declined confirm gate aborts with its exit code")
   func declinedGate() {
     var machine = RunStateMachine(steps: [Plans.step("ok"), Plans.step("b")], kind: .execute, dryRun: false)

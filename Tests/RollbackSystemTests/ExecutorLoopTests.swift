@@ -10,6 +10,7 @@ private final class FakeWorld: Sendable {
     var commands: [[String]] = []
     var exitCodes: [Int32] = []
     var cancelCommands = false
+    var outcomes: [ProcessOutcome] = []
     var signalValues: [String: Double] = [:]
     var signalReads: [[String]] = []
     var sleeps: [Duration] = []
@@ -52,6 +53,7 @@ private struct FakeHost: HostEffects {
     return world.state.withLock { state in
       state.commands.append(argv)
       if state.cancelCommands { return ProcessOutcome(exitCode: nil, cancelled: true) }
+      if !state.outcomes.isEmpty { return state.outcomes.removeFirst() }
       let code = state.exitCodes.isEmpty ? 0 : state.exitCodes.removeFirst()
       return ProcessOutcome(exitCode: code, output: "ran \(argv.joined(separator: " "))\n")
     }
@@ -231,6 +233,26 @@ struct ExecutorLoopTests {
     #expect(result.advice?.contains("step flaky failed: exited with status 1") == true)
     #expect(world.state.withLock { $0.signalReads }.isEmpty)
     #expect(lines.all.contains("✗ flaky"))
+  }
+
+  @Test("a timed-out then killed command fails each attempt with its reason; its output is kept")
+  func commandOutcomes() async throws {
+    let world = FakeWorld()
+    world.state.withLock {
+      $0.outcomes = [
+        ProcessOutcome(exitCode: nil, timedOut: true, output: "slow\n"),
+        ProcessOutcome(exitCode: nil, signal: 9, output: "killed\n"),
+        ProcessOutcome(exitCode: nil, signal: 9, output: "killed again\n"),
+      ]
+    }
+    let (result, lines, state) = try await run(level: 1, world: world)
+    defer { try? FileManager.default.removeItem(at: state) }
+    #expect(result.exitCode == 1)
+    #expect(
+      lines.all.contains(
+        "! flaky failed (timed out after 5m; its process group was stopped); retry 1 of 2"))
+    #expect(result.steps.first?.error == "killed by signal 9")
+    #expect(result.steps.first?.output == "killed again\n")
   }
 
   @Test("an include's gate is read once and skips every step inside it")

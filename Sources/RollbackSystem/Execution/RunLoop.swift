@@ -30,6 +30,8 @@ extension Executor {
       steps: plan.steps, kind: request.kind, dryRun: request.dryRun, fromStep: request.fromStep,
       resumedRunID: request.resume?.runID, resumedFinished: request.resume?.finished ?? [],
       resumedUnfinished: request.resume?.unfinished ?? [])
+    // The run's start could not be journalled: no step starts.
+    if journalFailure != nil { machine.journalWriteFailed() }
     var progress = StepProgress(clockStart: clock.now)
     var current = -1
     var action = machine.start()
