@@ -153,7 +153,7 @@ extension Executor {
         continue
       }
       do {
-        _ = try DotEnvDocument(bytes: AtomicFile.read(file)).value(of: key)
+        _ = try DotEnvDocument(bytes: effects.host.readFlagFile(file)).value(of: key)
       } catch let error as DotEnvError {
         problems.add("\(step): \(file): \(error.description)")
       } catch {
