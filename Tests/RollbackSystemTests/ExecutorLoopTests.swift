@@ -11,6 +11,9 @@ private final class FakeWorld: Sendable {
     var exitCodes: [Int32] = []
     var cancelCommands = false
     var outcomes: [ProcessOutcome] = []
+    /// Flag files the host may read and edit (on this machine, for real); any other is unexpected.
+    var flagFiles: Set<String> = []
+    var flagEdits: [(files: [String], dryRun: Bool)] = []
     var signalValues: [String: Double] = [:]
     var signalReads: [[String]] = []
     var sleeps: [Duration] = []
@@ -60,15 +63,25 @@ private struct FakeHost: HostEffects {
   }
 
   func readFlagFile(_ path: String) throws(FileError) -> [UInt8] {
-    Issue.record("unexpected read of \(path)")
-    return []
+    guard world.state.withLock({ $0.flagFiles.contains(path) }) else {
+      Issue.record("unexpected read of \(path)")
+      return []
+    }
+    return try AtomicFile.read(path)
   }
 
   func applyFlag(_ editor: FlagEditor, _ change: FlagChange, backupDirectory: String, dryRun: Bool)
     throws(FlagEditor.EditError) -> FlagEditor.Result
   {
-    Issue.record("unexpected flag change to \(editor.files)")
-    throw .missing(editor.files.first ?? "")
+    let allowed = world.state.withLock { state in
+      state.flagEdits.append((editor.files, dryRun))
+      return Set(editor.files).isSubset(of: state.flagFiles)
+    }
+    guard allowed else {
+      Issue.record("unexpected flag change to \(editor.files)")
+      throw .missing(editor.files.first ?? "")
+    }
+    return try editor.apply(change, backupDirectory: backupDirectory, dryRun: dryRun)
   }
 }
 
@@ -108,9 +121,14 @@ private final class Lines: Sendable {
   var all: String { texts.joined(separator: "\n") }
 }
 
-private let source = """
+private func source(flagFile: String) -> String {
+  """
   version: 1
   name: loop
+  flags:
+    api:
+      key: USE_API
+      files: ["\(flagFile)"]
   environments:
     test:
       prometheus:
@@ -164,14 +182,20 @@ private let source = """
       steps:
         - id: ask
           confirm: "Go on?"
+    7:
+      name: Flag
+      steps:
+        - id: off
+          flag: {name: api, set: disabled}
   """
+}
 
 /// Runs one level in memory against the fake world.
 private func run(
   level: Int, world: FakeWorld, dryRun: Bool = false, from: String? = nil, resume: ResumePoint? = nil,
-  kind: RunKind = .execute
+  kind: RunKind = .execute, flagFile: String = "/nonexistent/loop.env"
 ) async throws -> (RunResult, Lines, URL) {
-  let loaded = RunbookLoader.load(source: source, file: "loop.yaml")
+  let loaded = RunbookLoader.load(source: source(flagFile: flagFile), file: "loop.yaml")
   let runbook = try #require(loaded.runbook, "\(loaded.errors.map(\.description))")
   let state = FileManager.default.temporaryDirectory.appendingPathComponent("loop-\(UUID().uuidString)")
   try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
@@ -253,6 +277,32 @@ struct ExecutorLoopTests {
         "! flaky failed (timed out after 5m; its process group was stopped); retry 1 of 2"))
     #expect(result.steps.first?.error == "killed by signal 9")
     #expect(result.steps.first?.output == "killed again\n")
+  }
+
+  @Test("a flag step goes through the host: a dry run shows the diff and leaves the bytes; a run writes them")
+  func flagThroughHost() async throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "loop-flag-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let file = directory.appendingPathComponent(".env").path
+    let before = "# app\nUSE_API=true\nOTHER=1\n"
+    try before.write(toFile: file, atomically: true, encoding: .utf8)
+
+    let world = FakeWorld()
+    world.state.withLock { $0.flagFiles = [file] }
+    let (dry, dryLines, dryState) = try await run(level: 7, world: world, dryRun: true, flagFile: file)
+    defer { try? FileManager.default.removeItem(at: dryState) }
+    #expect(dry.status == .dryRun)
+    #expect(dry.steps.map(\.status) == [.wouldRun])
+    #expect(try String(contentsOfFile: file, encoding: .utf8) == before)
+    #expect(dryLines.texts.contains("    +USE_API=false"))
+
+    let (live, _, liveState) = try await run(level: 7, world: world, flagFile: file)
+    defer { try? FileManager.default.removeItem(at: liveState) }
+    #expect(live.status == .succeeded)
+    #expect(try String(contentsOfFile: file, encoding: .utf8) == "# app\nUSE_API=false\nOTHER=1\n")
+    #expect(world.state.withLock { $0.flagEdits.map(\.dryRun) } == [true, false])
   }
 
   @Test("an include's gate is read once and skips every step inside it")
