@@ -11,6 +11,8 @@ private final class FakeWorld: Sendable {
     var exitCodes: [Int32] = []
     var cancelCommands = false
     var outcomes: [ProcessOutcome] = []
+    /// SIGINT as the first command finishes: the run's task is cancelled between steps.
+    var cancelAfterCommand = false
     /// Flag files the host may read and edit (on this machine, for real); any other is unexpected.
     var flagFiles: Set<String> = []
     var flagEdits: [(files: [String], dryRun: Bool)] = []
@@ -53,6 +55,7 @@ private struct FakeHost: HostEffects {
     case .argv(let words): argv = words
     case .shell(let line): argv = ["sh", "-c", line]
     }
+    if world.state.withLock({ $0.cancelAfterCommand }) { withUnsafeCurrentTask { $0?.cancel() } }
     return world.state.withLock { state in
       state.commands.append(argv)
       if state.cancelCommands { return ProcessOutcome(exitCode: nil, cancelled: true) }
@@ -376,6 +379,21 @@ struct ExecutorLoopTests {
     #expect(result.exitCode == 5)
     #expect(lines.texts.contains("preflight failed; nothing was changed:"))
     #expect(try journalEvents(result) == ["run-started", "preflight-failed", "run-finished"])
+  }
+
+  @Test("cancelled between steps: the finished step stays done, the next never starts, exit 130")
+  func interruptedBetweenSteps() async throws {
+    let world = FakeWorld()
+    world.state.withLock { $0.cancelAfterCommand = true }
+    let (result, _, state) = try await run(level: 3, world: world)
+    defer { try? FileManager.default.removeItem(at: state) }
+    #expect(result.status == .interrupted)
+    #expect(result.exitCode == 130)
+    #expect(result.steps.map(\.status) == [.succeeded, .pending])
+    #expect(world.state.withLock { $0.commands } == [["true", "a"]])
+    let events = try journalEvents(result)
+    #expect(events.filter { $0 == "step-started" }.count == 1)
+    #expect(events.suffix(2) == ["interrupted", "run-finished"])
   }
 
   @Test("a command cancelled mid-step ends the run interrupted with exit 130 and a resume command")
