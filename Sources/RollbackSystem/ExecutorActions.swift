@@ -237,31 +237,15 @@ extension Executor {
 
   // MARK: SQL
 
+  /// Runs a statement on the environment's database.
   func sql(_ query: ParameterizedSQL, readOnly: Bool, timeout: Double, id: String) async throws
     -> AttemptResult
   {
-    guard let settings = resolver.environment.postgres,
-      let dsn = request.processEnvironment[settings.dsnEnv], !dsn.isEmpty
-    else {
-      return .fail(
-        query.display, "no database: \(resolver.environment.postgres?.dsnEnv ?? "postgres settings") not set")
-    }
-    do {
-      let result = try await effects.postgres(
-        PostgresStatement(
-          dsn: dsn, query: query.query, parameters: query.parameters, readOnly: readOnly,
-          timeout: .milliseconds(Int(timeout * 1000)), maxRows: 50))
-      var lines = [result.columns.joined(separator: " | ")]
-      for row in result.rows.prefix(20) { lines.append(row.map { $0 ?? "NULL" }.joined(separator: " | ")) }
-      if result.rows.count > 20 || result.isTruncated { lines.append("… \(result.totalRowCount) rows") }
-      for line in lines where !result.columns.isEmpty { say("    │ \(line)") }
-      var outcome = AttemptResult.ok("\(query.display) → \(result.commandTag)")
-      outcome.output = lines.joined(separator: "\n")
-      return outcome
-    } catch {
-      if case .cancelled = error { throw CancellationError() }
-      return .fail(query.display, error.description)
-    }
+    let dsnEnv = resolver.environment.postgres?.dsnEnv
+    let runner = SQLRunner(
+      postgres: effects.postgres, dsn: dsnEnv.flatMap { request.processEnvironment[$0] }, dsnEnv: dsnEnv,
+      say: { self.say($0) })
+    return try await runner.run(query, readOnly: readOnly, timeout: timeout)
   }
 
   // MARK: Notify

@@ -15,6 +15,8 @@ private final class FakeWorld: Sendable {
     var cancelAfterCommand = false
     /// Flag files the host may read and edit (on this machine, for real); any other is unexpected.
     var flagFiles: Set<String> = []
+    var sqlResults: [PostgresQueryResult] = []
+    var statements: [PostgresStatement] = []
     var flagEdits: [(files: [String], dryRun: Bool)] = []
     var signalValues: [String: Double] = [:]
     var signalReads: [[String]] = []
@@ -32,8 +34,15 @@ private final class FakeWorld: Sendable {
         throw HTTPError.cancelled
       },
       postgres: { (statement) throws(PostgresError) in
-        Issue.record("unexpected SQL \(statement.query)")
-        throw PostgresError.cancelled
+        let scripted = self.state.withLock { state -> PostgresQueryResult? in
+          state.statements.append(statement)
+          return state.sqlResults.isEmpty ? nil : state.sqlResults.removeFirst()
+        }
+        guard let scripted else {
+          Issue.record("unexpected SQL \(statement.query)")
+          throw PostgresError.cancelled
+        }
+        return scripted
       },
       signalReader: { _, _ in FakeReader(world: self) },
       clock: FakeClock(world: self),
@@ -136,6 +145,8 @@ private func source(flagFile: String) -> String {
     test:
       prometheus:
         url: http://127.0.0.1:9
+      postgres:
+        dsn_env: LOOP_DSN
   signals:
     errors:
       prometheus: errors
@@ -190,6 +201,12 @@ private func source(flagFile: String) -> String {
       steps:
         - id: off
           flag: {name: api, set: disabled}
+    8:
+      name: Query
+      steps:
+        - id: count
+          sql: "SELECT count(*) AS n FROM users"
+          mutates: false
   """
 }
 
@@ -204,7 +221,9 @@ private func run(
   try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
   let request = ExecutionRequest(
     runbook: runbook, runbookPath: "loop.yaml", runbookHash: "h", target: .level(level), environmentName: nil,
-    overrides: [:], processEnvironment: ["PATH": "/usr/bin:/bin"], manual: ManualValues(), dryRun: dryRun,
+    overrides: [:],
+    processEnvironment: ["PATH": "/usr/bin:/bin", "LOOP_DSN": "postgresql://app:hunter22@127.0.0.1/db"],
+    manual: ManualValues(), dryRun: dryRun,
     assumeYes: false, canPrompt: false, stateDirectory: state.path, fromStep: from, resume: resume, kind: kind
   )
   let lines = Lines()
@@ -306,6 +325,28 @@ struct ExecutorLoopTests {
     #expect(live.status == .succeeded)
     #expect(try String(contentsOfFile: file, encoding: .utf8) == "# app\nUSE_API=false\nOTHER=1\n")
     #expect(world.state.withLock { $0.flagEdits.map(\.dryRun) } == [true, false])
+  }
+
+  @Test("a read-only sql step runs read-only on the environment's database; rows are shown, the DSN never")
+  func sqlThroughEffects() async throws {
+    let world = FakeWorld()
+    world.state.withLock {
+      $0.sqlResults = [
+        PostgresQueryResult(
+          columns: ["n"], rows: [["42"]], totalRowCount: 1, commandTag: "SELECT 1", affectedRows: nil)
+      ]
+    }
+    let (result, lines, state) = try await run(level: 8, world: world)
+    defer { try? FileManager.default.removeItem(at: state) }
+    #expect(result.status == .succeeded)
+    #expect(result.steps.first?.detail.hasSuffix("→ SELECT 1") == true)
+    let statements = world.state.withLock { $0.statements }
+    #expect(statements.map(\.readOnly) == [true])
+    #expect(statements.first?.dsn == "postgresql://app:hunter22@127.0.0.1/db")
+    #expect(lines.texts.contains("    │ 42"))
+    #expect(!lines.all.contains("hunter22"))
+    let journal = try String(contentsOfFile: try #require(result.journalPath), encoding: .utf8)
+    #expect(!journal.contains("hunter22"))
   }
 
   @Test("an include's gate is read once and skips every step inside it")
