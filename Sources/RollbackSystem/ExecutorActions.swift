@@ -250,50 +250,13 @@ extension Executor {
 
   // MARK: Notify
 
+  /// Sends a notification where the runbook says.
   func notify(_ written: ResolvedText, channel: String?) async -> AttemptResult {
     let settings = request.runbook.notify
-    // A drill's messages say so, wherever they go: nobody takes a rehearsal for an incident.
-    var message = written
-    if request.kind == .drill {
-      message.value = "[DRILL] " + message.value
-      message.display = "[DRILL] " + message.display
-    }
-    var delivered: [String] = []
-    var problems: [String] = []
-    if settings.stdout {
-      say("    📣 \(message.display)")
-      delivered.append("stdout")
-    }
-    if let webhookEnv = settings.slackWebhookEnv {
-      if let webhook = request.processEnvironment[webhookEnv], !webhook.isEmpty {
-        var members: [(String, JSONValue)] = [("text", .string(message.value))]
-        if let channel { members.append(("channel", .string(channel))) }
-        let request = HTTPRequest(
-          method: "POST", url: webhook,
-          headers: [HTTPHeader(name: "Content-Type", value: "application/json")],
-          body: Data(JSONValue.object(members).rendered().utf8), timeout: .seconds(10))
-        do {
-          let response = try await effects.http(request)
-          if response.isSuccess {
-            delivered.append("slack\(channel.map { " \($0)" } ?? "")")
-          } else {
-            problems.append("slack answered HTTP \(response.status)")
-          }
-        } catch {
-          problems.append("slack: \(error.description)")
-        }
-      } else {
-        problems.append("\(webhookEnv) is not set; Slack skipped")
-      }
-    }
-    for problem in problems {
-      say("    warning: notification: \(problem) (a failed notification never stops a rollback)", .warning)
-    }
-    let detail =
-      "sent to \(delivered.isEmpty ? "nowhere" : delivered.joined(separator: ", ")): \(message.display)"
-    if delivered.isEmpty || problems.contains(where: { !$0.hasSuffix("Slack skipped") }) {
-      return .fail(detail, problems.joined(separator: "; "))
-    }
-    return .ok(detail)
+    let runner = NotifyRunner(
+      http: effects.http, settings: settings,
+      webhook: settings.slackWebhookEnv.flatMap { request.processEnvironment[$0] },
+      isDrill: request.kind == .drill, say: { self.say($0, $1) })
+    return await runner.run(written, channel: channel)
   }
 }

@@ -17,6 +17,8 @@ private final class FakeWorld: Sendable {
     var flagFiles: Set<String> = []
     var sqlResults: [PostgresQueryResult] = []
     var statements: [PostgresStatement] = []
+    var httpStatuses: [Int] = []
+    var requests: [HTTPRequest] = []
     var flagEdits: [(files: [String], dryRun: Bool)] = []
     var signalValues: [String: Double] = [:]
     var signalReads: [[String]] = []
@@ -30,8 +32,15 @@ private final class FakeWorld: Sendable {
     ExecutionEffects(
       host: FakeHost(world: self),
       http: { (request) throws(HTTPError) in
-        Issue.record("unexpected HTTP request \(request.method) \(request.url)")
-        throw HTTPError.cancelled
+        let status = self.state.withLock { state -> Int? in
+          state.requests.append(request)
+          return state.httpStatuses.isEmpty ? nil : state.httpStatuses.removeFirst()
+        }
+        guard let status else {
+          Issue.record("unexpected HTTP request \(request.method) \(request.url)")
+          throw HTTPError.cancelled
+        }
+        return HTTPResponse(status: status, headers: [], body: Data("ok".utf8), totalTime: .milliseconds(3))
       },
       postgres: { (statement) throws(PostgresError) in
         let scripted = self.state.withLock { state -> PostgresQueryResult? in
@@ -137,6 +146,9 @@ private func source(flagFile: String) -> String {
   """
   version: 1
   name: loop
+  notify:
+    slack: {webhook_env: LOOP_SLACK, channel: "#ops"}
+    stdout: true
   flags:
     api:
       key: USE_API
@@ -207,6 +219,11 @@ private func source(flagFile: String) -> String {
         - id: count
           sql: "SELECT count(*) AS n FROM users"
           mutates: false
+    9:
+      name: Tell
+      steps:
+        - id: tell
+          notify: "rolled back"
   """
 }
 
@@ -222,7 +239,10 @@ private func run(
   let request = ExecutionRequest(
     runbook: runbook, runbookPath: "loop.yaml", runbookHash: "h", target: .level(level), environmentName: nil,
     overrides: [:],
-    processEnvironment: ["PATH": "/usr/bin:/bin", "LOOP_DSN": "postgresql://app:hunter22@127.0.0.1/db"],
+    processEnvironment: [
+      "PATH": "/usr/bin:/bin", "LOOP_DSN": "postgresql://app:hunter22@127.0.0.1/db",
+      "LOOP_SLACK": "https://hooks.example/T000/s3cr3tpath",
+    ],
     manual: ManualValues(), dryRun: dryRun,
     assumeYes: false, canPrompt: false, stateDirectory: state.path, fromStep: from, resume: resume, kind: kind
   )
@@ -347,6 +367,35 @@ struct ExecutorLoopTests {
     #expect(!lines.all.contains("hunter22"))
     let journal = try String(contentsOfFile: try #require(result.journalPath), encoding: .utf8)
     #expect(!journal.contains("hunter22"))
+  }
+
+  @Test("a drill's notification says [DRILL] on stdout and in the Slack post; the webhook is never shown")
+  func notifyInDrill() async throws {
+    let world = FakeWorld()
+    world.state.withLock { $0.httpStatuses = [200] }
+    let (result, lines, state) = try await run(level: 9, world: world, kind: .drill)
+    defer { try? FileManager.default.removeItem(at: state) }
+    #expect(result.status == .succeeded)
+    #expect(lines.texts.contains("    📣 [DRILL] rolled back"))
+    #expect(result.steps.first?.detail == "sent to stdout, slack #ops: [DRILL] rolled back")
+    let request = try #require(world.state.withLock { $0.requests }.first)
+    #expect(request.url == "https://hooks.example/T000/s3cr3tpath")
+    let body = String(decoding: request.body ?? Data(), as: UTF8.self)
+    #expect(body.contains("[DRILL] rolled back"))
+    #expect(body.contains("#ops"))
+    #expect(!lines.all.contains("s3cr3tpath"))
+  }
+
+  @Test("Slack answering 500 fails the notify step, which never stops the run")
+  func notifyFailureDoesNotStop() async throws {
+    let world = FakeWorld()
+    world.state.withLock { $0.httpStatuses = [500] }
+    let (result, lines, state) = try await run(level: 9, world: world)
+    defer { try? FileManager.default.removeItem(at: state) }
+    #expect(result.status == .succeeded)
+    #expect(result.exitCode == 0)
+    #expect(result.steps.first?.status == .failed)
+    #expect(lines.all.contains("warning: notification: slack answered HTTP 500"))
   }
 
   @Test("an include's gate is read once and skips every step inside it")
