@@ -40,7 +40,7 @@ struct DrillCommand: AsyncParsableCommand {
       processEnvironment: ProcessInfo.processInfo.environment, manual: ManualValues(), dryRun: false,
       assumeYes: yes,
       canPrompt: isatty(STDIN_FILENO) == 1, stateDirectory: stateDirectory(options, runbookPath: loaded.path),
-      command: "drill")
+      kind: .drill)
     let result = try await perform(request, options: options)
     if let junit {
       do {

@@ -214,7 +214,7 @@ struct ResumeCommand: AsyncParsableCommand {
       manual: ManualValues(), dryRun: false, assumeYes: yes, canPrompt: isatty(STDIN_FILENO) == 1,
       stateDirectory: state,
       resume: ResumePoint(runID: id, progress: progress),
-      command: "resume")
+      kind: .resume)
     let result = try await perform(request, options: options)
     if result.exitCode != 0 { throw ExitCode(result.exitCode) }
   }

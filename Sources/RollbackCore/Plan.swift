@@ -59,6 +59,12 @@ public struct IncludeGate: Sendable {
   public var id: String
   /// The condition.
   public var condition: Condition
+
+  /// Creates a gate.
+  public init(id: String, condition: Condition) {
+    self.id = id
+    self.condition = condition
+  }
 }
 
 /// The resolved steps of a level or scenario in one environment.

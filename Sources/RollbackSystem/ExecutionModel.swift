@@ -31,8 +31,8 @@ public struct ExecutionRequest: Sendable {
   public var fromStep: String?
   /// When resuming: the run being continued.
   public var resume: ResumePoint?
-  /// The command that started the run, for the journal (`execute`, `drill`, `flag`).
-  public var command: String
+  /// What started the run (its journal `command`).
+  public var kind: RunKind
 
   /// Creates a request.
   public init(
@@ -41,7 +41,7 @@ public struct ExecutionRequest: Sendable {
     overrides: [String: String], processEnvironment: [String: String], manual: ManualValues, dryRun: Bool,
     assumeYes: Bool, canPrompt: Bool, stateDirectory: String, fromStep: String? = nil,
     resume: ResumePoint? = nil,
-    command: String = "execute"
+    kind: RunKind = .execute
   ) {
     self.runbook = runbook
     self.runbookPath = runbookPath
@@ -57,7 +57,7 @@ public struct ExecutionRequest: Sendable {
     self.stateDirectory = stateDirectory
     self.fromStep = fromStep
     self.resume = resume
-    self.command = command
+    self.kind = kind
   }
 }
 

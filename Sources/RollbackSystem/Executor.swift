@@ -2,24 +2,27 @@ import Foundation
 import RollbackCore
 
 /// Runs a level or scenario: preflight, lock, journal, each step, time against target.
-public final class Executor: @unchecked Sendable {
+///
+/// Not `Sendable`: one task owns it and runs ``run()``. What to do next is decided by a
+/// ``RunStateMachine`` value owned by that loop; everything outside memory goes through
+/// ``ExecutionEffects``.
+public final class Executor {
   let request: ExecutionRequest
   let emit: @Sendable (OutputLine) -> Void
-  let confirmer: Confirmer
-  var resolver: Resolver
-  var reader: LiveSignalReader
+  let effects: ExecutionEffects
+  var confirmer: Confirmer { effects.confirmer }
+  var clock: any ExecutionClock { effects.clock }
+  let resolver: Resolver
+  let reader: any SignalReader
   var journal: JournalWriter?
-  var secrets: [String] = []
+  let secrets: [String]
   /// Environment variables the runbook names as secrets; children get them only through `env:`.
-  var secretEnvironment: Set<String> = []
-  var runID: String
+  let secretEnvironment: Set<String>
+  let runID: String
   var records: [StepRecord] = []
-  var gateDecisions: [String: Bool] = [:]
-  var sawMutation = false
   var nextCommand: String?
   /// Why the journal could not be written, once it could not: no step starts after that.
   var journalFailure: String?
-  let clock = ContinuousClock()
 
   /// Asks a person whether to go on.
   public struct Confirmer: Sendable {
@@ -40,12 +43,13 @@ public final class Executor: @unchecked Sendable {
 
   /// Prepares an execution; fails with diagnostics when variables cannot be resolved.
   public init(
-    request: ExecutionRequest, confirmer: Confirmer = .terminal,
+    request: ExecutionRequest, effects: ExecutionEffects = .live,
     emit: @escaping @Sendable (OutputLine) -> Void
   ) throws(DiagnosticList) {
     self.request = request
     self.emit = emit
-    self.confirmer = confirmer
+    self.effects = effects
+    let resolver: Resolver
     switch Resolver.make(
       runbook: request.runbook, environmentName: request.environmentName,
       processEnvironment: request.processEnvironment, overrides: request.overrides, resolveSecrets: true)
@@ -57,7 +61,8 @@ public final class Executor: @unchecked Sendable {
     if case .success(let plan) = resolver.plan(request.target), let refusal = plan.fleetRefusal {
       throw DiagnosticList([refusal])
     }
-    reader = LiveSignalReader(resolver: resolver, environment: request.processEnvironment)
+    self.resolver = resolver
+    reader = effects.signalReader(resolver, request.processEnvironment)
     runID = request.resume?.runID ?? RunID.make()
     secrets = Self.collectSecrets(resolver: resolver, environment: request.processEnvironment)
     secretEnvironment = Self.secretEnvironmentNames(resolver: resolver)
@@ -123,6 +128,13 @@ public final class Executor: @unchecked Sendable {
 
   func say(_ text: String, _ kind: OutputKind = .detail) { emit(OutputLine(kind, redact(text))) }
 
+  /// Says lines from another thread (a child's output): only `Sendable` parts are captured.
+  func sayer(_ kind: OutputKind) -> @Sendable (String) -> Void {
+    let emit = emit
+    let secrets = secrets
+    return { text in emit(OutputLine(kind, Redaction.text(text, secrets: secrets))) }
+  }
+
   func seconds(_ duration: Duration) -> Double {
     Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
   }
@@ -165,74 +177,21 @@ public final class Executor: @unchecked Sendable {
   /// Runs the plan and returns what happened; never throws: failures are in the result.
   public func run() async -> RunResult {
     startedAt = request.resume?.startedAt ?? Date()
-    let plan: Plan
-    switch resolver.plan(request.target) {
-    case .success(let made):
-      plan = request.command == "drill" ? DrillPlanner.wrap(made, resolver: resolver) : made
-    case .failure(let list):
-      list.diagnostics.forEach { say($0.description, .failure) }
-      return finish(plan: nil, status: .aborted, exitCode: 2, advice: nil)
-    }
-    if let from = request.fromStep, !plan.steps.contains(where: { $0.id == from }) {
-      let ids = plan.steps.map(\.id).joined(separator: ", ")
-      say("error: --from: no step '\(from)' in \(Self.what(plan)) (steps: \(ids)); nothing was run", .failure)
-      return finish(plan: nil, status: .aborted, exitCode: 2, advice: nil)
-    }
-    let what = plan.level.map { "level \($0)" } ?? "scenario \(plan.scenario ?? "")"
+    guard let plan = makePlan() else { return finish(plan: nil, status: .aborted, exitCode: 2, advice: nil) }
     let mode =
       request.dryRun
       ? "DRY RUN — nothing will be changed" : (request.resume != nil ? "resuming" : "executing")
     say(
-      "\(mode): \(what) — \(plan.title) · runbook \(plan.runbook) · environment \(plan.environment) · run \(runID)"
+      "\(mode): \(Self.what(plan)) — \(plan.title) · runbook \(plan.runbook) · environment \(plan.environment) · run \(runID)"
     )
-
     let problems = preflight(plan)
-    if !problems.isEmpty {
-      say("preflight failed; nothing was changed:", .failure)
-      for problem in problems { say("  ✗ \(problem.text)", .failure) }
-      // Exit 2 when only variables are missing, 5 when only a gate cannot be asked, else 1.
-      let code: Int32
-      if problems.allSatisfy(\.isUnanswerableGate) {
-        code = 5
-      } else if problems.allSatisfy({ $0.isMissingVariable || $0.isUnanswerableGate }) {
-        code = 2
-      } else {
-        code = 1
-      }
-      // The refused attempt is recorded (history shows it), when the state directory allows.
-      if openJournal() {
-        record(event: runStartedEvent(plan))
-        record(
-          event: .preflightFailed(
-            PreflightFailedEvent(at: Timestamp.iso(Date()), problems: problems.map(\.text))))
-      }
-      let list = problems.map(\.text).joined(separator: "; ")
-      return finish(
-        plan: plan, status: .aborted, exitCode: code,
-        advice: "preflight refused the run (\(list)); fix the problems and run again")
-    }
+    if !problems.isEmpty { return refuse(plan, problems) }
 
     var lock: FileLock?
     if !request.dryRun {
-      do {
-        lock = try FileLock.acquire(
-          at: (request.stateDirectory as NSString).appendingPathComponent("lock"), runID: runID)
-        if let warning = lock?.warning { say("warning: \(pasteableLockAdvice(warning))", .warning) }
-      } catch {
-        say(error.description, .failure)
-        if case .unavailable = error {
-          // Not a lock held by someone else: the state directory itself is the problem.
-          return finish(
-            plan: plan, status: .aborted, exitCode: 1,
-            advice: "make the state directory \(request.stateDirectory) writable (and give it room)")
-        }
-        // The holder's progress is in its journal: a command that shows it, complete.
-        nextCommand = pasteable(["history"])
-        say("  its progress: \(nextCommand ?? "")", .failure)
-        return RunResult(
-          runID: runID, runbook: plan.runbook, environment: plan.environment, level: plan.level,
-          scenario: plan.scenario, dryRun: false, status: .aborted, exitCode: 4, startedAt: startedAt,
-          finishedAt: Date(), target: plan.targetSeconds, steps: [], advice: nil, journalPath: nil)
+      switch acquireLock(plan) {
+      case .success(let held): lock = held
+      case .failure(let refused): return refused.result
       }
     }
     defer { lock?.release() }
@@ -243,72 +202,81 @@ public final class Executor: @unchecked Sendable {
     }
     record(event: runStartedEvent(plan))
 
-    var status = RunStatus.succeeded
-    var exitCode: Int32 = 0
-    var advice: String?
-    var reachedFrom = request.fromStep == nil
-    for (index, planned) in plan.steps.enumerated() {
-      if Task.isCancelled {
-        status = .interrupted
-        exitCode = 130
-        break
-      }
-      if !reachedFrom {
-        if planned.id == request.fromStep {
-          reachedFrom = true
-        } else {
-          records.append(skippedRecord(planned, reason: "before --from \(request.fromStep ?? "")"))
-          continue
-        }
-      }
-      if let resume = request.resume, resume.finished.contains(planned.id) {
-        records.append(skippedRecord(planned, reason: "done in the interrupted run"))
-        say("  – \(planned.id): already done in run \(resume.runID)", .success)
-        continue
-      }
-      if let failure = journalFailure {
-        (status, exitCode, advice) = (.failed, 1, adviceAfterJournalFailure(failure, before: planned.id))
-        break
-      }
-      if request.command == "drill", planned.step.skipInDrill {
-        records.append(skippedRecord(planned, reason: "skipped for the drill (drill: skip)"))
-        say("  – \(planned.id): skipped for the drill (drill: skip)", .success)
-        continue
-      }
-      let outcome = await runStep(planned, index: index, of: plan.steps.count)
-      records.append(outcome.record)
-      if let failure = journalFailure, !outcome.interrupted {
-        (status, exitCode, advice) = (.failed, 1, adviceAfterJournalFailure(failure, before: nil))
-        break
-      }
-      if outcome.interrupted {
-        status = .interrupted
-        exitCode = 130
-        nextCommand = pasteable(["resume", runID])
-        advice = "resume with: \(nextCommand ?? "")"
-        break
-      }
-      if let declined = outcome.declinedExit {
-        status = .aborted
-        exitCode = declined
-        advice = outcome.record.error
-        break
-      }
-      if outcome.record.status == .failed, planned.step.onFailure == .abort, !isNotify(planned) {
-        status = .failed
-        exitCode = 1
-        advice = adviceAfterFailure(outcome.record, plan: plan)
-        break
-      }
+    let end = await drive(plan)
+    return finish(
+      plan: plan, status: end.status, exitCode: end.exitCode, advice: advice(for: end, plan: plan))
+  }
+
+  /// The plan (a drill's wrapped in its own steps); nil, said, when it cannot be made or `--from` names no step.
+  func makePlan() -> Plan? {
+    let plan: Plan
+    switch resolver.plan(request.target) {
+    case .success(let made):
+      plan = request.kind == .drill ? DrillPlanner.wrap(made, resolver: resolver) : made
+    case .failure(let list):
+      list.diagnostics.forEach { say($0.description, .failure) }
+      return nil
     }
-    if status == .succeeded, request.resume == nil, !records.contains(where: { $0.status != .skipped }) {
-      // Nothing ran: not a rollback, whatever the exit of the loop.
-      status = .aborted
-      exitCode = 1
-      advice = "no step of \(Self.what(plan)) ran; nothing was changed"
+    if let from = request.fromStep, !plan.steps.contains(where: { $0.id == from }) {
+      let ids = plan.steps.map(\.id).joined(separator: ", ")
+      say("error: --from: no step '\(from)' in \(Self.what(plan)) (steps: \(ids)); nothing was run", .failure)
+      return nil
     }
-    if request.dryRun, status == .succeeded { status = .dryRun }
-    return finish(plan: plan, status: status, exitCode: exitCode, advice: advice)
+    return plan
+  }
+
+  /// A refused preflight: said, journalled when the state directory allows, with its exit code.
+  func refuse(_ plan: Plan, _ problems: [PreflightProblem]) -> RunResult {
+    say("preflight failed; nothing was changed:", .failure)
+    for problem in problems { say("  ✗ \(problem.text)", .failure) }
+    let code = RunStateMachine.preflightExitCode(
+      missingVariable: problems.map(\.isMissingVariable),
+      unanswerableGate: problems.map(\.isUnanswerableGate))
+    // The refused attempt is recorded (history shows it), when the state directory allows.
+    if openJournal() {
+      record(event: runStartedEvent(plan))
+      record(
+        event: .preflightFailed(
+          PreflightFailedEvent(at: Timestamp.iso(Date()), problems: problems.map(\.text))))
+    }
+    let list = problems.map(\.text).joined(separator: "; ")
+    return finish(
+      plan: plan, status: .aborted, exitCode: code,
+      advice: "preflight refused the run (\(list)); fix the problems and run again")
+  }
+
+  /// A run that could not start, as an error carrying its result.
+  struct Refused: Error {
+    var result: RunResult
+  }
+
+  /// Takes the state directory's lock; a refusal (exit 4 when held, 1 when unusable) otherwise.
+  func acquireLock(_ plan: Plan) -> Result<FileLock, Refused> {
+    do {
+      let lock = try FileLock.acquire(
+        at: (request.stateDirectory as NSString).appendingPathComponent("lock"), runID: runID)
+      if let warning = lock.warning { say("warning: \(pasteableLockAdvice(warning))", .warning) }
+      return .success(lock)
+    } catch {
+      say(error.description, .failure)
+      if case .unavailable = error {
+        // Not a lock held by someone else: the state directory itself is the problem.
+        return .failure(
+          Refused(
+            result: finish(
+              plan: plan, status: .aborted, exitCode: 1,
+              advice: "make the state directory \(request.stateDirectory) writable (and give it room)")))
+      }
+      // The holder's progress is in its journal: a command that shows it, complete.
+      nextCommand = pasteable(["history"])
+      say("  its progress: \(nextCommand ?? "")", .failure)
+      return .failure(
+        Refused(
+          result: RunResult(
+            runID: runID, runbook: plan.runbook, environment: plan.environment, level: plan.level,
+            scenario: plan.scenario, dryRun: false, status: .aborted, exitCode: 4, startedAt: startedAt,
+            finishedAt: Date(), target: plan.targetSeconds, steps: [], advice: nil, journalPath: nil)))
+    }
   }
 
   /// Opens the run's journal; the reason when it cannot be.
@@ -325,8 +293,6 @@ public final class Executor: @unchecked Sendable {
 
   /// Opens the run's journal; false (and no journal) when the state directory refuses.
   func openJournal() -> Bool { openJournalError() == nil }
-
-  func isNotify(_ planned: PlannedStep) -> Bool { planned.kind == "notify" }
 
   /// `level 3` or `scenario backend-down`.
   static func what(_ plan: Plan) -> String {
@@ -408,7 +374,7 @@ public final class Executor: @unchecked Sendable {
       finishedAt: Date(), target: plan?.targetSeconds, steps: steps, advice: advice.map(redact),
       journalPath: journal?.path)
     result.nextCommand = nextCommand.map(redact)
-    if request.command == "drill" {
+    if request.kind == .drill {
       // The rollback's own time: from the level's first step to the end of its last one.
       let level = steps.filter { !$0.id.hasPrefix(DrillPlanner.prefix) && $0.startedAt != nil }
       if let first = level.first?.startedAt, let last = level.last, let lastStart = last.startedAt {
@@ -450,7 +416,7 @@ public final class Executor: @unchecked Sendable {
       }
     }
     let start = RunStartedEvent(
-      runID: runID, command: request.command, runbook: plan.runbook,
+      runID: runID, command: request.kind.journalValue, runbook: plan.runbook,
       runbookPath: AdviceCommand.absolute(request.runbookPath), runbookHash: request.runbookHash,
       environment: plan.environment, level: plan.level, scenario: plan.scenario, title: plan.title,
       dryRun: request.dryRun, targetSeconds: plan.targetSeconds, startedAt: Timestamp.iso(startedAt),

@@ -33,39 +33,12 @@ extension Executor {
 
   // MARK: Commands
 
+  /// Runs a command on this run's host, without the runbook's secret variables in its environment.
   func runCommand(_ command: ResolvedCommand, timeout: Double, id: String) async throws -> AttemptResult {
     var environment = request.processEnvironment
     for name in secretEnvironment { environment[name] = nil }
-    for (name, value) in command.env { environment[name] = value }
-    let spec = ProcessSpec(
-      program: command.program, cwd: command.cwd, environment: environment,
-      timeout: .milliseconds(Int(timeout * 1000)))
-    let prefix = "    \(id) │ "
-    let emitLine: @Sendable (ProcessStream, String) -> Void = { [weak self] _, line in
-      guard let self else { return }
-      self.say(prefix + line.trimmingCharacters(in: CharacterSet(charactersIn: "\r\n")), .output)
-    }
-    let outcome: ProcessOutcome
-    do {
-      outcome = try await ProcessRunner().run(spec, onOutput: emitLine)
-    } catch {
-      return .fail(command.display, error.description)
-    }
-    if outcome.cancelled { throw CancellationError() }
-    var result: AttemptResult
-    if outcome.succeeded {
-      result = .ok(command.display)
-    } else if outcome.timedOut {
-      result = .fail(
-        command.display, "timed out after \(Quantity.format(seconds: timeout)); its process group was stopped"
-      )
-    } else if let signal = outcome.signal {
-      result = .fail(command.display, "killed by signal \(signal)")
-    } else {
-      result = .fail(command.display, "exited with status \(outcome.exitCode ?? -1)")
-    }
-    result.output = String(outcome.output.suffix(4000))
-    return result
+    let runner = CommandRunner(host: effects.host, environment: environment, sayOutput: sayer(.output))
+    return try await runner.run(command, timeout: timeout, id: id)
   }
 
   // MARK: Restart
@@ -95,76 +68,96 @@ extension Executor {
       parts.append(done)
     }
     if let health = service.health {
-      let url = resolve(health.url)
-      let expectBody = health.expectBody.map { resolve($0).value }
-      let start = clock.now
-      var last = "no answer yet"
-      var polls = 0
-      let within = min(health.within, stepTimeout ?? health.within)
-      // A restarted service is usually up within a fraction of a second: poll every 10 ms for
-      // the first two seconds (a loopback request costs well under a millisecond), then back
-      // off to the configured interval. Every poll's reason is a tick; a plain line is said
-      // only when the reason changes or a second has passed, so logs stay short.
-      let quickPolling = 2.0
-      var pause = min(0.01, health.interval)
-      var lastSaid: (reason: String, at: Double)?
-      func waiting(_ reason: String) {
-        let now = seconds(clock.now - start)
-        let line =
-          "    \(id): waiting for \(name) to be healthy — \(reason), \(Quantity.format(seconds: now)) of \(Quantity.format(seconds: within))"
-        if let said = lastSaid, said.reason == reason, now - said.at < 1 {
-          say(line, .tick)
-        } else {
-          lastSaid = (reason, now)
-          say(line, .progress)
-        }
-      }
-      while true {
-        polls += 1
-        let request = HTTPRequest(
-          method: "GET", url: url.value, timeout: .milliseconds(Int(min(5, max(1, health.interval)) * 1000)))
-        do {
-          let response = try await HTTPClient().send(request)
-          let statusOK = health.expectStatus.contains(response.status)
-          let bodyOK = expectBody.map { response.bodyText.contains($0) } ?? true
-          if statusOK, bodyOK {
-            let elapsed = seconds(clock.now - start)
-            parts.append("healthy after \(Quantity.format(seconds: elapsed)) (HTTP \(response.status))")
-            var result = AttemptResult.ok("\(name) " + parts.joined(separator: ", "))
-            result.output = output
-            return result
-          }
-          last = "HTTP \(response.status)" + (statusOK ? " without \"\(expectBody ?? "")\" in the body" : "")
-          waiting(last)
-        } catch {
-          if case .cancelled = error { throw CancellationError() }
-          last = error.description
-          waiting(last)
-        }
-        try Task.checkCancellation()
-        // The last poll is at the deadline itself: the service gets all of `within`.
-        let elapsed = seconds(clock.now - start)
-        if elapsed >= within { break }
-        let nap = min(pause, within - elapsed)
-        try await Task.sleep(for: .milliseconds(max(1, Int((nap * 1000).rounded(.up)))))
-        if elapsed + pause >= quickPolling { pause = min(max(pause * 2, 0.1), health.interval) }
-      }
-      var result = AttemptResult.fail(
-        "\(name) " + parts.joined(separator: ", "),
-        "\(name) did not become healthy within \(Quantity.format(seconds: within)) at \(url.display) (\(polls) polls; last: \(last))"
-      )
-      result.output = output
-      return result
+      return try await pollHealth(
+        health, service: name, parts: parts, output: output, id: id, stepTimeout: stepTimeout)
     }
     var result = AttemptResult.ok("\(name) " + parts.joined(separator: ", "))
     result.output = output
     return result
   }
 
+  /// A poll's reason as a tick; a plain line only when the reason changed or a second passed.
+  func sayWaiting(
+    _ line: String, reason: String, elapsed: Double, within: Double,
+    lastSaid: inout (reason: String, at: Double)?
+  ) {
+    let line = line + ", \(Quantity.format(seconds: elapsed)) of \(Quantity.format(seconds: within))"
+    if let said = lastSaid, said.reason == reason, elapsed - said.at < 1 {
+      say(line, .tick)
+    } else {
+      lastSaid = (reason, elapsed)
+      say(line, .progress)
+    }
+  }
+
+  /// Polls a restarted service's health URL until it answers as expected, within its budget.
+  func pollHealth(
+    _ health: HealthCheck, service name: String, parts: [String], output: String, id: String,
+    stepTimeout: Double?
+  ) async throws -> AttemptResult {
+    var parts = parts
+    let url = resolve(health.url)
+    let expectBody = health.expectBody.map { resolve($0).value }
+    let start = clock.now
+    var last = "no answer yet"
+    var polls = 0
+    let within = min(health.within, stepTimeout ?? health.within)
+    // A restarted service is usually up within a fraction of a second: poll every 10 ms for
+    // the first two seconds (a loopback request costs well under a millisecond), then back
+    // off to the configured interval. Every poll's reason is a tick; a plain line is said
+    // only when the reason changes or a second has passed, so logs stay short.
+    let quickPolling = 2.0
+    var pause = min(0.01, health.interval)
+    var lastSaid: (reason: String, at: Double)?
+    func waiting(_ reason: String) {
+      let line = "    \(id): waiting for \(name) to be healthy — \(reason)"
+      sayWaiting(
+        line, reason: reason, elapsed: seconds(clock.now - start), within: within, lastSaid: &lastSaid)
+    }
+    while true {
+      polls += 1
+      let request = HTTPRequest(
+        method: "GET", url: url.value, timeout: .milliseconds(Int(min(5, max(1, health.interval)) * 1000)))
+      do {
+        let response = try await effects.http(request)
+        let statusOK = health.expectStatus.contains(response.status)
+        let bodyOK = expectBody.map { response.bodyText.contains($0) } ?? true
+        if statusOK, bodyOK {
+          let elapsed = seconds(clock.now - start)
+          parts.append("healthy after \(Quantity.format(seconds: elapsed)) (HTTP \(response.status))")
+          var result = AttemptResult.ok("\(name) " + parts.joined(separator: ", "))
+          result.output = output
+          return result
+        }
+        last = "HTTP \(response.status)" + (statusOK ? " without \"\(expectBody ?? "")\" in the body" : "")
+        waiting(last)
+      } catch {
+        if case .cancelled = error { throw CancellationError() }
+        last = error.description
+        waiting(last)
+      }
+      try Task.checkCancellation()
+      // The last poll is at the deadline itself: the service gets all of `within`.
+      let elapsed = seconds(clock.now - start)
+      if elapsed >= within { break }
+      let nap = min(pause, within - elapsed)
+      try await clock.sleep(for: .milliseconds(max(1, Int((nap * 1000).rounded(.up)))))
+      if elapsed + pause >= quickPolling { pause = min(max(pause * 2, 0.1), health.interval) }
+    }
+    var result = AttemptResult.fail(
+      "\(name) " + parts.joined(separator: ", "),
+      "\(name) did not become healthy within \(Quantity.format(seconds: within)) at \(url.display) (\(polls) polls; last: \(last))"
+    )
+    result.output = output
+    return result
+  }
+
   // MARK: HTTP
 
-  func http(_ spec: HTTPStepSpec, phase: DryRunPhase, timeout: Double) async throws -> AttemptResult {
-    let url = resolve(spec.url)
+  /// An http step's headers and body, as sent and as shown (secret headers masked).
+  func httpParts(_ spec: HTTPStepSpec) -> (
+    headers: [HTTPHeader], displayHeaders: [String], body: Data?, displayBody: String?
+  ) {
     var headers = spec.headers.map { HTTPHeader(name: $0.name, value: resolve($0.value).value) }
     var displayHeaders = spec.headers.map {
       "\($0.name): \(SecretName.isSecretHeader($0.name) ? Redaction.mask : resolve($0.value).display)"
@@ -186,6 +179,12 @@ extension Executor {
     case nil:
       break
     }
+    return (headers, displayHeaders, body, displayBody)
+  }
+
+  func http(_ spec: HTTPStepSpec, phase: DryRunPhase, timeout: Double) async throws -> AttemptResult {
+    let url = resolve(spec.url)
+    let (headers, displayHeaders, body, displayBody) = httpParts(spec)
     let expected =
       spec.expectStatus.isEmpty ? "2xx" : spec.expectStatus.map(String.init).joined(separator: "/")
     let summary = "\(spec.method) \(Redaction.urls(in: url.display))"
@@ -200,7 +199,7 @@ extension Executor {
       timeout: .milliseconds(Int(timeout * 1000)))
     let response: HTTPResponse
     do {
-      response = try await HTTPClient().send(request)
+      response = try await effects.http(request)
     } catch {
       if case .cancelled = error { throw CancellationError() }
       let result = AttemptResult.fail(summary, error.description)
@@ -238,78 +237,26 @@ extension Executor {
 
   // MARK: SQL
 
+  /// Runs a statement on the environment's database.
   func sql(_ query: ParameterizedSQL, readOnly: Bool, timeout: Double, id: String) async throws
     -> AttemptResult
   {
-    guard let settings = resolver.environment.postgres,
-      let dsn = request.processEnvironment[settings.dsnEnv], !dsn.isEmpty
-    else {
-      return .fail(
-        query.display, "no database: \(resolver.environment.postgres?.dsnEnv ?? "postgres settings") not set")
-    }
-    do {
-      let result = try await PostgresClient().execute(
-        dsn: dsn, query: query.query, parameters: query.parameters, readOnly: readOnly,
-        timeout: .milliseconds(Int(timeout * 1000)), maxRows: 50)
-      var lines = [result.columns.joined(separator: " | ")]
-      for row in result.rows.prefix(20) { lines.append(row.map { $0 ?? "NULL" }.joined(separator: " | ")) }
-      if result.rows.count > 20 || result.isTruncated { lines.append("… \(result.totalRowCount) rows") }
-      for line in lines where !result.columns.isEmpty { say("    │ \(line)") }
-      var outcome = AttemptResult.ok("\(query.display) → \(result.commandTag)")
-      outcome.output = lines.joined(separator: "\n")
-      return outcome
-    } catch {
-      if case .cancelled = error { throw CancellationError() }
-      return .fail(query.display, error.description)
-    }
+    let dsnEnv = resolver.environment.postgres?.dsnEnv
+    let runner = SQLRunner(
+      postgres: effects.postgres, dsn: dsnEnv.flatMap { request.processEnvironment[$0] }, dsnEnv: dsnEnv,
+      say: { self.say($0) })
+    return try await runner.run(query, readOnly: readOnly, timeout: timeout)
   }
 
   // MARK: Notify
 
+  /// Sends a notification where the runbook says.
   func notify(_ written: ResolvedText, channel: String?) async -> AttemptResult {
     let settings = request.runbook.notify
-    // A drill's messages say so, wherever they go: nobody takes a rehearsal for an incident.
-    var message = written
-    if request.command == "drill" {
-      message.value = "[DRILL] " + message.value
-      message.display = "[DRILL] " + message.display
-    }
-    var delivered: [String] = []
-    var problems: [String] = []
-    if settings.stdout {
-      say("    📣 \(message.display)")
-      delivered.append("stdout")
-    }
-    if let webhookEnv = settings.slackWebhookEnv {
-      if let webhook = request.processEnvironment[webhookEnv], !webhook.isEmpty {
-        var members: [(String, JSONValue)] = [("text", .string(message.value))]
-        if let channel { members.append(("channel", .string(channel))) }
-        let request = HTTPRequest(
-          method: "POST", url: webhook,
-          headers: [HTTPHeader(name: "Content-Type", value: "application/json")],
-          body: Data(JSONValue.object(members).rendered().utf8), timeout: .seconds(10))
-        do {
-          let response = try await HTTPClient().send(request)
-          if response.isSuccess {
-            delivered.append("slack\(channel.map { " \($0)" } ?? "")")
-          } else {
-            problems.append("slack answered HTTP \(response.status)")
-          }
-        } catch {
-          problems.append("slack: \(error.description)")
-        }
-      } else {
-        problems.append("\(webhookEnv) is not set; Slack skipped")
-      }
-    }
-    for problem in problems {
-      say("    warning: notification: \(problem) (a failed notification never stops a rollback)", .warning)
-    }
-    let detail =
-      "sent to \(delivered.isEmpty ? "nowhere" : delivered.joined(separator: ", ")): \(message.display)"
-    if delivered.isEmpty || problems.contains(where: { !$0.hasSuffix("Slack skipped") }) {
-      return .fail(detail, problems.joined(separator: "; "))
-    }
-    return .ok(detail)
+    let runner = NotifyRunner(
+      http: effects.http, settings: settings,
+      webhook: settings.slackWebhookEnv.flatMap { request.processEnvironment[$0] },
+      isDrill: request.kind == .drill, say: { self.say($0, $1) })
+    return await runner.run(written, channel: channel)
   }
 }

@@ -106,31 +106,8 @@ public struct FlagEditor: Sendable {
       do { editLock = try AtomicFileEditLock.acquire(for: files) } catch { throw .file(error) }
     }
     defer { editLock?.release() }
-    var documents: [(path: String, bytes: [UInt8]?)] = []
-    for path in files {
-      do {
-        documents.append((path, try AtomicFile.read(path)))
-      } catch {
-        if case .notFound = error, flag.create {
-          documents.append((path, nil))
-        } else if case .notFound = error {
-          throw .missing(path)
-        } else {
-          throw .file(error)
-        }
-      }
-    }
-    var current: [String: String?] = [:]
-    if change == .stepDown {
-      let key = flag.percentKey ?? flag.key
-      for (path, bytes) in documents {
-        guard let bytes else { continue }
-        do { current[path] = try DotEnvDocument(bytes: bytes).value(of: key) } catch {
-          throw .dotenv(path, error)
-        }
-      }
-    }
-    let (key, value) = try target(for: change, current: current)
+    let documents = try readDocuments()
+    let (key, value) = try target(for: change, current: try currentValues(documents, change: change))
     var edits: [(path: String, old: [UInt8]?, edit: DotEnvEdit)] = []
     for (path, bytes) in documents {
       do {
@@ -145,6 +122,64 @@ public struct FlagEditor: Sendable {
         do { try AtomicFile.checkWritable(path) } catch { throw .file(error) }
       }
     }
+    let (changes, diffs) = try write(
+      edits, key: key, value: value, backupDirectory: backupDirectory, dryRun: dryRun,
+      reuseBackups: reuseBackups)
+    let changed = changes.filter(\.changed)
+    let befores = Set(changes.map { $0.before ?? "(unset)" }).sorted().joined(separator: "/")
+    let summary: String
+    if changed.isEmpty {
+      summary =
+        "\(key) already \(value) in \(changes.count) file\(changes.count == 1 ? "" : "s"); nothing written"
+    } else {
+      let verb = dryRun ? "would change" : "changed"
+      summary =
+        "\(key) \(befores) -> \(value) (\(verb) \(changed.count) of \(changes.count) file\(changes.count == 1 ? "" : "s"))"
+    }
+    return Result(changes: changes, diffs: diffs, summary: summary)
+  }
+
+  /// Every file's bytes; nil for a missing file the flag may create.
+  func readDocuments() throws(EditError) -> [(path: String, bytes: [UInt8]?)] {
+    var documents: [(path: String, bytes: [UInt8]?)] = []
+    for path in files {
+      do {
+        documents.append((path, try AtomicFile.read(path)))
+      } catch {
+        if case .notFound = error, flag.create {
+          documents.append((path, nil))
+        } else if case .notFound = error {
+          throw .missing(path)
+        } else {
+          throw .file(error)
+        }
+      }
+    }
+    return documents
+  }
+
+  /// The current rollout values, which a step down needs.
+  func currentValues(_ documents: [(path: String, bytes: [UInt8]?)], change: FlagChange) throws(EditError)
+    -> [String: String?]
+  {
+    var current: [String: String?] = [:]
+    guard change == .stepDown else { return current }
+    let key = flag.percentKey ?? flag.key
+    for (path, bytes) in documents {
+      guard let bytes else { continue }
+      do { current[path] = try DotEnvDocument(bytes: bytes).value(of: key) } catch {
+        throw .dotenv(path, error)
+      }
+    }
+    return current
+  }
+
+  /// Writes each edit (with its backup), or describes it in a dry run; a failure puts back what
+  /// this call already wrote.
+  func write(
+    _ edits: [(path: String, old: [UInt8]?, edit: DotEnvEdit)], key: String, value: String,
+    backupDirectory: String, dryRun: Bool, reuseBackups: Bool
+  ) throws(EditError) -> (changes: [FlagFileChange], diffs: [String]) {
     var changes: [FlagFileChange] = []
     var diffs: [String] = []
     // What this call wrote, so that a failure on a later file puts the earlier ones back: a
@@ -168,38 +203,36 @@ public struct FlagEditor: Sendable {
           written.append((path, old, edit.bytes))
         } catch {
           guard !written.isEmpty else { throw .file(error) }
-          var restored: [String] = []
-          var unrestored: [String] = []
-          for file in written.reversed() {
-            do {
-              if let previous = file.old {
-                try AtomicFile.replace(file.path, with: previous, expecting: file.new)
-              } else if (try? AtomicFile.read(file.path)) == file.new, unlink(file.path) != 0 {
-                throw FileError.last(path: file.path, operation: "remove")
-              }
-              restored.append(file.path)
-            } catch {
-              unrestored.append(file.path)
-            }
-          }
-          throw .partial(error, restored: restored.reversed(), unrestored: unrestored.reversed())
+          throw Self.putBack(written, after: error)
         }
       }
       changes.append(change)
     }
-    let changed = changes.filter(\.changed)
-    let befores = Set(changes.map { $0.before ?? "(unset)" }).sorted().joined(separator: "/")
-    let summary: String
-    if changed.isEmpty {
-      summary =
-        "\(key) already \(value) in \(changes.count) file\(changes.count == 1 ? "" : "s"); nothing written"
-    } else {
-      let verb = dryRun ? "would change" : "changed"
-      summary =
-        "\(key) \(befores) -> \(value) (\(verb) \(changed.count) of \(changes.count) file\(changes.count == 1 ? "" : "s"))"
-    }
-    return Result(changes: changes, diffs: diffs, summary: summary)
+    return (changes, diffs)
   }
+
+  /// Puts back the files written before `error`, newest first: a flag is never left on in one
+  /// file and off in another.
+  static func putBack(_ written: [(path: String, old: [UInt8]?, new: [UInt8])], after error: FileError)
+    -> EditError
+  {
+    var restored: [String] = []
+    var unrestored: [String] = []
+    for file in written.reversed() {
+      do {
+        if let previous = file.old {
+          try AtomicFile.replace(file.path, with: previous, expecting: file.new)
+        } else if (try? AtomicFile.read(file.path)) == file.new, unlink(file.path) != 0 {
+          throw FileError.last(path: file.path, operation: "remove")
+        }
+        restored.append(file.path)
+      } catch {
+        unrestored.append(file.path)
+      }
+    }
+    return .partial(error, restored: restored.reversed(), unrestored: unrestored.reversed())
+  }
+
 }
 
 extension Executor {
@@ -213,10 +246,9 @@ extension Executor {
     let backups = ((request.stateDirectory as NSString).appendingPathComponent("backups") as NSString)
       .appendingPathComponent(runID)
     // A run killed while writing a backup leaves a temporary file in its backup directory; a
-    // resumed run removes it, and reuses the backups already written (one per file per run).
-    if !dryRun { _ = try? AtomicFile.cleanStrayTempFiles(in: backups) }
+    // resumed run removes it (the host does), and reuses the backups already written.
     do {
-      let result = try editor.apply(change, backupDirectory: backups, dryRun: dryRun, reuseBackups: true)
+      let result = try effects.host.applyFlag(editor, change, backupDirectory: backups, dryRun: dryRun)
       for diff in result.diffs {
         for line in diff.split(separator: "\n", omittingEmptySubsequences: false) { say("    \(line)") }
       }

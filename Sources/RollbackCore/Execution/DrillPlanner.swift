@@ -2,12 +2,12 @@ import Foundation
 import RollbackCore
 
 /// The rehearsal around a level: put its flags forward, restart and verify, run the level, verify again.
-enum DrillPlanner {
+public enum DrillPlanner {
   /// Ids of the steps the drill adds start with this.
-  static let prefix = "drill."
+  public static let prefix = "drill."
 
   /// The level's plan wrapped in the drill's own steps.
-  static func wrap(_ plan: Plan, resolver: Resolver) -> Plan {
+  public static func wrap(_ plan: Plan, resolver: Resolver) -> Plan {
     let runbook = resolver.runbook
     let origin = SourceLocation(file: runbook.file, line: 1, column: 1)
     var bag = DiagnosticBag()
@@ -18,7 +18,6 @@ enum DrillPlanner {
         step: step)
     }
     var before: [PlannedStep] = []
-    var after: [PlannedStep] = []
     var flagNames: [String] = []
     var percentFlags = Set<String>()
     for step in plan.steps {
@@ -55,6 +54,18 @@ enum DrillPlanner {
             id: "\(prefix)restart-\(service)", name: "Drill: restart \(service) with the flag on",
             kind: .restart(service: Located(service, at: origin), rebuild: rebuild), location: origin)))
     }
+    let after = verifyAgain(plan, services: services.map(\.0), resolver: resolver, planned: planned)
+    var wrapped = plan
+    wrapped.steps = before + plan.steps + after
+    return wrapped
+  }
+
+  /// After the level: its read-only checks again, then each service's health.
+  static func verifyAgain(
+    _ plan: Plan, services: [String], resolver: Resolver, planned: (Step) -> PlannedStep
+  ) -> [PlannedStep] {
+    let origin = SourceLocation(file: resolver.runbook.file, line: 1, column: 1)
+    var after: [PlannedStep] = []
     // Verify again after the level: its read-only checks, then each service's health.
     for step in plan.steps {
       switch step.step.kind {
@@ -68,7 +79,7 @@ enum DrillPlanner {
         continue
       }
     }
-    for (service, _) in services {
+    for service in services {
       guard let health = resolver.service(named: service)?.health else { continue }
       let spec = HTTPStepSpec(
         method: "GET", url: health.url, expectStatus: health.expectStatus, expectBody: health.expectBody)
@@ -79,8 +90,6 @@ enum DrillPlanner {
             kind: .http(spec),
             retries: 3, retryDelay: 1, location: origin)))
     }
-    var wrapped = plan
-    wrapped.steps = before + plan.steps + after
-    return wrapped
+    return after
   }
 }
