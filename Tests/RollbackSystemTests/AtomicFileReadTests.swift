@@ -42,7 +42,7 @@ struct AtomicFileReadTests {
     let expected = Self.bytes(count)
     let path = try Self.store(expected, in: scratch)
     #expect(try AtomicFile.read(path) == expected)
-    #expect(try Self.withDescriptor(path) { try AtomicFilePOSIX.readAll($0) } == expected)
+    #expect(try Self.withDescriptor(path) { try Syscall.readAll($0) } == expected)
   }
 
   @Test("a descriptor whose size fstat does not know (a pipe) is read to its end")
@@ -65,7 +65,7 @@ struct AtomicFileReadTests {
       close(writing)
     }
     writer.start()
-    #expect(try AtomicFilePOSIX.readAll(reading) == expected)
+    #expect(try Syscall.readAll(reading) == expected)
   }
 
   @Test("the comparison with the expected bytes: equal, or any difference in content or length")
@@ -74,7 +74,7 @@ struct AtomicFileReadTests {
     let content = Self.bytes(300_001)
     let path = try Self.store(content, in: scratch)
     func equals(_ expected: [UInt8]) throws -> Bool {
-      try Self.withDescriptor(path) { try AtomicFilePOSIX.contentEquals($0, expected) }
+      try Self.withDescriptor(path) { try Syscall.contentEquals($0, expected) }
     }
     #expect(try equals(content))
     var flipped = content
@@ -88,8 +88,8 @@ struct AtomicFileReadTests {
     #expect(try !equals(Array(content.prefix(131_072))))
     #expect(try !equals([]))
     let empty = try Self.store([], in: scratch, as: "empty")
-    #expect(try Self.withDescriptor(empty) { try AtomicFilePOSIX.contentEquals($0, []) })
-    #expect(try !Self.withDescriptor(empty) { try AtomicFilePOSIX.contentEquals($0, [0x41]) })
+    #expect(try Self.withDescriptor(empty) { try Syscall.contentEquals($0, []) })
+    #expect(try !Self.withDescriptor(empty) { try Syscall.contentEquals($0, [0x41]) })
   }
 
   @Test("a replace that expects bytes refuses a file that only grew, and returns those bytes")

@@ -62,8 +62,8 @@ struct FileLockTests {
       caught = error
     }
     #expect(caught == .heldBy(first.holder, lockFile: path))
-    let host = AtomicFilePOSIX.hostName()
-    let user = AtomicFilePOSIX.userName()
+    let host = Syscall.hostName()
+    let user = Syscall.userName()
     #expect(
       caught?.description
         == "another execution holds the lock: pid \(getpid()) on host \(host) by user \(user), "
@@ -106,7 +106,7 @@ struct FileLockTests {
   func otherProcess() throws {
     let scratch = try ScratchDirectory()
     let path = scratch.file("lock")
-    let host = AtomicFilePOSIX.hostName()
+    let host = Syscall.hostName()
     let json =
       #"{"host":"\#(host)","pid":%d,"run_id":"20260202T101500Z-3f2a","started_at":"2026-02-02T10:15:00Z","user":"ops"}"#
     let child = try LockingChild(lockFile: path, holderJSON: json)

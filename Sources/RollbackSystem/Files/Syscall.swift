@@ -5,7 +5,7 @@
 #endif
 
 /// Thin, typed wrappers over the POSIX calls the atomic file and the lock need.
-enum AtomicFilePOSIX {
+enum Syscall {
   /// `open(2)` with `O_CLOEXEC`, retried on `EINTR`; the descriptor or `errno`.
   static func open(_ path: String, _ flags: Int32, mode: mode_t = 0) throws(AtomicFileErrno) -> Int32 {
     while true {

@@ -420,7 +420,7 @@ public final class Executor {
       runbookPath: AdviceCommand.absolute(request.runbookPath), runbookHash: request.runbookHash,
       environment: plan.environment, level: plan.level, scenario: plan.scenario, title: plan.title,
       dryRun: request.dryRun, targetSeconds: plan.targetSeconds, startedAt: Timestamp.iso(startedAt),
-      at: Timestamp.iso(Date()), pid: Int(getpid()), host: AtomicFilePOSIX.hostName(),
+      at: Timestamp.iso(Date()), pid: Int(getpid()), host: Syscall.hostName(),
       user: ProcessInfo.processInfo.environment["USER"] ?? String(getuid()), vars: safeOverrides,
       secretVars: secretOverrides,
       steps: plan.steps.map { RunStartedEvent.PlannedStep(id: $0.id, kind: $0.kind, mutates: $0.mutates) })

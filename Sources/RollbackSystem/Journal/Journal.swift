@@ -37,7 +37,7 @@ public final class JournalWriter: @unchecked Sendable {
     // Never through a symlink, never anything but a regular file (a FIFO would block).
     let fd: Int32
     do {
-      fd = try AtomicFilePOSIX.openRegular(path, O_WRONLY | O_CREAT | O_APPEND, mode: 0o600, noFollow: true)
+      fd = try Syscall.openRegular(path, O_WRONLY | O_CREAT | O_APPEND, mode: 0o600, noFollow: true)
         .descriptor
     } catch {
       throw .io(path: path, operation: "open (a regular file, not a symlink)", errno: error.code)
@@ -129,9 +129,9 @@ public enum JournalReader {
   ) throws(JournalError) -> Result {
     let bytes: [UInt8]
     do {
-      let descriptor = try AtomicFilePOSIX.openRegular(path, O_RDONLY, noFollow: true).descriptor
+      let descriptor = try Syscall.openRegular(path, O_RDONLY, noFollow: true).descriptor
       defer { close(descriptor) }
-      bytes = try AtomicFilePOSIX.readAll(descriptor)
+      bytes = try Syscall.readAll(descriptor)
     } catch {
       throw .notFound("no journal at \(path)")
     }

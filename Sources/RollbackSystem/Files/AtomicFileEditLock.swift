@@ -33,10 +33,10 @@ public final class AtomicFileEditLock: @unchecked Sendable {
     for path in paths {
       let directory: String
       if let real = try? AtomicFile.resolve(path) {
-        directory = AtomicFilePOSIX.directoryName(real)
+        directory = Syscall.directoryName(real)
       } else {
         do {
-          directory = try AtomicFile.resolve(AtomicFilePOSIX.directoryName(path))
+          directory = try AtomicFile.resolve(Syscall.directoryName(path))
         } catch .notFound {
           continue  // Nothing to edit there: reading the file says so.
         } catch {
@@ -47,8 +47,8 @@ public final class AtomicFileEditLock: @unchecked Sendable {
       let descriptor: Int32
       let info: stat
       do {
-        descriptor = try AtomicFilePOSIX.open(directory, O_RDONLY | O_DIRECTORY)
-        info = try AtomicFilePOSIX.status(descriptor)
+        descriptor = try Syscall.open(directory, O_RDONLY | O_DIRECTORY)
+        info = try Syscall.status(descriptor)
       } catch {
         closeAll()
         throw FileError.from(errno: error.code, path: directory, operation: "lock for editing")

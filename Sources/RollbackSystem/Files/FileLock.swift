@@ -114,10 +114,10 @@ public final class FileLock: @unchecked Sendable {
       }
       throw .unavailable(.from(errno: code, path: path, operation: "lock"))
     }
-    let leftover = (try? AtomicFilePOSIX.readFromStart(descriptor, limit: 64 * 1024)) ?? []
+    let leftover = (try? Syscall.readFromStart(descriptor, limit: 64 * 1024)) ?? []
     let previous = leftover.isEmpty ? nil : decodeHolder(leftover)
     let holder = LockHolder(
-      pid: getpid(), host: AtomicFilePOSIX.hostName(), user: AtomicFilePOSIX.userName(), runID: runID,
+      pid: getpid(), host: Syscall.hostName(), user: Syscall.userName(), runID: runID,
       startedAt: timestamp(startedAt))
     do {
       try record(holder, in: descriptor)
@@ -135,12 +135,12 @@ public final class FileLock: @unchecked Sendable {
   /// file (a holder empties it on release) and, on this host, its process still exists.
   /// Reads only: never takes the lock, so it cannot get in an execution's way.
   public static func liveHolder(at path: String) -> LockHolder? {
-    guard let descriptor = try? AtomicFilePOSIX.open(path, O_RDONLY | O_NOFOLLOW) else { return nil }
+    guard let descriptor = try? Syscall.open(path, O_RDONLY | O_NOFOLLOW) else { return nil }
     defer { close(descriptor) }
-    guard let bytes = try? AtomicFilePOSIX.readFromStart(descriptor, limit: 64 * 1024), !bytes.isEmpty,
+    guard let bytes = try? Syscall.readFromStart(descriptor, limit: 64 * 1024), !bytes.isEmpty,
       let holder = decodeHolder(bytes)
     else { return nil }
-    if holder.host == AtomicFilePOSIX.hostName(), kill(holder.pid, 0) != 0, errno == ESRCH { return nil }
+    if holder.host == Syscall.hostName(), kill(holder.pid, 0) != 0, errno == ESRCH { return nil }
     return holder
   }
 
@@ -165,15 +165,15 @@ public final class FileLock: @unchecked Sendable {
   // MARK: - Helpers
 
   private static func open(_ path: String) throws(LockError) -> Int32 {
-    let directory = AtomicFilePOSIX.directoryName(path)
+    let directory = Syscall.directoryName(path)
     do {
-      try AtomicFilePOSIX.makeDirectories(directory, mode: 0o700)
+      try Syscall.makeDirectories(directory, mode: 0o700)
     } catch {
       throw .unavailable(.from(errno: error.code, path: directory, operation: "create the state directory"))
     }
     do {
       // Never through a symlink; a FIFO or device in its place is refused, not waited on.
-      return try AtomicFilePOSIX.openRegular(path, O_RDWR | O_CREAT, mode: 0o644, noFollow: true).descriptor
+      return try Syscall.openRegular(path, O_RDWR | O_CREAT, mode: 0o644, noFollow: true).descriptor
     } catch {
       throw .unavailable(.from(errno: error.code, path: path, operation: "open the lock file"))
     }
@@ -184,7 +184,7 @@ public final class FileLock: @unchecked Sendable {
   private static func currentHolder(_ descriptor: Int32) -> LockHolder? {
     for attempt in 0..<5 {
       if attempt > 0 { usleep(20_000) }
-      guard let bytes = try? AtomicFilePOSIX.readFromStart(descriptor, limit: 64 * 1024), !bytes.isEmpty
+      guard let bytes = try? Syscall.readFromStart(descriptor, limit: 64 * 1024), !bytes.isEmpty
       else {
         continue
       }
@@ -203,8 +203,8 @@ public final class FileLock: @unchecked Sendable {
     guard let json = try? encoder.encode(holder) else { throw AtomicFileErrno(EINVAL) }
     guard ftruncate(descriptor, 0) == 0 else { throw AtomicFileErrno(errno) }
     guard lseek(descriptor, 0, SEEK_SET) == 0 else { throw AtomicFileErrno(errno) }
-    try AtomicFilePOSIX.writeAll(descriptor, Array(json) + [0x0A])
-    try AtomicFilePOSIX.sync(descriptor)
+    try Syscall.writeAll(descriptor, Array(json) + [0x0A])
+    try Syscall.sync(descriptor)
   }
 
   /// What to tell the operator about a holder that ended without releasing the lock.
@@ -214,7 +214,7 @@ public final class FileLock: @unchecked Sendable {
         "the lock file held unreadable holder information from an earlier execution; taking the lock over"
     }
     let who = "pid \(previous.pid), run \(previous.runID), started \(previous.startedAt)"
-    if previous.host == host, !AtomicFilePOSIX.processExists(previous.pid) {
+    if previous.host == host, !Syscall.processExists(previous.pid) {
       return "the previous holder of the lock (\(who)) died without releasing it; its run may be incomplete: "
         + "check it with `rollback history` or `rollback resume \(previous.runID)`"
     }

@@ -48,7 +48,7 @@ public enum AtomicFile {
   public static func resolve(_ path: String) throws(FileError) -> String {
     try checkSymlinks(path)
     do {
-      return try AtomicFilePOSIX.realPath(path)
+      return try Syscall.realPath(path)
     } catch {
       throw FileError.from(errno: error.code, path: path, operation: "resolve")
     }
@@ -73,18 +73,18 @@ public enum AtomicFile {
       let name = pending.removeFirst()
       if name == "." { continue }
       if name == ".." {
-        current = AtomicFilePOSIX.directoryName(current)
+        current = Syscall.directoryName(current)
         continue
       }
-      let next = AtomicFilePOSIX.join(current, name)
-      guard let info = AtomicFilePOSIX.linkStatus(next) else { return }
+      let next = Syscall.join(current, name)
+      guard let info = Syscall.linkStatus(next) else { return }
       guard info.st_mode & S_IFMT == S_IFLNK else {
         current = next
         continue
       }
       hops += 1
       if hops > 40 { throw FileError.from(errno: ELOOP, path: path, operation: "resolve") }
-      guard let target = AtomicFilePOSIX.fileStatus(next) else { return }
+      guard let target = Syscall.fileStatus(next) else { return }
       if info.st_uid != 0, info.st_uid != me, info.st_uid != target.st_uid {
         throw .refused(
           path: path,
@@ -92,7 +92,7 @@ public enum AtomicFile {
             "the symlink \(next) belongs to uid \(info.st_uid), neither root nor the owner of its "
             + "target (uid \(target.st_uid)); only such links are followed")
       }
-      guard let destination = AtomicFilePOSIX.readLink(next) else { return }
+      guard let destination = Syscall.readLink(next) else { return }
       if destination.hasPrefix("/") { current = "/" }
       pending =
         destination.split(separator: "/", omittingEmptySubsequences: true).map(String.init) + pending
@@ -105,7 +105,7 @@ public enum AtomicFile {
     let descriptor = try openRegularFile(path)
     defer { close(descriptor.descriptor) }
     do {
-      return try AtomicFilePOSIX.readAll(descriptor.descriptor)
+      return try Syscall.readAll(descriptor.descriptor)
     } catch {
       throw FileError.from(errno: error.code, path: path, operation: "read")
     }
@@ -136,10 +136,10 @@ public enum AtomicFile {
     do {
       if let expected {
         // Compared while reading; on success the file held exactly `expected`.
-        unchanged = try AtomicFilePOSIX.contentEquals(original.descriptor, expected)
+        unchanged = try Syscall.contentEquals(original.descriptor, expected)
         previous = expected
       } else {
-        previous = try AtomicFilePOSIX.readAll(original.descriptor)
+        previous = try Syscall.readAll(original.descriptor)
         unchanged = true
       }
     } catch {
@@ -158,8 +158,8 @@ public enum AtomicFile {
   /// Durably creates a new file at `path` holding `bytes` with `mode`; fails with `EEXIST` when
   /// a file is already there (it is never overwritten). The directory must exist.
   public static func create(_ path: String, with bytes: [UInt8], mode: mode_t = 0o644) throws(FileError) {
-    let directory = try resolve(AtomicFilePOSIX.directoryName(path))
-    let realPath = AtomicFilePOSIX.join(directory, AtomicFilePOSIX.baseName(path))
+    let directory = try resolve(Syscall.directoryName(path))
+    let realPath = Syscall.join(directory, Syscall.baseName(path))
     try writeDurably(
       bytes, to: realPath, shownAs: path, mode: mode, owner: nil, attributes: [], placement: .create)
   }
@@ -193,7 +193,7 @@ public enum AtomicFile {
     throws(FileError) -> String
   {
     do {
-      try AtomicFilePOSIX.makeDirectories(directory, mode: 0o700)
+      try Syscall.makeDirectories(directory, mode: 0o700)
     } catch {
       throw FileError.from(errno: error.code, path: directory, operation: "create the backup directory")
     }
@@ -203,7 +203,7 @@ public enum AtomicFile {
     let stem = backupStem(for: path, at: time)
     for attempt in 0..<1000 {
       let name = attempt == 0 ? "\(stem).bak" : "\(stem).\(attempt).bak"
-      let target = AtomicFilePOSIX.join(directory, name)
+      let target = Syscall.join(directory, name)
       do throws(FileError) {
         try writeDurably(
           contents, to: target, shownAs: target, mode: 0o600, owner: nil, attributes: [], placement: .create)
@@ -225,15 +225,15 @@ public enum AtomicFile {
   /// - Returns: the paths removed.
   @discardableResult
   public static func cleanStrayTempFiles(in directory: String) throws(FileError) -> [String] {
-    guard let listed = AtomicFilePOSIX.names(in: directory) else {
+    guard let listed = Syscall.names(in: directory) else {
       throw FileError.last(path: directory, operation: "list")
     }
     let names = listed.filter { $0.hasPrefix(".") && $0.contains(temporaryMarker) }
     var removed: [String] = []
     let now = Date().timeIntervalSince1970
     for name in names {
-      let path = AtomicFilePOSIX.join(directory, name)
-      guard let info = AtomicFilePOSIX.linkStatus(path), AtomicFilePOSIX.isRegular(info.st_mode),
+      let path = Syscall.join(directory, name)
+      guard let info = Syscall.linkStatus(path), Syscall.isRegular(info.st_mode),
         info.st_uid == geteuid(), isProvenTemporary(path, info)
       else {
         continue
@@ -243,7 +243,7 @@ public enum AtomicFile {
       #else
         let age = now - TimeInterval(info.st_mtimespec.tv_sec)
       #endif
-      if let pid = temporaryFileOwner(name), AtomicFilePOSIX.processExists(pid), age < 3600 { continue }
+      if let pid = temporaryFileOwner(name), Syscall.processExists(pid), age < 3600 { continue }
       if unlink(path) == 0 {
         removed.append(path)
       } else if errno != ENOENT {
@@ -267,7 +267,7 @@ public enum AtomicFile {
     if faccessat(AT_FDCWD, realPath, W_OK, AT_EACCESS) != 0 {
       throw FileError.last(path: path, operation: "write")
     }
-    let directory = AtomicFilePOSIX.directoryName(realPath)
+    let directory = Syscall.directoryName(realPath)
     if faccessat(AT_FDCWD, directory, W_OK, AT_EACCESS) != 0 {
       throw FileError.last(path: path, operation: "create a temporary file beside")
     }
@@ -276,11 +276,11 @@ public enum AtomicFile {
   /// True when the file at `path` carries the proof this type gives its temporary files.
   static func isProvenTemporary(_ path: String, _ info: stat) -> Bool {
     guard
-      let opened = try? AtomicFilePOSIX.openRegular(path, O_RDONLY, noFollow: true)
+      let opened = try? Syscall.openRegular(path, O_RDONLY, noFollow: true)
     else { return false }
     defer { close(opened.descriptor) }
     guard opened.status.st_ino == info.st_ino, opened.status.st_dev == info.st_dev,
-      let proof = try? AtomicFilePOSIX.attribute(opened.descriptor, temporaryProofAttribute)
+      let proof = try? Syscall.attribute(opened.descriptor, temporaryProofAttribute)
     else { return false }
     return proof == Array(String(info.st_ino).utf8)
   }
@@ -311,11 +311,11 @@ public enum AtomicFile {
   {
     var result: [(name: String, value: [UInt8])] = []
     let names = try step(shown, "list the extended attributes of") { () throws(AtomicFileErrno) in
-      try AtomicFilePOSIX.attributeNames(descriptor)
+      try Syscall.attributeNames(descriptor)
     }
     for name in names where name != temporaryProofAttribute {
       let value = try step(shown, "read the extended attribute \(name) of") { () throws(AtomicFileErrno) in
-        try AtomicFilePOSIX.attribute(descriptor, name)
+        try Syscall.attribute(descriptor, name)
       }
       result.append((name, value))
     }
@@ -329,13 +329,13 @@ public enum AtomicFile {
   ) throws(FileError) {
     let wanted = Set(attributes.map(\.name))
     // A default ACL of the directory gives the new file an ACL the original may not have.
-    for name in (try? AtomicFilePOSIX.attributeNames(descriptor)) ?? []
+    for name in (try? Syscall.attributeNames(descriptor)) ?? []
     where !wanted.contains(name) && name != temporaryProofAttribute {
       XAttr.remove(descriptor, name)
     }
     for (name, value) in attributes {
       do {
-        try AtomicFilePOSIX.setAttribute(descriptor, name, value)
+        try Syscall.setAttribute(descriptor, name, value)
       } catch {
         throw .refused(
           path: shown,
@@ -350,7 +350,7 @@ public enum AtomicFile {
   private static func checkUnchanged(_ original: Original, at target: String, shownAs shown: String)
     throws(FileError)
   {
-    guard let now = AtomicFilePOSIX.linkStatus(target), now.st_ino == original.status.st_ino,
+    guard let now = Syscall.linkStatus(target), now.st_ino == original.status.st_ino,
       now.st_dev == original.status.st_dev
     else { throw .changedMeanwhile(path: shown) }
     guard stillHolds(original) else { throw .changedMeanwhile(path: shown) }
@@ -359,7 +359,7 @@ public enum AtomicFile {
   /// True when the original's inode still holds its content (read from the start).
   private static func stillHolds(_ original: Original) -> Bool {
     guard lseek(original.descriptor, 0, SEEK_SET) == 0 else { return false }
-    return (try? AtomicFilePOSIX.contentEquals(original.descriptor, original.content)) ?? false
+    return (try? Syscall.contentEquals(original.descriptor, original.content)) ?? false
   }
 
   /// Writes `bytes` to a temporary file beside `target`, gives it `mode`, `owner` and
@@ -377,7 +377,7 @@ public enum AtomicFile {
   ) throws(FileError) {
     let original: Original?
     if case .replace(let replaced) = placement { original = replaced } else { original = nil }
-    let directory = AtomicFilePOSIX.directoryName(target)
+    let directory = Syscall.directoryName(target)
     var temporary: String?
     let descriptor: Int32
     if let anonymous = openAnonymousFile(in: directory) {
@@ -389,11 +389,11 @@ public enum AtomicFile {
     // Open until after the move: the proof comes off the final name only then.
     defer { close(descriptor) }
     do throws(FileError) {
-      try step(shown, "write") { () throws(AtomicFileErrno) in try AtomicFilePOSIX.writeAll(descriptor, bytes)
+      try step(shown, "write") { () throws(AtomicFileErrno) in try Syscall.writeAll(descriptor, bytes)
       }
       if let owner {
         let current = try step(shown, "inspect the temporary file for") { () throws(AtomicFileErrno) in
-          try AtomicFilePOSIX.status(descriptor)
+          try Syscall.status(descriptor)
         }
         if current.st_uid != owner.0 || current.st_gid != owner.1 {
           try step(shown, "keep the owner of") { () throws(AtomicFileErrno) in
@@ -406,7 +406,7 @@ public enum AtomicFile {
       }
       // After the mode: setting an ACL sets the group bits to its mask, as on the original.
       try copyAttributes(attributes, to: descriptor, shownAs: shown)
-      try step(shown, "sync") { () throws(AtomicFileErrno) in try AtomicFilePOSIX.sync(descriptor) }
+      try step(shown, "sync") { () throws(AtomicFileErrno) in try Syscall.sync(descriptor) }
       if temporary == nil {
         if case .create = placement {
           // Straight to its name: link fails when the name exists.
@@ -436,13 +436,13 @@ public enum AtomicFile {
       throw error
     }
     try step(shown, "sync the directory of") { () throws(AtomicFileErrno) in
-      try AtomicFilePOSIX.syncDirectory(directory)
+      try Syscall.syncDirectory(directory)
     }
     if let original, !stillHolds(original) {
       // Someone wrote into the old inode between the last check and the rename: their bytes
       // go back in place of ours, and the edit is reported as not done.
       guard lseek(original.descriptor, 0, SEEK_SET) == 0,
-        let theirs = try? AtomicFilePOSIX.readAll(original.descriptor)
+        let theirs = try? Syscall.readAll(original.descriptor)
       else { throw .changedMeanwhile(path: shown) }
       try? writeDurably(
         theirs, to: target, shownAs: shown, mode: mode, owner: owner, attributes: attributes,
@@ -458,10 +458,10 @@ public enum AtomicFile {
   /// the file system (or a missing `/proc`, needed to name it later) does not allow one.
   static func openAnonymousFile(in directory: String) -> Int32? {
     guard access("/proc/self/fd", X_OK) == 0,
-      let descriptor = try? AtomicFilePOSIX.open(directory, temporaryFileFlag | O_WRONLY, mode: 0o600)
+      let descriptor = try? Syscall.open(directory, temporaryFileFlag | O_WRONLY, mode: 0o600)
     else { return nil }
-    if let info = try? AtomicFilePOSIX.status(descriptor) {
-      try? AtomicFilePOSIX.setAttribute(descriptor, temporaryProofAttribute, Array(String(info.st_ino).utf8))
+    if let info = try? Syscall.status(descriptor) {
+      try? Syscall.setAttribute(descriptor, temporaryProofAttribute, Array(String(info.st_ino).utf8))
     }
     return descriptor
   }
@@ -493,11 +493,11 @@ public enum AtomicFile {
 
   /// A fresh `.NAME.rollback-tmp-PID-RANDOM` path beside `target`.
   private static func temporaryName(beside target: String) -> String {
-    let directory = AtomicFilePOSIX.directoryName(target)
-    var base = AtomicFilePOSIX.baseName(target)
+    let directory = Syscall.directoryName(target)
+    var base = Syscall.baseName(target)
     if base.utf8.count > 200 { base = String(decoding: base.utf8.prefix(200), as: UTF8.self) }
     let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
-    return AtomicFilePOSIX.join(directory, ".\(base)\(temporaryMarker)\(getpid())-\(suffix)")
+    return Syscall.join(directory, ".\(base)\(temporaryMarker)\(getpid())-\(suffix)")
   }
 
   /// Creates `.NAME.rollback-tmp-PID-RANDOM` beside `target` (`O_EXCL`, mode 0600), with its
@@ -509,10 +509,10 @@ public enum AtomicFile {
     for _ in 0..<16 {
       let path = temporaryName(beside: target)
       do {
-        let descriptor = try AtomicFilePOSIX.open(
+        let descriptor = try Syscall.open(
           path, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW, mode: 0o600)
-        if let info = try? AtomicFilePOSIX.status(descriptor) {
-          try? AtomicFilePOSIX.setAttribute(
+        if let info = try? Syscall.status(descriptor) {
+          try? Syscall.setAttribute(
             descriptor, temporaryProofAttribute, Array(String(info.st_ino).utf8))
         }
         return (path, descriptor)
@@ -531,13 +531,13 @@ public enum AtomicFile {
     let name = shown ?? path
     // The type is checked before opening (a FIFO is refused by name), and again on the
     // descriptor, opened without blocking, in case it was swapped meanwhile.
-    if let info = AtomicFilePOSIX.fileStatus(path), !AtomicFilePOSIX.isRegular(info.st_mode) {
+    if let info = Syscall.fileStatus(path), !Syscall.isRegular(info.st_mode) {
       throw .refused(path: name, reason: "it is \(kind(of: info.st_mode)), not a regular file")
     }
     do {
-      return try AtomicFilePOSIX.openRegular(path, O_RDONLY)
+      return try Syscall.openRegular(path, O_RDONLY)
     } catch  where error.code == EINVAL {
-      let mode = AtomicFilePOSIX.fileStatus(path)?.st_mode ?? 0
+      let mode = Syscall.fileStatus(path)?.st_mode ?? 0
       throw .refused(path: name, reason: "it is \(kind(of: mode)), not a regular file")
     } catch {
       throw FileError.from(errno: error.code, path: name, operation: "open")
@@ -571,10 +571,10 @@ public enum AtomicFile {
   /// A backup of `path` in `directory` whose bytes are `contents`, if there is one.
   static func identicalBackup(of path: String, holding contents: [UInt8], in directory: String) -> String? {
     let prefix = backupName(for: path) + "."
-    for name in AtomicFilePOSIX.names(in: directory) ?? [] {
+    for name in Syscall.names(in: directory) ?? [] {
       guard name.hasPrefix(prefix), name.hasSuffix(".bak") else { continue }
-      let candidate = AtomicFilePOSIX.join(directory, name)
-      if let info = AtomicFilePOSIX.linkStatus(candidate), AtomicFilePOSIX.isRegular(info.st_mode),
+      let candidate = Syscall.join(directory, name)
+      if let info = Syscall.linkStatus(candidate), Syscall.isRegular(info.st_mode),
         Int(info.st_size) == contents.count, (try? read(candidate)) == contents
       {
         return candidate
