@@ -150,6 +150,14 @@ public enum ReportRendering {
         out.append("| \(signal.name) | \(value(signal.value, unit: signal.unit, error: signal.error)) |")
       }
     }
+    if !report.integrations.isEmpty {
+      out.append("")
+      out.append("### Integrations")
+      out.append("")
+      for call in report.integrations {
+        out.append("- \(call.at ?? "—") \(call.line)")
+      }
+    }
     out.append("")
     out.append("## Communication")
     out.append("")
@@ -232,6 +240,7 @@ public enum ReportRendering {
       ("within_target", report.withinTarget.map { .bool($0) } ?? .null), ("resumes", .int(report.resumes)),
       ("assessment", assessmentJSON), ("steps", .array(steps)),
       ("signals_after", signalsJSON(report.signalsAfter)),
+      ("integrations", .array(report.integrations.map(\.json))),
       ("communication", .string(communication(report, assessment: assessment))),
     ])
   }
