@@ -379,4 +379,49 @@ struct OnCallRunTests {
     #expect(run.stdout.contains("would send PagerDuty trigger: checkout degraded"))
     #expect(server.requests().isEmpty, "\(server.lines())")
   }
+
+  @Test(
+    "Ctrl-C mid-run: the interrupted run still triggers its alert, sends its finish and closes its annotation"
+  )
+  func interruptedRunTriggers() async throws {
+    let directory = try CLI.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let server = try OnCallLoopbackServer(in: directory)
+    defer { server.stop() }
+    try Self.write(
+      Self.runbook(
+        server: server,
+        steps: """
+                - id: hold
+                  run: {shell: "touch held; exec sleep 60"}
+          """), in: directory)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: CLI.binary)
+    process.arguments = ["execute", "--level", "1", "--yes"]
+    process.currentDirectoryURL = directory
+    var environment = ProcessInfo.processInfo.environment
+    for (name, value) in Self.environment { environment[name] = value }
+    process.environment = environment
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let held = directory.appendingPathComponent("held").path
+    let deadline = Date().addingTimeInterval(30)
+    while Date() < deadline, !FileManager.default.fileExists(atPath: held) {
+      try await Task.sleep(for: .milliseconds(50))
+    }
+    kill(process.processIdentifier, SIGINT)
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 130)
+    #expect(
+      server.lines() == [
+        "POST /v2/change/enqueue", "POST /api/annotations", "POST /v2/enqueue", "POST /v2/change/enqueue",
+        "PATCH /api/annotations/42",
+      ])
+    let trigger = Self.body(server.requests().dropFirst(2).first ?? [:])
+    #expect(trigger["event_action"] as? String == "trigger")
+    #expect((trigger["dedup_key"] as? String)?.hasPrefix("rollback/oncall-demo/local/") == true)
+    let summary = (trigger["payload"] as? [String: Any])?["summary"] as? String ?? ""
+    #expect(summary.hasPrefix("rollback oncall-demo level 1 interrupted in local"), "\(summary)")
+  }
 }
