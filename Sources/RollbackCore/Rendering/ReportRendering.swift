@@ -228,7 +228,7 @@ public enum ReportRendering {
         ),
       ])
     }
-    return .object([
+    let json = JSONValue.object([
       ("run_id", .string(report.runID)), ("command", .string(report.command)),
       ("runbook", .string(report.runbook)),
       ("environment", .string(report.environment)), ("level", .int(report.level)),
@@ -240,8 +240,12 @@ public enum ReportRendering {
       ("within_target", report.withinTarget.map { .bool($0) } ?? .null), ("resumes", .int(report.resumes)),
       ("assessment", assessmentJSON), ("steps", .array(steps)),
       ("signals_after", signalsJSON(report.signalsAfter)),
-      ("integrations", .array(report.integrations.map(\.json))),
       ("communication", .string(communication(report, assessment: assessment))),
     ])
+    // Integration calls only when the run made some: reports of older journals keep their bytes.
+    guard !report.integrations.isEmpty, case .object(var members) = json else { return json }
+    let at = members.firstIndex { $0.0 == "communication" } ?? members.endIndex
+    members.insert(("integrations", .array(report.integrations.map(\.json))), at: at)
+    return .object(members)
   }
 }
