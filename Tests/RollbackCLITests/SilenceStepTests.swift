@@ -126,14 +126,16 @@ struct SilenceStepTests {
     #expect(report.stdout.contains("alertmanager expire \(id)"))
   }
 
-  @Test("Ctrl-C while the run holds: the run ends interrupted and its silence is expired")
-  func expiredAfterInterrupt() async throws {
+  @Test(
+    "Ctrl-C or SIGTERM while the run holds: the run ends interrupted and its silence is expired",
+    arguments: [SIGINT, SIGTERM])
+  func expiredAfterInterrupt(_ signal: Int32) async throws {
     let (directory, url, _) = try Self.setUp()
     defer { try? FileManager.default.removeItem(at: directory) }
     let process = try await Self.startHeld(in: directory)
     let id = try #require(try Self.journalled(directory).silences.first)
     #expect(Self.state(try Self.silence(id, at: url)) == "active")
-    kill(process.processIdentifier, SIGINT)
+    kill(process.processIdentifier, signal)
     process.waitUntilExit()
     #expect(process.terminationStatus == 130)
     #expect(Self.state(try Self.silence(id, at: url)) == "expired")
