@@ -6,7 +6,10 @@ Planted, each a distinctive random string:
   - a Prometheus bearer token in PROM_TOKEN (`token_env: PROM_TOKEN` added to a copy of the
     Atom runbook's `local` environment); Prometheus is reached through a loopback proxy run
     here, which records that the token is really sent (Prometheus itself ignores it);
-  - a Slack webhook URL whose path holds the secret, pointing at a loopback sink run here.
+  - a Slack webhook URL whose path holds the secret, pointing at a loopback sink run here;
+  - a PagerDuty routing key, a Grafana token and an Alertmanager token (`notify:` pagerduty,
+    grafana and alertmanager added to the copy, pointing at the sink), sent with every run's
+    change events, alert events and annotations.
 Then every command runs, with failures: validate, plan, assess, execute --dry-run, execute,
 report (markdown and JSON), history, flag status/disable --dry-run/enable/disable, drill with
 JUnit, an execution killed with SIGKILL and resume; a wrong database password, a Prometheus
@@ -59,6 +62,14 @@ def make_handler(prom_url, record):
                            "body": body.decode("utf-8", "replace")})
             if self.path.startswith("/services/"):
                 return self._answer(200, b"ok")
+            if self.path.startswith("/pd/"):
+                # PagerDuty's answer; a careless service echoing the routing key back.
+                return self._answer(202, json.dumps({"status": "success", "message": body.decode("utf-8", "replace"),
+                                                     "dedup_key": "k1"}).encode(), "application/json")
+            if self.path.startswith("/grafana/"):
+                return self._answer(200, b'{"id": 7}', "application/json")
+            if self.path.startswith("/am/"):
+                return self._answer(200, b'{"silenceID": "s1"}', "application/json")
             if self.path.startswith("/fail/"):
                 return self._answer(500, b"internal error for " + self.path.encode())
             if self.path.startswith("/reflect/"):
@@ -84,6 +95,12 @@ def make_handler(prom_url, record):
         def do_POST(self):
             self.handle_any("POST")
 
+        def do_PATCH(self):
+            self.handle_any("PATCH")
+
+        def do_DELETE(self):
+            self.handle_any("DELETE")
+
         def log_message(self, *_args):
             pass
 
@@ -102,10 +119,14 @@ def main():
     gone_secret = "GoneHook" + secrets.token_hex(10)
     var_secret = "VarPw" + secrets.token_hex(10)
     header_secret = 'Hdr"/\\' + secrets.token_hex(10)
+    pd_secret = "PdKey" + secrets.token_hex(10)
+    grafana_secret = "GfTok" + secrets.token_hex(10)
+    am_secret = "AmTok" + secrets.token_hex(10)
     planted = {"--var DB_PASSWD": var_secret, "--var AUTH_HEADER": header_secret,
                "PostgreSQL password": pg_secret, "wrong PostgreSQL password": wrong_pg_secret,
                "Prometheus token": prom_secret, "Slack webhook": slack_secret, "failing Slack webhook": fail_secret,
-               "unreachable Slack webhook": gone_secret}
+               "unreachable Slack webhook": gone_secret, "PagerDuty routing key": pd_secret,
+               "Grafana token": grafana_secret, "Alertmanager token": am_secret}
 
     role_made = harness.psql(f"DROP ROLE IF EXISTS rbsecret; CREATE ROLE rbsecret LOGIN PASSWORD '{pg_secret}'")[0] == 0
     database_url = f"postgresql://rbsecret:{pg_secret}@127.0.0.1:{harness.pg_port}/rollback_test"
@@ -124,10 +145,16 @@ def main():
     anchor = '      url: "${env.ROLLBACK_PROM_URL:-http://127.0.0.1:9090}"\n'
     assert anchor in text, "the local environment's prometheus url line moved"
     runbook = os.path.join(base, "atom-with-token.yaml")
-    write(runbook, text.replace(anchor, anchor + "      token_env: PROM_TOKEN\n"))
+    slack_line = '  slack: {webhook_env: SLACK_WEBHOOK_URL, channel: "#incident-response"}\n'
+    assert slack_line in text, "the notify section's slack line moved"
+    oncall = (f'  pagerduty: {{routing_key_env: ONCALL_ROUTING, url: "{proxy_url}/pd"}}\n'
+              f'  grafana: {{url: "{proxy_url}/grafana", token_env: ONCALL_GF}}\n'
+              f'  alertmanager: {{url: "{proxy_url}/am", token_env: ONCALL_AM}}\n')
+    write(runbook, text.replace(anchor, anchor + "      token_env: PROM_TOKEN\n").replace(slack_line, slack_line + oncall))
     state = os.path.join(base, "state")
     env = harness.runbook_env(DATABASE_URL=database_url, PROM_TOKEN=prom_secret, ROLLBACK_PROM_URL=proxy_url,
-                              SLACK_WEBHOOK_URL=webhook)
+                              SLACK_WEBHOOK_URL=webhook, ONCALL_ROUTING=pd_secret, ONCALL_GF=grafana_secret,
+                              ONCALL_AM=am_secret)
     common = ["--runbook", runbook, "--env", "local", "--state-dir", state]
     junit = os.path.join(state, "junit.xml")
     outputs = []   # (label, status, text)
@@ -213,8 +240,11 @@ def main():
     slack_posts = sum(1 for r in record if r["method"] == "POST" and slack_secret in r["path"])
     failed_posts = sum(1 for r in record if fail_secret in r["path"])
     token_sent = sum(1 for r in record if r["auth"] == f"Bearer {prom_secret}")
+    pd_events = sum(1 for r in record if r["path"].startswith("/pd/") and pd_secret in r["body"])
+    grafana_calls = sum(1 for r in record if r["path"].startswith("/grafana/") and r["auth"] == f"Bearer {grafana_secret}")
     statuses = {label: status for label, status, _t in outputs}
-    exercised = (role_made and slack_posts >= 1 and failed_posts >= 1 and token_sent >= 1
+    exercised = (role_made and slack_posts >= 1 and failed_posts >= 1 and token_sent >= 1 and pd_events >= 2
+                 and grafana_calls >= 2
                  and statuses.get("execute --level 3") == 0 and statuses.get("resume after kill -9") == 0
                  and statuses.get("execute, a failing step") == 1
                  and statuses.get("resume after kill -9 without the secret --var") == 2
@@ -223,7 +253,8 @@ def main():
     results.record(
         exercised, "the planted secrets are really used by the runs",
         f"{len(outputs)} commands; Slack sink got {slack_posts} posts on the secret path (+{failed_posts} answered 500), "
-        f"the proxy saw the bearer token on {token_sent} Prometheus queries, PostgreSQL role with the planted password "
+        f"the proxy saw the bearer token on {token_sent} Prometheus queries, {pd_events} PagerDuty events with the "
+        f"routing key, {grafana_calls} Grafana calls with the token, PostgreSQL role with the planted password "
         f"{'created' if role_made else 'NOT created'}; exits: "
         + ", ".join(f"{label} {status}" for label, status in list(statuses.items())[:0]) +
         f"execute {statuses.get('execute --level 3')}, resume {statuses.get('resume after kill -9')}, "

@@ -153,7 +153,7 @@ let brokenCases: [BrokenCase] = [
   BrokenCase(
     name: "step without a kind", source: replacing(line: 31, with: "      - 1️⃣name: nothing to do"),
     message:
-      "error: step 2 of level 1 has no kind; give exactly one of check, assert, wait, flag, restart, run, http, sql, notify, confirm, include, rolling"
+      "error: step 2 of level 1 has no kind; give exactly one of check, assert, wait, flag, restart, run, http, sql, notify, confirm, include, rolling, silence"
   ),
   BrokenCase(
     name: "bad operator", source: replacing(line: 22, with: "    any: [\"error_rate 1️⃣=> 5%\"]"),

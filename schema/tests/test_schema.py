@@ -404,6 +404,16 @@ REJECTED = {
     "pickup http without json_path": lambda d: d["services"]["web"].__setitem__(
         "pickup", {"pid": {"systemd": "web"}, "http": {"url": "http://x/c"}}
     ),
+    "silence without for": _replace_step({"id": "x", "silence": {"matchers": ["service=web"]}}),
+    "silence matcher without an operator": _replace_step(
+        {"id": "x", "silence": {"matchers": ["service"], "for": "5m"}}
+    ),
+    "notify pagerduty with an unknown action": _replace_step(
+        {"id": "x", "notify": {"pagerduty": "page", "summary": "down"}}
+    ),
+    "notify pagerduty with a message": _replace_step(
+        {"id": "x", "notify": {"pagerduty": "trigger", "summary": "down", "message": "hi"}}
+    ),
 }
 
 
@@ -471,6 +481,19 @@ ACCEPTED = {
             "alertmanager": {"url": "http://127.0.0.1:9093", "token_env": "AM_TOKEN"},
             "grafana": {"url": "https://grafana.example.com", "token_env": "GRAFANA_TOKEN", "dashboard_uid": "d1"},
         },
+    ),
+    "silence and pagerduty steps": lambda d: (
+        d.__setitem__(
+            "notify",
+            {
+                "pagerduty": {"routing_key_env": "PD_ROUTING_KEY", "url": "http://127.0.0.1:8080"},
+                "alertmanager": {"url": "http://127.0.0.1:9093"},
+            },
+        ),
+        d["levels"][1]["steps"].append({"id": "quiet", "silence": {"matchers": ["service=web", "env!~stag.*"], "for": "15m"}}),
+        d["levels"][1]["steps"].append(
+            {"id": "page", "notify": {"pagerduty": "trigger", "severity": "warning", "summary": "web down"}}
+        ),
     ),
     "nested conditions in wait and when": lambda d: (
         step(d, 3).__setitem__("wait", {"any": ["errors < 0.1%", {"all": ["errors < 1%", "db_up == 1"]}]}),

@@ -9,7 +9,7 @@ struct DrillCommand: AsyncParsableCommand {
     commandName: "drill",
     abstract:
       "Rehearse a level for real: flag on, restart and verify, execute the level, verify again, time it.",
-    usage: "rollback drill --level <n> [--junit <file>] [--yes] [<options>]",
+    usage: "rollback drill --level <n> [--junit <file>] [--yes] [--page] [<options>]",
     discussion: """
       Meant for staging and CI. Exit 0 only when every step passed and the rollback (the level's \
       own steps) finished within the level's target. --junit writes one test case per step.
@@ -28,12 +28,15 @@ struct DrillCommand: AsyncParsableCommand {
   @Flag(name: .long, help: "Answer yes to every confirm gate.")
   var yes = false
 
+  @Flag(name: .long, help: "Send PagerDuty alert events too (a drill sends only change events by default).")
+  var page = false
+
   func run() async throws {
     let overrides = try variables.overrides()
     let loaded = try LoadedRunbook.load(options, overrides: overrides, printWarnings: false)
     let runbook = try loaded.runbook()
     try CommandLineChecks.check(.level(level), in: runbook)
-    let request = ExecutionRequest(
+    var request = ExecutionRequest(
       runbook: runbook, runbookPath: loaded.path,
       runbookHash: ContentHash.of(Array(loaded.result.source.utf8)),
       target: .level(level), environmentName: options.env, overrides: overrides,
@@ -41,6 +44,7 @@ struct DrillCommand: AsyncParsableCommand {
       assumeYes: yes,
       canPrompt: isatty(STDIN_FILENO) == 1, stateDirectory: stateDirectory(options, runbookPath: loaded.path),
       kind: .drill)
+    request.page = page
     let result = try await perform(request, options: options)
     if let junit {
       do {

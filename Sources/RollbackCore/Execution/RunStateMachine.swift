@@ -225,7 +225,8 @@ public struct RunStateMachine: Sendable {
     if lastDeclined != nil {
       return stop(RunEnd(status: .aborted, exitCode: lastDeclined ?? 5, reason: .declined(index)))
     }
-    if lastStatus == .failed, step.step.onFailure == .abort, step.kind != "notify" {
+    // A failed notification or silence never stops a rollback.
+    if lastStatus == .failed, step.step.onFailure == .abort, step.kind != "notify", step.kind != "silence" {
       return stop(RunEnd(status: .failed, exitCode: 1, reason: .stepFailed(index)))
     }
     return advance()

@@ -23,7 +23,7 @@ extension Resolver {
       return step.on
     case .rolling(let spec):
       return spec.on
-    case .check, .assert, .wait, .notify, .confirm, .include:
+    case .check, .assert, .wait, .notify, .confirm, .include, .silence:
       return []
     }
   }

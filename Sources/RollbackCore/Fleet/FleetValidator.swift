@@ -29,7 +29,7 @@ extension RunbookValidator {
     case .restart(let service, _): return runbook.services[service.value]?.hosts ?? []
     case .run, .http, .sql: return step.on
     case .rolling(let spec): return spec.on
-    case .check, .assert, .wait, .notify, .confirm, .include: return []
+    case .check, .assert, .wait, .notify, .confirm, .include, .silence: return []
     }
   }
 

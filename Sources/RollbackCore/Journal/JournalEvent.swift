@@ -24,6 +24,8 @@ public enum JournalEvent: Sendable, Equatable, Codable {
   case restored(RestoredEvent)
   /// The run ended (`run-finished`).
   case runFinished(RunFinishedEvent)
+  /// A call to an on-call integration (`integration`).
+  case integration(IntegrationEvent)
   /// A JSON object of another kind (or without `event`), kept so that readers can skip it.
   case other(kind: String?)
 
@@ -42,6 +44,7 @@ public enum JournalEvent: Sendable, Equatable, Codable {
     case .preflightFailed: return Kind.preflightFailed
     case .restored: return Kind.restored
     case .runFinished: return Kind.runFinished
+    case .integration: return Kind.integration
     case .other(let kind): return kind
     }
   }
@@ -64,6 +67,8 @@ public enum JournalEvent: Sendable, Equatable, Codable {
     public static let restored = "restored"
     /// `run-finished`.
     public static let runFinished = "run-finished"
+    /// `integration`.
+    public static let integration = "integration"
   }
 
   /// The event as its journal line holds it, members in the order journals have always had.
@@ -77,6 +82,7 @@ public enum JournalEvent: Sendable, Equatable, Codable {
     case .preflightFailed(let event): return event.json
     case .restored(let event): return event.json
     case .runFinished(let event): return event.json
+    case .integration(let event): return event.json
     case .other(let kind): return .object(kind.map { [("event", .string($0))] } ?? [])
     }
   }
@@ -103,6 +109,7 @@ public enum JournalEvent: Sendable, Equatable, Codable {
     case Kind.preflightFailed: self = .preflightFailed(PreflightFailedEvent(fields))
     case Kind.restored: self = .restored(RestoredEvent(fields))
     case Kind.runFinished: self = .runFinished(RunFinishedEvent(fields))
+    case Kind.integration: self = .integration(IntegrationEvent(fields))
     case let kind: self = .other(kind: kind)
     }
   }
@@ -618,6 +625,8 @@ public struct JournalProgress: Sendable, Equatable {
   public var finished: Set<String>
   /// Steps journalled as started and not finished since.
   public var unfinished: Set<String>
+  /// The integration calls journalled (silences, annotation, PagerDuty events).
+  public var integrations: [IntegrationEvent] = []
 
   /// Reads the journal's events; nil without a run-started event.
   public init?(_ events: [JournalEvent]) {
@@ -630,6 +639,8 @@ public struct JournalProgress: Sendable, Equatable {
       switch event {
       case .stepStarted(let step):
         if let id = step.step { unfinished.insert(id) }
+      case .integration(let call):
+        integrations.append(call)
       case .stepFinished(let step):
         guard let id = step.id else { continue }
         unfinished.remove(id)

@@ -38,6 +38,8 @@ public struct RunReport: Sendable {
   public var summary: RunSummary
   /// Steps in plan order, with their last journalled state.
   public var steps: [StepEntry]
+  /// The on-call integration calls, in order (PagerDuty events, silences, annotations).
+  public var integrations: [IntegrationEvent] = []
 
   /// Reads a run from its journal events, in order; nil without a run-started event.
   public static func parse(_ events: [JournalEvent]) -> RunReport? {
@@ -51,8 +53,10 @@ public struct RunReport: Sendable {
         id: item.id, kind: item.kind ?? "", name: nil, status: "pending", mutates: item.mutates ?? false,
         startedAt: nil, duration: 0, detail: "", error: nil, outputTail: nil, flagChanges: [], signals: [])
     }
+    var integrations: [IntegrationEvent] = []
     for event in events {
       summary.apply(event)
+      if case .integration(let call) = event { integrations.append(call) }
       guard case .stepFinished(let step) = event, let id = step.id else { continue }
       if entries[id] == nil { order.append(id) }
       entries[id] = StepEntry(
@@ -71,7 +75,9 @@ public struct RunReport: Sendable {
           (name: $0.name ?? "", value: $0.value, unit: $0.unit ?? "count", error: $0.error)
         })
     }
-    return RunReport(summary: summary, steps: order.compactMap { entries[$0] })
+    var report = RunReport(summary: summary, steps: order.compactMap { entries[$0] })
+    report.integrations = integrations
+    return report
   }
 
   /// A report made of a run's summary and its steps.

@@ -96,7 +96,7 @@ public enum RunbookLoader {
   ]
   static let stepKinds = [
     "check", "assert", "wait", "flag", "restart", "run", "http", "sql", "notify", "confirm", "include",
-    "rolling",
+    "rolling", "silence",
   ]
   static let kindExtras: [String: [String]] = [
     "wait": ["within", "interval", "consecutive"], "sql": ["mutates"],

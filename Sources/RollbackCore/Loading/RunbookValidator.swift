@@ -207,7 +207,20 @@ public struct RunbookValidator {
       case .rolling(let spec):
         if let gate = spec.gate { checkCondition(gate) }
         checkSteps(spec.steps, owner: "rolling step '\(step.id)' of \(owner)")
-      case .run, .http, .sql, .notify, .confirm:
+      case .silence:
+        if runbook.notify.alertmanager == nil {
+          bag.error(
+            step.location,
+            "silence step '\(step.id)' needs notify: {alertmanager: {url: …}} to post silences to")
+        }
+      case .notify(let spec):
+        if spec.pagerDuty != nil, runbook.notify.pagerDuty == nil {
+          bag.error(
+            step.location,
+            "notify step '\(step.id)' sends a PagerDuty event but notify: has no pagerduty: {routing_key_env: …}"
+          )
+        }
+      case .run, .http, .sql, .confirm:
         break
       }
       if case .sql = step.kind, runbook.environments.contains(where: { $0.postgres == nil }) {
@@ -266,7 +279,7 @@ public struct RunbookValidator {
   /// Every template a step holds.
   static func templates(of step: Step) -> [Template] {
     switch step.kind {
-    case .check, .assert, .wait, .flag, .restart, .include: return []
+    case .check, .assert, .wait, .flag, .restart, .include, .silence: return []
     case .run(let command): return templates(of: command)
     case .http(let spec):
       var list = [spec.url] + spec.headers.map(\.value)

@@ -21,6 +21,7 @@ extension RunbookBuilder {
     case "confirm": return reader.template(node, "confirm of \(what)").map { .confirm($0) }
     case "include": return readIncludeStep(node, what: what)
     case "rolling": return readRolling(node, what: what).map { .rolling($0) }
+    case "silence": return readSilenceStep(node, what: what)
     default: return nil
     }
   }
@@ -196,8 +197,15 @@ extension RunbookBuilder {
         .notify(NotifyStepSpec(message: $0, templateName: nil, channel: nil))
       }
     }
-    guard let g = reader.fields(node, "notify of \(what)", allowed: ["message", "template", "channel"]) else {
+    guard
+      let g = reader.fields(
+        node, "notify of \(what)",
+        allowed: ["message", "template", "channel", "pagerduty", "severity", "summary"])
+    else {
       return nil
+    }
+    if g.has("pagerduty") || g.has("severity") || g.has("summary") {
+      return readPagerDutyNotify(node, g, what: what)
     }
     let channel = reader.optionalString(g["channel"], "channel of \(what)")
     switch (g["message"], g["template"]) {
@@ -219,6 +227,84 @@ extension RunbookBuilder {
       reader.bag.error(reader.location(node), "notify of \(what) needs exactly one of message or template")
       return nil
     }
+  }
+
+  /// `notify: {pagerduty: trigger|resolve, severity, summary}`: a PagerDuty alert event.
+  mutating func readPagerDutyNotify(_ node: Node, _ g: YAMLReader.Fields, what: String) -> StepKind? {
+    for other in ["message", "template", "channel"] where g.has(other) {
+      reader.bag.error(
+        reader.location(g.keyNode(other) ?? node),
+        "notify of \(what) sends a PagerDuty event: use summary, not \(other)")
+      return nil
+    }
+    guard let actionNode = g["pagerduty"], let action = reader.string(actionNode, "pagerduty of \(what)")
+    else {
+      reader.bag.error(reader.location(node), "notify of \(what) needs pagerduty: trigger or resolve")
+      return nil
+    }
+    guard PagerDutyStepAlert.actions.contains(action) else {
+      reader.bag.error(
+        reader.location(actionNode),
+        "pagerduty must be trigger or resolve, found '\(action)'\(Suggest.hint(for: action, in: PagerDutyStepAlert.actions))"
+      )
+      return nil
+    }
+    var severity = "critical"
+    if let severityNode = g["severity"], let text = reader.string(severityNode, "severity of \(what)") {
+      guard PagerDutyStepAlert.severities.contains(text) else {
+        reader.bag.error(
+          reader.location(severityNode),
+          "severity must be one of \(PagerDutyStepAlert.severities.joined(separator: ", ")), found '\(text)'\(Suggest.hint(for: text, in: PagerDutyStepAlert.severities))"
+        )
+        return nil
+      }
+      severity = text
+    }
+    let summary: Template
+    if let summaryNode = g["summary"] {
+      guard let written = reader.template(summaryNode, "summary of \(what)") else { return nil }
+      summary = written
+    } else if action == "trigger" {
+      reader.bag.error(
+        reader.location(node), "notify of \(what) triggers a PagerDuty alert and needs a summary")
+      return nil
+    } else {
+      summary = Template(literal: "resolve", at: reader.location(node))
+    }
+    var spec = NotifyStepSpec(message: summary, templateName: nil, channel: nil)
+    spec.pagerDuty = PagerDutyStepAlert(action: action, severity: severity)
+    return .notify(spec)
+  }
+
+  /// `silence: {matchers: ["name=value", …], for: DURATION}`.
+  mutating func readSilenceStep(_ node: Node, what: String) -> StepKind? {
+    guard
+      let g = reader.fields(
+        node, "silence of \(what)", allowed: ["matchers", "for"], required: ["matchers", "for"]),
+      let matchersNode = g["matchers"], let forNode = g["for"]
+    else { return nil }
+    guard let sequence = matchersNode.sequence, !sequence.isEmpty else {
+      reader.bag.error(
+        reader.location(matchersNode), "matchers of \(what) needs a list such as [\"service=checkout\"]")
+      return nil
+    }
+    var matchers: [Located<String>] = []
+    for item in sequence {
+      guard let text = reader.string(item, "a matcher of \(what)") else { return nil }
+      do {
+        _ = try SilenceMatcher.parse(text)
+      } catch {
+        reader.bag.error(reader.location(item), error.description)
+        return nil
+      }
+      matchers.append(Located(text, at: reader.location(item)))
+    }
+    guard let duration = reader.duration(forNode, "for of \(what)") else { return nil }
+    guard duration > 0 else {
+      reader.bag.error(reader.location(forNode), "for of \(what) must be a positive duration")
+      return nil
+    }
+    return .silence(SilenceStepSpec(matchers: matchers, duration: duration))
   }
 
   /// `include: level N` or `include: scenario NAME`.

@@ -438,12 +438,46 @@ public enum HTTPBody: Sendable {
 
 /// A message to send.
 public struct NotifyStepSpec: Sendable {
-  /// The message text (a template's text when `template:` is used).
+  /// The message text (a template's text when `template:` is used; the summary of a PagerDuty alert).
   public var message: Template
   /// The template's name, if one is used.
   public var templateName: String?
   /// A channel overriding the default.
   public var channel: String?
+  /// `pagerduty: trigger|resolve`: a PagerDuty alert event instead of a message (extension "oncall").
+  public var pagerDuty: PagerDutyStepAlert? = nil
+}
+
+/// A `notify: {pagerduty: trigger, severity: critical, summary: "..."}` step's alert event.
+public struct PagerDutyStepAlert: Sendable, Equatable {
+  /// PagerDuty's event actions a step may send.
+  public static let actions = ["trigger", "resolve"]
+  /// PagerDuty's severities.
+  public static let severities = ["critical", "error", "warning", "info"]
+  /// `trigger` or `resolve`.
+  public var action: String
+  /// `critical`, `error`, `warning` or `info`.
+  public var severity: String
+
+  /// Creates an alert.
+  public init(action: String, severity: String) {
+    self.action = action
+    self.severity = severity
+  }
+}
+
+/// A `silence: {matchers: ["service=checkout"], for: 15m}` step (extension "oncall").
+public struct SilenceStepSpec: Sendable {
+  /// `name=value`, `name!=value`, `name=~regex` or `name!~regex`, as written.
+  public var matchers: [Located<String>]
+  /// How long the silence lasts at most, seconds; the run expires it earlier when it ends.
+  public var duration: Double
+
+  /// Creates a silence step.
+  public init(matchers: [Located<String>], duration: Double) {
+    self.matchers = matchers
+    self.duration = duration
+  }
 }
 
 /// What a step does.
@@ -468,6 +502,8 @@ public enum StepKind: Sendable {
   case notify(NotifyStepSpec)
   /// Ask a person to go on.
   case confirm(Template)
+  /// Silence alerts in Alertmanager for the run (at most `for`).
+  case silence(SilenceStepSpec)
   /// Run another level's or scenario's steps.
   case include(Located<IncludeTarget>)
   /// Run host-scoped steps as one pipeline per host, batch by batch.
@@ -486,6 +522,7 @@ public enum StepKind: Sendable {
     case .sql: return "sql"
     case .notify: return "notify"
     case .confirm: return "confirm"
+    case .silence: return "silence"
     case .include: return "include"
     case .rolling: return "rolling"
     }
@@ -544,7 +581,7 @@ public struct Step: Sendable {
   public var mutates: Bool {
     switch kind {
     case .check, .assert, .wait, .confirm, .include: return false
-    case .flag, .restart, .run, .notify: return true
+    case .flag, .restart, .run, .notify, .silence: return true
     case .sql(_, let mutates): return mutates
     case .http(let spec): return !["GET", "HEAD"].contains(spec.method)
     case .rolling(let spec): return spec.steps.contains(where: \.mutates)
@@ -558,7 +595,7 @@ public struct Step: Sendable {
     case .flag(_, let change): return change != .stepDown
     case .http(let spec): return ["GET", "HEAD"].contains(spec.method)
     case .sql(_, let mutates): return !mutates
-    case .restart, .run, .notify: return false
+    case .restart, .run, .notify, .silence: return false
     case .rolling(let spec): return spec.steps.allSatisfy(\.isIdempotent)
     }
   }

@@ -249,10 +249,16 @@ public struct Resolver: Sendable {
       return resolve(query, into: &bag).display
     case .notify(let spec):
       let message = resolve(spec.message, into: &bag).display
+      if let alert = spec.pagerDuty {
+        return "PagerDuty \(alert.action) (\(alert.severity)): \(message)"
+      }
       let channel = spec.channel ?? runbook.notify.slackChannel
       return (channel.map { "to \($0): " } ?? "") + message
     case .confirm(let text):
       return "ask: " + resolve(text, into: &bag).display
+    case .silence(let spec):
+      return
+        "silence \(spec.matchers.map(\.value).joined(separator: ", ")) for \(Quantity.format(seconds: spec.duration))"
     case .include(let target):
       return "include \(target.value)"
     case .rolling(let spec):

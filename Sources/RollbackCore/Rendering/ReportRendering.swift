@@ -150,6 +150,14 @@ public enum ReportRendering {
         out.append("| \(signal.name) | \(value(signal.value, unit: signal.unit, error: signal.error)) |")
       }
     }
+    if !report.integrations.isEmpty {
+      out.append("")
+      out.append("### Integrations")
+      out.append("")
+      for call in report.integrations {
+        out.append("- \(call.at ?? "—") \(call.line)")
+      }
+    }
     out.append("")
     out.append("## Communication")
     out.append("")
@@ -220,7 +228,7 @@ public enum ReportRendering {
         ),
       ])
     }
-    return .object([
+    let json = JSONValue.object([
       ("run_id", .string(report.runID)), ("command", .string(report.command)),
       ("runbook", .string(report.runbook)),
       ("environment", .string(report.environment)), ("level", .int(report.level)),
@@ -234,5 +242,10 @@ public enum ReportRendering {
       ("signals_after", signalsJSON(report.signalsAfter)),
       ("communication", .string(communication(report, assessment: assessment))),
     ])
+    // Integration calls only when the run made some: reports of older journals keep their bytes.
+    guard !report.integrations.isEmpty, case .object(var members) = json else { return json }
+    let at = members.firstIndex { $0.0 == "communication" } ?? members.endIndex
+    members.insert(("integrations", .array(report.integrations.map(\.json))), at: at)
+    return .object(members)
   }
 }

@@ -77,14 +77,21 @@ public struct ExecutionEffects: Sendable {
   public var clock: any ExecutionClock
   /// Asks a person whether to go on.
   public var confirmer: Executor.Confirmer
+  /// Makes the on-call integrations (PagerDuty, Alertmanager, Grafana) for the runbook's
+  /// `notify:` settings and the process environment.
+  public var oncall: @Sendable (NotifySettings, [String: String]) -> any OnCallEffects
 
-  /// Creates a context from its parts.
+  /// Creates a context from its parts; the on-call integrations are the live clients unless given.
   public init(
     host: any HostEffects, http: @escaping @Sendable (HTTPRequest) async throws(HTTPError) -> HTTPResponse,
     postgres: @escaping @Sendable (PostgresStatement) async throws(PostgresError) -> PostgresQueryResult,
     signalReader: @escaping @Sendable (Resolver, [String: String]) -> any SignalReader,
-    clock: any ExecutionClock, confirmer: Executor.Confirmer
+    clock: any ExecutionClock, confirmer: Executor.Confirmer,
+    oncall: @escaping @Sendable (NotifySettings, [String: String]) -> any OnCallEffects = {
+      OnCallClients.make($0, environment: $1)
+    }
   ) {
+    self.oncall = oncall
     self.host = host
     self.http = http
     self.postgres = postgres

@@ -33,6 +33,8 @@ public struct ExecutionRequest: Sendable {
   public var resume: ResumePoint?
   /// What started the run (its journal `command`).
   public var kind: RunKind
+  /// `drill --page`: a drill sends PagerDuty alert events too (by default only change events).
+  public var page = false
 
   /// Creates a request.
   public init(
@@ -71,6 +73,8 @@ public struct ResumePoint: Sendable {
   public var unfinished: Set<String>
   /// When the original run started.
   public var startedAt: Date
+  /// The silences and annotation the interrupted run left open: the resume closes them at its end.
+  public var openIntegrations = OpenIntegrations()
 
   /// Creates a resume point.
   public init(runID: String, finished: Set<String>, unfinished: Set<String>, startedAt: Date) {

@@ -23,6 +23,12 @@ public final class Executor {
   var nextCommand: String?
   /// Why the journal could not be written, once it could not: no step starts after that.
   var journalFailure: String?
+  /// The on-call integrations (PagerDuty, Alertmanager, Grafana) the runbook's `notify:` sets up.
+  let oncall: any OnCallEffects
+  /// What the run opened in them and must close.
+  var oncallState = OnCallRunState()
+  /// The plan being run, once made.
+  var currentPlan: Plan?
 
   /// Asks a person whether to go on.
   public struct Confirmer: Sendable {
@@ -66,6 +72,7 @@ public final class Executor {
     runID = request.resume?.runID ?? RunID.make()
     secrets = Self.collectSecrets(resolver: resolver, environment: request.processEnvironment)
     secretEnvironment = Self.secretEnvironmentNames(resolver: resolver)
+    oncall = effects.oncall(request.runbook.notify, request.processEnvironment)
   }
 
   /// Values that must never be printed or journalled.
@@ -102,7 +109,8 @@ public final class Executor {
       if let dsn = environment.postgres?.dsnEnv { names.insert(dsn) }
       if let token = environment.prometheus?.tokenEnv { names.insert(token) }
     }
-    if let webhook = resolver.runbook.notify.slackWebhookEnv { names.insert(webhook) }
+    // Slack's webhook, PagerDuty's routing key, Alertmanager's and Grafana's tokens.
+    names.formUnion(resolver.runbook.notify.secretEnvironmentNames)
     var templates: [Template] = []
     for step in resolver.runbook.levels.flatMap(\.steps) + resolver.runbook.scenarios.flatMap(\.steps) {
       templates += RunbookValidator.templatesOfStep(step)
@@ -201,8 +209,11 @@ public final class Executor {
       return finish(plan: plan, status: .aborted, exitCode: 1, advice: "make the state directory writable")
     }
     record(event: runStartedEvent(plan))
+    currentPlan = plan
+    await oncallRunStarted(plan)
 
     let end = await drive(plan)
+    await oncallRunFinished(plan, status: end.status)
     return finish(
       plan: plan, status: end.status, exitCode: end.exitCode, advice: advice(for: end, plan: plan))
   }

@@ -72,7 +72,7 @@ extension Executor {
         problems.add(
           "\(step): a confirm gate needs an answer and there is no terminal; rerun with --yes", gate: true)
       }
-    case .include, .rolling:
+    case .include, .rolling, .silence:
       break
     }
   }

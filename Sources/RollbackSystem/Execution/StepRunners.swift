@@ -31,7 +31,12 @@ extension Executor {
     case .sql(let query, let mutates):
       return try await runSQL(query, mutates: mutates, planned: planned, phase: phase)
     case .notify(let spec):
+      if let alert = spec.pagerDuty {
+        return await runPagerDutyStep(alert, summary: resolve(spec.message), planned: planned, phase: phase)
+      }
       return await runNotify(spec, phase: phase)
+    case .silence(let spec):
+      return await runSilence(spec, planned: planned, phase: phase)
     case .confirm(let question):
       return await runConfirm(question, planned: planned)
     case .include:
