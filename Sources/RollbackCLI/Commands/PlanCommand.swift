@@ -38,7 +38,10 @@ struct PlanCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "plan",
     abstract: "Show the resolved steps of a level or scenario, in order, marking which mutate.",
-    usage: "rollback plan --level <n> | --scenario <name> | --list | --forward <run-id> [<options>]",
+    usage: """
+      rollback plan --level <n> | --scenario <name> | --list [<options>]
+             rollback plan --forward <run-id> [--format human|runbook] [<options>]
+      """,
     discussion: """
       Includes are expanded and variables interpolated; secrets are shown as ****. \
       --list shows the runbook's levels and scenarios instead, with their titles and targets.
