@@ -40,7 +40,7 @@ struct PlanCommand: AsyncParsableCommand {
     abstract: "Show the resolved steps of a level or scenario, in order, marking which mutate.",
     usage: """
       rollback plan --level <n> | --scenario <name> | --list [<options>]
-             rollback plan --forward <run-id> [--format human|runbook] [<options>]
+      rollback plan --forward <run-id> [--format human|runbook] [<options>]
       """,
     discussion: """
       Includes are expanded and variables interpolated; secrets are shown as ****. \
