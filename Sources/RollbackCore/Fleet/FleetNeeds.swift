@@ -48,6 +48,12 @@ public struct HostNeeds: Sendable {
 }
 
 extension Resolver {
+  /// The host and group names flag `name` lives on in this environment; empty when it lives on
+  /// the control machine (no placement, or an environment that declares no hosts).
+  public func placement(ofFlag name: String) -> [Located<String>] {
+    environment.inventory.isEmpty ? [] : runbook.placement(ofFlag: name)
+  }
+
   /// What `plan` needs on each of its hosts (those `--hosts` selected), in the order the hosts
   /// first appear in the plan. Steps on the control machine need nothing here.
   public func hostNeeds(of plan: Plan) -> [HostNeeds] {
@@ -80,7 +86,7 @@ extension Resolver {
   public func hostNeeds(readingFlags flags: [String]) -> [HostNeeds] {
     var needs: [HostNeeds] = []
     for name in flags {
-      let placement = runbook.placement(ofFlag: name).map(\.value)
+      let placement = placement(ofFlag: name).map(\.value)
       var hosts = environment.inventory.hosts(expanding: placement)
       if let selectedHosts { hosts = hosts.filter { selectedHosts.contains($0.name) } }
       for host in hosts {
