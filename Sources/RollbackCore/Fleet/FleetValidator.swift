@@ -51,7 +51,10 @@ extension RunbookValidator {
       }
     }
     var reported = Set<String>()
-    for environment in runbook.environments {
+    // An environment without hosts runs placed steps on the control machine (a staging or demo
+    // environment beside a production fleet), unless no environment declares any host.
+    let anyHosts = runbook.environments.contains { !$0.inventory.isEmpty }
+    for environment in runbook.environments where !(anyHosts && environment.inventory.isEmpty) {
       let inventory = environment.inventory
       for name in placements
       where inventory.host(named: name.value) == nil && inventory.group(named: name.value) == nil {
