@@ -162,7 +162,7 @@ struct FleetCLITests {
     #expect(canary.status == 0, "\(canary.stderr)")
     let lines = canary.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
     #expect(lines.contains("batch 1/2: frontend-1"))
-    #expect(lines.contains("batch 2/2: frontend-2"))
+    #expect(lines.contains("batch 2/2: frontend-2 frontend-3"))
   }
 
   @Test("a rolling step in an environment without hosts is refused before anything runs")
