@@ -14,6 +14,15 @@ import RollbackCore
 /// duplicate key is a problem here too). A host that cannot be reached (refused, timed out,
 /// host key refused, authentication) gets one problem, with ssh's reason, and no other check.
 /// Nothing is written anywhere.
+///
+/// A run calls it once, after planning and before any change; the masters it opened stay up
+/// for the run (``SSHTransport/shutdown(_:)`` closes them at the end):
+///
+///     let transport = try SSHTransport(settings: resolver.environment.inventory.ssh)
+///     let report = await FleetPreflight(transport: transport).check(
+///       resolver.hostNeeds(of: plan).map(FleetPreflight.Target.init))
+///     guard report.isClean else { /* print report.problems (each names its host), stop */ }
+///     // report.drift[flag]?.driftingHosts: hosts whose value differs from the others
 public struct FleetPreflight: Sendable {
   /// What to check on one host.
   public struct Target: Sendable {
