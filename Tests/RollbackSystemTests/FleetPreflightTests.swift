@@ -171,5 +171,27 @@ extension FleetHostTests {
       #expect(report.host(hosts[0].name)?.problems.isEmpty == true)
       #expect(report.host(hosts[1].name)?.flags.first?.files.count == 3)
     }
+
+    @Test("a host whose key is not the pinned one is refused (never a prompt), the other hosts still checked")
+    func hostKeyRefused() async throws {
+      let fleet = try TestFleet.current()
+      let transport = try fleet.transport()
+      let hosts = Array(fleet.hosts.prefix(3))
+      let two = hosts[1].name
+      try fleet.ctl("wrong-host-key", two)
+      defer { try? fleet.ctl("right-host-key", two) }
+      let report = await FleetPreflight(transport: transport, timeout: .seconds(20)).check(
+        hosts.map { FleetPreflight.Target(host: $0, flags: [Self.flag(fleet)], executables: ["sh"]) })
+      await transport.shutdown(hosts)
+      #expect(report.unreachableHosts == [two])
+      let problem = try #require(report.host(two)?.problems.first)
+      guard case .unreachable(.hostKeyMismatch) = problem else {
+        Issue.record("expected a refused host key, got \(problem)")
+        return
+      }
+      #expect(problem.description.hasPrefix("\(two): host key verification failed"), "\(problem)")
+      #expect(report.host(hosts[0].name)?.problems.isEmpty == true)
+      #expect(report.host(hosts[2].name)?.flags.first?.files.count == 3)
+    }
   }
 }
