@@ -6,8 +6,16 @@ struct HostlessEnvironmentTests {
   /// The base fleet runbook with a `staging` environment that declares no hosts.
   static let withStaging = fleet(
     "\nflags:\n",
-    "\n  staging:\n    vars: {app_dir: /srv/staging}\n    prometheus: {url: \"http://127.0.0.1:9090\"}\nflags:\n"
-  )
+    """
+
+      staging:
+        vars: {app_dir: /srv/staging}
+        prometheus: {url: "http://127.0.0.1:9090"}
+        services:
+          web: {health: {http: {url: "http://127.0.0.1:3000/health"}}}
+    flags:
+
+    """)
 
   @Test("validate accepts it; plans in it have no hosts, and a rolling step there is refused")
   func stagingRunsLocally() throws {
@@ -54,5 +62,19 @@ struct HostlessEnvironmentTests {
     #expect(
       messages.contains("unknown host or group 'web' in environment 'production' (it declares no hosts)"),
       "\(messages)")
+  }
+
+  @Test("${host.…} in a placed template that an environment without hosts would run is an error there")
+  func hostFieldWithoutHosts() throws {
+    let source = Self.withStaging.replacingOccurrences(
+      of: "    services:\n      web: {health: {http: {url: \"http://127.0.0.1:3000/health\"}}}\n", with: "")
+    #expect(source != Self.withStaging)
+    let result = RunbookLoader.load(source: source, file: "fleet.yaml")
+    #expect(result.runbook == nil)
+    #expect(
+      result.errors.map(\.message) == [
+        "${host.address} names no host in environment 'staging', which declares no hosts (its placed steps run "
+          + "on the control machine); override it in that environment's services, or give the environment hosts"
+      ])
   }
 }
