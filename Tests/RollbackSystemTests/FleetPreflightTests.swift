@@ -193,5 +193,33 @@ extension FleetHostTests {
       #expect(report.host(hosts[0].name)?.problems.isEmpty == true)
       #expect(report.host(hosts[2].name)?.flags.first?.files.count == 3)
     }
+
+    @Test("a directory the replacement cannot be written in is reported, for existing and creatable files")
+    func unwritableDirectory() async throws {
+      let fleet = try TestFleet.current()
+      let transport = try fleet.transport()
+      let host = fleet.hosts[0]
+      let app = "\(fleet.localRoot(of: host.name))/app"
+      try Self.chattr("+i", app)
+      defer { try? Self.chattr("-i", app) }
+      var flag = Self.flag(fleet)
+      flag.files.append("\(fleet.root)/app/.env.new")
+      flag.create = true
+      let report = await FleetPreflight(transport: transport, timeout: .seconds(20)).check([
+        FleetPreflight.Target(host: host, flags: [flag])
+      ])
+      try Self.chattr("-i", app)
+      await transport.shutdown([host])
+      let directory = "\(fleet.root)/app"
+      #expect(
+        report.problems.map(\.description)
+          == (Self.names + [".env.new"]).map {
+            "\(host.name): \(directory)/\($0): its directory \(directory) is not writable by the ssh user"
+          })
+      // The missing file the flag may create reads as unset, not as a problem of its own.
+      let created = report.host(host.name)?.flags.first?.files.last
+      #expect(created?.missing == true)
+      #expect(created?.problem == nil)
+    }
   }
 }
