@@ -98,24 +98,88 @@ struct FleetCLITests {
     #expect(check["hosts"] == nil)
   }
 
-  @Test("a runbook without hosts plans as before: no hosts or rolling keys, no host lines")
+  @Test("an environment without hosts plans as before: no hosts or rolling keys, no host lines")
   func seedPlanUnchanged() throws {
-    let json = try CLI.run([
-      "plan", "--runbook", "runbooks/frontend-backend-migration.yaml", "--level", "3", "--json",
-    ])
-    #expect(json.status == 0, "\(json.stderr)")
-    let object = try #require(
-      try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
-    let steps = try #require(object["steps"] as? [[String: Any]])
-    #expect(steps.count == 8)
-    for step in steps {
-      #expect(
-        Set(step.keys) == [
-          "id", "kind", "name", "mutates", "detail", "origin", "when", "include_when", "drill",
-        ])
+    for env in ["staging", "local"] {
+      let json = try CLI.run([
+        "plan", "--runbook", "runbooks/frontend-backend-migration.yaml", "--level", "3", "--json", "--env",
+        env,
+      ])
+      #expect(json.status == 0, "\(json.stderr)")
+      let object = try #require(
+        try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+      let steps = try #require(object["steps"] as? [[String: Any]])
+      #expect(steps.count == 8)
+      for step in steps {
+        #expect(
+          Set(step.keys) == [
+            "id", "kind", "name", "mutates", "detail", "origin", "when", "include_when", "drill",
+          ])
+      }
+      let human = try CLI.run([
+        "plan", "--runbook", "runbooks/frontend-backend-migration.yaml", "--level", "3", "--env", env,
+      ])
+      #expect(!human.stdout.contains("on hosts:") && !human.stdout.contains("batch "))
     }
-    let human = try CLI.run(["plan", "--runbook", "runbooks/frontend-backend-migration.yaml", "--level", "3"])
-    #expect(!human.stdout.contains("on hosts:") && !human.stdout.contains("batch "))
+  }
+
+  @Test("the seed's production environment names its servers: flag, restarts and on: steps placed on them")
+  func seedProductionHosts() throws {
+    let seed = "runbooks/frontend-backend-migration.yaml"
+    for env in ["production", "staging", "local", "fleet-demo"] {
+      let validate = try CLI.run(["validate", "--runbook", seed, "--env", env])
+      #expect(validate.status == 0, "\(env): \(validate.stdout)\(validate.stderr)")
+      #expect(validate.stdout.contains("0 warnings"), "\(env): \(validate.stdout)")
+    }
+    let plan = try CLI.run(["plan", "--runbook", seed, "--level", "3", "--env", "production", "--json"])
+    #expect(plan.status == 0, "\(plan.stderr)")
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any])
+    let steps = try #require(object["steps"] as? [[String: Any]])
+    let hosts = Dictionary(
+      uniqueKeysWithValues: steps.compactMap { step -> (String, [String])? in
+        guard let id = step["id"] as? String, let hosts = step["hosts"] as? [String] else { return nil }
+        return (id, hosts)
+      })
+    #expect(
+      hosts == [
+        "disable-flag": ["production-frontend-server"], "restart-frontend": ["production-frontend-server"],
+      ])
+    let backend = try CLI.run([
+      "plan", "--runbook", seed, "--scenario", "error-rate-still-high", "--env", "production",
+    ])
+    #expect(backend.stdout.contains("on hosts: backend-server"), "\(backend.stdout)")
+    #expect(backend.stdout.contains("restart: pm2 restart backend"))
+    let staging = try CLI.run([
+      "plan", "--runbook", seed, "--scenario", "error-rate-still-high", "--env", "staging",
+    ])
+    #expect(
+      staging.stdout.contains("restart: ssh staging-backend-server pm2 restart backend"), "\(staging.stdout)")
+
+    let canary = try CLI.run([
+      "plan", "--runbook", seed, "--scenario", "full-rollback-canary", "--env", "fleet-demo",
+    ])
+    #expect(canary.status == 0, "\(canary.stderr)")
+    let lines = canary.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+    #expect(lines.contains("batch 1/2: frontend-1"))
+    #expect(lines.contains("batch 2/2: frontend-2 frontend-3"))
+  }
+
+  @Test("a rolling step in an environment without hosts is refused before anything runs")
+  func rollingWithoutHostsRefused() throws {
+    let directory = try CLI.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let state = directory.appendingPathComponent("state").path
+    let result = try CLI.run([
+      "execute", "--runbook", "runbooks/frontend-backend-migration.yaml", "--env", "staging", "--scenario",
+      "full-rollback-canary", "--yes", "--state-dir", state,
+    ])
+    #expect(result.status == 2, "\(result.stdout)\(result.stderr)")
+    #expect(
+      result.stderr.contains(
+        "error: step 'frontend-off' is a rolling step, and environment 'staging' declares no hosts to roll over; nothing was run"
+      ), "\(result.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: state + "/runs"))
   }
 
   @Test("plan --hosts with a pattern that matches nothing exits 2 with a hint")

@@ -104,6 +104,13 @@ struct FlagOptions: ParsableArguments {
   @Flag(name: .long, help: .hidden)
   var yes = false
 
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "For flags on hosts: only the matching hosts (globs on host and group names, comma-separated; !PATTERN excludes).",
+      valueName: "pattern[,pattern]"))
+  var hosts: String?
+
   /// Reads (`change` nil) or changes the flag `name` (or every flag / the only flag).
   func perform(_ change: FlagChange?, name: String?) async throws {
     if yes {
@@ -112,18 +119,32 @@ struct FlagOptions: ParsableArguments {
     let overrides = try variables.overrides()
     let loaded = try LoadedRunbook.load(options, overrides: overrides, printWarnings: false)
     let runbook = try loaded.runbook()
-    let resolver = try makeResolver(runbook, options: options, overrides: overrides)
-    let names = try Self.flagNames(name, change: change, in: runbook)
+    var resolver = try makeResolver(runbook, options: options, overrides: overrides)
+    let names = try Self.flagNames(name, change: change, in: runbook, resolver: resolver)
+    let onHosts = names.filter { !resolver.placement(ofFlag: $0).isEmpty }
+    if let hosts {
+      guard !onHosts.isEmpty else {
+        throw CLIError.usage(
+          "--hosts limits flags that live on hosts; \(names.joined(separator: ", ")) "
+            + "\(names.count == 1 ? "lives" : "live") on this machine in environment '\(resolver.environment.name)'"
+        )
+      }
+      switch resolver.environment.inventory.select(hosts) {
+      case .success(let selected): resolver.selectedHosts = Set(selected.map(\.name))
+      case .failure(let error): throw CLIError.usage(error.description)
+      }
+    }
     var bag = DiagnosticBag()
     let editors = names.compactMap { name -> FlagEditor? in
-      guard let flag = runbook.flags[name] else { return nil }
+      guard let flag = runbook.flags[name], !onHosts.contains(name) else { return nil }
       return FlagEditor(flag: flag, files: flag.files.map { resolver.resolve($0, into: &bag).value })
     }
     if bag.hasErrors {
       throw DiagnosticPrinter(environmentOption: options.env).fail(bag.errors)
     }
     guard let change else {
-      try showStatus(editors)
+      let fleet = try await FleetFlagStatus.read(onHosts, resolver: resolver)
+      try showStatus(names, editors: editors, fleet: fleet, runbook: runbook)
       return
     }
     try apply(change, with: editors, runbookPath: loaded.path)
@@ -131,7 +152,9 @@ struct FlagOptions: ParsableArguments {
 
   /// The flags the action is about: `name`, else every flag (status) or the only one; a flag
   /// on hosts, or a change its flag cannot take, is refused before anything is read.
-  static func flagNames(_ name: String?, change: FlagChange?, in runbook: Runbook) throws -> [String] {
+  static func flagNames(_ name: String?, change: FlagChange?, in runbook: Runbook, resolver: Resolver) throws
+    -> [String]
+  {
     let names: [String]
     if let name {
       guard runbook.flags[name] != nil else {
@@ -146,12 +169,13 @@ struct FlagOptions: ParsableArguments {
     } else {
       throw CLIError.usage("name the flag: \(runbook.flags.keys.sorted().joined(separator: ", "))")
     }
-    // A flag on hosts lives in files on those hosts: reading or changing the local files would be wrong.
-    for name in names where !runbook.placement(ofFlag: name).isEmpty {
-      let hosts = runbook.placement(ofFlag: name).map(\.value).joined(separator: ", ")
+    // A flag on hosts lives in files on those hosts: changing the local files would be wrong.
+    // `status` reads them over ssh.
+    for name in names where change != nil && !resolver.placement(ofFlag: name).isEmpty {
+      let hosts = resolver.placement(ofFlag: name).map(\.value).joined(separator: ", ")
       Console.error(
         "error: flag '\(name)' lives on hosts (\(hosts)); fleet execution is not available yet, "
-          + "so nothing was read or changed")
+          + "so nothing was read or changed (`rollback flag status \(name)` reads it on every host)")
       throw ExitCode(.usage)
     }
     // The rules `validate` applies to flag steps: no percentage without percent_key (the flag's
@@ -171,11 +195,21 @@ struct FlagOptions: ParsableArguments {
     return names
   }
 
-  /// `flag status`: each file's value and percentage; exit 1 when a file cannot be read.
-  func showStatus(_ editors: [FlagEditor]) throws {
+  /// `flag status`: each file's value and percentage (for a flag on hosts, a row per host and
+  /// file, drift marked); exit 1 when a file cannot be read or a host cannot be reached.
+  func showStatus(_ names: [String], editors: [FlagEditor], fleet: FleetFlagStatus?, runbook: Runbook) throws
+  {
     var report: [JSONValue] = []
     var problems = 0
-    for editor in editors {
+    var hostProblems = 0
+    for name in names {
+      if let fleet, let flag = runbook.flags[name], fleet.flags.contains(name) {
+        let shown = fleet.show(flag, json: options.json)
+        hostProblems += shown.problems
+        report.append(shown.json)
+        continue
+      }
+      guard let editor = editors.first(where: { $0.flag.name == name }) else { continue }
       let flag = editor.flag
       Console.human(
         "\(flag.name) (\(flag.key); on = \(flag.enabled), off = \(flag.disabled))", json: options.json)
@@ -209,8 +243,13 @@ struct FlagOptions: ParsableArguments {
     if options.json { Console.output(JSONValue.array(report).pretty()) }
     if problems > 0 {
       Console.error("error: \(problems) file\(problems == 1 ? "" : "s") could not be read; see above")
-      throw ExitCode(.failed)
     }
+    if hostProblems > 0 {
+      Console.error(
+        "error: \(hostProblems) problem\(hostProblems == 1 ? "" : "s") on hosts (unreachable hosts, files that "
+          + "cannot be read); see above")
+    }
+    if problems > 0 || hostProblems > 0 { throw ExitCode(.failed) }
   }
 
   /// Applies `change` to every file of each flag under the state directory's lock (none for a

@@ -37,8 +37,11 @@ extension Resolver {
     return hosts.filter { selectedHosts.contains($0.name) }
   }
 
-  /// Whether a step runs on hosts (it is placed somewhere) rather than on the control machine.
-  public func isHostScoped(_ step: Step) -> Bool { !placement(of: step).isEmpty }
+  /// Whether a step runs on hosts (it is placed somewhere, in an environment that declares
+  /// hosts) rather than on the control machine.
+  public func isHostScoped(_ step: Step) -> Bool {
+    !environment.inventory.isEmpty && !placement(of: step).isEmpty
+  }
 
   /// This resolver for steps running on `host`: its `vars` over the environment's (not over
   /// `--var`), and `${host.name|ssh|address}` filled in.
@@ -119,6 +122,13 @@ extension Plan {
   /// The message that refuses to run a plan with host-scoped steps: the ssh transport that
   /// would run them does not exist yet, and running them locally would act on the wrong machine.
   public var fleetRefusal: Diagnostic? {
+    // A rolling step in an environment without hosts has no hosts to roll over.
+    if let rolling = steps.first(where: { !$0.hostScoped && $0.step.kind.keyword == "rolling" }) {
+      return Diagnostic(
+        .error, at: rolling.step.location,
+        "step '\(rolling.id)' is a rolling step, and environment '\(environment)' declares no hosts to roll "
+          + "over; nothing was run (run it with the environment that lists the hosts)")
+    }
     guard let first = steps.first(where: \.hostScoped) else { return nil }
     let placement = first.step.kind.keyword == "rolling" ? "a rolling step" : "a step placed on hosts"
     return Diagnostic(

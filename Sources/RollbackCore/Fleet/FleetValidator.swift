@@ -51,7 +51,10 @@ extension RunbookValidator {
       }
     }
     var reported = Set<String>()
-    for environment in runbook.environments {
+    // An environment without hosts runs placed steps on the control machine (a staging or demo
+    // environment beside a production fleet), unless no environment declares any host.
+    let anyHosts = runbook.environments.contains { !$0.inventory.isEmpty }
+    for environment in runbook.environments where !(anyHosts && environment.inventory.isEmpty) {
       let inventory = environment.inventory
       for name in placements
       where inventory.host(named: name.value) == nil && inventory.group(named: name.value) == nil {
@@ -64,6 +67,11 @@ extension RunbookValidator {
       }
     }
     checkHostFieldPlacement()
+    if anyHosts {
+      for environment in runbook.environments where environment.inventory.isEmpty {
+        checkHostFieldsWithoutHosts(environment)
+      }
+    }
     // ${env.NAME} in a host's variables is resolved for the selected environment, as the environment's own.
     let selected = options.selectedEnvironment ?? runbook.defaultEnvironment
     for host in runbook.environment(named: selected)?.inventory.hosts ?? [] {
@@ -242,6 +250,40 @@ extension RunbookValidator {
     return scoped.allSatisfy { entry in
       let hosts = environment.inventory.hosts(expanding: entry.names)
       return !hosts.isEmpty && hosts.allSatisfy { host in host.vars.contains { $0.name == name } }
+    }
+  }
+
+  /// In an environment without hosts, placed templates run on the control machine, where
+  /// `${host.…}` names nothing: an error at the template (unless the environment overrides it).
+  mutating func checkHostFieldsWithoutHosts(_ environment: Environment) {
+    var templates: [Template] = []
+    for service in runbook.services.values.sorted(by: { $0.location.line < $1.location.line })
+    where !service.hosts.isEmpty {
+      let override = environment.serviceOverrides[service.name]
+      if override?.restart == nil, let restart = service.restart { templates += Self.templates(of: restart) }
+      if override?.rebuild == nil, let rebuild = service.rebuild { templates += Self.templates(of: rebuild) }
+      if override?.health == nil, let health = service.health { templates += Self.templates(of: health) }
+    }
+    for flag in runbook.flags.values.sorted(by: { $0.location.line < $1.location.line })
+    where !runbook.placement(ofFlag: flag.name).isEmpty {
+      templates += flag.files
+    }
+    // A rolling step is refused there before it runs, so only `on:` steps count.
+    for (_, steps) in allStepLists {
+      for step in steps where !step.on.isEmpty {
+        templates += Self.templates(of: step)
+      }
+    }
+    var reported = Set<SourceLocation>()
+    for template in templates {
+      guard let field = template.hostFieldsUsed.first, reported.insert(template.location).inserted else {
+        continue
+      }
+      bag.error(
+        template.location,
+        "${host.\(field)} names no host in environment '\(environment.name)', which declares no hosts "
+          + "(its placed steps run on the control machine); override it in that environment's services, "
+          + "or give the environment hosts")
     }
   }
 
