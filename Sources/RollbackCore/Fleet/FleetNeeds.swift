@@ -144,7 +144,7 @@ extension Resolver {
       }
     case .run(let command):
       program(command)
-    case .check, .assert, .wait, .http, .sql, .notify, .confirm, .include, .rolling:
+    case .check, .assert, .wait, .http, .sql, .notify, .confirm, .include, .rolling, .silence:
       return
     }
   }
