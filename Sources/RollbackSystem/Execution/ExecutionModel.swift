@@ -71,6 +71,8 @@ public struct ResumePoint: Sendable {
   public var unfinished: Set<String>
   /// When the original run started.
   public var startedAt: Date
+  /// For host-scoped steps: the hosts on which the interrupted run finished each step (by id).
+  public var hostsFinished: [String: Set<String>] = [:]
 
   /// Creates a resume point.
   public init(runID: String, finished: Set<String>, unfinished: Set<String>, startedAt: Date) {
@@ -125,6 +127,8 @@ public struct StepRecord: Sendable {
   public var flagChanges: [FlagFileChange]
   /// Signals read.
   public var signals: [SignalReading]
+  /// A host-scoped step's hosts and how each ended (empty for a step on the control machine).
+  public var hosts: [JournalHostResult] = []
 }
 
 /// The result of an execution.

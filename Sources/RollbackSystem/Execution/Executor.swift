@@ -23,6 +23,13 @@ public final class Executor {
   var nextCommand: String?
   /// Why the journal could not be written, once it could not: no step starts after that.
   var journalFailure: String?
+  /// Where this executor's commands and flag files are: this machine, or (a copy running a
+  /// host-scoped step) one host of the inventory.
+  let host: any HostEffects
+  /// The inventory host a copy acts on; nil for the run's own executor.
+  let hostName: String?
+  /// The run's ssh connections and host locks, while open.
+  var fleet: FleetSession?
 
   /// Asks a person whether to go on.
   public struct Confirmer: Sendable {
@@ -57,15 +64,32 @@ public final class Executor {
     case .success(let made): resolver = made
     case .failure(let list): throw list
     }
-    // Host-scoped steps need the ssh transport; running them here would act on this machine.
-    if case .success(let plan) = resolver.plan(request.target), let refusal = plan.fleetRefusal {
-      throw DiagnosticList([refusal])
-    }
     self.resolver = resolver
+    host = effects.host
+    hostName = nil
     reader = effects.signalReader(resolver, request.processEnvironment)
     runID = request.resume?.runID ?? RunID.make()
     secrets = Self.collectSecrets(resolver: resolver, environment: request.processEnvironment)
     secretEnvironment = Self.secretEnvironmentNames(resolver: resolver)
+  }
+
+  /// A copy of a run's executor acting on one host (its vars and `${host.*}` resolved), for a
+  /// host-scoped step; its lines are prefixed with the host's name and it journals nothing.
+  init(seed: HostRunSeed, host: RollbackCore.Host, effects hostEffects: any HostEffects) {
+    request = seed.request
+    let emit = seed.emit
+    let prefix = "    [\(host.name)] "
+    self.emit = { line in emit(OutputLine(line.kind, prefix + line.text.trimmingCharacters(in: .whitespaces)))
+    }
+    effects = seed.effects
+    resolver = seed.resolver.on(host)
+    reader = seed.reader
+    secrets = seed.secrets
+    secretEnvironment = seed.secretEnvironment
+    runID = seed.runID
+    startedAt = seed.startedAt
+    self.host = hostEffects
+    hostName = host.name
   }
 
   /// Values that must never be printed or journalled.
@@ -184,7 +208,7 @@ public final class Executor {
     say(
       "\(mode): \(Self.what(plan)) — \(plan.title) · runbook \(plan.runbook) · environment \(plan.environment) · run \(runID)"
     )
-    let problems = preflight(plan)
+    let problems = await preflight(plan)
     if !problems.isEmpty { return refuse(plan, problems) }
 
     var lock: FileLock?
@@ -196,13 +220,16 @@ public final class Executor {
     }
     defer { lock?.release() }
 
+    if case .failure(let refused) = await openFleet(plan) { return refused.result }
     if let problem = openJournalError() {
+      await closeFleet()
       say(problem, .failure)
       return finish(plan: plan, status: .aborted, exitCode: 1, advice: "make the state directory writable")
     }
     record(event: runStartedEvent(plan))
 
     let end = await drive(plan)
+    await closeFleet()
     return finish(
       plan: plan, status: end.status, exitCode: end.exitCode, advice: advice(for: end, plan: plan))
   }

@@ -201,6 +201,7 @@ extension ResumePoint {
     self.init(
       runID: runID, finished: progress.finished, unfinished: progress.unfinished,
       startedAt: progress.start.startedAt.flatMap(Timestamp.parse) ?? Date())
+    hostsFinished = progress.hostsFinished
   }
 }
 
