@@ -79,7 +79,7 @@ struct ExecuteCommand: AsyncParsableCommand {
   @Option(
     name: .long,
     help: ArgumentHelp(
-      "Limit host-scoped steps to matching hosts (not available yet: fleet execution needs the ssh transport).",
+      "Limit host-scoped steps to matching hosts (not available yet for execute and drill).",
       valueName: "pattern[,pattern]"))
   var hosts: String?
 
@@ -90,7 +90,7 @@ struct ExecuteCommand: AsyncParsableCommand {
   func run() async throws {
     if hosts != nil {
       Console.error(
-        "error: --hosts: fleet execution is not available yet; nothing was run "
+        "error: --hosts: limiting a run to some hosts is not available yet; nothing was run "
           + "(`rollback plan --hosts` shows the hosts and batches)")
       throw ExitCode(2)
     }
