@@ -85,6 +85,15 @@ struct CLIFleet {
     return files
   }
 
+  /// Turns the flag on in every host's files (as the fleet starts), whatever an earlier run did.
+  func flagOn() throws {
+    for (path, data) in try snapshot() {
+      let text = String(decoding: data, as: UTF8.self).replacingOccurrences(
+        of: "NEXT_PUBLIC_USE_BACKEND_API=false", with: "NEXT_PUBLIC_USE_BACKEND_API=true")
+      try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+    }
+  }
+
   func restore(_ files: [String: Data]) {
     for (path, data) in files { try? data.write(to: URL(fileURLWithPath: path)) }
     for name in hosts { try? FileManager.default.removeItem(atPath: lockPath(name)) }
@@ -164,6 +173,7 @@ struct FleetExecuteTests {
 
   init() throws {
     fleet = try CLIFleet.current()
+    try fleet.flagOn()
     directory = try CLI.temporaryDirectory()
     runbook = directory.appendingPathComponent("rollback.yaml")
   }

@@ -90,6 +90,7 @@ public final class Executor {
     startedAt = seed.startedAt
     self.host = hostEffects
     hostName = host.name
+    journal = seed.journal
   }
 
   /// Values that must never be printed or journalled.

@@ -33,6 +33,7 @@ struct HostRunSeed: Sendable {
   var secretEnvironment: Set<String>
   var runID: String
   var startedAt: Date
+  var journal: JournalWriter?
 }
 
 /// How a host's part of a host-scoped step ended.
@@ -164,18 +165,44 @@ extension Executor {
   func hostRunSeed() -> HostRunSeed {
     HostRunSeed(
       request: request, emit: emit, effects: effects, resolver: resolver, reader: reader, secrets: secrets,
-      secretEnvironment: secretEnvironment, runID: runID, startedAt: startedAt)
+      secretEnvironment: secretEnvironment, runID: runID, startedAt: startedAt, journal: journal)
   }
 
   /// Runs one host's pipeline (one step outside `rolling`; the inner steps of a rolling step)
   /// on a copy of the executor acting on that host. A failed step ends the pipeline.
   static func runPipeline(
     _ steps: [PlannedStep], on host: RollbackCore.Host, effects hostEffects: RemoteHost, seed: HostRunSeed,
-    phase: DryRunPhase, skip: Set<String>
+    phase: DryRunPhase, skip: Set<String>, rolling: PlannedStep? = nil
   ) async -> HostPipelineResult {
     let executor = Executor(seed: seed, host: host, effects: hostEffects)
     var result = HostPipelineResult(
       host: host.name, status: .succeeded, steps: [], flagChanges: [], cancelled: false)
+    // Each step's end is journalled with the host as soon as it is known: a run killed
+    // mid-pipeline is resumed from there, never repeating what a host finished.
+    let started = Date()
+    func journal(
+      _ step: PlannedStep, _ status: StepStatus, _ detail: String, _ error: String?,
+      _ changes: [FlagFileChange]
+    ) {
+      executor.record(
+        event: .stepFinished(
+          StepFinishedEvent(
+            id: step.id, kind: step.kind, name: step.name, status: status, mutates: step.mutates,
+            startedAt: Timestamp.iso(started), durationSeconds: Date().timeIntervalSince(started),
+            detail: detail, error: error, attempts: 1, at: Timestamp.iso(Date()),
+            flagChanges: changes.map {
+              JournalFlagChange(
+                file: $0.file, key: $0.key, before: $0.before, after: $0.after, changed: $0.changed,
+                backup: $0.backup)
+            }, signals: [], outputTail: nil, host: host.name)))
+    }
+    defer {
+      if let rolling, !result.cancelled {
+        let failed = result.steps.first { $0.status == .failed }
+        journal(
+          rolling, result.status == .succeeded ? .succeeded : .failed, rolling.detail, failed?.error, [])
+      }
+    }
     for planned in steps {
       if skip.contains(planned.id) {
         result.steps.append(
@@ -190,8 +217,12 @@ extension Executor {
           (planned.id, planned.kind, planned.mutates, .failed, planned.detail, "interrupted"))
         result.status = .failed
         result.cancelled = true
+        journal(planned, .failed, planned.detail, "interrupted", [])
         return result
       }
+      journal(
+        planned, attempt.status, executor.redact(attempt.detail), attempt.error.map(executor.redact),
+        attempt.flagChanges)
       result.flagChanges += attempt.flagChanges
       result.steps.append(
         (
@@ -291,7 +322,6 @@ extension Executor {
       while let result = await group.next() {
         running -= 1
         results[result.host] = result
-        journalHost(result, of: planned, started: started)
         while running < forks, startNext() {}
       }
     }
@@ -325,12 +355,11 @@ extension Executor {
     }
     let done = hostsDone(planned)
     let order = spec.order == .shuffle ? planned.hosts.shuffled() : planned.hosts
-    let todo = order.filter { !done.contains($0) }
     if !done.isEmpty {
       say("  – already done on \(done.sorted().joined(separator: " ")) in run \(request.resume?.runID ?? "")")
     }
     var scheduler = RollingScheduler(
-      hosts: todo, batches: spec.batches.map(\.value), maxFail: spec.maxFail.value,
+      hosts: order, batches: spec.batches.map(\.value), maxFail: spec.maxFail.value,
       forks: resolver.environment.inventory.ssh.forks, checksAfterBatch: spec.pause > 0 || spec.gate != nil)
     let onceIDs = zip(spec.steps, planned.pipeline).filter { $0.0.once }.map(\.1.id)
     let seed = hostRunSeed()
@@ -363,6 +392,13 @@ extension Executor {
               lastBatch = batch
             }
             guard let host = session.hosts[name] else { continue }
+            // Finished by the interrupted run: it keeps its place in its batch, and is not run again.
+            if done.contains(name) {
+              results[name] = HostPipelineResult(
+                host: name, status: .succeeded, steps: [], flagChanges: [], cancelled: false)
+              actions += scheduler.hostFinished(name, .succeeded)
+              continue
+            }
             if let why = session.unreachable[name] {
               let result = unreachableResult(name, planned.pipeline, why: why)
               results[name] = result
@@ -383,7 +419,7 @@ extension Executor {
                   host: name)))
             group.addTask {
               await Executor.runPipeline(
-                pipeline, on: host, effects: effects, seed: seed, phase: phase, skip: skip)
+                pipeline, on: host, effects: effects, seed: seed, phase: phase, skip: skip, rolling: planned)
             }
             running += 1
           case .checkGate(let batch):
@@ -416,7 +452,6 @@ extension Executor {
         guard running > 0, let result = await group.next() else { break }
         running -= 1
         results[result.host] = result
-        journalHost(result, of: planned, started: started)
         if result.cancelled || Task.isCancelled { actions += scheduler.interrupt() }
         actions += scheduler.hostFinished(result.host, result.status)
       }
@@ -432,10 +467,7 @@ extension Executor {
         hostResults.append(JournalHostResult(name: name, status: status.rawValue, steps: []))
       }
     }
-    for name in order where done.contains(name) {
-      hostResults.append(JournalHostResult(name: name, status: "succeeded", steps: []))
-    }
-    let succeeded = end.succeededHosts.count + done.count
+    let succeeded = end.succeededHosts.count
     let detailText = "rolling on \(order.count) host\(order.count == 1 ? "" : "s"): \(succeeded) done"
     var attempt: AttemptResult
     switch end.reason {
