@@ -146,6 +146,10 @@ struct CLIFleet {
           name: Hold a lock on host-1 for a while
           steps:
             - {id: hold, run: [sleep, "4"], on: \(hosts[0])}
+        5:
+          name: A mark on every host
+          steps:
+            - {id: mark, run: [sh, -c, "echo ${host.name} ${host.address} > /srv/rollback-fleet/run/mark"], on: web}
       """
   }
 
@@ -338,5 +342,61 @@ struct FleetExecuteTests {
       let files = (try? FileManager.default.contentsOfDirectory(atPath: backups)) ?? []
       #expect(files.filter { !$0.hasPrefix(".") }.count == 2, "\(name): \(files)")
     }
+  }
+
+  @Test("a run step with on: runs on every host with its own ${host.*}; --json and report list the hosts")
+  func onStepOnEveryHost() throws {
+    try write(fleet.runbook(batches: "[1, \"100%\"]"))
+    for name in fleet.hosts {
+      try? FileManager.default.removeItem(atPath: "\(fleet.directory)/hosts/\(name)/srv/run/mark")
+    }
+    let result = try CLI.run(["execute", "--level", "5", "--yes", "--json"] + common())
+    #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+    for (index, name) in fleet.hosts.enumerated() {
+      let mark = try String(contentsOfFile: "\(fleet.directory)/hosts/\(name)/srv/run/mark", encoding: .utf8)
+      #expect(mark == "\(name) \(fleet.env["ROLLBACK_FLEET_HOST_\(index + 1)_ADDR"] ?? "")\n")
+    }
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+    let runID = try #require(object["run_id"] as? String)
+    let steps = try #require(object["steps"] as? [[String: Any]])
+    let hosts = try #require(steps.first?["hosts"] as? [[String: Any]])
+    #expect(hosts.compactMap { $0["name"] as? String } == fleet.hosts)
+    #expect(hosts.allSatisfy { $0["status"] as? String == "succeeded" })
+    let report = try CLI.run(["report", runID] + common())
+    #expect(report.status == 0, "\(report.stderr)")
+    let listed = fleet.hosts.map { "\($0) succeeded" }.joined(separator: ", ")
+    #expect(report.stdout.contains("hosts: \(listed)"), "\(report.stdout)")
+    // The report lists the step once, not once per host.
+    #expect(report.stdout.components(separatedBy: "| mark | run |").count == 2)
+  }
+
+  @Test("SIGTERM mid-step: the run ends interrupted, its host lock released and no ssh master left running")
+  func interruptedClosesMasters() throws {
+    try write(fleet.runbook(batches: "[1, \"100%\"]"))
+    let mastersBefore = CLIFleet.masters()
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: CLI.binary)
+    process.arguments = ["execute", "--level", "4", "--yes"] + common()
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let lock = fleet.lockPath(fleet.hosts[0])
+    let deadline = Date().addingTimeInterval(15)
+    while !FileManager.default.fileExists(atPath: lock), Date() < deadline {
+      Thread.sleep(forTimeInterval: 0.05)
+    }
+    #expect(FileManager.default.fileExists(atPath: lock))
+    Thread.sleep(forTimeInterval: 0.5)
+    let during = CLIFleet.masters().filter { mastersBefore[$0.key] == nil }
+    #expect(!during.isEmpty, "a master connection is open while the run works")
+    kill(process.processIdentifier, SIGTERM)
+    process.waitUntilExit()
+    #expect(
+      process.terminationStatus == 130 || process.terminationStatus == 143 || process.terminationStatus == 1)
+    Thread.sleep(forTimeInterval: 0.3)
+    let left = CLIFleet.masters().filter { during[$0.key] != nil }
+    #expect(left.isEmpty, "\(left)")
+    #expect(!FileManager.default.fileExists(atPath: lock))
   }
 }

@@ -341,7 +341,8 @@ extension Executor {
       attempt = .fail(
         detailText, "failed on \(failed.joined(separator: ", ")) (\(errors.joined(separator: "; ")))")
     }
-    attempt.flagChanges = ordered.flatMap(\.flagChanges)
+    // Each host's flag changes are journalled with the host; the step's own record names no
+    // remote file as if it were on this machine (`restore` must never write them here).
     attempt.hosts = ordered.map(\.journal)
     return attempt
   }
@@ -483,7 +484,6 @@ extension Executor {
     case .interrupted:
       attempt = .fail(detailText, "interrupted")
     }
-    attempt.flagChanges = order.compactMap { results[$0] }.flatMap(\.flagChanges)
     attempt.hosts = hostResults
     return attempt
   }
