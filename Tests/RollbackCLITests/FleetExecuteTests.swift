@@ -399,4 +399,36 @@ struct FleetExecuteTests {
     #expect(left.isEmpty, "\(left)")
     #expect(!FileManager.default.fileExists(atPath: lock))
   }
+
+  @Test("resume --only-failed re-runs just the failed host of the failed rolling step")
+  func resumeOnlyFailed() throws {
+    let saved = try fleet.snapshot()
+    defer { fleet.restore(saved) }
+    try write(fleet.runbook(batches: "[1, \"100%\"]"))
+    let second = fleet.hosts[1]
+    try fleet.ctl("stop-sshd", second)
+    let failed = try CLI.run(["execute", "--level", "3", "--yes", "--json"] + common())
+    _ = try? fleet.ctl("start-sshd", second)
+    #expect(failed.status == 1, "\(failed.stdout)\(failed.stderr)")
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(failed.stdout.utf8)) as? [String: Any])
+    let runID = try #require(object["run_id"] as? String)
+    var spawns: [String: Int] = [:]
+    for name in fleet.hosts { spawns[name] = try fleet.spawns(name) }
+    let before = try fleet.ssh(second, "cat /srv/rollback-fleet/app/.env.local")
+    #expect(String(decoding: before, as: UTF8.self).contains("NEXT_PUBLIC_USE_BACKEND_API=true"))
+
+    let resumed = try CLI.run(["resume", runID, "--only-failed", "--yes"] + common())
+    #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")
+    let after = try fleet.ssh(second, "cat /srv/rollback-fleet/app/.env.local")
+    #expect(String(decoding: after, as: UTF8.self).contains("NEXT_PUBLIC_USE_BACKEND_API=false"))
+    #expect(try fleet.spawns(second) == (spawns[second] ?? 0) + 1)
+    for name in fleet.hosts where name != second {
+      #expect(try fleet.spawns(name) == spawns[name], "\(name) was restarted again")
+    }
+    // The run is now finished: a second resume runs nothing.
+    let again = try CLI.run(["resume", runID, "--only-failed", "--yes"] + common())
+    #expect(
+      again.status == 0 && (again.stdout + again.stderr).contains("already finished"), "\(again.stdout)")
+  }
 }

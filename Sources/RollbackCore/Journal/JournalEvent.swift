@@ -694,6 +694,10 @@ public struct JournalProgress: Sendable, Equatable {
   /// For host-scoped steps (and a rolling step's inner steps): the hosts on which the step's
   /// last per-host event says it succeeded or was skipped, by step id.
   public var hostsFinished: [String: Set<String>] = [:]
+  /// For host-scoped steps: the hosts on which the step's last per-host event says it failed.
+  public var hostsFailed: [String: Set<String>] = [:]
+  /// The last step journalled as failed (its own event), if any.
+  public var lastFailedStep: String?
 
   /// Reads the journal's events; nil without a run-started event.
   public init?(_ events: [JournalEvent]) {
@@ -712,12 +716,15 @@ public struct JournalProgress: Sendable, Equatable {
           // One host's part of a host-scoped step: the step itself is not finished by it.
           if step.status == .succeeded || step.status == .skipped {
             hostsFinished[id, default: []].insert(host)
+            hostsFailed[id]?.remove(host)
           } else {
             hostsFinished[id]?.remove(host)
+            hostsFailed[id, default: []].insert(host)
           }
           continue
         }
         unfinished.remove(id)
+        if step.status == .failed { lastFailedStep = id }
         if step.status == .succeeded || step.status == .skipped {
           finished.insert(id)
         } else {

@@ -73,6 +73,8 @@ public struct ResumePoint: Sendable {
   public var startedAt: Date
   /// For host-scoped steps: the hosts on which the interrupted run finished each step (by id).
   public var hostsFinished: [String: Set<String>] = [:]
+  /// `resume --only-failed`: re-run just the failed hosts of this step (and nothing after it).
+  public var onlyFailed: (step: String, hosts: Set<String>)?
 
   /// Creates a resume point.
   public init(runID: String, finished: Set<String>, unfinished: Set<String>, startedAt: Date) {

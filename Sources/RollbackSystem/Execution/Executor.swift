@@ -237,13 +237,18 @@ public final class Executor {
 
   /// The plan (a drill's wrapped in its own steps); nil, said, when it cannot be made or `--from` names no step.
   func makePlan() -> Plan? {
-    let plan: Plan
+    var plan: Plan
     switch resolver.plan(request.target) {
     case .success(let made):
       plan = request.kind == .drill ? DrillPlanner.wrap(made, resolver: resolver) : made
     case .failure(let list):
       list.diagnostics.forEach { say($0.description, .failure) }
       return nil
+    }
+    // `resume --only-failed` ends with the failed step: nothing after it runs.
+    if let only = request.resume?.onlyFailed, let index = plan.steps.firstIndex(where: { $0.id == only.step })
+    {
+      plan.steps = Array(plan.steps[...index])
     }
     if let from = request.fromStep, !plan.steps.contains(where: { $0.id == from }) {
       let ids = plan.steps.map(\.id).joined(separator: ", ")

@@ -43,11 +43,14 @@ struct HostPipelineResult: Sendable {
   var steps: [(id: String, kind: String, mutates: Bool, status: StepStatus, detail: String, error: String?)]
   var flagChanges: [FlagFileChange]
   var cancelled: Bool
+  /// A status to report instead of the pipeline's (a host `--only-failed` leaves alone).
+  var reported: String? = nil
 
   var journal: JournalHostResult {
     JournalHostResult(
       name: host,
-      status: status == .succeeded ? "succeeded" : (status == .unreachable ? "unreachable" : "failed"),
+      status: reported
+        ?? (status == .succeeded ? "succeeded" : (status == .unreachable ? "unreachable" : "failed")),
       steps: steps.map { .init(id: $0.id, status: $0.status.rawValue, error: $0.error) })
   }
 }
@@ -276,7 +279,11 @@ extension Executor {
 
   /// The hosts of a step the interrupted run already finished (they are not run again).
   func hostsDone(_ planned: PlannedStep) -> Set<String> {
-    request.resume?.hostsFinished[planned.id] ?? []
+    // `--only-failed`: every host but the failed ones is left as it is.
+    if let only = request.resume?.onlyFailed, only.step == planned.id {
+      return Set(planned.hosts).subtracting(only.hosts)
+    }
+    return request.resume?.hostsFinished[planned.id] ?? []
   }
 
   /// A step outside `rolling` placed on hosts: on every host at once (at most `forks`); it fails
@@ -395,8 +402,10 @@ extension Executor {
             guard let host = session.hosts[name] else { continue }
             // Finished by the interrupted run: it keeps its place in its batch, and is not run again.
             if done.contains(name) {
+              let leftAlone = request.resume?.onlyFailed?.step == planned.id
               results[name] = HostPipelineResult(
-                host: name, status: .succeeded, steps: [], flagChanges: [], cancelled: false)
+                host: name, status: .succeeded, steps: [], flagChanges: [], cancelled: false,
+                reported: leftAlone ? "not re-run" : nil)
               actions += scheduler.hostFinished(name, .succeeded)
               continue
             }
