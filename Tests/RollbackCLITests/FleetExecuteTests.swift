@@ -125,6 +125,8 @@ struct CLIFleet {
           hosts: web
           restart: [supervisorctl, -c, /srv/rollback-fleet/supervisord.conf, restart, frontend]
           health: {http: {url: "http://${host.address}:\(port)/api/health"}, within: 20s}
+      signals:
+        errors: {manual: true, unit: count}
       flags:
         backend-api:
           key: NEXT_PUBLIC_USE_BACKEND_API
@@ -146,6 +148,16 @@ struct CLIFleet {
           name: Hold a lock on host-1 for a while
           steps:
             - {id: hold, run: [sleep, "4"], on: \(hosts[0])}
+        6:
+          name: Rolling with a gate
+          steps:
+            - id: gated
+              rolling:
+                on: web
+                batches: [1, "100%"]
+                gate: "errors < 1"
+                steps:
+                  - flag: {name: backend-api, set: disabled}
         5:
           name: A mark on every host
           steps:
@@ -430,5 +442,25 @@ struct FleetExecuteTests {
     let again = try CLI.run(["resume", runID, "--only-failed", "--yes"] + common())
     #expect(
       again.status == 0 && (again.stdout + again.stderr).contains("already finished"), "\(again.stdout)")
+  }
+
+  @Test("a rolling gate that does not hold, or is unknown, stops the step after the canary batch")
+  func gateStopsAfterCanary() throws {
+    let saved = try fleet.snapshot()
+    defer { fleet.restore(saved) }
+    try write(fleet.runbook(batches: "[1, \"100%\"]"))
+    let rest = fleet.hosts.dropFirst()
+    let untouched = try rest.map { try fleet.ssh($0, "cat /srv/rollback-fleet/app/.env.local") }
+    let failing = try CLI.run(["execute", "--level", "6", "--yes", "--signal", "errors=5"] + common())
+    #expect(failing.status == 1, "\(failing.stdout)\(failing.stderr)")
+    let said = failing.stdout + failing.stderr
+    #expect(said.contains("gate errors < 1 does not hold after batch 1"), "\(said)")
+    #expect(said.contains("untouched: \(rest.joined(separator: " "))"), "\(said)")
+    #expect(try rest.map { try fleet.ssh($0, "cat /srv/rollback-fleet/app/.env.local") } == untouched)
+
+    let unknown = try CLI.run(["execute", "--level", "6", "--yes"] + common("state-unknown"))
+    #expect(unknown.status == 1, "\(unknown.stdout)\(unknown.stderr)")
+    #expect((unknown.stdout + unknown.stderr).contains("cannot tell whether errors < 1 after batch 1"))
+    #expect(try rest.map { try fleet.ssh($0, "cat /srv/rollback-fleet/app/.env.local") } == untouched)
   }
 }
