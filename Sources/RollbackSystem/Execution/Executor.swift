@@ -74,12 +74,17 @@ public final class Executor {
   }
 
   /// A copy of a run's executor acting on one host (its vars and `${host.*}` resolved), for a
-  /// host-scoped step; its lines are prefixed with the host's name and it journals nothing.
+  /// host-scoped step; its lines are prefixed with the host's name, and it journals each of its
+  /// steps' ends with the host.
   init(seed: HostRunSeed, host: RollbackCore.Host, effects hostEffects: any HostEffects) {
     request = seed.request
     let emit = seed.emit
     let prefix = "    [\(host.name)] "
-    self.emit = { line in emit(OutputLine(line.kind, prefix + line.text.trimmingCharacters(in: .whitespaces)))
+    // The run's own indentation (up to four spaces) gives way to the prefix; a diff's leading
+    // space after it is kept.
+    self.emit = { line in
+      let indent = line.text.prefix(4).prefix { $0 == " " }.count
+      emit(OutputLine(line.kind, prefix + line.text.dropFirst(indent)))
     }
     effects = seed.effects
     resolver = seed.resolver.on(host)

@@ -253,7 +253,9 @@ extension Executor {
     do {
       let result = try await host.applyFlag(editor, change, backupDirectory: backups, dryRun: dryRun)
       for diff in result.diffs {
-        for line in diff.split(separator: "\n", omittingEmptySubsequences: false) { say("    \(line)") }
+        for line in diff.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false) {
+          say("    \(String(line))")
+        }
       }
       var attempt = AttemptResult(status: dryRun ? .wouldRun : .succeeded, detail: result.summary)
       attempt.flagChanges = result.changes
