@@ -463,4 +463,22 @@ struct FleetExecuteTests {
     #expect((unknown.stdout + unknown.stderr).contains("cannot tell whether errors < 1 after batch 1"))
     #expect(try rest.map { try fleet.ssh($0, "cat /srv/rollback-fleet/app/.env.local") } == untouched)
   }
+
+  @Test("--dry-run reads every host for real, shows each host's diff line by line, and changes nothing")
+  func dryRunShowsEachHostsDiff() throws {
+    try write(fleet.runbook(batches: "[1, \"100%\"]"))
+    let before = try fleet.snapshot()
+    let result = try CLI.run(["execute", "--level", "3", "--dry-run"] + common())
+    #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+    let lines = result.stdout.split(separator: "\n").map(String.init)
+    for name in fleet.hosts {
+      #expect(
+        lines.contains(
+          "    [\(name)] -NEXT_PUBLIC_USE_BACKEND_API=true" + (name == fleet.hosts[2] ? "\\u{d}" : "")))
+      // A context line keeps the diff's own leading space after the host's prefix.
+      #expect(lines.contains { $0.hasPrefix("    [\(name)]  # Local overrides") }, "\(result.stdout)")
+    }
+    #expect(try fleet.snapshot() == before)
+    #expect(!fleet.hosts.contains { FileManager.default.fileExists(atPath: fleet.lockPath($0)) })
+  }
 }
