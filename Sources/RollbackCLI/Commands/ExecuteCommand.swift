@@ -79,7 +79,7 @@ struct ExecuteCommand: AsyncParsableCommand {
   @Option(
     name: .long,
     help: ArgumentHelp(
-      "Limit host-scoped steps to matching hosts (not available yet: fleet execution needs the ssh transport).",
+      "Limit host-scoped steps to matching hosts (not available yet for execute and drill).",
       valueName: "pattern[,pattern]"))
   var hosts: String?
 
@@ -90,7 +90,7 @@ struct ExecuteCommand: AsyncParsableCommand {
   func run() async throws {
     if hosts != nil {
       Console.error(
-        "error: --hosts: fleet execution is not available yet; nothing was run "
+        "error: --hosts: limiting a run to some hosts is not available yet; nothing was run "
           + "(`rollback plan --hosts` shows the hosts and batches)")
       throw ExitCode(2)
     }
@@ -157,6 +157,11 @@ struct ResumeCommand: AsyncParsableCommand {
   @Flag(name: .long, help: "Resume even though the runbook changed since the run started.")
   var force = false
 
+  @Flag(
+    name: .customLong("only-failed"),
+    help: "Re-run just the failed hosts of the failed host-scoped step, and nothing after it.")
+  var onlyFailed = false
+
   func run() async throws {
     let path = try options.runbookPath()
     let state = stateDirectory(options, runbookPath: path)
@@ -213,7 +218,7 @@ struct ResumeCommand: AsyncParsableCommand {
       processEnvironment: ProcessInfo.processInfo.environment,
       manual: ManualValues(), dryRun: false, assumeYes: yes, canPrompt: isatty(STDIN_FILENO) == 1,
       stateDirectory: state,
-      resume: ResumePoint(runID: id, progress: progress),
+      resume: try resumePoint(id, progress),
       kind: .resume)
     let result = try await perform(request, options: options)
     if result.exitCode != 0 { throw ExitCode(result.exitCode) }
@@ -221,6 +226,21 @@ struct ResumeCommand: AsyncParsableCommand {
 }
 
 extension ResumeCommand {
+  /// Where the run stands; with `--only-failed`, its failed step's failed hosts (an error when
+  /// it has none).
+  func resumePoint(_ id: String, _ progress: JournalProgress) throws -> ResumePoint {
+    var point = ResumePoint(runID: id, progress: progress)
+    guard onlyFailed else { return point }
+    guard let step = progress.lastFailedStep, let hosts = progress.hostsFailed[step], !hosts.isEmpty else {
+      Console.error(
+        "error: --only-failed: run \(id) has no host-scoped step that failed on some hosts; "
+          + "use `rollback resume \(id)` to continue it")
+      throw ExitCode(2)
+    }
+    point.onlyFailed = (step, hosts)
+    return point
+  }
+
   /// The run's overrides: those journalled, with `--var` on top. A secret override was
   /// journalled by name only (or, in older journals, masked): it must be given again, never
   /// replaced by the default or `****`. A different value for a journalled one is a warning.

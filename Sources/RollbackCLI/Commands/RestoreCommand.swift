@@ -51,7 +51,8 @@ struct RestoreCommand: AsyncParsableCommand {
     }
     // The first backup of each file is its content before the run changed it.
     var entries: [Entry] = []
-    for case .stepFinished(let step) in events {
+    // A host's changes (`host` set) are files on that host, not here: never restored locally.
+    for case .stepFinished(let step) in events where step.host == nil {
       for change in step.flagChanges {
         guard let file = change.file, let backup = change.backup, change.changed == true,
           !entries.contains(where: { $0.file == file })

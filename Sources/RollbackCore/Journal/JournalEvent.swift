@@ -268,26 +268,32 @@ public struct StepStartedEvent: Sendable, Equatable {
   public var mutates: Bool?
   /// When it started (ISO time).
   public var at: String?
+  /// The host it started on, for a host-scoped step's per-host event; nil otherwise (and in
+  /// journals written before hosts existed).
+  public var host: String?
 
   /// A step start.
-  public init(step: String?, kind: String?, mutates: Bool?, at: String?) {
+  public init(step: String?, kind: String?, mutates: Bool?, at: String?, host: String? = nil) {
     self.step = step
     self.kind = kind
     self.mutates = mutates
     self.at = at
+    self.host = host
   }
 
   init(_ fields: JournalFields) {
     self.init(
       step: fields.string("step") ?? fields.string("id"), kind: fields.string("kind"),
-      mutates: fields.bool("mutates"), at: fields.string("at"))
+      mutates: fields.bool("mutates"), at: fields.string("at"), host: fields.string("host"))
   }
 
   var json: JSONValue {
-    .object([
+    var members: [(String, JSONValue)] = [
       ("event", .string(JournalEvent.Kind.stepStarted)), ("step", .string(step)), ("kind", .string(kind)),
       ("mutates", mutates.map { .bool($0) } ?? .null), ("at", .string(at)),
-    ])
+    ]
+    if let host { members.append(("host", .string(host))) }
+    return .object(members)
   }
 }
 
@@ -401,14 +407,21 @@ public struct StepFinishedEvent: Sendable, Equatable {
   public var signals: [JournalSignal]
   /// The end of its output.
   public var outputTail: String?
+  /// The host this event is about, for a host-scoped step's per-host event; nil for the
+  /// step's own event (and in journals written before hosts existed).
+  public var host: String?
+  /// A host-scoped step's hosts and how each ended (the step's own event).
+  public var hosts: [JournalHostResult] = []
 
   /// A step's end.
   public init(
     id: String?, kind: String?, name: String?, status: StepStatus?, mutates: Bool?, startedAt: String?,
     durationSeconds: Double?, detail: String?, error: String?, attempts: Int?, at: String?,
     flagChanges: [JournalFlagChange], signals: [JournalSignal], outputTail: String?,
-    unknownStatus: String? = nil
+    unknownStatus: String? = nil, host: String? = nil, hosts: [JournalHostResult] = []
   ) {
+    self.host = host
+    self.hosts = hosts
     self.id = id
     self.kind = kind
     self.name = name
@@ -436,7 +449,8 @@ public struct StepFinishedEvent: Sendable, Equatable {
       error: fields.string("error"), attempts: fields.int("attempts"), at: fields.string("at"),
       flagChanges: fields.objects("flag_changes").map(JournalFlagChange.init),
       signals: fields.objects("signals").map(JournalSignal.init), outputTail: fields.string("output_tail"),
-      unknownStatus: fields.string("status"))
+      unknownStatus: fields.string("status"), host: fields.string("host"),
+      hosts: fields.objects("hosts").map(JournalHostResult.init))
   }
 
   /// The journal line, members in the order journals have always had.
@@ -457,7 +471,66 @@ public struct StepFinishedEvent: Sendable, Equatable {
     if !flagChanges.isEmpty { members.append(("flag_changes", .array(flagChanges.map(\.json)))) }
     if !signals.isEmpty { members.append(("signals", .array(signals.map(\.json)))) }
     if let outputTail { members.append(("output_tail", .string(outputTail))) }
+    if let host { members.append(("host", .string(host))) }
+    if !hosts.isEmpty { members.append(("hosts", .array(hosts.map(\.json)))) }
     return .object(members)
+  }
+}
+
+/// How a host-scoped step ended on one host: `{name, status, steps: [{id, status, error}]}`.
+public struct JournalHostResult: Sendable, Equatable {
+  /// One step of the host's pipeline (a rolling step's inner steps; the step itself otherwise).
+  public struct StepOutcome: Sendable, Equatable {
+    /// The step id.
+    public var id: String
+    /// `succeeded`, `failed`, `skipped`, …
+    public var status: String
+    /// Why it failed.
+    public var error: String?
+
+    /// Creates an outcome.
+    public init(id: String, status: String, error: String? = nil) {
+      self.id = id
+      self.status = status
+      self.error = error
+    }
+  }
+
+  /// The host's name.
+  public var name: String
+  /// `succeeded`, `failed`, `unreachable` or `untouched`.
+  public var status: String
+  /// Its steps, in order.
+  public var steps: [StepOutcome]
+
+  /// Creates a host's result.
+  public init(name: String, status: String, steps: [StepOutcome]) {
+    self.name = name
+    self.status = status
+    self.steps = steps
+  }
+
+  init(_ fields: JournalFields) {
+    self.init(
+      name: fields.string("name") ?? "", status: fields.string("status") ?? "",
+      steps: fields.objects("steps").map {
+        StepOutcome(id: $0.string("id") ?? "", status: $0.string("status") ?? "", error: $0.string("error"))
+      })
+  }
+
+  var json: JSONValue {
+    .object([
+      ("name", .string(name)), ("status", .string(status)),
+      (
+        "steps",
+        .array(
+          steps.map { step in
+            var members: [(String, JSONValue)] = [("id", .string(step.id)), ("status", .string(step.status))]
+            if let error = step.error { members.append(("error", .string(error))) }
+            return .object(members)
+          })
+      ),
+    ])
   }
 }
 
@@ -627,6 +700,13 @@ public struct JournalProgress: Sendable, Equatable {
   public var unfinished: Set<String>
   /// The integration calls journalled (silences, annotation, PagerDuty events).
   public var integrations: [IntegrationEvent] = []
+  /// For host-scoped steps (and a rolling step's inner steps): the hosts on which the step's
+  /// last per-host event says it succeeded or was skipped, by step id.
+  public var hostsFinished: [String: Set<String>] = [:]
+  /// For host-scoped steps: the hosts on which the step's last per-host event says it failed.
+  public var hostsFailed: [String: Set<String>] = [:]
+  /// The last step journalled as failed (its own event), if any.
+  public var lastFailedStep: String?
 
   /// Reads the journal's events; nil without a run-started event.
   public init?(_ events: [JournalEvent]) {
@@ -638,12 +718,24 @@ public struct JournalProgress: Sendable, Equatable {
     for event in events {
       switch event {
       case .stepStarted(let step):
-        if let id = step.step { unfinished.insert(id) }
+        if step.host == nil, let id = step.step { unfinished.insert(id) }
       case .integration(let call):
         integrations.append(call)
       case .stepFinished(let step):
         guard let id = step.id else { continue }
+        if let host = step.host {
+          // One host's part of a host-scoped step: the step itself is not finished by it.
+          if step.status == .succeeded || step.status == .skipped {
+            hostsFinished[id, default: []].insert(host)
+            hostsFailed[id]?.remove(host)
+          } else {
+            hostsFinished[id]?.remove(host)
+            hostsFailed[id, default: []].insert(host)
+          }
+          continue
+        }
         unfinished.remove(id)
+        if step.status == .failed { lastFailedStep = id }
         if step.status == .succeeded || step.status == .skipped {
           finished.insert(id)
         } else {

@@ -32,6 +32,8 @@ public struct RunReport: Sendable {
     public var flagChanges: [(file: String, key: String, before: String?, after: String, changed: Bool)]
     /// Signals read: name, value (nil when unknown), unit, error.
     public var signals: [(name: String, value: Double?, unit: String, error: String?)]
+    /// A host-scoped step's hosts and how each ended (empty for a step on the control machine).
+    public var hosts: [JournalHostResult] = []
   }
 
   /// Everything but the steps: what `history` lists.
@@ -57,7 +59,8 @@ public struct RunReport: Sendable {
     for event in events {
       summary.apply(event)
       if case .integration(let call) = event { integrations.append(call) }
-      guard case .stepFinished(let step) = event, let id = step.id else { continue }
+      // A host's part of a step (`host` set) is in the step's own event, under `hosts`.
+      guard case .stepFinished(let step) = event, let id = step.id, step.host == nil else { continue }
       if entries[id] == nil { order.append(id) }
       entries[id] = StepEntry(
         id: id, kind: step.kind ?? "", name: step.name,
@@ -73,7 +76,7 @@ public struct RunReport: Sendable {
         },
         signals: step.signals.map {
           (name: $0.name ?? "", value: $0.value, unit: $0.unit ?? "count", error: $0.error)
-        })
+        }, hosts: step.hosts)
     }
     var report = RunReport(summary: summary, steps: order.compactMap { entries[$0] })
     report.integrations = integrations

@@ -122,6 +122,9 @@ public enum ReportRendering {
     for (index, step) in report.steps.enumerated() {
       var what = step.detail.replacingOccurrences(of: "|", with: "\\|")
       if let error = step.error { what += " — **\(error.replacingOccurrences(of: "|", with: "\\|"))**" }
+      if !step.hosts.isEmpty {
+        what += " — hosts: " + step.hosts.map { "\($0.name) \($0.status)" }.joined(separator: ", ")
+      }
       out.append(
         "| \(index + 1) | \(step.id) | \(step.kind) | \(step.startedAt ?? "—") | \(seconds(step.duration)) | \(step.status) | \(what) |"
       )
@@ -197,7 +200,7 @@ public enum ReportRendering {
         })
     }
     let steps = report.steps.map { step -> JSONValue in
-      .object([
+      var members: [(String, JSONValue)] = [
         ("id", .string(step.id)), ("kind", .string(step.kind)), ("name", .string(step.name)),
         ("status", .string(step.status)), ("mutates", .bool(step.mutates)),
         ("started_at", .string(step.startedAt)),
@@ -213,7 +216,9 @@ public enum ReportRendering {
               ])
             })
         ),
-      ])
+      ]
+      if !step.hosts.isEmpty { members.append(("hosts", .array(step.hosts.map(\.json)))) }
+      return .object(members)
     }
     var assessmentJSON = JSONValue.null
     if let assessment {

@@ -11,11 +11,11 @@ public protocol HostEffects: Sendable {
   func run(command spec: ProcessSpec, onOutput: @escaping @Sendable (ProcessStream, String) -> Void)
     async throws(ProcessError) -> ProcessOutcome
   /// Reads a flag file's bytes.
-  func readFlagFile(_ path: String) throws(FileError) -> [UInt8]
+  func readFlagFile(_ path: String) async throws(FileError) -> [UInt8]
   /// Applies a flag change to every one of the editor's files, all or nothing, with backups in
   /// `backupDirectory`; with `dryRun` nothing is written.
   func applyFlag(_ editor: FlagEditor, _ change: FlagChange, backupDirectory: String, dryRun: Bool)
-    throws(FlagEditor.EditError) -> FlagEditor.Result
+    async throws(FlagEditor.EditError) -> FlagEditor.Result
 }
 
 /// This machine: processes through ``ProcessRunner``, files through ``AtomicFile``.

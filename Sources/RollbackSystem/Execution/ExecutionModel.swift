@@ -75,6 +75,10 @@ public struct ResumePoint: Sendable {
   public var startedAt: Date
   /// The silences and annotation the interrupted run left open: the resume closes them at its end.
   public var openIntegrations = OpenIntegrations()
+  /// For host-scoped steps: the hosts on which the interrupted run finished each step (by id).
+  public var hostsFinished: [String: Set<String>] = [:]
+  /// `resume --only-failed`: re-run just the failed hosts of this step (and nothing after it).
+  public var onlyFailed: (step: String, hosts: Set<String>)?
 
   /// Creates a resume point.
   public init(runID: String, finished: Set<String>, unfinished: Set<String>, startedAt: Date) {
@@ -129,6 +133,8 @@ public struct StepRecord: Sendable {
   public var flagChanges: [FlagFileChange]
   /// Signals read.
   public var signals: [SignalReading]
+  /// A host-scoped step's hosts and how each ended (empty for a step on the control machine).
+  public var hosts: [JournalHostResult] = []
 }
 
 /// The result of an execution.

@@ -29,6 +29,13 @@ public final class Executor {
   var oncallState = OnCallRunState()
   /// The plan being run, once made.
   var currentPlan: Plan?
+  /// Where this executor's commands and flag files are: this machine, or (a copy running a
+  /// host-scoped step) one host of the inventory.
+  let host: any HostEffects
+  /// The inventory host a copy acts on; nil for the run's own executor.
+  let hostName: String?
+  /// The run's ssh connections and host locks, while open.
+  var fleet: FleetSession?
 
   /// Asks a person whether to go on.
   public struct Confirmer: Sendable {
@@ -63,16 +70,40 @@ public final class Executor {
     case .success(let made): resolver = made
     case .failure(let list): throw list
     }
-    // Host-scoped steps need the ssh transport; running them here would act on this machine.
-    if case .success(let plan) = resolver.plan(request.target), let refusal = plan.fleetRefusal {
-      throw DiagnosticList([refusal])
-    }
     self.resolver = resolver
+    host = effects.host
+    hostName = nil
     reader = effects.signalReader(resolver, request.processEnvironment)
     runID = request.resume?.runID ?? RunID.make()
     secrets = Self.collectSecrets(resolver: resolver, environment: request.processEnvironment)
     secretEnvironment = Self.secretEnvironmentNames(resolver: resolver)
     oncall = effects.oncall(request.runbook.notify, request.processEnvironment)
+  }
+
+  /// A copy of a run's executor acting on one host (its vars and `${host.*}` resolved), for a
+  /// host-scoped step; its lines are prefixed with the host's name, and it journals each of its
+  /// steps' ends with the host.
+  init(seed: HostRunSeed, host: RollbackCore.Host, effects hostEffects: any HostEffects) {
+    request = seed.request
+    let emit = seed.emit
+    let prefix = "    [\(host.name)] "
+    // The run's own indentation (up to four spaces) gives way to the prefix; a diff's leading
+    // space after it is kept.
+    self.emit = { line in
+      let indent = line.text.prefix(4).prefix { $0 == " " }.count
+      emit(OutputLine(line.kind, prefix + line.text.dropFirst(indent)))
+    }
+    effects = seed.effects
+    resolver = seed.resolver.on(host)
+    reader = seed.reader
+    secrets = seed.secrets
+    secretEnvironment = seed.secretEnvironment
+    runID = seed.runID
+    startedAt = seed.startedAt
+    self.host = hostEffects
+    hostName = host.name
+    journal = seed.journal
+    oncall = seed.oncall
   }
 
   /// Values that must never be printed or journalled.
@@ -192,7 +223,7 @@ public final class Executor {
     say(
       "\(mode): \(Self.what(plan)) — \(plan.title) · runbook \(plan.runbook) · environment \(plan.environment) · run \(runID)"
     )
-    let problems = preflight(plan)
+    let problems = await preflight(plan)
     if !problems.isEmpty { return refuse(plan, problems) }
 
     var lock: FileLock?
@@ -204,7 +235,9 @@ public final class Executor {
     }
     defer { lock?.release() }
 
+    if case .failure(let refused) = await openFleet(plan) { return refused.result }
     if let problem = openJournalError() {
+      await closeFleet()
       say(problem, .failure)
       return finish(plan: plan, status: .aborted, exitCode: 1, advice: "make the state directory writable")
     }
@@ -214,19 +247,25 @@ public final class Executor {
 
     let end = await drive(plan)
     await oncallRunFinished(plan, status: end.status)
+    await closeFleet()
     return finish(
       plan: plan, status: end.status, exitCode: end.exitCode, advice: advice(for: end, plan: plan))
   }
 
   /// The plan (a drill's wrapped in its own steps); nil, said, when it cannot be made or `--from` names no step.
   func makePlan() -> Plan? {
-    let plan: Plan
+    var plan: Plan
     switch resolver.plan(request.target) {
     case .success(let made):
       plan = request.kind == .drill ? DrillPlanner.wrap(made, resolver: resolver) : made
     case .failure(let list):
       list.diagnostics.forEach { say($0.description, .failure) }
       return nil
+    }
+    // `resume --only-failed` ends with the failed step: nothing after it runs.
+    if let only = request.resume?.onlyFailed, let index = plan.steps.firstIndex(where: { $0.id == only.step })
+    {
+      plan.steps = Array(plan.steps[...index])
     }
     if let from = request.fromStep, !plan.steps.contains(where: { $0.id == from }) {
       let ids = plan.steps.map(\.id).joined(separator: ", ")

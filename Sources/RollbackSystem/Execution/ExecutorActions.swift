@@ -35,9 +35,10 @@ extension Executor {
 
   /// Runs a command on this run's host, without the runbook's secret variables in its environment.
   func runCommand(_ command: ResolvedCommand, timeout: Double, id: String) async throws -> AttemptResult {
-    var environment = request.processEnvironment
+    // On another host only the step's own `env:` goes with the command, never this machine's.
+    var environment = hostName == nil ? request.processEnvironment : [:]
     for name in secretEnvironment { environment[name] = nil }
-    let runner = CommandRunner(host: effects.host, environment: environment, sayOutput: sayer(.output))
+    let runner = CommandRunner(host: host, environment: environment, sayOutput: sayer(.output))
     return try await runner.run(command, timeout: timeout, id: id)
   }
 

@@ -26,6 +26,8 @@ public struct FlagEditor: Sendable {
     /// A file could not be written after others were: those were put back as they were
     /// (`restored`), or could not be (`unrestored`; their backups hold the old content).
     case partial(FileError, restored: [String], unrestored: [String])
+    /// A change on another host failed; the text names the host and file.
+    case remote(String)
 
     /// A lowercase description naming the file.
     public var description: String {
@@ -34,6 +36,7 @@ public struct FlagEditor: Sendable {
       case .dotenv(let path, let error): return "\(path): \(error.description); the file was not changed"
       case .file(let error): return error.description
       case .badPercent(let path, let value): return "\(path): rollout percentage '\(value)' is not a number"
+      case .remote(let text): return text
       case .partial(let error, let restored, let unrestored):
         var text = error.description
         if !restored.isEmpty {
@@ -248,9 +251,11 @@ extension Executor {
     // A run killed while writing a backup leaves a temporary file in its backup directory; a
     // resumed run removes it (the host does), and reuses the backups already written.
     do {
-      let result = try effects.host.applyFlag(editor, change, backupDirectory: backups, dryRun: dryRun)
+      let result = try await host.applyFlag(editor, change, backupDirectory: backups, dryRun: dryRun)
       for diff in result.diffs {
-        for line in diff.split(separator: "\n", omittingEmptySubsequences: false) { say("    \(line)") }
+        for line in diff.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false) {
+          say("    \(String(line))")
+        }
       }
       var attempt = AttemptResult(status: dryRun ? .wouldRun : .succeeded, detail: result.summary)
       attempt.flagChanges = result.changes

@@ -22,7 +22,7 @@ struct PreflightProblems {
 
 extension Executor {
   /// Everything that would make the run fail half-way, found before the first change.
-  func preflight(_ plan: Plan) -> [PreflightProblem] {
+  func preflight(_ plan: Plan) async -> [PreflightProblem] {
     var problems = PreflightProblems()
     for planned in plan.steps {
       let step = planned.id
@@ -30,7 +30,8 @@ extension Executor {
         needSignals(condition.comparisons.map(\.signal), step, &problems)
       }
       for gate in planned.gates { needSignals(gate.condition.comparisons.map(\.signal), step, &problems) }
-      preflightStep(planned, &problems)
+      // A step placed on hosts is checked there (connections in ``openFleet(_:)``), not here.
+      if !planned.hostScoped { await preflightStep(planned, &problems) }
     }
     if let webhook = request.runbook.notify.slackWebhookEnv,
       (request.processEnvironment[webhook] ?? "").isEmpty,
@@ -42,14 +43,14 @@ extension Executor {
   }
 
   /// What one step needs before the run starts.
-  func preflightStep(_ planned: PlannedStep, _ problems: inout PreflightProblems) {
+  func preflightStep(_ planned: PlannedStep, _ problems: inout PreflightProblems) async {
     let step = planned.id
     switch planned.step.kind {
     case .check(let names): needSignals(names.map(\.value), step, &problems)
     case .assert(let condition), .wait(let condition, _, _, _):
       needSignals(condition.comparisons.map(\.signal), step, &problems)
     case .flag(let name, let change):
-      checkFlagFiles(name.value, change, step, &problems)
+      await checkFlagFiles(name.value, change, step, &problems)
     case .restart(let name, let rebuild):
       guard let service = resolver.service(named: name.value) else { return }
       if rebuild, let command = service.rebuild { checkCommand(command, step, &problems) }
@@ -131,7 +132,7 @@ extension Executor {
   /// A flag's files exist (or may be created), are writable and hold editable dotenv text.
   func checkFlagFiles(
     _ name: String, _ change: FlagChange, _ step: String, _ problems: inout PreflightProblems
-  ) {
+  ) async {
     guard let flag = request.runbook.flags[name] else { return }
     for template in flag.files { check(template, step, &problems) }
     let key = change == .enable || change == .disable ? flag.key : (flag.percentKey ?? flag.key)
@@ -153,7 +154,7 @@ extension Executor {
         continue
       }
       do {
-        _ = try DotEnvDocument(bytes: effects.host.readFlagFile(file)).value(of: key)
+        _ = try DotEnvDocument(bytes: await host.readFlagFile(file)).value(of: key)
       } catch let error as DotEnvError {
         problems.add("\(step): \(file): \(error.description)")
       } catch {

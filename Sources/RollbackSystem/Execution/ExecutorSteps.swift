@@ -11,6 +11,8 @@ struct AttemptResult {
   var flagChanges: [FlagFileChange] = []
   var signals: [SignalReading] = []
   var declined: Int32?
+  /// A host-scoped step's hosts and how each ended.
+  var hosts: [JournalHostResult] = []
 
   static func ok(_ detail: String) -> AttemptResult { AttemptResult(status: .succeeded, detail: detail) }
   static func fail(_ detail: String, _ error: String) -> AttemptResult {

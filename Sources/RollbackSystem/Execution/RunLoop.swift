@@ -111,7 +111,7 @@ extension Executor {
       id: planned.id, kind: planned.kind, name: planned.name, mutates: planned.mutates, status: result.status,
       startedAt: progress.started, duration: seconds(clock.now - progress.clockStart),
       detail: redact(result.detail), error: result.error.map(redact), output: result.output.map(redact),
-      attempts: attempts, flagChanges: result.flagChanges, signals: result.signals)
+      attempts: attempts, flagChanges: result.flagChanges, signals: result.signals, hosts: result.hosts)
   }
 
   /// A skipped step's record, with what the user is told.

@@ -26,7 +26,7 @@ public enum RunRendering {
         JournalSignal(
           name: $0.name, source: $0.source, value: $0.value, unit: $0.unit.rawValue, error: $0.error)
       },
-      outputTail: record.output.flatMap { $0.isEmpty ? nil : String($0.suffix(2000)) })
+      outputTail: record.output.flatMap { $0.isEmpty ? nil : String($0.suffix(2000)) }, hosts: record.hosts)
   }
 
   /// One step as `execute --json` lists it: the step-finished event without `event` and `at`.

@@ -8,6 +8,11 @@ extension Executor {
   func attempt(_ planned: PlannedStep, phase: DryRunPhase) async throws -> AttemptResult {
     try Task.checkCancellation()
     let step = planned.step
+    // The run's own executor hands a step placed on hosts to a copy per host.
+    if planned.hostScoped, hostName == nil {
+      if case .rolling(let spec) = step.kind { return try await runRolling(planned, spec, phase: phase) }
+      return try await attemptOnHosts(planned, phase: phase)
+    }
     switch step.kind {
     case .check(let names):
       return await runCheck(names.map(\.value), phase: phase)
@@ -42,8 +47,8 @@ extension Executor {
     case .include:
       return .ok("include")
     case .rolling:
-      // Refused before the run (Plan.fleetRefusal); kept as a failure should it ever get here.
-      return .fail("rolling", "fleet execution is not available yet")
+      // A rolling step inside a host's pipeline is refused by validation.
+      return .fail("rolling", "a rolling step cannot run inside a host's pipeline")
     }
   }
 

@@ -202,6 +202,7 @@ extension ResumePoint {
       runID: runID, finished: progress.finished, unfinished: progress.unfinished,
       startedAt: progress.start.startedAt.flatMap(Timestamp.parse) ?? Date())
     openIntegrations = OpenIntegrations(progress.integrations)
+    hostsFinished = progress.hostsFinished
   }
 }
 

@@ -18,6 +18,9 @@ public enum ProcessError: Error, Sendable, Equatable, CustomStringConvertible {
   case cwdMissing(path: String)
   /// `posix_spawn` (or the pipes it needs) failed with this errno.
   case spawnFailed(errno: Int32)
+  /// A command on another host could not be run there (ssh could not reach it, timed out, …);
+  /// the text names the host.
+  case remote(String)
 
   /// A lowercase explanation that says what to fix.
   public var description: String {
@@ -32,6 +35,8 @@ public enum ProcessError: Error, Sendable, Equatable, CustomStringConvertible {
       return "working directory missing: \(path) (create it or fix the step's cwd)"
     case .spawnFailed(let code):
       return "could not start the process: \(Self.message(for: code)) (errno \(code))"
+    case .remote(let text):
+      return text
     }
   }
 

@@ -1,0 +1,511 @@
+import Foundation
+import RollbackCore
+
+/// A run's hosts: the shared ssh transport (one master per host), the hosts that could not be
+/// reached in preflight, and the locks taken on the hosts the run changes.
+struct FleetSession: Sendable {
+  var transport: SSHTransport
+  /// Every host the run's steps use, by name.
+  var hosts: [String: RollbackCore.Host]
+  /// Hosts whose master connection could not be opened, with why (they count as failed).
+  var unreachable: [String: String]
+  /// The locks this run holds.
+  var locks: [RemoteHostLock]
+  var backups: FleetBackups
+
+  var sshHosts: [SSHHost] { hosts.values.map { SSHHost(name: $0.name, destination: $0.ssh) } }
+
+  /// The effects of one host.
+  func effects(of host: RollbackCore.Host) -> RemoteHost {
+    RemoteHost(
+      transport: transport, host: SSHHost(name: host.name, destination: host.ssh), backups: backups)
+  }
+}
+
+/// What a host-scoped step's copy of the executor for one host needs (all `Sendable`).
+struct HostRunSeed: Sendable {
+  var request: ExecutionRequest
+  var emit: @Sendable (OutputLine) -> Void
+  var effects: ExecutionEffects
+  var resolver: Resolver
+  var reader: any SignalReader
+  var secrets: [String]
+  var secretEnvironment: Set<String>
+  var runID: String
+  var startedAt: Date
+  var journal: JournalWriter?
+  var oncall: any OnCallEffects
+}
+
+/// How a host's part of a host-scoped step ended.
+struct HostPipelineResult: Sendable {
+  var host: String
+  var status: RollingHostResult
+  var steps: [(id: String, kind: String, mutates: Bool, status: StepStatus, detail: String, error: String?)]
+  var flagChanges: [FlagFileChange]
+  var cancelled: Bool
+  /// A status to report instead of the pipeline's (a host `--only-failed` leaves alone).
+  var reported: String? = nil
+
+  var journal: JournalHostResult {
+    JournalHostResult(
+      name: host,
+      status: reported
+        ?? (status == .succeeded ? "succeeded" : (status == .unreachable ? "unreachable" : "failed")),
+      steps: steps.map { .init(id: $0.id, status: $0.status.rawValue, error: $0.error) })
+  }
+}
+
+extension Executor {
+  // MARK: Connections and locks
+
+  /// Opens every host's master connection in parallel and takes a lock on each host the run
+  /// changes. A host key that does not match refuses the run; an unreachable host is reported
+  /// and counts as failed when its turn comes; a lock held by another run refuses it with exit 4.
+  func openFleet(_ plan: Plan) async -> Result<Void, Refused> {
+    let inventory = resolver.environment.inventory
+    var names: [String] = []
+    var changed = Set<String>()
+    for planned in plan.steps where planned.hostScoped {
+      for name in planned.hosts where !names.contains(name) { names.append(name) }
+      if planned.mutates { changed.formUnion(planned.hosts) }
+    }
+    let hosts = names.compactMap { inventory.host(named: $0) }
+    guard !hosts.isEmpty else { return .success(()) }
+    let transport: SSHTransport
+    do {
+      transport = try SSHTransport(
+        config: inventory.ssh.config.map { ($0 as NSString).expandingTildeInPath },
+        options: inventory.ssh.options, forks: inventory.ssh.forks, secrets: secrets,
+        environment: request.processEnvironment)
+    } catch {
+      say("error: \(error.description)", .failure)
+      return .failure(Refused(result: finish(plan: plan, status: .aborted, exitCode: 1, advice: nil)))
+    }
+    var session = FleetSession(
+      transport: transport, hosts: Dictionary(uniqueKeysWithValues: hosts.map { ($0.name, $0) }),
+      unreachable: [:], locks: [],
+      backups: FleetBackups(stateDirectory: request.stateDirectory, runID: runID))
+    fleet = session
+    say("connecting to \(hosts.count) host\(hosts.count == 1 ? "" : "s"): \(names.joined(separator: " "))")
+    let failures = await transport.openMasters(session.sshHosts, timeout: .seconds(20))
+    var refusals: [PreflightProblem] = []
+    for name in names {
+      guard let error = failures[name] else { continue }
+      switch error {
+      case .hostKeyMismatch, .authenticationFailed:
+        refusals.append(PreflightProblem(text: error.description, isMissingVariable: false))
+      default:
+        session.unreachable[name] = error.description
+        say("  ✗ \(name) unreachable: \(error.description); it counts as a failed host", .warning)
+      }
+    }
+    fleet = session
+    if !refusals.isEmpty {
+      await closeFleet()
+      return .failure(Refused(result: refuse(plan, refusals)))
+    }
+    if !request.dryRun {
+      let lockHosts = session.sshHosts.filter {
+        changed.contains($0.name) && session.unreachable[$0.name] == nil
+      }
+      let runID = runID
+      let directory = inventory.ssh.lockDir
+      let results = await transport.forEachHost(lockHosts) { host -> (RemoteHostLock, RemoteLockError?) in
+        let lock = RemoteHostLock(transport: transport, host: host, runID: runID, directory: directory)
+        do throws(RemoteLockError) {
+          _ = try await lock.acquire()
+          return (lock, nil)
+        } catch {
+          return (lock, error)
+        }
+      }
+      session.locks = results.values.filter { $0.1 == nil }.map { $0.0 }
+      fleet = session
+      let refused = names.compactMap { results[$0]?.1 }
+      if !refused.isEmpty {
+        for error in refused { say("error: \(error.description)", .failure) }
+        await closeFleet()
+        nextCommand = pasteable(["history"])
+        return .failure(
+          Refused(
+            result: RunResult(
+              runID: runID, runbook: plan.runbook, environment: plan.environment, level: plan.level,
+              scenario: plan.scenario, dryRun: false, status: .aborted, exitCode: 4, startedAt: startedAt,
+              finishedAt: Date(), target: plan.targetSeconds, steps: [],
+              advice:
+                "another run holds the lock on \(refused.map { hostOf($0) }.joined(separator: ", ")); nothing was changed",
+              journalPath: nil)))
+      }
+    }
+    return .success(())
+  }
+
+  private func hostOf(_ error: RemoteLockError) -> String {
+    switch error {
+    case .held(let host, _, _), .notStale(let host, _, _, _), .notALockFile(let host, _),
+      .failed(let host, _, _):
+      return host
+    case .transport(let error): return error.host
+    }
+  }
+
+  /// Releases the run's host locks and closes every master connection; runs to the end even
+  /// when the run was cancelled (Ctrl-C, SIGTERM).
+  func closeFleet() async {
+    guard let session = fleet else { return }
+    fleet = nil
+    await Task.detached {
+      await withTaskGroup(of: Void.self) { group in
+        for lock in session.locks { group.addTask { try? await lock.release() } }
+      }
+      await session.transport.shutdown(session.sshHosts)
+    }.value
+  }
+
+  // MARK: Host-scoped steps
+
+  /// The parts a copy of this executor for one host is made of.
+  func hostRunSeed() -> HostRunSeed {
+    HostRunSeed(
+      request: request, emit: emit, effects: effects, resolver: resolver, reader: reader, secrets: secrets,
+      secretEnvironment: secretEnvironment, runID: runID, startedAt: startedAt, journal: journal,
+      oncall: oncall)
+  }
+
+  /// Runs one host's pipeline (one step outside `rolling`; the inner steps of a rolling step)
+  /// on a copy of the executor acting on that host. A failed step ends the pipeline.
+  static func runPipeline(
+    _ steps: [PlannedStep], on host: RollbackCore.Host, effects hostEffects: RemoteHost, seed: HostRunSeed,
+    phase: DryRunPhase, skip: Set<String>, rolling: PlannedStep? = nil
+  ) async -> HostPipelineResult {
+    let executor = Executor(seed: seed, host: host, effects: hostEffects)
+    var result = HostPipelineResult(
+      host: host.name, status: .succeeded, steps: [], flagChanges: [], cancelled: false)
+    // Each step's end is journalled with the host as soon as it is known: a run killed
+    // mid-pipeline is resumed from there, never repeating what a host finished.
+    let started = Date()
+    func journal(
+      _ step: PlannedStep, _ status: StepStatus, _ detail: String, _ error: String?,
+      _ changes: [FlagFileChange]
+    ) {
+      executor.record(
+        event: .stepFinished(
+          StepFinishedEvent(
+            id: step.id, kind: step.kind, name: step.name, status: status, mutates: step.mutates,
+            startedAt: Timestamp.iso(started), durationSeconds: Date().timeIntervalSince(started),
+            detail: detail, error: error, attempts: 1, at: Timestamp.iso(Date()),
+            flagChanges: changes.map {
+              JournalFlagChange(
+                file: $0.file, key: $0.key, before: $0.before, after: $0.after, changed: $0.changed,
+                backup: $0.backup)
+            }, signals: [], outputTail: nil, host: host.name)))
+    }
+    defer {
+      if let rolling, !result.cancelled {
+        let failed = result.steps.first { $0.status == .failed }
+        journal(
+          rolling, result.status == .succeeded ? .succeeded : .failed, rolling.detail, failed?.error, [])
+      }
+    }
+    for planned in steps {
+      if skip.contains(planned.id) {
+        result.steps.append(
+          (planned.id, planned.kind, planned.mutates, .skipped, "skipped on this host", nil))
+        continue
+      }
+      let attempt: AttemptResult
+      do {
+        attempt = try await executor.attempt(planned, phase: phase)
+      } catch {
+        result.steps.append(
+          (planned.id, planned.kind, planned.mutates, .failed, planned.detail, "interrupted"))
+        result.status = .failed
+        result.cancelled = true
+        journal(planned, .failed, planned.detail, "interrupted", [])
+        return result
+      }
+      journal(
+        planned, attempt.status, executor.redact(attempt.detail), attempt.error.map(executor.redact),
+        attempt.flagChanges)
+      result.flagChanges += attempt.flagChanges
+      result.steps.append(
+        (
+          planned.id, planned.kind, planned.mutates, attempt.status, executor.redact(attempt.detail),
+          attempt.error.map(executor.redact)
+        ))
+      let mark = attempt.status == .failed ? "✗" : (attempt.status == .succeeded ? "✓" : "○")
+      executor.say(
+        "\(mark) \(planned.id)  \(attempt.detail)\(attempt.error.map { " — error: \($0)" } ?? "")",
+        attempt.status == .failed ? .failure : .detail)
+      if attempt.status == .failed {
+        result.status = .failed
+        return result
+      }
+    }
+    return result
+  }
+
+  /// A pipeline result for a host that could not be reached.
+  func unreachableResult(_ host: String, _ steps: [PlannedStep], why: String) -> HostPipelineResult {
+    say("  ✗ [\(host)] unreachable: \(why)", .failure)
+    let first = steps.first
+    return HostPipelineResult(
+      host: host, status: .unreachable,
+      steps: first.map { [($0.id, $0.kind, $0.mutates, .failed, $0.detail, "unreachable: \(why)")] } ?? [],
+      flagChanges: [], cancelled: false)
+  }
+
+  /// Journals one host's part of a step: an event per step of its pipeline and, for a rolling
+  /// step, one for the whole pipeline, each with the host.
+  func journalHost(_ result: HostPipelineResult, of planned: PlannedStep, started: Date) {
+    var events = result.steps
+    if planned.kind == "rolling" {
+      let failed = result.steps.first { $0.status == .failed }
+      events.append(
+        (
+          planned.id, planned.kind, planned.mutates, result.status == .succeeded ? .succeeded : .failed,
+          result.status == .unreachable ? "unreachable" : planned.detail, failed?.error
+        ))
+    }
+    for step in events {
+      record(
+        event: .stepFinished(
+          StepFinishedEvent(
+            id: step.id, kind: step.kind, name: nil, status: step.status, mutates: step.mutates,
+            startedAt: Timestamp.iso(started), durationSeconds: Date().timeIntervalSince(started),
+            detail: step.detail, error: step.error, attempts: 1, at: Timestamp.iso(Date()),
+            flagChanges: [], signals: [], outputTail: nil, host: result.host)))
+    }
+  }
+
+  /// The hosts of a step the interrupted run already finished (they are not run again).
+  func hostsDone(_ planned: PlannedStep) -> Set<String> {
+    // `--only-failed`: every host but the failed ones is left as it is.
+    if let only = request.resume?.onlyFailed, only.step == planned.id {
+      return Set(planned.hosts).subtracting(only.hosts)
+    }
+    return request.resume?.hostsFinished[planned.id] ?? []
+  }
+
+  /// A step outside `rolling` placed on hosts: on every host at once (at most `forks`); it fails
+  /// if any host fails.
+  func attemptOnHosts(_ planned: PlannedStep, phase: DryRunPhase) async throws -> AttemptResult {
+    guard let session = fleet else {
+      return .fail(planned.detail, "no ssh connection to the step's hosts was opened")
+    }
+    let done = hostsDone(planned)
+    let hosts = planned.hosts.compactMap { session.hosts[$0] }.filter { !done.contains($0.name) }
+    if !done.isEmpty {
+      say("  – already done on \(done.sorted().joined(separator: " ")) in run \(request.resume?.runID ?? "")")
+    }
+    let seed = hostRunSeed()
+    let started = Date()
+    var results: [String: HostPipelineResult] = [:]
+    var pending = hosts[...]
+    let forks = max(1, resolver.environment.inventory.ssh.forks)
+    await withTaskGroup(of: HostPipelineResult.self) { group in
+      var running = 0
+      func startNext() -> Bool {
+        guard let host = pending.popFirst() else { return false }
+        if let why = session.unreachable[host.name] {
+          let result = unreachableResult(host.name, [planned], why: why)
+          results[host.name] = result
+          journalHost(result, of: planned, started: started)
+          return true
+        }
+        let effects = session.effects(of: host)
+        record(
+          event: .stepStarted(
+            StepStartedEvent(
+              step: planned.id, kind: planned.kind, mutates: planned.mutates, at: Timestamp.iso(Date()),
+              host: host.name)))
+        group.addTask {
+          await Executor.runPipeline(
+            [planned], on: host, effects: effects, seed: seed, phase: phase, skip: [])
+        }
+        running += 1
+        return true
+      }
+      while running < forks, startNext() {}
+      while let result = await group.next() {
+        running -= 1
+        results[result.host] = result
+        while running < forks, startNext() {}
+      }
+    }
+    if Task.isCancelled || results.values.contains(where: \.cancelled) { throw CancellationError() }
+    let ordered = hosts.compactMap { results[$0.name] }
+    let failed = ordered.filter { $0.status != .succeeded }.map(\.host)
+    let marks = ordered.map { $0.status == .succeeded ? "✓" : "✗" }.joined()
+    let names = ordered.map(\.host).joined(separator: " ")
+    let detailText = "\(planned.detail) on \(names) \(marks)"
+    var attempt: AttemptResult
+    if failed.isEmpty {
+      attempt = AttemptResult(status: phase == .wouldRun ? .wouldRun : .succeeded, detail: detailText)
+    } else {
+      let errors = ordered.filter { $0.status != .succeeded }.map { result in
+        "\(result.host): \(result.steps.last?.error ?? "failed")"
+      }
+      attempt = .fail(
+        detailText, "failed on \(failed.joined(separator: ", ")) (\(errors.joined(separator: "; ")))")
+    }
+    // Each host's flag changes are journalled with the host; the step's own record names no
+    // remote file as if it were on this machine (`restore` must never write them here).
+    attempt.hosts = ordered.map(\.journal)
+    return attempt
+  }
+
+  /// A `rolling` step: one pipeline per host, batch by batch, under ``RollingScheduler``.
+  func runRolling(_ planned: PlannedStep, _ spec: RollingSpec, phase: DryRunPhase) async throws
+    -> AttemptResult
+  {
+    guard let session = fleet else {
+      return .fail(planned.detail, "no ssh connection to the step's hosts was opened")
+    }
+    let done = hostsDone(planned)
+    let order = spec.order == .shuffle ? planned.hosts.shuffled() : planned.hosts
+    if !done.isEmpty {
+      say("  – already done on \(done.sorted().joined(separator: " ")) in run \(request.resume?.runID ?? "")")
+    }
+    var scheduler = RollingScheduler(
+      hosts: order, batches: spec.batches.map(\.value), maxFail: spec.maxFail.value,
+      forks: resolver.environment.inventory.ssh.forks, checksAfterBatch: spec.pause > 0 || spec.gate != nil)
+    let onceIDs = zip(spec.steps, planned.pipeline).filter { $0.0.once }.map(\.1.id)
+    let seed = hostRunSeed()
+    let started = Date()
+    var results: [String: HostPipelineResult] = [:]
+    var outcome: RollingOutcome?
+    var gateError: String?
+    var batchesSaid = Set<Int>()
+    let batchCount = scheduler.batches.count
+    func sayBatch(_ batch: Int) {
+      guard batch >= 1, batch <= batchCount, batchesSaid.insert(batch).inserted else { return }
+      let hosts = scheduler.batches[batch - 1]
+      let marks = hosts.map { name -> String in
+        guard let result = results[name] else { return "·" }
+        return result.status == .succeeded ? "✓" : "✗"
+      }.joined()
+      say("  batch \(batch)/\(batchCount): \(hosts.joined(separator: " ")) \(marks)", .heading)
+    }
+    await withTaskGroup(of: HostPipelineResult.self) { group in
+      var actions = scheduler.begin()
+      var running = 0
+      var lastBatch = 0
+      while outcome == nil {
+        while !actions.isEmpty {
+          let action = actions.removeFirst()
+          switch action {
+          case .start(let name, let batch):
+            if batch > lastBatch {
+              if lastBatch > 0 { sayBatch(lastBatch) }
+              lastBatch = batch
+            }
+            guard let host = session.hosts[name] else { continue }
+            // Finished by the interrupted run: it keeps its place in its batch, and is not run again.
+            if done.contains(name) {
+              let leftAlone = request.resume?.onlyFailed?.step == planned.id
+              results[name] = HostPipelineResult(
+                host: name, status: .succeeded, steps: [], flagChanges: [], cancelled: false,
+                reported: leftAlone ? "not re-run" : nil)
+              actions += scheduler.hostFinished(name, .succeeded)
+              continue
+            }
+            if let why = session.unreachable[name] {
+              let result = unreachableResult(name, planned.pipeline, why: why)
+              results[name] = result
+              journalHost(result, of: planned, started: started)
+              actions += scheduler.hostFinished(name, .unreachable)
+              continue
+            }
+            var skip = Set<String>()
+            for id in onceIDs where !scheduler.claimOnce(id, host: name) { skip.insert(id) }
+            // A resumed run does not repeat what this host already finished.
+            for inner in planned.pipeline where hostsDone(inner).contains(name) { skip.insert(inner.id) }
+            let effects = session.effects(of: host)
+            let pipeline = planned.pipeline
+            record(
+              event: .stepStarted(
+                StepStartedEvent(
+                  step: planned.id, kind: planned.kind, mutates: planned.mutates, at: Timestamp.iso(Date()),
+                  host: name)))
+            group.addTask {
+              await Executor.runPipeline(
+                pipeline, on: host, effects: effects, seed: seed, phase: phase, skip: skip, rolling: planned)
+            }
+            running += 1
+          case .checkGate(let batch):
+            sayBatch(batch)
+            var holds: Bool? = true
+            if spec.pause > 0 {
+              say("  pausing \(Quantity.format(seconds: spec.pause)) after batch \(batch)")
+              do { try await clock.sleep(for: .milliseconds(Int(spec.pause * 1000))) } catch {
+                actions += scheduler.interrupt()
+                continue
+              }
+            }
+            if let gate = spec.gate, phase != .wouldRun {
+              let (value, readings) = await evaluate(gate)
+              holds = value
+              say("  gate after batch \(batch): \(gate.text) → \(describe(value, readings))")
+              if value != true {
+                gateError =
+                  value == nil
+                  ? "cannot tell whether \(gate.text) after batch \(batch) (\(readingsText(readings))); unknown is never healthy"
+                  : "gate \(gate.text) does not hold after batch \(batch) (\(readingsText(readings)))"
+              }
+            }
+            actions += scheduler.gateChecked(holds: holds)
+          case .finish(let end):
+            outcome = end
+          }
+        }
+        if outcome != nil { break }
+        guard running > 0, let result = await group.next() else { break }
+        running -= 1
+        results[result.host] = result
+        if result.cancelled || Task.isCancelled { actions += scheduler.interrupt() }
+        actions += scheduler.hostFinished(result.host, result.status)
+      }
+      if lastBatch > 0 { sayBatch(lastBatch) }
+    }
+    let end = outcome ?? RollingOutcome(reason: .interrupted, statuses: scheduler.statuses)
+    if end.reason == .interrupted { throw CancellationError() }
+    var hostResults: [JournalHostResult] = []
+    for (name, status) in end.statuses {
+      if let result = results[name] {
+        hostResults.append(result.journal)
+      } else {
+        hostResults.append(JournalHostResult(name: name, status: status.rawValue, steps: []))
+      }
+    }
+    let succeeded = end.succeededHosts.count
+    let detailText = "rolling on \(order.count) host\(order.count == 1 ? "" : "s"): \(succeeded) done"
+    var attempt: AttemptResult
+    switch end.reason {
+    case .completed:
+      attempt = AttemptResult(status: phase == .wouldRun ? .wouldRun : .succeeded, detail: detailText)
+    case .failureThresholdExceeded(let batch, let failed, let allowed):
+      attempt = .fail(
+        detailText,
+        "batch \(batch): \(failed) host\(failed == 1 ? "" : "s") failed, more than max_fail \(allowed)"
+          + hostLists(end))
+    case .gateFailed:
+      attempt = .fail(detailText, (gateError ?? "the gate did not hold") + hostLists(end))
+    case .interrupted:
+      attempt = .fail(detailText, "interrupted")
+    }
+    attempt.hosts = hostResults
+    return attempt
+  }
+
+  /// `; failed: web-2; untouched: web-3 web-4`.
+  func hostLists(_ outcome: RollingOutcome) -> String {
+    var text = ""
+    if !outcome.failedHosts.isEmpty { text += "; failed: \(outcome.failedHosts.joined(separator: " "))" }
+    if !outcome.untouchedHosts.isEmpty {
+      text += "; untouched: \(outcome.untouchedHosts.joined(separator: " "))"
+    }
+    return text
+  }
+}
