@@ -162,13 +162,15 @@ struct RunbookBuilder {
     for (serviceName, _, serviceNode) in pairs {
       let serviceWhat = "service '\(serviceName)' of \(what)"
       guard
-        let s = reader.fields(serviceNode, serviceWhat, allowed: ["restart", "rebuild", "timeout", "health"])
+        let s = reader.fields(
+          serviceNode, serviceWhat, allowed: ["restart", "rebuild", "timeout", "health", "pickup"])
       else { continue }
       overrides[serviceName] = ServiceOverride(
         restart: s["restart"].flatMap { reader.command($0, "restart of \(serviceWhat)") },
         rebuild: s["rebuild"].flatMap { reader.command($0, "rebuild of \(serviceWhat)") },
         timeout: s["timeout"].flatMap { reader.duration($0, "timeout of \(serviceWhat)") },
         health: s["health"].flatMap { readHealth($0, serviceWhat) },
+        pickup: s["pickup"].flatMap { readPickup($0, "pickup of \(serviceWhat)") },
         location: reader.location(serviceNode))
     }
     return overrides

@@ -343,6 +343,7 @@ public struct RunbookValidator {
         if let restart = override.restart { own += Self.templates(of: restart) }
         if let rebuild = override.rebuild { own += Self.templates(of: rebuild) }
         if let health = override.health { own += Self.templates(of: health) }
+        if let pickup = override.pickup { own += pickup.templates }
       }
       for template in shared + own {
         for name in template.variables where !names.contains(name) {

@@ -201,6 +201,8 @@ public struct ServiceOverride: Sendable {
   public var timeout: Double?
   /// Replacement health check.
   public var health: HealthCheck?
+  /// Replacement proof of pickup.
+  public var pickup: PickupSpec? = nil
   /// Where the override is written.
   public var location: SourceLocation
 }

@@ -23,6 +23,8 @@ public final class Executor {
   var nextCommand: String?
   /// Why the journal could not be written, once it could not: no step starts after that.
   var journalFailure: String?
+  /// The flags this run wrote, by the service that reads them (proof of pickup).
+  var flagWrites: [String: FlagWrite] = [:]
 
   /// Asks a person whether to go on.
   public struct Confirmer: Sendable {

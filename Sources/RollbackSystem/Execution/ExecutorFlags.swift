@@ -252,6 +252,7 @@ extension Executor {
       for diff in result.diffs {
         for line in diff.split(separator: "\n", omittingEmptySubsequences: false) { say("    \(line)") }
       }
+      if !dryRun { noteFlagWrite(name, result) }
       var attempt = AttemptResult(status: dryRun ? .wouldRun : .succeeded, detail: result.summary)
       attempt.flagChanges = result.changes
       return attempt
