@@ -75,6 +75,15 @@ public enum ReportRendering {
     return lines.joined(separator: "\n")
   }
 
+  /// A step's share of the target: `12 %`, `<1 %` for a step that took time but less than
+  /// half a percent, `—` for one that took none.
+  static func shareText(_ duration: Double?, target: Double) -> String {
+    guard let duration, duration > 0, let share = TimeBudget.share(duration: duration, target: target) else {
+      return "—"
+    }
+    return share == 0 ? "<1 %" : "\(share) %"
+  }
+
   /// The post-mortem document: timeline, then the headings people fill in.
   public static func markdown(_ report: RunReport, assessment: SavedAssessment?) -> String {
     var out: [String] = []
@@ -117,13 +126,18 @@ public enum ReportRendering {
     }
     out.append("### Steps")
     out.append("")
-    out.append("| # | Step | Kind | Started | Duration | Status | What happened |")
-    out.append("| --- | --- | --- | --- | --- | --- | --- |")
+    // With a target, each step's share of it (the time budget).
+    let target = report.target.flatMap { $0 > 0 ? $0 : nil }
+    out.append(
+      "| # | Step | Kind | Started | Duration |\(target == nil ? "" : " Share of target |") Status | What happened |"
+    )
+    out.append("| --- | --- | --- | --- | --- |\(target == nil ? "" : " --- |") --- | --- |")
     for (index, step) in report.steps.enumerated() {
       var what = step.detail.replacingOccurrences(of: "|", with: "\\|")
       if let error = step.error { what += " — **\(error.replacingOccurrences(of: "|", with: "\\|"))**" }
+      let share = target.map { " \(shareText(step.duration, target: $0)) |" } ?? ""
       out.append(
-        "| \(index + 1) | \(step.id) | \(step.kind) | \(step.startedAt ?? "—") | \(seconds(step.duration)) | \(step.status) | \(what) |"
+        "| \(index + 1) | \(step.id) | \(step.kind) | \(step.startedAt ?? "—") | \(seconds(step.duration)) |\(share) \(step.status) | \(what) |"
       )
     }
     let changes = report.steps.flatMap(\.flagChanges)

@@ -25,6 +25,8 @@ public final class Executor {
   var journalFailure: String?
   /// The flags this run wrote, by the service that reads them (proof of pickup).
   var flagWrites: [String: FlagWrite] = [:]
+  /// The level's clock against its target (the live budget line).
+  var budgetState = BudgetState()
 
   /// Asks a person whether to go on.
   public struct Confirmer: Sendable {

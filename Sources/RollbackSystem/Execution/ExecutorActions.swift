@@ -108,6 +108,7 @@ extension Executor {
       lastSaid = (reason, elapsed)
       say(line, .progress)
     }
+    sayBudget()
   }
 
   /// Polls a restarted service's health URL until it answers as expected, within its budget.
