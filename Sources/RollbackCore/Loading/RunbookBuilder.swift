@@ -490,16 +490,28 @@ struct RunbookBuilder {
       let what = "level \(number)"
       guard
         let f = reader.fields(
-          value, what, allowed: ["name", "description", "target", "steps"], required: ["steps"])
+          value, what, allowed: ["name", "description", "target", "steps", "escalate"], required: ["steps"])
       else { continue }
       result.append(
         Level(
           number: number, name: reader.optionalString(f["name"], "name of \(what)") ?? "Level \(number)",
           description: reader.optionalString(f["description"], "description of \(what)"),
           target: f["target"].flatMap { reader.duration($0, "target of \(what)") },
-          steps: f["steps"].map { readSteps($0, what) } ?? [], location: reader.location(keyNode)))
+          steps: f["steps"].map { readSteps($0, what) } ?? [], location: reader.location(keyNode),
+          escalate: f["escalate"].flatMap { readEscalation($0, what) }))
     }
     return result.sorted { $0.number < $1.number }
+  }
+
+  /// `escalate: {after: DURATION, to: LEVEL}` of a level.
+  mutating func readEscalation(_ node: Node, _ what: String) -> Escalation? {
+    guard
+      let f = reader.fields(
+        node, "escalate of \(what)", allowed: ["after", "to"], required: ["after", "to"]),
+      let afterNode = f["after"], let after = reader.duration(afterNode, "after of escalate of \(what)"),
+      let toNode = f["to"], let to = reader.int(toNode, "to of escalate of \(what)")
+    else { return nil }
+    return Escalation(after: after, to: to, location: reader.location(node))
   }
 
   mutating func readScenarios(_ node: Node) -> [Scenario] {

@@ -75,6 +75,15 @@ public enum ReportRendering {
     return lines.joined(separator: "\n")
   }
 
+  /// `level 2 → level 3 after 3m (--yes, at …)`, or `declined` when the level was kept.
+  public static func escalationText(_ event: EscalatedEvent) -> String {
+    let from = event.from.map { "level \($0)" } ?? "the level"
+    let to = event.to.map { "level \($0)" } ?? "a stronger level"
+    let after = event.afterSeconds.map { " after \(Quantity.format(seconds: $0))" } ?? ""
+    let verdict = event.accepted == true ? "abandoned for" : "kept, not escalated to"
+    return "\(from) \(verdict) \(to)\(after) (\(event.answer ?? "?")\(event.at.map { ", at \($0)" } ?? ""))"
+  }
+
   /// A step's share of the target: `12 %`, `<1 %` for a step that took time but less than
   /// half a percent, `—` for one that took none.
   static func shareText(_ duration: Double?, target: Double) -> String {
@@ -103,6 +112,9 @@ public enum ReportRendering {
     out.append("| Duration | \(seconds(report.duration)) |")
     if let rollback = report.rollbackDuration { out.append("| Rollback time | \(seconds(rollback)) |") }
     out.append("| Target | \(targetText(report)) |")
+    for escalation in report.escalations {
+      out.append("| Escalation | \(escalationText(escalation)) |")
+    }
     out.append("")
     out.append("## Timeline")
     out.append("")

@@ -27,6 +27,8 @@ public final class Executor {
   var flagWrites: [String: FlagWrite] = [:]
   /// The level's clock against its target (the live budget line).
   var budgetState = BudgetState()
+  /// The level's `escalate` was offered (it is offered once); the stronger level, when accepted.
+  var escalation: (offered: Bool, to: Int?) = (false, nil)
 
   /// Asks a person whether to go on.
   public struct Confirmer: Sendable {
@@ -206,9 +208,12 @@ public final class Executor {
     }
     record(event: runStartedEvent(plan))
 
-    let end = await drive(plan)
+    var (end, ran) = (await drive(plan), plan)
+    if let stronger = escalatedPlan(from: plan) {
+      (end, ran) = (await drive(stronger), stronger)
+    }
     return finish(
-      plan: plan, status: end.status, exitCode: end.exitCode, advice: advice(for: end, plan: plan))
+      plan: ran, status: end.status, exitCode: end.exitCode, advice: advice(for: end, plan: ran))
   }
 
   /// The plan (a drill's wrapped in its own steps); nil, said, when it cannot be made or `--from` names no step.

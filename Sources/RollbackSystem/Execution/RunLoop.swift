@@ -72,6 +72,8 @@ extension Executor {
     case .askToRepeat(let index):
       return machine.repeatAnswered(await askToRepeat(plan.steps[index], progress: progress))
     case .startStep(let index, _, let journalStart):
+      // Past the level's `escalate.after`, and accepted: this level stops here.
+      if index > 0, await escalates(plan) { return machine.interrupted() }
       let next = startStep(
         plan.steps[index], label: label(index, plan), journalled: journalStart,
         machine: &machine, progress: progress)
