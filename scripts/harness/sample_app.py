@@ -24,6 +24,8 @@ while it exists (checked on every request).
 
 Endpoints:
   GET  /api/health          200 {"status":"ok","backend_api":"true"|"false",...} or 503
+  GET  /api/config          200 {"flags":{"NEXT_PUBLIC_USE_BACKEND_API":<value read at
+                            start>,"BACKEND_API_ROLLOUT_PERCENT":"<n>"},"pid":...}
   GET  /                    HTML containing NEXT_PUBLIC_USE_BACKEND_API=<value>
   POST /api/auth/register   200 {"ok":true,"via":"backend-api"|"direct-db"}
   POST /api/auth/login      same
@@ -156,6 +158,17 @@ class App:
             "uptime_s": round(self.uptime(), 3),
         }
 
+    def config(self):
+        """The flag values this process read at start (what `pickup.http` checks)."""
+        return {
+            "flags": {
+                FLAG_KEY: self.flag_value,
+                PERCENT_KEY: str(self.rollout_percent),
+            },
+            "pid": os.getpid(),
+            "started_at": self.started_at,
+        }
+
     def auth_via(self):
         """Route a share of auth calls to the backend API, deterministically."""
         with self._lock:
@@ -248,6 +261,8 @@ def make_handler(app):
             path = self._path()
             if path == "/api/health":
                 self._json(200 if app.healthy() else 503, app.health())
+            elif path == "/api/config":
+                self._json(200, app.config())
             elif path == "/metrics":
                 self._send(200, app.metrics(), "text/plain; version=0.0.4; charset=utf-8")
             elif path in ("/", "/index.html"):

@@ -28,7 +28,13 @@ struct FlagStatusCommand: AsyncParsableCommand {
   @Argument(help: ArgumentHelp("The flag.", valueName: "name"), completion: Completions.flags)
   var name: String?
 
-  func run() async throws { try await flag.perform(nil, name: name) }
+  @Flag(name: .long, help: "Beside each file value, the value the running process reports (pickup.http).")
+  var live = false
+
+  func run() async throws {
+    if live { return try await flag.showLive(name: name) }
+    try await flag.perform(nil, name: name)
+  }
 }
 
 /// `rollback flag enable [NAME]`.

@@ -26,6 +26,8 @@ public enum JournalEvent: Sendable, Equatable, Codable {
   case runFinished(RunFinishedEvent)
   /// A call to an on-call integration (`integration`).
   case integration(IntegrationEvent)
+  /// The level ran past its `escalate.after`: the offer to abandon it for a stronger one (`escalated`).
+  case escalated(EscalatedEvent)
   /// A JSON object of another kind (or without `event`), kept so that readers can skip it.
   case other(kind: String?)
 
@@ -45,6 +47,7 @@ public enum JournalEvent: Sendable, Equatable, Codable {
     case .restored: return Kind.restored
     case .runFinished: return Kind.runFinished
     case .integration: return Kind.integration
+    case .escalated: return Kind.escalated
     case .other(let kind): return kind
     }
   }
@@ -53,6 +56,8 @@ public enum JournalEvent: Sendable, Equatable, Codable {
   public enum Kind {
     /// `run-started`.
     public static let runStarted = "run-started"
+    /// `escalated`.
+    public static let escalated = "escalated"
     /// `run-resumed`.
     public static let runResumed = "run-resumed"
     /// `step-started`.
@@ -83,6 +88,7 @@ public enum JournalEvent: Sendable, Equatable, Codable {
     case .restored(let event): return event.json
     case .runFinished(let event): return event.json
     case .integration(let event): return event.json
+    case .escalated(let event): return event.json
     case .other(let kind): return .object(kind.map { [("event", .string($0))] } ?? [])
     }
   }
@@ -110,6 +116,7 @@ public enum JournalEvent: Sendable, Equatable, Codable {
     case Kind.restored: self = .restored(RestoredEvent(fields))
     case Kind.runFinished: self = .runFinished(RunFinishedEvent(fields))
     case Kind.integration: self = .integration(IntegrationEvent(fields))
+    case Kind.escalated: self = .escalated(EscalatedEvent(fields))
     case let kind: self = .other(kind: kind)
     }
   }
@@ -744,5 +751,45 @@ public struct JournalProgress: Sendable, Equatable {
       default: break
       }
     }
+  }
+}
+
+/// The level ran past its `escalate.after` (`escalated`): what was offered and the answer.
+public struct EscalatedEvent: Sendable, Equatable {
+  /// The level abandoned (or kept, when declined).
+  public var from: Int?
+  /// The stronger level.
+  public var to: Int?
+  /// `escalate.after`, seconds.
+  public var afterSeconds: Double?
+  /// Whether the run moved to the stronger level.
+  public var accepted: Bool?
+  /// Who answered: `yes`, `--yes`, `no`, `no terminal`.
+  public var answer: String?
+  /// When (ISO time).
+  public var at: String?
+
+  /// An escalation.
+  public init(from: Int?, to: Int?, afterSeconds: Double?, accepted: Bool?, answer: String?, at: String?) {
+    self.from = from
+    self.to = to
+    self.afterSeconds = afterSeconds
+    self.accepted = accepted
+    self.answer = answer
+    self.at = at
+  }
+
+  init(_ fields: JournalFields) {
+    self.init(
+      from: fields.int("from"), to: fields.int("to"), afterSeconds: fields.number("after_s"),
+      accepted: fields.bool("accepted"), answer: fields.string("answer"), at: fields.string("at"))
+  }
+
+  var json: JSONValue {
+    .object([
+      ("event", .string(JournalEvent.Kind.escalated)), ("from", .int(from)), ("to", .int(to)),
+      ("after_s", .number(afterSeconds)), ("accepted", accepted.map { .bool($0) } ?? .null),
+      ("answer", .string(answer)), ("at", .string(at)),
+    ])
   }
 }

@@ -121,6 +121,7 @@ public struct RunSummary: Sendable, Equatable {
   /// The journal events a summary reads; the others (`step-started`, `step-finished`, …) leave it as it is.
   public static let eventKinds: Set<String> = [
     JournalEvent.Kind.runStarted, JournalEvent.Kind.runResumed, JournalEvent.Kind.runFinished,
+    JournalEvent.Kind.escalated,
   ]
 
   /// The run id.
@@ -159,6 +160,8 @@ public struct RunSummary: Sendable, Equatable {
   public var resumes: Int
   /// The runbook file as the run recorded it (absolute in newer journals).
   public var runbookPath: String?
+  /// The escalations offered while the run went (`escalate` of a level), in order.
+  public var escalations: [EscalatedEvent] = []
 
   /// A summary with every field given.
   public init(
@@ -199,6 +202,8 @@ public struct RunSummary: Sendable, Equatable {
   /// Takes one journal event into account: a resume reopens the run, a finish records its outcome.
   public mutating func apply(_ event: JournalEvent) {
     switch event {
+    case .escalated(let escalation):
+      escalations.append(escalation)
     case .runResumed:
       resumes += 1
       status = "in progress"

@@ -162,13 +162,15 @@ struct RunbookBuilder {
     for (serviceName, _, serviceNode) in pairs {
       let serviceWhat = "service '\(serviceName)' of \(what)"
       guard
-        let s = reader.fields(serviceNode, serviceWhat, allowed: ["restart", "rebuild", "timeout", "health"])
+        let s = reader.fields(
+          serviceNode, serviceWhat, allowed: ["restart", "rebuild", "timeout", "health", "pickup"])
       else { continue }
       overrides[serviceName] = ServiceOverride(
         restart: s["restart"].flatMap { reader.command($0, "restart of \(serviceWhat)") },
         rebuild: s["rebuild"].flatMap { reader.command($0, "rebuild of \(serviceWhat)") },
         timeout: s["timeout"].flatMap { reader.duration($0, "timeout of \(serviceWhat)") },
         health: s["health"].flatMap { readHealth($0, serviceWhat) },
+        pickup: s["pickup"].flatMap { readPickup($0, "pickup of \(serviceWhat)") },
         location: reader.location(serviceNode))
     }
     return overrides
@@ -488,16 +490,28 @@ struct RunbookBuilder {
       let what = "level \(number)"
       guard
         let f = reader.fields(
-          value, what, allowed: ["name", "description", "target", "steps"], required: ["steps"])
+          value, what, allowed: ["name", "description", "target", "steps", "escalate"], required: ["steps"])
       else { continue }
       result.append(
         Level(
           number: number, name: reader.optionalString(f["name"], "name of \(what)") ?? "Level \(number)",
           description: reader.optionalString(f["description"], "description of \(what)"),
           target: f["target"].flatMap { reader.duration($0, "target of \(what)") },
-          steps: f["steps"].map { readSteps($0, what) } ?? [], location: reader.location(keyNode)))
+          steps: f["steps"].map { readSteps($0, what) } ?? [], location: reader.location(keyNode),
+          escalate: f["escalate"].flatMap { readEscalation($0, what) }))
     }
     return result.sorted { $0.number < $1.number }
+  }
+
+  /// `escalate: {after: DURATION, to: LEVEL}` of a level.
+  mutating func readEscalation(_ node: Node, _ what: String) -> Escalation? {
+    guard
+      let f = reader.fields(
+        node, "escalate of \(what)", allowed: ["after", "to"], required: ["after", "to"]),
+      let afterNode = f["after"], let after = reader.duration(afterNode, "after of escalate of \(what)"),
+      let toNode = f["to"], let to = reader.int(toNode, "to of escalate of \(what)")
+    else { return nil }
+    return Escalation(after: after, to: to, location: reader.location(node))
   }
 
   mutating func readScenarios(_ node: Node) -> [Scenario] {

@@ -22,6 +22,7 @@ public struct RunbookValidator {
     for scenario in runbook.scenarios { checkSteps(scenario.steps, owner: "scenario '\(scenario.name)'") }
     checkIncludes()
     checkFlagsAndServices()
+    checkEscalations()
     checkFleet()
     checkPlaceholders()
     checkInterpolation()
@@ -356,6 +357,7 @@ public struct RunbookValidator {
         if let restart = override.restart { own += Self.templates(of: restart) }
         if let rebuild = override.rebuild { own += Self.templates(of: rebuild) }
         if let health = override.health { own += Self.templates(of: health) }
+        if let pickup = override.pickup { own += pickup.templates }
       }
       for template in shared + own {
         for name in template.variables where !names.contains(name) {
@@ -461,6 +463,30 @@ public struct RunbookValidator {
     }
     for signal in runbook.signals where !used.contains(signal.name) {
       bag.warning(signal.location, "signal '\(signal.name)' is not used by any rule or step")
+    }
+  }
+}
+
+extension RunbookValidator {
+  /// `escalate`: `to` names an existing level stronger (higher) than its own; `after` is a
+  /// positive duration.
+  mutating func checkEscalations() {
+    let numbers = runbook.levels.map(\.number)
+    for level in runbook.levels {
+      guard let escalate = level.escalate else { continue }
+      if escalate.after <= 0 {
+        bag.error(escalate.location, "after of escalate of level \(level.number) must be a positive duration")
+      }
+      if !numbers.contains(escalate.to) {
+        bag.error(
+          escalate.location,
+          "escalate of level \(level.number) names level \(escalate.to), which does not exist (levels: \(numbers.map(String.init).joined(separator: ", ")))"
+        )
+      } else if escalate.to <= level.number {
+        bag.error(
+          escalate.location,
+          "escalate of level \(level.number) must name a stronger (higher) level, found \(escalate.to)")
+      }
     }
   }
 }

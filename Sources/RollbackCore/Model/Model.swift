@@ -201,6 +201,8 @@ public struct ServiceOverride: Sendable {
   public var timeout: Double?
   /// Replacement health check.
   public var health: HealthCheck?
+  /// Replacement proof of pickup.
+  public var pickup: PickupSpec? = nil
   /// Where the override is written.
   public var location: SourceLocation
 }
@@ -343,6 +345,26 @@ public struct Level: Sendable {
   public var steps: [Step]
   /// Where it is declared.
   public var location: SourceLocation
+  /// When to abandon it for a stronger level (extension "oncall").
+  public var escalate: Escalation? = nil
+}
+
+/// `escalate: {after, to}` of a level: when the level has not finished after `after`, the run
+/// offers to abandon it and run level `to`.
+public struct Escalation: Sendable {
+  /// Seconds after the run's start.
+  public var after: Double
+  /// The stronger level's number.
+  public var to: Int
+  /// Where `escalate` is written.
+  public var location: SourceLocation
+
+  /// Creates an escalation.
+  public init(after: Double, to: Int, location: SourceLocation) {
+    self.after = after
+    self.to = to
+    self.location = location
+  }
 }
 
 /// A per-scenario procedure.

@@ -170,6 +170,7 @@ public struct Resolver: Sendable {
       if let rebuild = override.rebuild { service.rebuild = rebuild }
       if let timeout = override.timeout { service.timeout = timeout }
       if let health = override.health { service.health = health }
+      if let pickup = override.pickup { service.pickup = pickup }
     }
     return service
   }

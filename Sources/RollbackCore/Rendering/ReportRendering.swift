@@ -75,6 +75,24 @@ public enum ReportRendering {
     return lines.joined(separator: "\n")
   }
 
+  /// `level 2 → level 3 after 3m (--yes, at …)`, or `declined` when the level was kept.
+  public static func escalationText(_ event: EscalatedEvent) -> String {
+    let from = event.from.map { "level \($0)" } ?? "the level"
+    let to = event.to.map { "level \($0)" } ?? "a stronger level"
+    let after = event.afterSeconds.map { " after \(Quantity.format(seconds: $0))" } ?? ""
+    let verdict = event.accepted == true ? "abandoned for" : "kept, not escalated to"
+    return "\(from) \(verdict) \(to)\(after) (\(event.answer ?? "?")\(event.at.map { ", at \($0)" } ?? ""))"
+  }
+
+  /// A step's share of the target: `12 %`, `<1 %` for a step that took time but less than
+  /// half a percent, `—` for one that took none.
+  static func shareText(_ duration: Double?, target: Double) -> String {
+    guard let duration, duration > 0, let share = TimeBudget.share(duration: duration, target: target) else {
+      return "—"
+    }
+    return share == 0 ? "<1 %" : "\(share) %"
+  }
+
   /// The post-mortem document: timeline, then the headings people fill in.
   public static func markdown(_ report: RunReport, assessment: SavedAssessment?) -> String {
     var out: [String] = []
@@ -94,6 +112,9 @@ public enum ReportRendering {
     out.append("| Duration | \(seconds(report.duration)) |")
     if let rollback = report.rollbackDuration { out.append("| Rollback time | \(seconds(rollback)) |") }
     out.append("| Target | \(targetText(report)) |")
+    for escalation in report.escalations {
+      out.append("| Escalation | \(escalationText(escalation)) |")
+    }
     out.append("")
     out.append("## Timeline")
     out.append("")
@@ -117,16 +138,21 @@ public enum ReportRendering {
     }
     out.append("### Steps")
     out.append("")
-    out.append("| # | Step | Kind | Started | Duration | Status | What happened |")
-    out.append("| --- | --- | --- | --- | --- | --- | --- |")
+    // With a target, each step's share of it (the time budget).
+    let target = report.target.flatMap { $0 > 0 ? $0 : nil }
+    out.append(
+      "| # | Step | Kind | Started | Duration |\(target == nil ? "" : " Share of target |") Status | What happened |"
+    )
+    out.append("| --- | --- | --- | --- | --- |\(target == nil ? "" : " --- |") --- | --- |")
     for (index, step) in report.steps.enumerated() {
       var what = step.detail.replacingOccurrences(of: "|", with: "\\|")
       if let error = step.error { what += " — **\(error.replacingOccurrences(of: "|", with: "\\|"))**" }
       if !step.hosts.isEmpty {
         what += " — hosts: " + step.hosts.map { "\($0.name) \($0.status)" }.joined(separator: ", ")
       }
+      let share = target.map { " \(shareText(step.duration, target: $0)) |" } ?? ""
       out.append(
-        "| \(index + 1) | \(step.id) | \(step.kind) | \(step.startedAt ?? "—") | \(seconds(step.duration)) | \(step.status) | \(what) |"
+        "| \(index + 1) | \(step.id) | \(step.kind) | \(step.startedAt ?? "—") | \(seconds(step.duration)) |\(share) \(step.status) | \(what) |"
       )
     }
     let changes = report.steps.flatMap(\.flagChanges)

@@ -36,6 +36,12 @@ public final class Executor {
   let hostName: String?
   /// The run's ssh connections and host locks, while open.
   var fleet: FleetSession?
+  /// The flags this run wrote, by the service that reads them (proof of pickup).
+  var flagWrites: [String: FlagWrite] = [:]
+  /// The level's clock against its target (the live budget line).
+  var budgetState = BudgetState()
+  /// The level's `escalate` was offered (it is offered once); the stronger level, when accepted.
+  var escalation: (offered: Bool, to: Int?) = (false, nil)
 
   /// Asks a person whether to go on.
   public struct Confirmer: Sendable {
@@ -245,11 +251,14 @@ public final class Executor {
     currentPlan = plan
     await oncallRunStarted(plan)
 
-    let end = await drive(plan)
-    await oncallRunFinished(plan, status: end.status)
+    var (end, ran) = (await drive(plan), plan)
+    if let stronger = escalatedPlan(from: plan) {
+      (end, ran) = (await drive(stronger), stronger)
+    }
+    await oncallRunFinished(ran, status: end.status)
     await closeFleet()
     return finish(
-      plan: plan, status: end.status, exitCode: end.exitCode, advice: advice(for: end, plan: plan))
+      plan: ran, status: end.status, exitCode: end.exitCode, advice: advice(for: end, plan: ran))
   }
 
   /// The plan (a drill's wrapped in its own steps); nil, said, when it cannot be made or `--from` names no step.

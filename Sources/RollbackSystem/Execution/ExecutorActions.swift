@@ -51,6 +51,14 @@ extension Executor {
     }
     var parts: [String] = []
     var output = ""
+    // A restart after this run changed the service's flag must prove the new process took it:
+    // its pid is read before the restart to compare with the one after.
+    let proof = service.pickup.flatMap { pickup in flagWrites[name].map { (pickup, $0) } }
+    var pidBefore: Int32?
+    if let (pickup, _) = proof, case .success(let pid) = try await pickupProbe().pid(pickupSource(pickup.pid))
+    {
+      pidBefore = pid
+    }
     // Rebuild first when asked, then restart; either failing stops the step.
     let commands: [(label: String, done: String, command: CommandSpec?)] = [
       ("rebuild", "rebuilt", rebuild ? service.rebuild : nil), ("restart", "restarted", service.restart),
@@ -68,12 +76,24 @@ extension Executor {
       }
       parts.append(done)
     }
+    var result: AttemptResult
     if let health = service.health {
-      return try await pollHealth(
+      result = try await pollHealth(
         health, service: name, parts: parts, output: output, id: id, stepTimeout: stepTimeout)
+    } else {
+      result = AttemptResult.ok("\(name) " + parts.joined(separator: ", "))
+      result.output = output
     }
-    var result = AttemptResult.ok("\(name) " + parts.joined(separator: ", "))
-    result.output = output
+    guard result.status == .succeeded, let (pickup, write) = proof else { return result }
+    let (proved, text) = try await provePickup(
+      pickup, service: name, write: write, pidBefore: pidBefore, within: min(10, stepTimeout ?? 10))
+    say("    \(text)", proved ? .detail : .failure)
+    if proved {
+      result.detail += "; " + text
+    } else {
+      result.status = .failed
+      result.error = text
+    }
     return result
   }
 
@@ -89,6 +109,7 @@ extension Executor {
       lastSaid = (reason, elapsed)
       say(line, .progress)
     }
+    sayBudget()
   }
 
   /// Polls a restarted service's health URL until it answers as expected, within its budget.

@@ -257,6 +257,7 @@ extension Executor {
           say("    \(String(line))")
         }
       }
+      if !dryRun { noteFlagWrite(name, result) }
       var attempt = AttemptResult(status: dryRun ? .wouldRun : .succeeded, detail: result.summary)
       attempt.flagChanges = result.changes
       return attempt

@@ -82,6 +82,7 @@ extension Executor {
         "    \(id): \(readingsText(readings)) — \(condition.text) \(holds == true ? "holds" : (holds == false ? "not yet" : "unknown")) (\(streak)/\(consecutive)), \(Quantity.format(seconds: elapsed)) of \(Quantity.format(seconds: within))",
         .progress
       )
+      sayBudget()
       if streak >= consecutive {
         var result = AttemptResult.ok(
           "\(condition.text) held \(consecutive)× after \(Quantity.format(seconds: elapsed)) (\(readingsText(readings)))"

@@ -72,9 +72,13 @@ extension Executor {
     case .askToRepeat(let index):
       return machine.repeatAnswered(await askToRepeat(plan.steps[index], progress: progress))
     case .startStep(let index, _, let journalStart):
-      return startStep(
+      // Past the level's `escalate.after`, and accepted: this level stops here.
+      if index > 0, await escalates(plan) { return machine.interrupted() }
+      let next = startStep(
         plan.steps[index], label: label(index, plan), journalled: journalStart,
         machine: &machine, progress: progress)
+      noteBudget(plan, step: index)
+      return next
     case .attempt(let index, _, let phase):
       do {
         progress.result = try await attempt(plan.steps[index], phase: phase)

@@ -26,7 +26,8 @@ extension Executor {
       return try await changeFlag(name.value, change, dryRun: phase == .wouldRun)
     case .restart(let service, let rebuild):
       if phase == .wouldRun {
-        return AttemptResult(status: .wouldRun, detail: "would restart " + planned.detail)
+        let proof = pickupPlan(service.value).map { "; " + $0 } ?? ""
+        return AttemptResult(status: .wouldRun, detail: "would restart " + planned.detail + proof)
       }
       return try await restart(service.value, rebuild: rebuild, id: planned.id, stepTimeout: step.timeout)
     case .run(let command):
