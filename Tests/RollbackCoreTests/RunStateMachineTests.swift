@@ -6,10 +6,7 @@ private enum Plans {
   static let here = SourceLocation(file: "test.yaml", line: 1, column: 1)
 
   static func condition(_ text: String) throws -> Condition {
-    switch Comparison.parse(text, at: here) {
-    case .success(let comparison): return .comparison(comparison)
-    case .failure(let diagnostic): throw diagnostic
-    }
+    .comparison(try Comparison.parse(text, at: here))
   }
 
   static func step(
