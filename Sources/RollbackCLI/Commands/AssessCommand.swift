@@ -57,6 +57,9 @@ struct AssessCommand: AsyncParsableCommand {
     }
     let interval = try watchInterval()
     let processEnvironment = ProcessInfo.processInfo.environment
+    let stateDirectory = StateDirectory(
+      option: options.stateDir, processEnvironment: processEnvironment, runbookPath: loaded.path
+    ).path
     let resolver = try makeResolver(runbook, options: options, overrides: overrides, resolveSecrets: true)
     // A signal whose connection variable is unset is read as unknown ("DATABASE_URL is not set"):
     // the others are still shown, and the decision rules treat the unknown ones as unknown.
@@ -65,10 +68,7 @@ struct AssessCommand: AsyncParsableCommand {
       reader: LiveSignalReader(resolver: resolver, environment: processEnvironment),
       invocation: invocationSuffix(
         runbookPath: loaded.path, environment: resolver.environment.name,
-        stateDirectory: AssessmentStore.stateDirectory(
-          option: options.stateDir, environment: processEnvironment, runbookPath: loaded.path)))
-    let stateDirectory = AssessmentStore.stateDirectory(
-      option: options.stateDir, environment: processEnvironment, runbookPath: loaded.path)
+        stateDirectory: stateDirectory))
 
     if let interval {
       let status = await WatchLoop(
@@ -125,9 +125,9 @@ struct AssessCommand: AsyncParsableCommand {
     // The recommended command names the environment itself (`--env NAME`).
     var words = ["--runbook", runbook]
     let state = AdviceCommand.absolute(stateDirectory)
-    let beside = ((runbook as NSString).deletingLastPathComponent as NSString).appendingPathComponent(
-      ".rollback")
-    if state != AdviceCommand.absolute(beside) { words += ["--state-dir", state] }
+    if state != AdviceCommand.absolute(StateDirectory.defaultPath(forRunbook: runbook)) {
+      words += ["--state-dir", state]
+    }
     for item in variables.vars {
       // A secret never reaches the output: a secret variable's value, or a URL's password, is masked.
       guard let equals = item.firstIndex(of: "=") else { continue }

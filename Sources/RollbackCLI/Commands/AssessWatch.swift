@@ -118,22 +118,13 @@ enum AssessmentStore {
     case failed(String)
   }
 
-  /// `--state-dir`, else `ROLLBACK_STATE_DIR`, else `.rollback/` beside the runbook.
-  static func stateDirectory(option: String?, environment: [String: String], runbookPath: String) -> String {
-    if let option, !option.isEmpty { return option }
-    if let variable = environment["ROLLBACK_STATE_DIR"], !variable.isEmpty { return variable }
-    let folder = (runbookPath as NSString).deletingLastPathComponent
-    return ((folder.isEmpty ? "." : folder) as NSString).appendingPathComponent(".rollback")
-  }
-
   /// Writes the document durably under a new name; never overwrites an earlier assessment.
   static func save(_ document: JSONValue, at date: Date, stateDirectory: String) -> Outcome {
-    let directory = (stateDirectory as NSString).appendingPathComponent("assessments")
+    let directory = StateDirectory(path: stateDirectory).assessmentsPath
     do {
-      try FileManager.default.createDirectory(
-        atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+      try StateDirectory.createDurably(directory)
     } catch {
-      return .failed("could not create \(directory) to save the assessment: \(error.localizedDescription)")
+      return .failed("could not save the assessment: \(error.description)")
     }
     let stem = AssessTime.compact(date)
     let bytes = Array((document.pretty() + "\n").utf8)

@@ -7,13 +7,10 @@ import RollbackSystem
 func stateDirectory(_ options: RunbookOptions, runbookPath: @autoclosure () throws -> String) rethrows
   -> String
 {
-  if let explicit = options.stateDir { return explicit }
-  if let fromEnvironment = ProcessInfo.processInfo.environment["ROLLBACK_STATE_DIR"], !fromEnvironment.isEmpty
-  {
-    return fromEnvironment
-  }
-  let directory = (try runbookPath() as NSString).deletingLastPathComponent
-  return ((directory.isEmpty ? "." : directory) as NSString).appendingPathComponent(".rollback")
+  try StateDirectory(
+    option: options.stateDir, processEnvironment: ProcessInfo.processInfo.environment,
+    runbookPath: try runbookPath()
+  ).path
 }
 
 /// Runs an executor with SIGINT/SIGTERM wired to cancellation, and prints its result.

@@ -222,7 +222,7 @@ struct FlagOptions: ParsableArguments {
     if !dryRun {
       do {
         lock = try FileLock.acquire(
-          at: (state as NSString).appendingPathComponent("lock"), runID: "flag-\(runID)")
+          at: StateDirectory(path: state).lockPath, runID: "flag-\(runID)")
         if let warning = lock?.warning { Console.error("warning: \(warning)") }
       } catch {
         Console.error(error.description)
@@ -230,8 +230,7 @@ struct FlagOptions: ParsableArguments {
       }
     }
     defer { lock?.release() }
-    let backups = ((state as NSString).appendingPathComponent("backups") as NSString).appendingPathComponent(
-      "flag-\(runID)")
+    let backups = StateDirectory(path: state).backupsPath("flag-\(runID)")
     var results: [JSONValue] = []
     for editor in editors {
       do {

@@ -88,7 +88,7 @@ enum RunStore {
 
   /// The latest assessment saved in the state directory at or before `time` (ISO), if any.
   static func assessment(state: String, before time: String) -> SavedAssessment? {
-    let directory = (state as NSString).appendingPathComponent("assessments")
+    let directory = StateDirectory(path: state).assessmentsPath
     let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter {
       $0.hasSuffix(".json")
     }

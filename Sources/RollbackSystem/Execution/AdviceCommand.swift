@@ -10,8 +10,7 @@ public enum AdviceCommand {
     var words = ["rollback"] + arguments + ["--runbook", runbook]
     if let environment, !environment.isEmpty { words += ["--env", environment] }
     let state = absolute(stateDirectory)
-    let defaultState = absolute(
-      ((runbook as NSString).deletingLastPathComponent as NSString).appendingPathComponent(".rollback"))
+    let defaultState = absolute(StateDirectory.defaultPath(forRunbook: runbook))
     if state != defaultState { words += ["--state-dir", state] }
     return words.map(shellQuote).joined(separator: " ")
   }

@@ -254,7 +254,7 @@ public final class Executor {
   func acquireLock(_ plan: Plan) -> Result<FileLock, Refused> {
     do {
       let lock = try FileLock.acquire(
-        at: (request.stateDirectory as NSString).appendingPathComponent("lock"), runID: runID)
+        at: StateDirectory(path: request.stateDirectory).lockPath, runID: runID)
       if let warning = lock.warning { say("warning: \(pasteableLockAdvice(warning))", .warning) }
       return .success(lock)
     } catch {

@@ -243,8 +243,7 @@ extension Executor {
 
   func changeFlag(_ name: String, _ change: FlagChange, dryRun: Bool) async throws -> AttemptResult {
     guard let editor = flagEditor(name) else { return .fail("flag \(name)", "unknown flag \(name)") }
-    let backups = ((request.stateDirectory as NSString).appendingPathComponent("backups") as NSString)
-      .appendingPathComponent(runID)
+    let backups = StateDirectory(path: request.stateDirectory).backupsPath(runID)
     // A run killed while writing a backup leaves a temporary file in its backup directory; a
     // resumed run removes it (the host does), and reuses the backups already written.
     do {

@@ -19,9 +19,7 @@ public struct FleetBackups: Sendable {
   public func directory(for host: String) -> String {
     let safeHost =
       host.isEmpty || host == "." || host == ".." ? "_" : host.replacingOccurrences(of: "/", with: "_")
-    return [stateDirectory, "backups", runID, safeHost].reduce("") { path, part in
-      path.isEmpty ? part : (path as NSString).appendingPathComponent(part)
-    }
+    return Syscall.join(StateDirectory(path: stateDirectory).backupsPath(runID), safeHost)
   }
 
   /// Durably stores `contents` (the previous content of `path` on `host`); a backup of the

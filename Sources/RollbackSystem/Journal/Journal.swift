@@ -32,8 +32,12 @@ public final class JournalWriter: @unchecked Sendable {
 
   /// Opens (creating) the journal for appending.
   public init(path: String, redact: @escaping @Sendable (String) -> String) throws(JournalError) {
-    let directory = (path as NSString).deletingLastPathComponent
-    try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let directory = Syscall.directoryName(path)
+    do {
+      try Syscall.makeDirectories(directory, mode: 0o700)
+    } catch {
+      throw .io(path: directory, operation: "create the directory", errno: error.code)
+    }
     // Never through a symlink, never anything but a regular file (a FIFO would block).
     let fd: Int32
     do {
@@ -41,6 +45,15 @@ public final class JournalWriter: @unchecked Sendable {
         .descriptor
     } catch {
       throw .io(path: path, operation: "open (a regular file, not a symlink)", errno: error.code)
+    }
+    // The journal's name is durable before its first event is.
+    do {
+      try Syscall.syncDirectory(directory)
+    } catch  where error.code == EACCES {
+      // Writable but unreadable: the directory cannot be opened to sync.
+    } catch {
+      close(fd)
+      throw .io(path: directory, operation: "fsync", errno: error.code)
     }
     self.path = path
     self.descriptor = fd
@@ -112,15 +125,14 @@ public enum JournalReader {
 
   /// Run ids in the state directory, oldest first.
   public static func runIDs(stateDirectory: String) -> [String] {
-    let directory = (stateDirectory as NSString).appendingPathComponent("runs")
+    let directory = StateDirectory(path: stateDirectory).runsPath
     let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
     return names.filter { $0.hasSuffix(".jsonl") }.map { String($0.dropLast(6)) }.sorted()
   }
 
   /// The journal path of a run.
   public static func path(stateDirectory: String, runID: String) -> String {
-    ((stateDirectory as NSString).appendingPathComponent("runs") as NSString).appendingPathComponent(
-      "\(runID).jsonl")
+    StateDirectory(path: stateDirectory).journalPath(runID: runID)
   }
 
   /// Calls `body` with the whole file; `notFound` when it cannot be opened or read.
