@@ -47,13 +47,13 @@ struct DrillCommand: AsyncParsableCommand {
         try JUnitReport.xml(result).write(toFile: junit, atomically: true, encoding: .utf8)
       } catch {
         Console.error("error: cannot write \(junit): \(error.localizedDescription)")
-        throw ExitCode(1)
+        throw ExitCode(.failed)
       }
     }
     if result.exitCode != 0 { throw ExitCode(result.exitCode) }
     if result.withinTarget == false {
       Console.error("drill failed: the rollback took longer than the level's target")
-      throw ExitCode(1)
+      throw ExitCode(.failed)
     }
   }
 }

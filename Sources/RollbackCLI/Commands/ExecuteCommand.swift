@@ -24,7 +24,7 @@ func perform(_ request: ExecutionRequest, options: RunbookOptions) async throws 
     executor = try Executor(request: request) { line in printer.print(line) }
   } catch {
     error.diagnostics.forEach { Console.error($0.description) }
-    throw ExitCode(2)
+    throw ExitCode(.usage)
   }
   let task = Task { await executor.run() }
   let trap = SignalTrap.install { _ in task.cancel() }
@@ -89,7 +89,7 @@ struct ExecuteCommand: AsyncParsableCommand {
       Console.error(
         "error: --hosts: fleet execution is not available yet; nothing was run "
           + "(`rollback plan --hosts` shows the hosts and batches)")
-      throw ExitCode(2)
+      throw ExitCode(.usage)
     }
     let target = try targetOptions.target()
     let overrides = try variables.overrides()
@@ -112,7 +112,7 @@ struct ExecuteCommand: AsyncParsableCommand {
     case .success(let values): manual = values
     case .failure(let list):
       list.diagnostics.forEach { Console.error("error: \($0.message)") }
-      throw ExitCode(2)
+      throw ExitCode(.usage)
     }
     let request = ExecutionRequest(
       runbook: runbook, runbookPath: loaded.path,
@@ -160,18 +160,18 @@ struct ResumeCommand: AsyncParsableCommand {
     let ids = JournalReader.runIDs(stateDirectory: state)
     guard let id = runID ?? ids.last else {
       Console.error("error: no runs in \(state)/runs; nothing to resume")
-      throw ExitCode(2)
+      throw ExitCode(.usage)
     }
     let events: [JournalEvent]
     do {
       events = try JournalReader.events(at: JournalReader.path(stateDirectory: state, runID: id))
     } catch {
       Console.error("error: \(error.description)")
-      throw ExitCode(2)
+      throw ExitCode(.usage)
     }
     guard let progress = JournalProgress(events) else {
       Console.error("error: journal of run \(id) has no run-started event")
-      throw ExitCode(2)
+      throw ExitCode(.usage)
     }
     let started = progress.start
     if let status = progress.finalStatus, status == .succeeded || status == .dryRun {
@@ -180,7 +180,7 @@ struct ResumeCommand: AsyncParsableCommand {
     }
     if started.dryRun == true {
       Console.error("error: run \(id) was a dry run; start a new one with rollback execute")
-      throw ExitCode(2)
+      throw ExitCode(.usage)
     }
     let overrides = try Self.overrides(journalled: started, given: try variables.overrides(), runID: id)
     var runbookOptions = options
@@ -193,7 +193,7 @@ struct ResumeCommand: AsyncParsableCommand {
       Console.error(
         "error: \(loaded.path) changed since run \(id) started; resuming could run different steps. Check it, then rerun with --force"
       )
-      throw ExitCode(2)
+      throw ExitCode(.usage)
     }
     let target: IncludeTarget
     if let level = started.level {
@@ -202,7 +202,7 @@ struct ResumeCommand: AsyncParsableCommand {
       target = .scenario(scenario)
     } else {
       Console.error("error: journal of run \(id) names no level or scenario")
-      throw ExitCode(2)
+      throw ExitCode(.usage)
     }
     let request = ExecutionRequest(
       runbook: runbook, runbookPath: loaded.path, runbookHash: hash, target: target,
@@ -246,7 +246,7 @@ extension ResumeCommand {
       Console.error(
         "error: run \(runID) was started with secret variable\(missing.count == 1 ? "" : "s") "
           + "\(missing.joined(separator: ", ")), which the journal does not keep; resume with \(flags)")
-      throw ExitCode(2)
+      throw ExitCode(.usage)
     }
     return overrides
   }
