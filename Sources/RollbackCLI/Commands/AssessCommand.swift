@@ -140,66 +140,6 @@ struct AssessCommand: AsyncParsableCommand {
   }
 }
 
-/// One assessment: the readings, the verdict and when it was made.
-struct Assessment: Sendable {
-  /// The runbook assessed.
-  var runbook: Runbook
-  /// The environment's name.
-  var environment: String
-  /// Every signal's reading, in runbook order.
-  var readings: [SignalReading]
-  /// What the decision matrix concluded.
-  var verdict: Verdict
-  /// When the reads started.
-  var assessedAt: Date
-  /// Wall time of the reads and the decision, seconds.
-  var duration: Double
-  /// Options appended to the recommended command (`--runbook FILE`, `--var …`).
-  var invocation: [String]
-
-  /// The recommended action in words, and the exact command when there is one.
-  var action: (words: String, command: String?) {
-    let described = DecisionEngine.describe(verdict.action, runbook: runbook, environment: environment)
-    return (
-      described.words,
-      described.command.map { ([$0] + invocation.map(ShellQuote.word)).joined(separator: " ") }
-    )
-  }
-}
-
-/// Reads the signals and decides.
-struct Assessor: Sendable {
-  let runbook: Runbook
-  let environmentName: String
-  let manual: ManualValues
-  let reader: any SignalReader
-  let invocation: [String]
-
-  /// One assessment. Signals given by hand are not read.
-  func assess() async -> Assessment {
-    let started = Date()
-    let clock = ContinuousClock()
-    let start = clock.now
-    let toRead = runbook.signals.filter { manual.values[$0.name] == nil }
-    let read = await reader.read(toRead)
-    var byName: [String: SignalReading] = [:]
-    for reading in read { byName[reading.name] = reading }
-    let raw = runbook.signals.map { signal in
-      byName[signal.name]
-        ?? SignalReading(
-          name: signal.name, source: signal.sourceName, unit: signal.unit, value: nil, error: "not read")
-    }
-    let readings = manual.apply(to: raw, signals: runbook.signals)
-    let verdict = DecisionEngine.decide(runbook: runbook, readings: readings)
-    let elapsed = clock.now - start
-    return Assessment(
-      runbook: runbook, environment: environmentName, readings: readings, verdict: verdict,
-      assessedAt: started,
-      duration: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
-      invocation: invocation)
-  }
-}
-
 /// Writes to stdout without buffering, so a watcher sees each change at once.
 enum Output {
   static func write(_ text: String) {
