@@ -18,7 +18,7 @@ enum AssessmentStore {
     } catch {
       return .failed("could not save the assessment: \(error.description)")
     }
-    let stem = AssessTime.compact(date)
+    let stem = Timestamp.compact(date, fractional: true)
     let bytes = Array((document.pretty() + "\n").utf8)
     for attempt in 0..<100 {
       let name = attempt == 0 ? "\(stem).json" : "\(stem)-\(attempt).json"

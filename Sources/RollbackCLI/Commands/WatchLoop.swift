@@ -45,7 +45,7 @@ struct WatchLoop: Sendable {
         }
         if let changes {
           Console.human(
-            ([AssessTime.clock(assessment.assessedAt)] + changes).joined(separator: "\n"), json: json,
+            ([Timestamp.clock(assessment.assessedAt)] + changes).joined(separator: "\n"), json: json,
             write: Output.write)
         } else {
           Console.human(AssessRendering.human(assessment), json: json, write: Output.write)

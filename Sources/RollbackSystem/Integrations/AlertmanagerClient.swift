@@ -68,8 +68,8 @@ public struct AlertmanagerClient: Sendable, CustomStringConvertible {
       "matchers": parsed.map {
         ["name": $0.name, "value": $0.value, "isRegex": $0.isRegex, "isEqual": $0.isEqual] as [String: Any]
       },
-      "startsAt": IntegrationCall.timestamp(now),
-      "endsAt": IntegrationCall.timestamp(now.addingTimeInterval(seconds)),
+      "startsAt": Timestamp.iso(now),
+      "endsAt": Timestamp.iso(now.addingTimeInterval(seconds)),
       "createdBy": "rollback/\(user)",
       "comment": "rollback run \(runID) of \(runbook) in \(environment)",
     ]

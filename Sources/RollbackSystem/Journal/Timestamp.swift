@@ -20,11 +20,21 @@ public enum Timestamp {
     return text + "Z"
   }
 
-  /// `20260202T101500Z`.
-  public static func compact(_ date: Date) -> String {
+  /// `20260202T101500Z`, for names that sort by time; with `fractional`, `20260202T101500.123Z`.
+  public static func compact(_ date: Date, fractional: Bool = false) -> String {
+    let (fields, millis) = utc(date)
+    var text =
+      pad(Int(fields.tm_year) + 1900, 4) + pad(Int(fields.tm_mon) + 1, 2) + pad(Int(fields.tm_mday), 2)
+    text += "T" + pad(Int(fields.tm_hour), 2) + pad(Int(fields.tm_min), 2) + pad(Int(fields.tm_sec), 2)
+    if fractional { text += "." + pad(millis, 3) }
+    return text + "Z"
+  }
+
+  /// `10:15:05Z`: the time of day, for lines printed as they happen.
+  public static func clock(_ date: Date) -> String {
     let (fields, _) = utc(date)
-    return pad(Int(fields.tm_year) + 1900, 4) + pad(Int(fields.tm_mon) + 1, 2) + pad(Int(fields.tm_mday), 2)
-      + "T" + pad(Int(fields.tm_hour), 2) + pad(Int(fields.tm_min), 2) + pad(Int(fields.tm_sec), 2) + "Z"
+    return pad(Int(fields.tm_hour), 2) + ":" + pad(Int(fields.tm_min), 2) + ":" + pad(Int(fields.tm_sec), 2)
+      + "Z"
   }
 
   /// Parses an ISO 8601 time as ``iso(_:fractional:)`` writes it: `YYYY-MM-DDTHH:MM:SS`, any
