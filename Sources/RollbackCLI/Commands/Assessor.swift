@@ -31,7 +31,7 @@ struct Assessor: Sendable {
     return Assessment(
       runbook: runbook, environment: environmentName, readings: readings, verdict: verdict,
       assessedAt: started,
-      duration: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+      duration: elapsed.doubleSeconds,
       invocation: invocation)
   }
 }

@@ -11,7 +11,7 @@ public enum ReportRendering {
   /// Seconds as `41.2 s` or `2m3s`; a dash when unknown.
   public static func seconds(_ value: Double?) -> String {
     guard let value else { return "—" }
-    return value < 60 ? String(format: "%.1f s", value) : Quantity.format(seconds: value)
+    return Quantity.formatElapsed(seconds: value)
   }
 
   static func targetText(_ report: RunReport) -> String {

@@ -136,7 +136,7 @@ public final class Executor {
   }
 
   func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    duration.doubleSeconds
   }
 
   func resolve(_ template: Template) -> ResolvedText {

@@ -270,14 +270,6 @@ public final class SSHTransport: Sendable {
     }
   }
 
-  /// "2 s", "1.5 s".
-  static func seconds(_ duration: Duration) -> String {
-    let (whole, attos) = duration.components
-    if attos == 0 { return "\(whole) s" }
-    let value = Double(whole) + Double(attos) / 1e18
-    return String(format: "%.1f s", value)
-  }
-
   static func tail(_ text: String, lines: Int = 8, characters: Int = 1500) -> String {
     let kept = text.split(separator: "\n", omittingEmptySubsequences: true).suffix(lines)
       .joined(separator: "\n")

@@ -50,7 +50,7 @@ public struct LiveSignalReader: SignalReader {
     let started = clock.now
     func seconds() -> Double {
       let elapsed = clock.now - started
-      return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+      return elapsed.doubleSeconds
     }
     func unknown(_ reason: String) -> SignalReading {
       SignalReading(
