@@ -11,6 +11,18 @@ struct InterpolationTests {
     ],
     environment: ["TOKEN": "s3cret"], resolveSecrets: true, environmentName: "test")
 
+  @Test("a word for people to paste is bare when safe, else one single-quoted word")
+  func pasteableWord() {
+    #expect(ShellInterpolation.word("/srv/app/rollback.yaml") == "/srv/app/rollback.yaml")
+    #expect(ShellInterpolation.word("--env=prod,eu") == "--env=prod,eu")
+    #expect(ShellInterpolation.word("") == "''")
+    #expect(ShellInterpolation.word("a b") == "'a b'")
+    #expect(ShellInterpolation.word("it's") == "'it'\\''s'")
+    #expect(ShellInterpolation.word("$(touch x)") == "'$(touch x)'")
+    #expect(ShellInterpolation.word("café") == "'café'")
+    #expect(Resolver.shellQuoted(["echo", "a b", "ok"]) == "echo 'a b' ok")
+  }
+
   func template(_ text: String) -> Template {
     var bag = DiagnosticBag()
     return Template(parsing: text, at: SourceLocation(file: "t.yaml", line: 1, column: 1), into: &bag)

@@ -153,12 +153,3 @@ extension Console {
     if json { error(text) } else { write(text) }
   }
 }
-
-/// Quotes a word for a POSIX shell when it needs it.
-enum ShellQuote {
-  static func word(_ text: String) -> String {
-    let safe = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%")
-    if !text.isEmpty, text.allSatisfy({ safe.contains($0) }) { return text }
-    return "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
-  }
-}

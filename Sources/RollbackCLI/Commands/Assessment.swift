@@ -25,7 +25,7 @@ struct Assessment: Sendable {
     let described = DecisionEngine.describe(verdict.action, runbook: runbook, environment: environment)
     return (
       described.words,
-      described.command.map { ([$0] + invocation.map(ShellQuote.word)).joined(separator: " ") }
+      described.command.map { ([$0] + invocation.map(ShellInterpolation.word)).joined(separator: " ") }
     )
   }
 }

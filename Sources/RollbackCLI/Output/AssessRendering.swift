@@ -243,7 +243,7 @@ enum AssessRendering {
       let command =
         (["rollback", "assess", "--signal", "\(example)=VALUE", "--env", assessment.environment]
         + assessment.invocation)
-        .map(ShellQuote.word).joined(separator: " ")
+        .map(ShellInterpolation.word).joined(separator: " ")
       lines.append("  fix the signal, or give it by hand: \(command)")
     case (nil, false):
       lines.append("Verdict: HEALTHY — no rule holds")

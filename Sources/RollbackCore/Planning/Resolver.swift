@@ -91,16 +91,7 @@ public struct Resolver: Sendable {
 
   /// Shows an argv as a shell would read it, quoting where needed.
   public static func shellQuoted(_ argv: [String]) -> String {
-    argv.map { arg in
-      let safe =
-        !arg.isEmpty
-        && arg.unicodeScalars.allSatisfy {
-          $0.isASCII
-            && ($0.properties.isAlphabetic || ("0"..."9").contains($0)
-              || "-_./:=,@%+".unicodeScalars.contains($0))
-        }
-      return safe ? arg : "'" + arg.replacingOccurrences(of: "'", with: "'\\''") + "'"
-    }.joined(separator: " ")
+    argv.map(ShellInterpolation.word).joined(separator: " ")
   }
 
   /// A command's display text.

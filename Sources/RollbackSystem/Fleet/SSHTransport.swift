@@ -1,4 +1,5 @@
 import Foundation
+import RollbackCore
 
 #if canImport(Glibc)
   import Glibc
@@ -125,7 +126,7 @@ public final class SSHTransport: Sendable {
   /// word quoted for the remote login shell (ssh joins them with spaces).
   public func argv(on host: SSHHost, script: String, arguments: [String] = []) -> [String] {
     let remote = ["sh", "-c", script, "sh"] + arguments
-    return sshArguments + [host.destination, "--"] + remote.map(AdviceCommand.shellQuote)
+    return sshArguments + [host.destination, "--"] + remote.map(ShellInterpolation.word)
   }
 
   /// Runs `script` with `arguments` as `$1`… on `host`, feeding `input` (if any) to its stdin.
