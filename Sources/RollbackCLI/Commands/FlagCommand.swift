@@ -218,17 +218,7 @@ struct FlagOptions: ParsableArguments {
   func apply(_ change: FlagChange, with editors: [FlagEditor], runbookPath: String) throws {
     let state = stateDirectory(options, runbookPath: runbookPath)
     let runID = RunID.make()
-    var lock: FileLock?
-    if !dryRun {
-      do {
-        lock = try FileLock.acquire(
-          at: StateDirectory(path: state).lockPath, runID: "flag-\(runID)")
-        if let warning = lock?.warning { Console.error("warning: \(warning)") }
-      } catch {
-        Console.error(error.description)
-        throw ExitCode(.lockHeld)
-      }
-    }
+    let lock = try StateLock.take(state, runID: "flag-\(runID)", dryRun: dryRun)
     defer { lock?.release() }
     let backups = StateDirectory(path: state).backupsPath("flag-\(runID)")
     var results: [JSONValue] = []
