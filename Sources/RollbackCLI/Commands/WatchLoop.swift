@@ -16,11 +16,14 @@ struct WatchLoop: Sendable {
   /// Runs until interrupted (or `limit`); returns the exit status of the last assessment,
   /// or 130 when interrupted before the first one finished.
   func run() async -> ExitStatus {
-    let stop = StopSignals()
     let task = Task { await loop() }
-    stop.install { task.cancel() }
+    // A second Ctrl-C exits at once: a watch has nothing to tear down.
+    let trap = SignalTrap.install(
+      handler: { _ in task.cancel() }, onRepeat: { _ in exit(ExitStatus.interrupted.rawValue) })
     let code = await task.value
-    stop.remove()
+    trap.cancel()
+    signal(SIGINT, SIG_DFL)
+    signal(SIGTERM, SIG_DFL)
     return code
   }
 
