@@ -84,7 +84,7 @@ struct LoadedRunbook {
     let result = RunbookLoader.load(
       source: source, file: path,
       options: LoadOptions(
-        environment: ProcessInfo.processInfo.environment, selectedEnvironment: options.env,
+        processEnvironment: ProcessInfo.processInfo.environment, selectedEnvironment: options.env,
         variableOverrides: overrides))
     if result.runbook == nil, !source.allSatisfy(\.isWhitespace), !looksLikeRunbook(source) {
       // Perhaps a .env or a key file given by mistake: say so without echoing any of its lines.

@@ -58,18 +58,18 @@ public struct RunbookLoadResult: Sendable {
 /// What the loader checks placeholders against.
 public struct LoadOptions: Sendable {
   /// The process environment, for `${env.NAME}`.
-  public var environment: [String: String]
-  /// The environment to resolve `${env.…}` in variables for; nil for the default one.
+  public var processEnvironment: [String: String]
+  /// The runbook environment to resolve `${env.…}` in variables for; nil for the default one.
   public var selectedEnvironment: String?
   /// `--var NAME=VALUE` overrides.
   public var variableOverrides: [String: String]
 
   /// Creates options.
   public init(
-    environment: [String: String] = [:], selectedEnvironment: String? = nil,
+    processEnvironment: [String: String] = [:], selectedEnvironment: String? = nil,
     variableOverrides: [String: String] = [:]
   ) {
-    self.environment = environment
+    self.processEnvironment = processEnvironment
     self.selectedEnvironment = selectedEnvironment
     self.variableOverrides = variableOverrides
   }
