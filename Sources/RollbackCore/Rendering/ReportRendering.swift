@@ -77,6 +77,30 @@ public enum ReportRendering {
 
   /// The post-mortem document: timeline, then the headings people fill in.
   public static func markdown(_ report: RunReport, assessment: SavedAssessment?) -> String {
+    var out = markdownSummary(report)
+    out.append("## Timeline")
+    out.append("")
+    out += markdownAssessment(assessment)
+    out += markdownSteps(report)
+    out += markdownSignalsAfter(report)
+    out.append("")
+    out.append("## Communication")
+    out.append("")
+    out.append("```")
+    out.append(communication(report, assessment: assessment))
+    out.append("```")
+    for heading in ["Impact", "Root cause", "Lessons learned", "Action items"] {
+      out.append("")
+      out.append("## \(heading)")
+      out.append("")
+      out.append(placeholder(heading))
+    }
+    // Step details hold what servers and processes said: shown, never obeyed.
+    return TerminalText.escaped(out.joined(separator: "\n") + "\n")
+  }
+
+  /// The title and the run's summary table.
+  static func markdownSummary(_ report: RunReport) -> [String] {
     var out: [String] = []
     out.append(
       "# \(report.dryRun ? "Dry run (nothing was changed)" : "Post-mortem"): \(report.runbook) \(report.what)"
@@ -95,8 +119,12 @@ public enum ReportRendering {
     if let rollback = report.rollbackDuration { out.append("| Rollback time | \(seconds(rollback)) |") }
     out.append("| Target | \(targetText(report)) |")
     out.append("")
-    out.append("## Timeline")
-    out.append("")
+    return out
+  }
+
+  /// The assessment saved before the run, or a line saying there was none.
+  static func markdownAssessment(_ assessment: SavedAssessment?) -> [String] {
+    var out: [String] = []
     if let assessment {
       let at = assessment.assessedAt ?? "before the run"
       out.append("### Assessment (\(at))")
@@ -115,6 +143,12 @@ public enum ReportRendering {
       out.append("No assessment was recorded in this state directory before the run.")
       out.append("")
     }
+    return out
+  }
+
+  /// The steps table, then the flag values they changed.
+  static func markdownSteps(_ report: RunReport) -> [String] {
+    var out: [String] = []
     out.append("### Steps")
     out.append("")
     out.append("| # | Step | Kind | Started | Duration | Status | What happened |")
@@ -139,6 +173,12 @@ public enum ReportRendering {
         )
       }
     }
+    return out
+  }
+
+  /// The signals read after the run, if any.
+  static func markdownSignalsAfter(_ report: RunReport) -> [String] {
+    var out: [String] = []
     let after = report.signalsAfter
     if !after.isEmpty {
       out.append("")
@@ -150,20 +190,7 @@ public enum ReportRendering {
         out.append("| \(signal.name) | \(value(signal.value, unit: signal.unit, error: signal.error)) |")
       }
     }
-    out.append("")
-    out.append("## Communication")
-    out.append("")
-    out.append("```")
-    out.append(communication(report, assessment: assessment))
-    out.append("```")
-    for heading in ["Impact", "Root cause", "Lessons learned", "Action items"] {
-      out.append("")
-      out.append("## \(heading)")
-      out.append("")
-      out.append(placeholder(heading))
-    }
-    // Step details hold what servers and processes said: shown, never obeyed.
-    return TerminalText.escaped(out.joined(separator: "\n") + "\n")
+    return out
   }
 
   static func placeholder(_ heading: String) -> String {
