@@ -66,6 +66,9 @@ struct InterpolationTests {
       ),
       ("SELECT E'${v}', 'it''s'", "SELECT $1, 'it''s'", ["a'b; rm -rf /"]),
       ("SELECT 1 -- '${v}\n, '${n}'", "SELECT 1 -- '${v}\n, $1", ["5"]),
+      ("SELECT /* '${v}' /* x */ */ ${n}", "SELECT /* '${v}' /* x */ */ $1", ["5"]),
+      ("SELECT $t$a'b$t$, ${n}", "SELECT $t$a'b$t$, $1", ["5"]),
+      (#"SELECT "a""b" FROM t WHERE x = ${n}"#, #"SELECT "a""b" FROM t WHERE x = $1"#, ["5"]),
     ])
   func sql(text: String, query: String, parameters: [String]) {
     var bag = DiagnosticBag()
