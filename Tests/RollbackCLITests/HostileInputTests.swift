@@ -56,6 +56,28 @@ struct HostileInputTests {
     #expect(result.stdout.contains(prefix + value), "\(result.stdout)")
   }
 
+  @Test("an empty --state-dir keeps the run in .rollback beside the runbook, not the current directory")
+  func emptyStateDirectoryIsTheDefault() throws {
+    let directory = try folder(with: shellRunbook("'echo hi'"))
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let elsewhere = try CLI.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: elsewhere) }
+    let runbook = directory.appendingPathComponent("rollback.yaml").path
+
+    let result = try CLI.run(
+      ["execute", "--runbook", runbook, "--level", "1", "--yes", "--state-dir", ""], in: elsewhere,
+      environment: ["ROLLBACK_STATE_DIR": ""])
+
+    #expect(result.status == 0, "\(result.stderr)")
+    let runs = directory.appendingPathComponent(".rollback/runs").path
+    let journals = (try? FileManager.default.contentsOfDirectory(atPath: runs)) ?? []
+    #expect(journals.count == 1 && journals.allSatisfy { $0.hasSuffix(".jsonl") }, "\(journals)")
+    #expect(try FileManager.default.contentsOfDirectory(atPath: elsewhere.path).isEmpty)
+    let history = try CLI.run(["history", "--runbook", runbook], in: elsewhere)
+    #expect(history.status == 0, "\(history.stderr)")
+    #expect(journals.allSatisfy { history.stdout.contains($0.replacingOccurrences(of: ".jsonl", with: "")) })
+  }
+
   @Test("a placeholder inside backquotes is refused at validate, with the env: advice")
   func backquotesRefused() throws {
     let directory = try folder(with: shellRunbook("'echo `echo ${v}`'"))

@@ -240,7 +240,7 @@ struct BrokenRunbookTests {
   @Test("each broken runbook gives its located error", arguments: brokenCases)
   func brokenCase(_ item: BrokenCase) {
     let result = RunbookLoader.load(
-      source: item.source, file: "demo.yaml", options: LoadOptions(environment: item.environment))
+      source: item.source, file: "demo.yaml", options: LoadOptions(processEnvironment: item.environment))
     let printed = result.errors.map(\.description)
     #expect(item.place != "?", "the case marks no place")
     #expect(printed.contains("demo.yaml:\(item.place): \(item.message)"), "got: \(printed)")

@@ -11,6 +11,18 @@ struct InterpolationTests {
     ],
     environment: ["TOKEN": "s3cret"], resolveSecrets: true, environmentName: "test")
 
+  @Test("a word for people to paste is bare when safe, else one single-quoted word")
+  func pasteableWord() {
+    #expect(ShellInterpolation.word("/srv/app/rollback.yaml") == "/srv/app/rollback.yaml")
+    #expect(ShellInterpolation.word("--env=prod,eu") == "--env=prod,eu")
+    #expect(ShellInterpolation.word("") == "''")
+    #expect(ShellInterpolation.word("a b") == "'a b'")
+    #expect(ShellInterpolation.word("it's") == "'it'\\''s'")
+    #expect(ShellInterpolation.word("$(touch x)") == "'$(touch x)'")
+    #expect(ShellInterpolation.word("café") == "'café'")
+    #expect(Resolver.shellQuoted(["echo", "a b", "ok"]) == "echo 'a b' ok")
+  }
+
   func template(_ text: String) -> Template {
     var bag = DiagnosticBag()
     return Template(parsing: text, at: SourceLocation(file: "t.yaml", line: 1, column: 1), into: &bag)
@@ -54,6 +66,9 @@ struct InterpolationTests {
       ),
       ("SELECT E'${v}', 'it''s'", "SELECT $1, 'it''s'", ["a'b; rm -rf /"]),
       ("SELECT 1 -- '${v}\n, '${n}'", "SELECT 1 -- '${v}\n, $1", ["5"]),
+      ("SELECT /* '${v}' /* x */ */ ${n}", "SELECT /* '${v}' /* x */ */ $1", ["5"]),
+      ("SELECT $t$a'b$t$, ${n}", "SELECT $t$a'b$t$, $1", ["5"]),
+      (#"SELECT "a""b" FROM t WHERE x = ${n}"#, #"SELECT "a""b" FROM t WHERE x = $1"#, ["5"]),
     ])
   func sql(text: String, query: String, parameters: [String]) {
     var bag = DiagnosticBag()

@@ -392,6 +392,23 @@ struct ProcessRunnerTests {
     #expect(ProcessRunner.resolveExecutable(directory, path: nil) == nil)
   }
 
+  @Test("resolveExecutable takes relative names and PATH entries from the step's cwd, as a run does")
+  func resolveExecutableFromCwd() async throws {
+    let directory = try makeTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    try FileManager.default.createDirectory(atPath: directory + "/bin", withIntermediateDirectories: true)
+    let tool = directory + "/bin/tool"
+    try "#!/bin/sh\necho ran\n".write(toFile: tool, atomically: false, encoding: .utf8)
+    chmod(tool, 0o755)
+
+    #expect(ProcessRunner.resolveExecutable("tool", path: "bin", cwd: directory) == tool)
+    #expect(ProcessRunner.resolveExecutable("bin/tool", path: nil, cwd: directory) == tool)
+    #expect(ProcessRunner.resolveExecutable("tool", path: "bin", cwd: "/") == nil)
+    let outcome = try await ProcessRunner().run(
+      ProcessSpec(program: .argv(["tool"]), cwd: directory, environment: ["PATH": "bin"]))
+    #expect(outcome.exitCode == 0)
+  }
+
   // MARK: Teardown
 
   @Test("a timeout takes down the child and its grandchild, and nothing is left")

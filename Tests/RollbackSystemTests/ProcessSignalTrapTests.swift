@@ -65,6 +65,30 @@ struct ProcessSignalTrapTests {
     #expect(trap.receivedSignal == SIGUSR2)
   }
 
+  // SIGUSR1 here: with SIGUSR2, after the test above cancelled its trap, the first signal
+  // of this one was not seen.
+  @Test("later signals go to onRepeat, each of them; the first only to the handler")
+  func repeatsGoToOnRepeat() async throws {
+    let first = HandlerLog()
+    let repeats = HandlerLog()
+    let trap = SignalTrap.install(
+      signals: [SIGUSR1], handler: { first.record($0) }, onRepeat: { repeats.record($0) })
+    defer { trap.cancel() }
+
+    for expected in 1...3 {
+      kill(getpid(), SIGUSR1)
+      let (count, _) = await repeatUntil(for: .seconds(2), every: .milliseconds(10)) {
+        trap.receivedCount
+      } until: {
+        $0 >= expected
+      }
+      try #require(count == expected)
+    }
+
+    #expect(first.received == [SIGUSR1])
+    #expect(repeats.received == [SIGUSR1, SIGUSR1])
+  }
+
   @Test("ignoring SIGPIPE is process-wide and idempotent")
   func ignoreSIGPIPE() throws {
     SignalTrap.ignoreSIGPIPE()

@@ -26,6 +26,16 @@ struct TimestampTests {
     #expect(earlier < Timestamp.compact(moment))
   }
 
+  @Test("compact with milliseconds names saved assessments; the clock form marks watch lines")
+  func compactFractionalAndClock() {
+    #expect(Timestamp.compact(moment, fractional: true) == "20260202T101500.123Z")
+    #expect(
+      Timestamp.compact(Date(timeIntervalSince1970: 1_770_027_300.999_6), fractional: true)
+        == "20260202T101501.000Z")
+    #expect(Timestamp.clock(moment) == "10:15:00Z")
+    #expect(Timestamp.clock(Date(timeIntervalSince1970: 1_770_063_299)) == "20:14:59Z")
+  }
+
   @Test("parse reads what iso writes, and offsets")
   func parse() throws {
     let parsed = try #require(Timestamp.parse("2026-02-02T10:15:00.123Z"))

@@ -57,6 +57,9 @@ struct AssessCommand: AsyncParsableCommand {
     }
     let interval = try watchInterval()
     let processEnvironment = ProcessInfo.processInfo.environment
+    let stateDirectory = StateDirectory(
+      option: options.stateDir, processEnvironment: processEnvironment, runbookPath: loaded.path
+    ).path
     let resolver = try makeResolver(runbook, options: options, overrides: overrides, resolveSecrets: true)
     // A signal whose connection variable is unset is read as unknown ("DATABASE_URL is not set"):
     // the others are still shown, and the decision rules treat the unknown ones as unknown.
@@ -65,10 +68,7 @@ struct AssessCommand: AsyncParsableCommand {
       reader: LiveSignalReader(resolver: resolver, environment: processEnvironment),
       invocation: invocationSuffix(
         runbookPath: loaded.path, environment: resolver.environment.name,
-        stateDirectory: AssessmentStore.stateDirectory(
-          option: options.stateDir, environment: processEnvironment, runbookPath: loaded.path)))
-    let stateDirectory = AssessmentStore.stateDirectory(
-      option: options.stateDir, environment: processEnvironment, runbookPath: loaded.path)
+        stateDirectory: stateDirectory))
 
     if let interval {
       let status = await WatchLoop(
@@ -125,9 +125,9 @@ struct AssessCommand: AsyncParsableCommand {
     // The recommended command names the environment itself (`--env NAME`).
     var words = ["--runbook", runbook]
     let state = AdviceCommand.absolute(stateDirectory)
-    let beside = ((runbook as NSString).deletingLastPathComponent as NSString).appendingPathComponent(
-      ".rollback")
-    if state != AdviceCommand.absolute(beside) { words += ["--state-dir", state] }
+    if state != AdviceCommand.absolute(StateDirectory.defaultPath(forRunbook: runbook)) {
+      words += ["--state-dir", state]
+    }
     for item in variables.vars {
       // A secret never reaches the output: a secret variable's value, or a URL's password, is masked.
       guard let equals = item.firstIndex(of: "=") else { continue }
@@ -137,66 +137,6 @@ struct AssessCommand: AsyncParsableCommand {
       words += ["--var", "\(name)=\(shown)"]
     }
     return words
-  }
-}
-
-/// One assessment: the readings, the verdict and when it was made.
-struct Assessment: Sendable {
-  /// The runbook assessed.
-  var runbook: Runbook
-  /// The environment's name.
-  var environment: String
-  /// Every signal's reading, in runbook order.
-  var readings: [SignalReading]
-  /// What the decision matrix concluded.
-  var verdict: Verdict
-  /// When the reads started.
-  var assessedAt: Date
-  /// Wall time of the reads and the decision, seconds.
-  var duration: Double
-  /// Options appended to the recommended command (`--runbook FILE`, `--var …`).
-  var invocation: [String]
-
-  /// The recommended action in words, and the exact command when there is one.
-  var action: (words: String, command: String?) {
-    let described = DecisionEngine.describe(verdict.action, runbook: runbook, environment: environment)
-    return (
-      described.words,
-      described.command.map { ([$0] + invocation.map(ShellQuote.word)).joined(separator: " ") }
-    )
-  }
-}
-
-/// Reads the signals and decides.
-struct Assessor: Sendable {
-  let runbook: Runbook
-  let environmentName: String
-  let manual: ManualValues
-  let reader: any SignalReader
-  let invocation: [String]
-
-  /// One assessment. Signals given by hand are not read.
-  func assess() async -> Assessment {
-    let started = Date()
-    let clock = ContinuousClock()
-    let start = clock.now
-    let toRead = runbook.signals.filter { manual.values[$0.name] == nil }
-    let read = await reader.read(toRead)
-    var byName: [String: SignalReading] = [:]
-    for reading in read { byName[reading.name] = reading }
-    let raw = runbook.signals.map { signal in
-      byName[signal.name]
-        ?? SignalReading(
-          name: signal.name, source: signal.sourceName, unit: signal.unit, value: nil, error: "not read")
-    }
-    let readings = manual.apply(to: raw, signals: runbook.signals)
-    let verdict = DecisionEngine.decide(runbook: runbook, readings: readings)
-    let elapsed = clock.now - start
-    return Assessment(
-      runbook: runbook, environment: environmentName, readings: readings, verdict: verdict,
-      assessedAt: started,
-      duration: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
-      invocation: invocation)
   }
 }
 
@@ -211,14 +151,5 @@ extension Console {
   /// Human text: `write` normally, stderr when stdout carries JSON.
   static func human(_ text: String, json: Bool, write: (String) -> Void) {
     if json { error(text) } else { write(text) }
-  }
-}
-
-/// Quotes a word for a POSIX shell when it needs it.
-enum ShellQuote {
-  static func word(_ text: String) -> String {
-    let safe = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%")
-    if !text.isEmpty, text.allSatisfy({ safe.contains($0) }) { return text }
-    return "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
   }
 }

@@ -7,13 +7,10 @@ import RollbackSystem
 func stateDirectory(_ options: RunbookOptions, runbookPath: @autoclosure () throws -> String) rethrows
   -> String
 {
-  if let explicit = options.stateDir { return explicit }
-  if let fromEnvironment = ProcessInfo.processInfo.environment["ROLLBACK_STATE_DIR"], !fromEnvironment.isEmpty
-  {
-    return fromEnvironment
-  }
-  let directory = (try runbookPath() as NSString).deletingLastPathComponent
-  return ((directory.isEmpty ? "." : directory) as NSString).appendingPathComponent(".rollback")
+  try StateDirectory(
+    option: options.stateDir, processEnvironment: ProcessInfo.processInfo.environment,
+    runbookPath: try runbookPath()
+  ).path
 }
 
 /// Runs an executor with SIGINT/SIGTERM wired to cancellation, and prints its result.
@@ -27,7 +24,7 @@ func perform(_ request: ExecutionRequest, options: RunbookOptions) async throws 
     executor = try Executor(request: request) { line in printer.print(line) }
   } catch {
     error.diagnostics.forEach { Console.error($0.description) }
-    throw ExitCode(2)
+    throw ExitCode(.usage)
   }
   let task = Task { await executor.run() }
   let trap = SignalTrap.install { _ in task.cancel() }
@@ -92,7 +89,7 @@ struct ExecuteCommand: AsyncParsableCommand {
       Console.error(
         "error: --hosts: limiting a run to some hosts is not available yet; nothing was run "
           + "(`rollback plan --hosts` shows the hosts and batches)")
-      throw ExitCode(2)
+      throw ExitCode(.usage)
     }
     let target = try targetOptions.target()
     let overrides = try variables.overrides()
@@ -115,7 +112,7 @@ struct ExecuteCommand: AsyncParsableCommand {
     case .success(let values): manual = values
     case .failure(let list):
       list.diagnostics.forEach { Console.error("error: \($0.message)") }
-      throw ExitCode(2)
+      throw ExitCode(.usage)
     }
     let request = ExecutionRequest(
       runbook: runbook, runbookPath: loaded.path,
@@ -126,151 +123,5 @@ struct ExecuteCommand: AsyncParsableCommand {
       fromStep: from)
     let result = try await perform(request, options: options)
     if result.exitCode != 0 { throw ExitCode(result.exitCode) }
-  }
-}
-
-/// `rollback resume`: continue an interrupted run.
-struct ResumeCommand: AsyncParsableCommand {
-  static let configuration = CommandConfiguration(
-    commandName: "resume",
-    abstract: "Continue an interrupted run from the first step not journalled as done.",
-    usage: "rollback resume [<run-id>] [--yes] [--force] [<options>]",
-    discussion: """
-      Steps journalled as finished are not run again. A step that started but did not finish is \
-      run again when it is idempotent (flag set/percent, check, assert, wait, GET/HEAD, read-only SQL); \
-      otherwise you are asked (or --yes answers). A runbook that changed since the run started is \
-      refused unless --force. Overrides given to the run are used again; a secret one is not \
-      journalled, so pass it again with --var NAME=VALUE.
-      """)
-
-  @OptionGroup var options: RunbookOptions
-  @OptionGroup var variables: VariableOptions
-
-  @Argument(
-    help: ArgumentHelp("The run to continue (default: the latest).", valueName: "run-id"),
-    completion: Completions.runIDs)
-  var runID: String?
-
-  @Flag(name: .long, help: "Answer yes to every confirm gate and to repeating unfinished steps.")
-  var yes = false
-
-  @Flag(name: .long, help: "Resume even though the runbook changed since the run started.")
-  var force = false
-
-  @Flag(
-    name: .customLong("only-failed"),
-    help: "Re-run just the failed hosts of the failed host-scoped step, and nothing after it.")
-  var onlyFailed = false
-
-  func run() async throws {
-    let path = try options.runbookPath()
-    let state = stateDirectory(options, runbookPath: path)
-    let ids = JournalReader.runIDs(stateDirectory: state)
-    guard let id = runID ?? ids.last else {
-      Console.error("error: no runs in \(state)/runs; nothing to resume")
-      throw ExitCode(2)
-    }
-    let events: [JournalEvent]
-    do {
-      events = try JournalReader.events(at: JournalReader.path(stateDirectory: state, runID: id))
-    } catch {
-      Console.error("error: \(error.description)")
-      throw ExitCode(2)
-    }
-    guard let progress = JournalProgress(events) else {
-      Console.error("error: journal of run \(id) has no run-started event")
-      throw ExitCode(2)
-    }
-    let started = progress.start
-    if let status = progress.finalStatus, status == .succeeded || status == .dryRun {
-      Console.human("run \(id) already finished (\(status.rawValue)); nothing to resume", json: options.json)
-      return
-    }
-    if started.dryRun == true {
-      Console.error("error: run \(id) was a dry run; start a new one with rollback execute")
-      throw ExitCode(2)
-    }
-    let overrides = try Self.overrides(journalled: started, given: try variables.overrides(), runID: id)
-    var runbookOptions = options
-    if runbookOptions.runbook == nil { runbookOptions.runbook = started.runbookPath }
-    if runbookOptions.env == nil { runbookOptions.env = started.environment }
-    let loaded = try LoadedRunbook.load(runbookOptions, overrides: overrides, printWarnings: false)
-    let runbook = try loaded.runbook()
-    let hash = ContentHash.of(Array(loaded.result.source.utf8))
-    if let recorded = started.runbookHash, recorded != hash, !force {
-      Console.error(
-        "error: \(loaded.path) changed since run \(id) started; resuming could run different steps. Check it, then rerun with --force"
-      )
-      throw ExitCode(2)
-    }
-    let target: IncludeTarget
-    if let level = started.level {
-      target = .level(level)
-    } else if let scenario = started.scenario {
-      target = .scenario(scenario)
-    } else {
-      Console.error("error: journal of run \(id) names no level or scenario")
-      throw ExitCode(2)
-    }
-    let request = ExecutionRequest(
-      runbook: runbook, runbookPath: loaded.path, runbookHash: hash, target: target,
-      environmentName: runbookOptions.env, overrides: overrides,
-      processEnvironment: ProcessInfo.processInfo.environment,
-      manual: ManualValues(), dryRun: false, assumeYes: yes, canPrompt: isatty(STDIN_FILENO) == 1,
-      stateDirectory: state,
-      resume: try resumePoint(id, progress),
-      kind: .resume)
-    let result = try await perform(request, options: options)
-    if result.exitCode != 0 { throw ExitCode(result.exitCode) }
-  }
-}
-
-extension ResumeCommand {
-  /// Where the run stands; with `--only-failed`, its failed step's failed hosts (an error when
-  /// it has none).
-  func resumePoint(_ id: String, _ progress: JournalProgress) throws -> ResumePoint {
-    var point = ResumePoint(runID: id, progress: progress)
-    guard onlyFailed else { return point }
-    guard let step = progress.lastFailedStep, let hosts = progress.hostsFailed[step], !hosts.isEmpty else {
-      Console.error(
-        "error: --only-failed: run \(id) has no host-scoped step that failed on some hosts; "
-          + "use `rollback resume \(id)` to continue it")
-      throw ExitCode(2)
-    }
-    point.onlyFailed = (step, hosts)
-    return point
-  }
-
-  /// The run's overrides: those journalled, with `--var` on top. A secret override was
-  /// journalled by name only (or, in older journals, masked): it must be given again, never
-  /// replaced by the default or `****`. A different value for a journalled one is a warning.
-  static func overrides(journalled started: RunStartedEvent, given: [String: String], runID: String) throws
-    -> [String: String]
-  {
-    var overrides: [String: String] = [:]
-    var needed: [String] = started.secretVars
-    for (name, text) in started.vars {
-      if text.contains(Redaction.mask) {
-        needed.append(name)
-      } else {
-        overrides[name] = text
-      }
-    }
-    for (name, value) in given.sorted(by: { $0.key < $1.key }) {
-      if let original = overrides[name], original != value {
-        Console.error(
-          "warning: --var \(name)=\(value) differs from run \(runID)'s \(name)=\(original); using \(value)")
-      }
-      overrides[name] = value
-    }
-    let missing = Set(needed).subtracting(given.keys).sorted()
-    guard missing.isEmpty else {
-      let flags = missing.map { "--var \($0)=…" }.joined(separator: " ")
-      Console.error(
-        "error: run \(runID) was started with secret variable\(missing.count == 1 ? "" : "s") "
-          + "\(missing.joined(separator: ", ")), which the journal does not keep; resume with \(flags)")
-      throw ExitCode(2)
-    }
-    return overrides
   }
 }

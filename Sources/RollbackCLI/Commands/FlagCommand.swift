@@ -263,20 +263,9 @@ struct FlagOptions: ParsableArguments {
   func apply(_ change: FlagChange, with editors: [FlagEditor], runbookPath: String) throws {
     let state = stateDirectory(options, runbookPath: runbookPath)
     let runID = RunID.make()
-    var lock: FileLock?
-    if !dryRun {
-      do {
-        lock = try FileLock.acquire(
-          at: (state as NSString).appendingPathComponent("lock"), runID: "flag-\(runID)")
-        if let warning = lock?.warning { Console.error("warning: \(warning)") }
-      } catch {
-        Console.error(error.description)
-        throw ExitCode(.lockHeld)
-      }
-    }
+    let lock = try StateLock.take(state, runID: "flag-\(runID)", dryRun: dryRun)
     defer { lock?.release() }
-    let backups = ((state as NSString).appendingPathComponent("backups") as NSString).appendingPathComponent(
-      "flag-\(runID)")
+    let backups = StateDirectory(path: state).backupsPath("flag-\(runID)")
     var results: [JSONValue] = []
     for editor in editors {
       do {

@@ -43,13 +43,36 @@ struct RestoreCommand: AsyncParsableCommand {
     guard FileManager.default.fileExists(atPath: journal) else {
       throw CLIError.usage("no run \(runID) in \(state) (see rollback history)")
     }
+    let entries = try chosen(from: try changedFiles(journal: journal))
+    guard !entries.isEmpty else {
+      Console.human("run \(runID) changed no flag file: nothing to restore", json: options.json)
+      if options.json {
+        Console.output(JSONValue.object([("run_id", .string(runID)), ("files", .array([]))]).pretty())
+      }
+      return
+    }
+    let contents = try backups(of: entries)
+    let lock = try StateLock.take(state, runID: "restore-\(runID)", dryRun: dryRun)
+    defer { lock?.release() }
+    let results = zip(entries, contents).map { restore($0, to: $1) }
+    if !dryRun { journalRestore(results, in: journal) }
+    if options.json {
+      Console.output(
+        JSONValue.object([
+          ("run_id", .string(runID)), ("dry_run", .bool(dryRun)), ("files", .array(results.map(\.json))),
+        ]).pretty())
+    }
+    if results.contains(where: { $0.status == "failed" }) { throw ExitCode(.failed) }
+  }
+
+  /// The files the run changed, each with its first backup (its content before the run).
+  func changedFiles(journal: String) throws -> [Entry] {
     let events: [JournalEvent]
     do {
       events = try JournalReader.events(at: journal, kinds: [JournalEvent.Kind.stepFinished])
     } catch {
       throw CLIError.usage("cannot read the journal of run \(runID): \(error.description)")
     }
-    // The first backup of each file is its content before the run changed it.
     var entries: [Entry] = []
     // A host's changes (`host` set) are files on that host, not here: never restored locally.
     for case .stepFinished(let step) in events where step.host == nil {
@@ -60,24 +83,25 @@ struct RestoreCommand: AsyncParsableCommand {
         entries.append(Entry(file: file, backup: backup))
       }
     }
-    if !files.isEmpty {
-      let unknown = files.filter { wanted in !entries.contains { Self.same($0.file, wanted) } }
-      if !unknown.isEmpty {
-        let known = entries.map(\.file).joined(separator: ", ")
-        throw CLIError.usage(
-          "run \(runID) did not change \(unknown.joined(separator: ", ")); it changed: \(known.isEmpty ? "no file" : known)"
-        )
-      }
-      entries = entries.filter { entry in files.contains { Self.same(entry.file, $0) } }
+    return entries
+  }
+
+  /// The entries for the FILE arguments (all without any); a file the run did not change is a
+  /// usage error naming the ones it did.
+  func chosen(from entries: [Entry]) throws -> [Entry] {
+    guard !files.isEmpty else { return entries }
+    let unknown = files.filter { wanted in !entries.contains { Self.same($0.file, wanted) } }
+    if !unknown.isEmpty {
+      let known = entries.map(\.file).joined(separator: ", ")
+      throw CLIError.usage(
+        "run \(runID) did not change \(unknown.joined(separator: ", ")); it changed: \(known.isEmpty ? "no file" : known)"
+      )
     }
-    guard !entries.isEmpty else {
-      Console.human("run \(runID) changed no flag file: nothing to restore", json: options.json)
-      if options.json {
-        Console.output(JSONValue.object([("run_id", .string(runID)), ("files", .array([]))]).pretty())
-      }
-      return
-    }
-    // Every backup is read before any file is written: a missing backup changes nothing.
+    return entries.filter { entry in files.contains { Self.same(entry.file, $0) } }
+  }
+
+  /// Every backup, read before any file is written: a missing backup changes nothing.
+  func backups(of entries: [Entry]) throws -> [[UInt8]] {
     var contents: [[UInt8]] = []
     for entry in entries {
       do {
@@ -87,71 +111,51 @@ struct RestoreCommand: AsyncParsableCommand {
           "cannot read the backup of \(entry.file) (\(entry.backup)): \(error.description)")
       }
     }
+    return contents
+  }
 
-    var lock: FileLock?
-    if !dryRun {
-      do {
-        lock = try FileLock.acquire(
-          at: (state as NSString).appendingPathComponent("lock"), runID: "restore-\(runID)")
-        if let warning = lock?.warning { Console.error("warning: \(warning)") }
-      } catch {
-        Console.error(error.description)
-        throw ExitCode(.lockHeld)
+  /// Puts one file back (or says what it would do), printing the outcome.
+  func restore(_ entry: Entry, to bytes: [UInt8]) -> RestoredEvent.File {
+    var status: String
+    var problem: String?
+    do {
+      let current = try AtomicFile.read(entry.file)
+      if current == bytes {
+        status = "unchanged"
+      } else if dryRun {
+        status = "would-restore"
+      } else {
+        try AtomicFile.replace(entry.file, with: bytes, expecting: current)
+        status = "restored"
       }
+    } catch {
+      status = "failed"
+      problem = error.description
     }
-    defer { lock?.release() }
+    let line: String
+    switch status {
+    case "restored": line = "restored \(entry.file) from \(entry.backup)"
+    case "would-restore": line = "would restore \(entry.file) from \(entry.backup)"
+    case "unchanged": line = "\(entry.file) already holds its backup's bytes; left as is"
+    default: line = "error: cannot restore \(entry.file): \(problem ?? "")"
+    }
+    if status == "failed" { Console.error(line) } else { Console.human(line, json: options.json) }
+    return RestoredEvent.File(file: entry.file, backup: entry.backup, status: status, error: problem)
+  }
 
-    var results: [RestoredEvent.File] = []
-    var failed = false
-    for (entry, bytes) in zip(entries, contents) {
-      var status: String
-      var problem: String?
-      do {
-        let current = try AtomicFile.read(entry.file)
-        if current == bytes {
-          status = "unchanged"
-        } else if dryRun {
-          status = "would-restore"
-        } else {
-          try AtomicFile.replace(entry.file, with: bytes, expecting: current)
-          status = "restored"
-        }
-      } catch {
-        status = "failed"
-        problem = error.description
-        failed = true
-      }
-      let line: String
-      switch status {
-      case "restored": line = "restored \(entry.file) from \(entry.backup)"
-      case "would-restore": line = "would restore \(entry.file) from \(entry.backup)"
-      case "unchanged": line = "\(entry.file) already holds its backup's bytes; left as is"
-      default: line = "error: cannot restore \(entry.file): \(problem ?? "")"
-      }
-      if status == "failed" { Console.error(line) } else { Console.human(line, json: options.json) }
-      results.append(
-        RestoredEvent.File(file: entry.file, backup: entry.backup, status: status, error: problem))
+  /// Appends the restore to the run's journal; a failure to is a warning (the files are back).
+  func journalRestore(_ results: [RestoredEvent.File], in journal: String) {
+    do {
+      let writer = try JournalWriter(path: journal, redact: { $0 })
+      try writer.append(
+        .restored(
+          RestoredEvent(
+            at: Timestamp.iso(Date()),
+            user: ProcessInfo.processInfo.environment["USER"] ?? String(getuid()),
+            files: results)))
+    } catch {
+      Console.error("warning: could not journal the restore in \(journal): \(error.description)")
     }
-    if !dryRun {
-      do {
-        let writer = try JournalWriter(path: journal, redact: { $0 })
-        try writer.append(
-          .restored(
-            RestoredEvent(
-              at: Timestamp.iso(Date()),
-              user: ProcessInfo.processInfo.environment["USER"] ?? String(getuid()),
-              files: results)))
-      } catch {
-        Console.error("warning: could not journal the restore in \(journal): \(error.description)")
-      }
-    }
-    if options.json {
-      Console.output(
-        JSONValue.object([
-          ("run_id", .string(runID)), ("dry_run", .bool(dryRun)), ("files", .array(results.map(\.json))),
-        ]).pretty())
-    }
-    if failed { throw ExitCode(.failed) }
   }
 
   /// Whether two spellings name the same file (as given, or both resolved to absolute paths).

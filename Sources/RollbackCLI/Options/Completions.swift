@@ -26,7 +26,7 @@ enum Completions {
     let result = RunbookLoader.load(
       source: source, file: path,
       options: LoadOptions(
-        environment: ProcessInfo.processInfo.environment,
+        processEnvironment: ProcessInfo.processInfo.environment,
         selectedEnvironment: selectEnvironment ? value(of: "--env", in: words) : nil,
         variableOverrides: [:]))
     return result.runbook.map { (path, $0) }

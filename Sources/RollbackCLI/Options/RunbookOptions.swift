@@ -56,72 +56,6 @@ struct RunbookOptions: ParsableArguments {
   }
 }
 
-/// `--var NAME=VALUE` options.
-struct VariableOptions: ParsableArguments {
-  @Option(
-    name: .customLong("var"),
-    help: ArgumentHelp("Set or override a runbook variable (repeatable).", valueName: "name=value"))
-  var vars: [String] = []
-
-  /// Refuses a `--var` without `NAME=`.
-  func validate() throws {
-    for item in vars where !Self.isAssignment(item) {
-      throw ValidationError("--var expects NAME=VALUE, found '\(item)'")
-    }
-  }
-
-  /// Whether `item` is `NAME=VALUE` with a name.
-  static func isAssignment(_ item: String) -> Bool {
-    guard let equals = item.firstIndex(of: "=") else { return false }
-    return equals != item.startIndex
-  }
-
-  /// The overrides as a dictionary.
-  func overrides() throws -> [String: String] {
-    var result: [String: String] = [:]
-    for item in vars {
-      guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
-        throw CLIError.usage("--var expects NAME=VALUE, found '\(item)'")
-      }
-      result[String(item[..<equals])] = String(item[item.index(after: equals)...])
-    }
-    return result
-  }
-}
-
-/// Errors the commands report before doing anything.
-enum CLIError: Error, CustomStringConvertible {
-  case usage(String)
-  case runbook(String)
-
-  var description: String {
-    switch self {
-    case .usage(let message), .runbook(let message): return message
-    }
-  }
-}
-
-/// Writes human text to stderr.
-enum Console {
-  static func error(_ text: String) {
-    FileHandle.standardError.write(Data((text + "\n").utf8))
-  }
-
-  /// Human output: stdout normally, stderr when stdout carries JSON. Unbuffered, safe from any thread.
-  static func human(_ text: String, json: Bool) {
-    if json {
-      error(text)
-    } else {
-      output(text)
-    }
-  }
-
-  /// Writes a line to stdout at once.
-  static func output(_ text: String) {
-    FileHandle.standardOutput.write(Data((text + "\n").utf8))
-  }
-}
-
 /// Loads a runbook and prints its diagnostics.
 struct LoadedRunbook {
   let path: String
@@ -150,7 +84,7 @@ struct LoadedRunbook {
     let result = RunbookLoader.load(
       source: source, file: path,
       options: LoadOptions(
-        environment: ProcessInfo.processInfo.environment, selectedEnvironment: options.env,
+        processEnvironment: ProcessInfo.processInfo.environment, selectedEnvironment: options.env,
         variableOverrides: overrides))
     if result.runbook == nil, !source.allSatisfy(\.isWhitespace), !looksLikeRunbook(source) {
       // Perhaps a .env or a key file given by mistake: say so without echoing any of its lines.

@@ -37,7 +37,7 @@ enum AssessRendering {
       ),
       ("runbook", .string(assessment.runbook.name)),
       ("environment", .string(assessment.environment)),
-      ("assessed_at", .string(AssessTime.iso(assessment.assessedAt))),
+      ("assessed_at", .string(Timestamp.iso(assessment.assessedAt))),
       ("rules", .array(verdict.rules.map(ruleJSON))),
     ])
   }
@@ -104,7 +104,7 @@ enum AssessRendering {
     var lines: [String] = []
     lines.append(
       "Assessment — runbook \(assessment.runbook.name) · environment \(assessment.environment) · "
-        + "\(AssessTime.iso(assessment.assessedAt)) · \(seconds(assessment.duration))")
+        + "\(Timestamp.iso(assessment.assessedAt)) · \(seconds(assessment.duration))")
     lines.append("")
     lines.append("Signals")
     lines += signalLines(assessment)
@@ -243,7 +243,7 @@ enum AssessRendering {
       let command =
         (["rollback", "assess", "--signal", "\(example)=VALUE", "--env", assessment.environment]
         + assessment.invocation)
-        .map(ShellQuote.word).joined(separator: " ")
+        .map(ShellInterpolation.word).joined(separator: " ")
       lines.append("  fix the signal, or give it by hand: \(command)")
     case (nil, false):
       lines.append("Verdict: HEALTHY — no rule holds")
@@ -305,40 +305,5 @@ enum AssessRendering {
       text += " (" + verdict.unknownSignals.joined(separator: ", ") + " unknown)"
     }
     return text
-  }
-}
-
-/// UTC timestamps, formatted without ICU (DateFormatter's first use costs milliseconds).
-enum AssessTime {
-  /// The calendar fields of `date` in UTC, and its milliseconds.
-  static func fields(_ date: Date) -> (tm, Int) {
-    let seconds = date.timeIntervalSince1970
-    let whole = seconds.rounded(.down)
-    var time = time_t(whole)
-    var parts = tm()
-    gmtime_r(&time, &parts)
-    return (parts, min(999, Int(((seconds - whole) * 1000).rounded(.down))))
-  }
-
-  static func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-
-  static func three(_ value: Int) -> String {
-    value < 10 ? "00\(value)" : value < 100 ? "0\(value)" : "\(value)"
-  }
-
-  /// `2026-02-02T10:15:00.123Z`.
-  static func iso(_ date: Date) -> String { Timestamp.iso(date) }
-
-  /// `20260202T101500.123Z`, for file names that sort by time.
-  static func compact(_ date: Date) -> String {
-    let (t, millis) = fields(date)
-    return "\(t.tm_year + 1900)\(two(t.tm_mon + 1))\(two(t.tm_mday))T"
-      + "\(two(t.tm_hour))\(two(t.tm_min))\(two(t.tm_sec)).\(three(millis))Z"
-  }
-
-  /// `10:15:05Z`, for watch lines.
-  static func clock(_ date: Date) -> String {
-    let (t, _) = fields(date)
-    return "\(two(t.tm_hour)):\(two(t.tm_min)):\(two(t.tm_sec))Z"
   }
 }

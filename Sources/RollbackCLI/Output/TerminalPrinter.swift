@@ -18,12 +18,12 @@ final class TerminalPrinter: @unchecked Sendable {
   /// A printer for stdout, or stderr when stdout carries JSON.
   init(
     json: Bool, quiet: Bool, verbose: Bool,
-    environment: [String: String] = ProcessInfo.processInfo.environment
+    processEnvironment: [String: String] = ProcessInfo.processInfo.environment
   ) {
     let descriptor = json ? STDERR_FILENO : STDOUT_FILENO
     handle = json ? FileHandle.standardError : FileHandle.standardOutput
-    interactive = isatty(descriptor) == 1 && environment["TERM"] != "dumb"
-    colour = interactive && (environment["NO_COLOR"] ?? "").isEmpty
+    interactive = isatty(descriptor) == 1 && processEnvironment["TERM"] != "dumb"
+    colour = interactive && (processEnvironment["NO_COLOR"] ?? "").isEmpty
     self.quiet = quiet
     self.verbose = verbose
   }

@@ -159,7 +159,9 @@ public struct RunStateMachine: Sendable {
 
   /// The run was cancelled between steps.
   public mutating func interrupted() -> RunAction {
-    stop(RunEnd(status: .interrupted, exitCode: 130, reason: .interruptedBetweenSteps))
+    stop(
+      RunEnd(
+        status: .interrupted, exitCode: ExitStatus.interrupted.rawValue, reason: .interruptedBetweenSteps))
   }
 
   /// The skipped step is recorded.
@@ -182,13 +184,14 @@ public struct RunStateMachine: Sendable {
   public mutating func repeatAnswered(_ answer: Bool?) -> RunAction {
     anyStepRan = true
     if answer == true { return startCurrent() }
-    return stop(RunEnd(status: .aborted, exitCode: 5, reason: .declined(index)))
+    return stop(RunEnd(status: .aborted, exitCode: ExitStatus.declined.rawValue, reason: .declined(index)))
   }
 
   /// The step's start could not be journalled: it does not run.
   public mutating func startNotJournalled() -> RunAction {
     anyStepRan = true
-    return stop(RunEnd(status: .failed, exitCode: 1, reason: .journalFailed(before: nil)))
+    return stop(
+      RunEnd(status: .failed, exitCode: ExitStatus.failed.rawValue, reason: .journalFailed(before: nil)))
   }
 
   /// One attempt ended; `declined` is the exit code of a declined confirm gate.
@@ -213,21 +216,24 @@ public struct RunStateMachine: Sendable {
   /// The step was cancelled during an attempt or a retry's pause.
   public mutating func stepInterrupted() -> RunAction {
     anyStepRan = true
-    return stop(RunEnd(status: .interrupted, exitCode: 130, reason: .interruptedInStep(index)))
+    return stop(
+      RunEnd(
+        status: .interrupted, exitCode: ExitStatus.interrupted.rawValue, reason: .interruptedInStep(index)))
   }
 
   /// The step's outcome is recorded: go on, or stop.
   public mutating func stepRecorded() -> RunAction {
     let step = steps[index]
     if journalBroken {
-      return stop(RunEnd(status: .failed, exitCode: 1, reason: .journalFailed(before: nil)))
+      return stop(
+        RunEnd(status: .failed, exitCode: ExitStatus.failed.rawValue, reason: .journalFailed(before: nil)))
     }
     if lastDeclined != nil {
       return stop(RunEnd(status: .aborted, exitCode: lastDeclined ?? 5, reason: .declined(index)))
     }
     // A failed notification or silence never stops a rollback.
     if lastStatus == .failed, step.step.onFailure == .abort, step.kind != "notify", step.kind != "silence" {
-      return stop(RunEnd(status: .failed, exitCode: 1, reason: .stepFailed(index)))
+      return stop(RunEnd(status: .failed, exitCode: ExitStatus.failed.rawValue, reason: .stepFailed(index)))
     }
     return advance()
   }
@@ -254,7 +260,8 @@ public struct RunStateMachine: Sendable {
       return .skip(step: index, reason: .resumed(runID: runID))
     }
     if journalBroken {
-      return stop(RunEnd(status: .failed, exitCode: 1, reason: .journalFailed(before: index)))
+      return stop(
+        RunEnd(status: .failed, exitCode: ExitStatus.failed.rawValue, reason: .journalFailed(before: index)))
     }
     if kind == .drill, step.step.skipInDrill { return .skip(step: index, reason: .drillSkip) }
     return decide()
@@ -308,8 +315,10 @@ public struct RunStateMachine: Sendable {
   private mutating func complete() -> RunAction {
     index = steps.count
     if resumedRunID == nil, !anyStepRan {
-      return stop(RunEnd(status: .aborted, exitCode: 1, reason: .nothingRan))
+      return stop(RunEnd(status: .aborted, exitCode: ExitStatus.failed.rawValue, reason: .nothingRan))
     }
-    return stop(RunEnd(status: dryRun ? .dryRun : .succeeded, exitCode: 0, reason: .completed))
+    return stop(
+      RunEnd(status: dryRun ? .dryRun : .succeeded, exitCode: ExitStatus.success.rawValue, reason: .completed)
+    )
   }
 }

@@ -58,189 +58,224 @@ public enum SQLInterpolation {
         items.append(.placeholder(part))
       }
     }
+    var scanner = Scanner(items: items)
+    return scanner.scan()
+  }
+
+  /// One pass over a template's characters and placeholders, emitting pieces.
+  private struct Scanner {
+    let items: [Item]
     var pieces: [Piece] = []
     var text = ""
-    func flush() {
+    var index = 0
+    var previous: Character = " "
+
+    init(items: [Item]) {
+      self.items = items
+    }
+
+    mutating func flush() {
       if !text.isEmpty { pieces.append(.text(text)) }
       text = ""
     }
+
     func character(_ index: Int) -> Character? {
       guard index < items.count, case .character(let found) = items[index] else { return nil }
       return found
     }
-    var index = 0
-    var previous: Character = " "
-    while index < items.count {
-      guard case .character(let current) = items[index] else {
-        if case .placeholder(let part) = items[index] {
-          flush()
-          pieces.append(.parameter(part, cast: false))
+
+    func literalText(_ item: Item) -> String { SQLInterpolation.literalText(item) }
+
+    mutating func scan() -> [Piece] {
+      while index < items.count {
+        guard case .character(let current) = items[index] else {
+          if case .placeholder(let part) = items[index] {
+            flush()
+            pieces.append(.parameter(part, cast: false))
+          }
+          previous = "x"
+          index += 1
+          continue
         }
-        previous = "x"
+        let next = character(index + 1)
+        if current == "-", next == "-" {
+          lineComment()
+        } else if current == "/", next == "*" {
+          blockComment()
+        } else if current == "\"" {
+          quotedIdentifier()
+        } else if current == "$", let tagEnd = dollarTagEnd(items, from: index) {
+          dollarQuoted(tagEnd: tagEnd)
+        } else if current == "'" {
+          stringLiteral()
+        } else {
+          text.append(current)
+          previous = current
+          index += 1
+        }
+      }
+      flush()
+      return pieces
+    }
+
+    /// A line comment: copied, placeholders as written.
+    mutating func lineComment() {
+      // A line comment: copied, placeholders as written.
+      while index < items.count, character(index) != "\n" {
+        text += literalText(items[index])
         index += 1
-        continue
       }
-      let next = character(index + 1)
-      if current == "-", next == "-" {
-        // A line comment: copied, placeholders as written.
-        while index < items.count, character(index) != "\n" {
-          text += literalText(items[index])
-          index += 1
+    }
+
+    /// A block comment (nested ones too): copied, placeholders as written.
+    mutating func blockComment() {
+      var depth = 0
+      while index < items.count {
+        let here = character(index)
+        let after = character(index + 1)
+        if here == "/", after == "*" {
+          depth += 1
+          text += "/*"
+          index += 2
+          continue
         }
-        continue
+        if here == "*", after == "/" {
+          depth -= 1
+          text += "*/"
+          index += 2
+          if depth == 0 { break }
+          continue
+        }
+        text += literalText(items[index])
+        index += 1
       }
-      if current == "/", next == "*" {
-        var depth = 0
-        while index < items.count {
-          let here = character(index)
-          let after = character(index + 1)
-          if here == "/", after == "*" {
-            depth += 1
-            text += "/*"
-            index += 2
+    }
+
+    /// A quoted identifier: a placeholder inside is a problem.
+    mutating func quotedIdentifier() {
+      // A quoted identifier.
+      var end = index + 1
+      var inside: [Item] = []
+      while end < items.count {
+        if character(end) == "\"" {
+          if character(end + 1) == "\"" {
+            inside.append(items[end])
+            inside.append(items[end + 1])
+            end += 2
             continue
           }
-          if here == "*", after == "/" {
-            depth -= 1
-            text += "*/"
-            index += 2
-            if depth == 0 { break }
-            continue
-          }
-          text += literalText(items[index])
-          index += 1
+          break
         }
-        continue
+        inside.append(items[end])
+        end += 1
       }
-      if current == "\"" {
-        // A quoted identifier.
-        var end = index + 1
-        var inside: [Item] = []
-        while end < items.count {
-          if character(end) == "\"" {
-            if character(end + 1) == "\"" {
-              inside.append(items[end])
-              inside.append(items[end + 1])
-              end += 2
-              continue
-            }
-            break
-          }
-          inside.append(items[end])
+      for case .placeholder(let part) in inside {
+        pieces.append(
+          .problem(
+            "\(ShellInterpolation.placeholderText(part)) sits inside a quoted identifier in SQL; "
+              + "identifiers (table and column names) cannot be bound parameters, write the name itself"))
+      }
+      text += "\"" + inside.map(literalText).joined() + (end < items.count ? "\"" : "")
+      index = end + 1
+      previous = "\""
+    }
+
+    /// A dollar-quoted body: a placeholder inside is a problem.
+    mutating func dollarQuoted(tagEnd: Int) {
+      let tag = (index...tagEnd).compactMap { character($0) }
+      var end = tagEnd + 1
+      var inside: [Item] = []
+      while end < items.count {
+        if character(end) == "$", end + tag.count <= items.count,
+          (0..<tag.count).allSatisfy({ character(end + $0) == tag[$0] })
+        {
+          break
+        }
+        inside.append(items[end])
+        end += 1
+      }
+      for case .placeholder(let part) in inside {
+        pieces.append(
+          .problem(
+            "\(ShellInterpolation.placeholderText(part)) sits inside a dollar-quoted string in SQL, "
+              + "which cannot hold bound parameters; move the value out of the $$…$$ body"))
+      }
+      text += String(tag) + inside.map(literalText).joined()
+      if end < items.count { text += String(tag) }
+      index = end + tag.count
+      previous = "$"
+    }
+
+    /// A string literal; E'…' strings also take backslash escapes.
+    mutating func stringLiteral() {
+      // A string literal; E'…' strings also take backslash escapes.
+      let escapes = (previous == "E" || previous == "e") && isEscapePrefix(text)
+      var end = index + 1
+      var segments: [[Item]] = [[]]
+      var placeholders: [Template.Part] = []
+      while end < items.count {
+        if case .placeholder(let part) = items[end] {
+          placeholders.append(part)
+          segments.append([])
           end += 1
+          continue
         }
-        for case .placeholder(let part) in inside {
-          pieces.append(
-            .problem(
-              "\(ShellInterpolation.placeholderText(part)) sits inside a quoted identifier in SQL; "
-                + "identifiers (table and column names) cannot be bound parameters, write the name itself"))
+        let here = character(end)
+        if escapes, here == "\\", end + 1 < items.count {
+          segments[segments.count - 1] += [items[end], items[end + 1]]
+          end += 2
+          continue
         }
-        text += "\"" + inside.map(literalText).joined() + (end < items.count ? "\"" : "")
-        index = end + 1
-        previous = "\""
-        continue
-      }
-      if current == "$", let tagEnd = dollarTagEnd(items, from: index) {
-        let tag = (index...tagEnd).compactMap { character($0) }
-        var end = tagEnd + 1
-        var inside: [Item] = []
-        while end < items.count {
-          if character(end) == "$", end + tag.count <= items.count,
-            (0..<tag.count).allSatisfy({ character(end + $0) == tag[$0] })
-          {
-            break
-          }
-          inside.append(items[end])
-          end += 1
-        }
-        for case .placeholder(let part) in inside {
-          pieces.append(
-            .problem(
-              "\(ShellInterpolation.placeholderText(part)) sits inside a dollar-quoted string in SQL, "
-                + "which cannot hold bound parameters; move the value out of the $$…$$ body"))
-        }
-        text += String(tag) + inside.map(literalText).joined()
-        if end < items.count { text += String(tag) }
-        index = end + tag.count
-        previous = "$"
-        continue
-      }
-      if current == "'" {
-        // A string literal; E'…' strings also take backslash escapes.
-        let escapes = (previous == "E" || previous == "e") && isEscapePrefix(text)
-        var end = index + 1
-        var segments: [[Item]] = [[]]
-        var placeholders: [Template.Part] = []
-        while end < items.count {
-          if case .placeholder(let part) = items[end] {
-            placeholders.append(part)
-            segments.append([])
-            end += 1
-            continue
-          }
-          let here = character(end)
-          if escapes, here == "\\", end + 1 < items.count {
+        if here == "'" {
+          if character(end + 1) == "'" {
             segments[segments.count - 1] += [items[end], items[end + 1]]
             end += 2
             continue
           }
-          if here == "'" {
-            if character(end + 1) == "'" {
-              segments[segments.count - 1] += [items[end], items[end + 1]]
-              end += 2
-              continue
-            }
-            break
-          }
-          segments[segments.count - 1].append(items[end])
-          end += 1
+          break
         }
-        let closed = end < items.count
-        // `interval '${n} minutes'` takes a constant; a parameter needs CAST(… AS interval).
-        var typeName: String?
-        if !placeholders.isEmpty, closed, !escapes, let found = typedLiteralPrefix(text) {
-          typeName = found.name
-          text = String(text.prefix(found.start))
-          text += "CAST("
-        }
-        defer { if let typeName { text += " AS \(typeName))" } }
-        if placeholders.isEmpty {
-          text += "'" + segments[0].map(literalText).joined() + (closed ? "'" : "")
-        } else if !closed {
-          pieces.append(.problem("a placeholder sits in an unterminated string literal in SQL"))
-        } else if segments.allSatisfy(\.isEmpty), placeholders.count == 1 {
-          if escapes { text.removeLast() }
-          flush()
-          pieces.append(.parameter(placeholders[0], cast: false))
-        } else {
-          if escapes { text.removeLast() }
-          text += "("
-          var first = true
-          for (offset, segment) in segments.enumerated() {
-            if !segment.isEmpty {
-              if !first { text += " || " }
-              text += (escapes ? "E'" : "'") + segment.map(literalText).joined() + "'"
-              first = false
-            }
-            if offset < placeholders.count {
-              if !first { text += " || " }
-              flush()
-              pieces.append(.parameter(placeholders[offset], cast: true))
-              first = false
-            }
-          }
-          text += ")"
-        }
-        index = end + 1
-        previous = "'"
-        continue
+        segments[segments.count - 1].append(items[end])
+        end += 1
       }
-      text.append(current)
-      previous = current
-      index += 1
+      let closed = end < items.count
+      // `interval '${n} minutes'` takes a constant; a parameter needs CAST(… AS interval).
+      var typeName: String?
+      if !placeholders.isEmpty, closed, !escapes, let found = typedLiteralPrefix(text) {
+        typeName = found.name
+        text = String(text.prefix(found.start))
+        text += "CAST("
+      }
+      if placeholders.isEmpty {
+        text += "'" + segments[0].map(literalText).joined() + (closed ? "'" : "")
+      } else if !closed {
+        pieces.append(.problem("a placeholder sits in an unterminated string literal in SQL"))
+      } else if segments.allSatisfy(\.isEmpty), placeholders.count == 1 {
+        if escapes { text.removeLast() }
+        flush()
+        pieces.append(.parameter(placeholders[0], cast: false))
+      } else {
+        if escapes { text.removeLast() }
+        text += "("
+        var first = true
+        for (offset, segment) in segments.enumerated() {
+          if !segment.isEmpty {
+            if !first { text += " || " }
+            text += (escapes ? "E'" : "'") + segment.map(literalText).joined() + "'"
+            first = false
+          }
+          if offset < placeholders.count {
+            if !first { text += " || " }
+            flush()
+            pieces.append(.parameter(placeholders[offset], cast: true))
+            first = false
+          }
+        }
+        text += ")"
+      }
+      if let typeName { text += " AS \(typeName))" }
+      index = end + 1
+      previous = "'"
     }
-    flush()
-    return pieces
   }
 
   /// Types whose `TYPE 'constant'` literal syntax a parameter cannot fill.

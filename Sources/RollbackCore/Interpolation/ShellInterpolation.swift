@@ -151,6 +151,16 @@ public enum ShellInterpolation {
     "'" + value.replacingOccurrences(of: "'", with: "'\\''") + "'"
   }
 
+  /// `value` as one word a POSIX shell reads back: bare when it holds only characters no shell
+  /// treats specially, else ``quoted(_:)``. For commands printed for people to paste.
+  public static func word(_ value: String) -> String {
+    let safe = !value.isEmpty && value.utf8.allSatisfy { wordSafeBytes.contains($0) }
+    return safe ? value : quoted(value)
+  }
+
+  private static let wordSafeBytes = Set(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%".utf8)
+
   /// `value` as one shell word placed in `context`.
   static func placed(_ value: String, in context: Context) -> String {
     switch context {

@@ -19,62 +19,20 @@ struct RunbookBuilder {
         root, "the runbook", allowed: RunbookLoader.topLevelKeys,
         required: ["version", "name", "environments", "levels"])
     else { return nil }
-    if let node = top["version"] {
-      if node.scalar?.string != "1" {
-        reader.bag.error(
-          reader.location(node),
-          "unsupported version \(reader.describe(node)); this tool reads runbook format version 1")
-      }
-    }
-    var name = ""
-    if let node = top["name"], let text = reader.string(node, "name") {
-      name = text
-      let valid =
-        !text.isEmpty
-        && text.unicodeScalars.allSatisfy {
-          ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-"
-        }
-      if !valid {
-        reader.bag.error(
-          reader.location(node), "name '\(text)' must use only lowercase letters, digits and '-'")
-      }
-    }
+    if let node = top["version"] { checkVersion(node) }
+    let name = top["name"].flatMap { readName($0) } ?? ""
     let description = reader.optionalString(top["description"], "description")
     let environments = top["environments"].map { readEnvironments($0) } ?? []
     var defaultEnvironment = environments.first?.name ?? ""
-    if let node = top["default_environment"], let text = reader.string(node, "default_environment") {
-      if environments.contains(where: { $0.name == text }) || environments.isEmpty {
-        defaultEnvironment = text
-      } else {
-        reader.bag.error(
-          reader.location(node),
-          "default_environment '\(text)' is not an environment\(Suggest.hint(for: text, in: environments.map(\.name)))"
-        )
-      }
+    if let node = top["default_environment"], let text = readDefaultEnvironment(node, among: environments) {
+      defaultEnvironment = text
     }
     let flags = top["flags"].map { readFlags($0) } ?? [:]
     let services = top["services"].map { readServices($0) } ?? [:]
     let signals = top["signals"].map { readSignals($0) } ?? []
     let decision = top["decision"].map { readDecision($0) } ?? []
-    var onUnknown: Severity?
-    if let node = top["decision_on_unknown"], let text = reader.string(node, "decision_on_unknown") {
-      if text != "inconclusive" {
-        if let severity = Severity(rawValue: text) {
-          onUnknown = severity
-        } else {
-          let choices = ["inconclusive"] + Severity.allCases.map(\.rawValue)
-          reader.bag.error(
-            reader.location(node),
-            "decision_on_unknown must be inconclusive or a severity (low, medium, high, critical), found '\(text)'"
-              + Suggest.hint(for: text, in: choices))
-        }
-      }
-    }
-    if let node = top["templates"], let list = reader.pairs(node, "templates") {
-      for (key, _, value) in list {
-        if let template = reader.template(value, "template \(key)") { templates[key] = template }
-      }
-    }
+    let onUnknown = top["decision_on_unknown"].flatMap { readOnUnknown($0) }
+    if let node = top["templates"] { readTemplates(node) }
     let levels = top["levels"].map { readLevels($0) } ?? []
     let scenarios = top["scenarios"].map { readScenarios($0) } ?? []
     let notify = top["notify"].map { readNotify($0) } ?? NotifySettings()
@@ -85,6 +43,63 @@ struct RunbookBuilder {
       decisionOnUnknown: onUnknown, levels: levels, scenarios: scenarios, notify: notify,
       templates: templates,
       contacts: contacts)
+  }
+
+  // MARK: Top-level scalars
+
+  mutating func checkVersion(_ node: Node) {
+    if node.scalar?.string != "1" {
+      reader.bag.error(
+        reader.location(node),
+        "unsupported version \(reader.describe(node)); this tool reads runbook format version 1")
+    }
+  }
+
+  /// The runbook's name (any string, so later checks still run); an error when it is not
+  /// lowercase letters, digits and '-'.
+  mutating func readName(_ node: Node) -> String? {
+    guard let text = reader.string(node, "name") else { return nil }
+    let valid =
+      !text.isEmpty
+      && text.unicodeScalars.allSatisfy {
+        ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-"
+      }
+    if !valid {
+      reader.bag.error(
+        reader.location(node), "name '\(text)' must use only lowercase letters, digits and '-'")
+    }
+    return text
+  }
+
+  /// `default_environment` when it names an environment (or there are none to check against).
+  mutating func readDefaultEnvironment(_ node: Node, among environments: [Environment]) -> String? {
+    guard let text = reader.string(node, "default_environment") else { return nil }
+    if environments.contains(where: { $0.name == text }) || environments.isEmpty { return text }
+    reader.bag.error(
+      reader.location(node),
+      "default_environment '\(text)' is not an environment\(Suggest.hint(for: text, in: environments.map(\.name)))"
+    )
+    return nil
+  }
+
+  /// `decision_on_unknown`: nil for `inconclusive` (the default) or a wrong value.
+  mutating func readOnUnknown(_ node: Node) -> Severity? {
+    guard let text = reader.string(node, "decision_on_unknown"), text != "inconclusive" else { return nil }
+    if let severity = Severity(rawValue: text) { return severity }
+    let choices = ["inconclusive"] + Severity.allCases.map(\.rawValue)
+    reader.bag.error(
+      reader.location(node),
+      "decision_on_unknown must be inconclusive or a severity (low, medium, high, critical), found '\(text)'"
+        + Suggest.hint(for: text, in: choices))
+    return nil
+  }
+
+  /// `templates:`, read before the levels so that notify steps can use them.
+  mutating func readTemplates(_ node: Node) {
+    guard let list = reader.pairs(node, "templates") else { return }
+    for (key, _, value) in list {
+      if let template = reader.template(value, "template \(key)") { templates[key] = template }
+    }
   }
 
   // MARK: Environments

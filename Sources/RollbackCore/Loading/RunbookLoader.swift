@@ -58,18 +58,18 @@ public struct RunbookLoadResult: Sendable {
 /// What the loader checks placeholders against.
 public struct LoadOptions: Sendable {
   /// The process environment, for `${env.NAME}`.
-  public var environment: [String: String]
-  /// The environment to resolve `${env.…}` in variables for; nil for the default one.
+  public var processEnvironment: [String: String]
+  /// The runbook environment to resolve `${env.…}` in variables for; nil for the default one.
   public var selectedEnvironment: String?
   /// `--var NAME=VALUE` overrides.
   public var variableOverrides: [String: String]
 
   /// Creates options.
   public init(
-    environment: [String: String] = [:], selectedEnvironment: String? = nil,
+    processEnvironment: [String: String] = [:], selectedEnvironment: String? = nil,
     variableOverrides: [String: String] = [:]
   ) {
-    self.environment = environment
+    self.processEnvironment = processEnvironment
     self.selectedEnvironment = selectedEnvironment
     self.variableOverrides = variableOverrides
   }
@@ -161,26 +161,46 @@ public enum RunbookLoader {
     -> RunbookLoadResult
   {
     var reader = YAMLReader(file: file)
-    func finish(_ runbook: Runbook?) -> RunbookLoadResult {
-      var sorted = reader.bag.sorted
-      if !sorted.isEmpty {
-        // Every place named is in the file (see Diagnostic.clamped(toLines:)).
-        let lengths = Diagnostic.lineLengths(of: source)
-        sorted = sorted.map { $0.clamped(toLines: lengths) }
-      }
-      let hasErrors = sorted.contains { $0.severity == .error }
-      return RunbookLoadResult(runbook: hasErrors ? nil : runbook, diagnostics: sorted, source: source)
+    guard let root = compose(source, file: file, reader: &reader) else {
+      return result(nil, source: source, bag: reader.bag)
     }
+    var builder = RunbookBuilder(reader: reader, options: options)
+    var runbook = builder.build(root).map { withFlagFilesAnchored($0, file: file) }
+    reader = builder.reader
+    if let built = runbook {
+      var validator = RunbookValidator(runbook: built, options: options, bag: reader.bag)
+      validator.validate()
+      reader.bag = validator.bag
+      runbook = validator.runbook
+    }
+    return result(runbook, source: source, bag: reader.bag)
+  }
+
+  /// The result: the diagnostics sorted and kept inside the file, no runbook when any is an error.
+  static func result(_ runbook: Runbook?, source: String, bag: DiagnosticBag) -> RunbookLoadResult {
+    var sorted = bag.sorted
+    if !sorted.isEmpty {
+      // Every place named is in the file (see Diagnostic.clamped(toLines:)).
+      let lengths = Diagnostic.lineLengths(of: source)
+      sorted = sorted.map { $0.clamped(toLines: lengths) }
+    }
+    let hasErrors = sorted.contains { $0.severity == .error }
+    return RunbookLoadResult(runbook: hasErrors ? nil : runbook, diagnostics: sorted, source: source)
+  }
+
+  /// The YAML node tree of `source`, or nil with the reason in `reader`'s diagnostics (too large,
+  /// a line too long, empty, not YAML, nested too deep).
+  static func compose(_ source: String, file: String, reader: inout YAMLReader) -> Node? {
     guard source.utf8.count <= maxSourceBytes else {
       reader.bag.error(
         SourceLocation(file: file, line: 1, column: 1), "file is larger than 8 MiB; a runbook is not")
-      return finish(nil)
+      return nil
     }
     if let long = longLine(source) {
       reader.bag.error(
         SourceLocation(file: file, line: long, column: 1),
         "line \(long) is longer than 1 MiB; a runbook never needs that")
-      return finish(nil)
+      return nil
     }
     let root: Node
     do {
@@ -191,41 +211,34 @@ public enum RunbookLoader {
         reader.bag.error(
           SourceLocation(file: file, line: 1, column: 1),
           "the file is empty; a runbook starts with 'version: 1'")
-        return finish(nil)
+        return nil
       }
       root = composed
     } catch let error as YamlError {
       let (mark, message) = describe(error)
       reader.bag.error(SourceLocation(file: file, line: mark.line, column: mark.column), message)
-      return finish(nil)
+      return nil
     } catch {
       reader.bag.error(SourceLocation(file: file, line: 1, column: 1), "cannot parse YAML: \(error)")
-      return finish(nil)
+      return nil
     }
     if let problem = sizeProblem(root) {
       reader.bag.error(reader.location(problem.node), problem.message)
-      return finish(nil)
+      return nil
     }
-    var builder = RunbookBuilder(reader: reader, options: options)
-    var runbook = builder.build(root)
-    reader = builder.reader
-    if var built = runbook {
-      // A flag's relative `files:` are relative to the runbook's directory.
-      let directory = runbookDirectory(file)
-      for name in built.flags.keys {
-        guard var flag = built.flags[name] else { continue }
-        for index in flag.files.indices { flag.files[index].relativeTo = directory }
-        built.flags[name] = flag
-      }
-      runbook = built
+    return root
+  }
+
+  /// The runbook with each flag's relative `files:` made relative to the runbook's directory.
+  static func withFlagFilesAnchored(_ runbook: Runbook, file: String) -> Runbook {
+    var built = runbook
+    let directory = runbookDirectory(file)
+    for name in built.flags.keys {
+      guard var flag = built.flags[name] else { continue }
+      for index in flag.files.indices { flag.files[index].relativeTo = directory }
+      built.flags[name] = flag
     }
-    if let built = runbook {
-      var validator = RunbookValidator(runbook: built, options: options, bag: reader.bag)
-      validator.validate()
-      reader.bag = validator.bag
-      runbook = validator.runbook
-    }
-    return finish(runbook)
+    return built
   }
 
   /// The absolute directory of the runbook at `file` (relative paths taken against the

@@ -384,7 +384,7 @@ public struct RunbookValidator {
   mutating func checkEnvironmentReferences(_ template: Template) {
     for part in template.parts {
       guard case .environment(let name, let fallback) = part, fallback == nil,
-        options.environment[name] == nil
+        options.processEnvironment[name] == nil
       else {
         continue
       }

@@ -42,6 +42,14 @@ public enum Quantity {
   /// and every duration stays far inside what `Duration` and `Int` milliseconds can hold.
   public static let maximumSeconds: Double = 7 * 24 * 3600
 
+  /// A measured time as people read it in run output and reports: `0.4 s`, `41.2 s` below a
+  /// minute, then ``format(seconds:)`` (`2m3s`). Configured limits (timeouts, waits) use
+  /// ``format(seconds:)`` itself, the runbook's own notation.
+  public static func formatElapsed(seconds: Double) -> String {
+    guard seconds.isFinite, seconds >= 0 else { return "unknown" }
+    return seconds < 60 ? String(format: "%.1f s", seconds) : format(seconds: seconds)
+  }
+
   /// A human rendering of seconds: `500ms`, `5s`, `2m`, `1m30s`, `1h`; `unknown` for a value
   /// that is not finite, negative or beyond a century (never a trap).
   public static func format(seconds: Double) -> String {

@@ -11,7 +11,7 @@ public enum ReportRendering {
   /// Seconds as `41.2 s` or `2m3s`; a dash when unknown.
   public static func seconds(_ value: Double?) -> String {
     guard let value else { return "—" }
-    return value < 60 ? String(format: "%.1f s", value) : Quantity.format(seconds: value)
+    return Quantity.formatElapsed(seconds: value)
   }
 
   static func targetText(_ report: RunReport) -> String {
@@ -95,6 +95,30 @@ public enum ReportRendering {
 
   /// The post-mortem document: timeline, then the headings people fill in.
   public static func markdown(_ report: RunReport, assessment: SavedAssessment?) -> String {
+    var out = markdownSummary(report)
+    out.append("## Timeline")
+    out.append("")
+    out += markdownAssessment(assessment)
+    out += markdownSteps(report)
+    out += markdownSignalsAfter(report)
+    out.append("")
+    out.append("## Communication")
+    out.append("")
+    out.append("```")
+    out.append(communication(report, assessment: assessment))
+    out.append("```")
+    for heading in ["Impact", "Root cause", "Lessons learned", "Action items"] {
+      out.append("")
+      out.append("## \(heading)")
+      out.append("")
+      out.append(placeholder(heading))
+    }
+    // Step details hold what servers and processes said: shown, never obeyed.
+    return TerminalText.escaped(out.joined(separator: "\n") + "\n")
+  }
+
+  /// The title and the run's summary table.
+  static func markdownSummary(_ report: RunReport) -> [String] {
     var out: [String] = []
     out.append(
       "# \(report.dryRun ? "Dry run (nothing was changed)" : "Post-mortem"): \(report.runbook) \(report.what)"
@@ -116,8 +140,12 @@ public enum ReportRendering {
       out.append("| Escalation | \(escalationText(escalation)) |")
     }
     out.append("")
-    out.append("## Timeline")
-    out.append("")
+    return out
+  }
+
+  /// The assessment saved before the run, or a line saying there was none.
+  static func markdownAssessment(_ assessment: SavedAssessment?) -> [String] {
+    var out: [String] = []
     if let assessment {
       let at = assessment.assessedAt ?? "before the run"
       out.append("### Assessment (\(at))")
@@ -136,6 +164,12 @@ public enum ReportRendering {
       out.append("No assessment was recorded in this state directory before the run.")
       out.append("")
     }
+    return out
+  }
+
+  /// The steps table, then the flag values they changed.
+  static func markdownSteps(_ report: RunReport) -> [String] {
+    var out: [String] = []
     out.append("### Steps")
     out.append("")
     // With a target, each step's share of it (the time budget).
@@ -168,6 +202,12 @@ public enum ReportRendering {
         )
       }
     }
+    return out
+  }
+
+  /// The signals read after the run, if any.
+  static func markdownSignalsAfter(_ report: RunReport) -> [String] {
+    var out: [String] = []
     let after = report.signalsAfter
     if !after.isEmpty {
       out.append("")
@@ -187,20 +227,7 @@ public enum ReportRendering {
         out.append("- \(call.at ?? "—") \(call.line)")
       }
     }
-    out.append("")
-    out.append("## Communication")
-    out.append("")
-    out.append("```")
-    out.append(communication(report, assessment: assessment))
-    out.append("```")
-    for heading in ["Impact", "Root cause", "Lessons learned", "Action items"] {
-      out.append("")
-      out.append("## \(heading)")
-      out.append("")
-      out.append(placeholder(heading))
-    }
-    // Step details hold what servers and processes said: shown, never obeyed.
-    return TerminalText.escaped(out.joined(separator: "\n") + "\n")
+    return out
   }
 
   static func placeholder(_ heading: String) -> String {

@@ -165,16 +165,45 @@ public struct SignalChart: Sendable {
 
   /// The chart as an SVG document (UTF-8 text, no external references).
   public func svg() -> String {
-    let plotLeft = Self.left
-    let plotRight = Self.width - Self.right
-    let plotWidth = plotRight - plotLeft
-    let firstPanelTop = Self.headerHeight + Self.bandHeight
-    let height = firstPanelTop + Double(max(panels.count, 1)) * (Self.panelHeight + Self.panelGap) + 10
-    let span = max(end.timeIntervalSince(start), 1)
+    let frame = Frame(chart: self)
+    var out = header(frame)
+    out += stepBand(frame)
+    for (index, panel) in panels.enumerated() {
+      let top = frame.firstPanelTop + Double(index) * (Self.panelHeight + Self.panelGap)
+      out += panelSVG(panel, top: top, frame: frame)
+    }
+    out += "</svg>\n"
+    return out
+  }
+
+  /// The plot's horizontal geometry and the document's height.
+  struct Frame {
+    let plotLeft = SignalChart.left
+    let plotRight = SignalChart.width - SignalChart.right
+    var plotWidth: Double { plotRight - plotLeft }
+    let firstPanelTop = SignalChart.headerHeight + SignalChart.bandHeight
+    let height: Double
+    let start: Date
+    let span: Double
+
+    init(chart: SignalChart) {
+      height =
+        firstPanelTop + Double(max(chart.panels.count, 1)) * (SignalChart.panelHeight + SignalChart.panelGap)
+        + 10
+      start = chart.start
+      span = max(chart.end.timeIntervalSince(chart.start), 1)
+    }
+
+    /// The x of a time, clamped to the plot.
     func x(_ time: Date) -> Double {
       plotLeft + min(max(time.timeIntervalSince(start) / span, 0), 1) * plotWidth
     }
+  }
 
+  /// The XML prolog, the background, the title and the time window.
+  func header(_ frame: Frame) -> String {
+    let plotLeft = frame.plotLeft
+    let height = frame.height
     var out = """
       <?xml version="1.0" encoding="UTF-8"?>
       <svg xmlns="http://www.w3.org/2000/svg" width="\(n(Self.width))" height="\(n(height))" \
@@ -187,7 +216,14 @@ public struct SignalChart: Sendable {
     out +=
       "<text class=\"subtitle\" x=\"\(n(plotLeft))\" y=\"40\" fill=\"#555555\">\(Self.escape("\(Self.clock(start)) – \(Self.clock(end)) UTC"))</text>\n"
 
-    // The step band: labels rotated, spread out when steps are close together.
+    return out
+  }
+
+  /// The step band: labels rotated, spread out when steps are close together.
+  func stepBand(_ frame: Frame) -> String {
+    let firstPanelTop = frame.firstPanelTop
+    func x(_ time: Date) -> Double { frame.x(time) }
+    var out = ""
     let bandBottom = firstPanelTop - 8
     var lastLabelX = -Double.infinity
     out += "<g class=\"steps\">\n"
@@ -202,106 +238,145 @@ public struct SignalChart: Sendable {
     }
     out += "</g>\n"
 
-    for (index, panel) in panels.enumerated() {
-      let top = firstPanelTop + Double(index) * (Self.panelHeight + Self.panelGap)
-      let bottom = top + Self.panelHeight
-      out += "<g class=\"panel\" data-signal=\"\(Self.escape(panel.signal))\">\n"
-      out +=
-        "<text class=\"panel-title\" x=\"\(n(plotLeft))\" y=\"\(n(top - 8))\" font-size=\"12\" font-weight=\"bold\">\(Self.escape("\(panel.signal) (\(Self.unitName(panel.unit)))"))</text>\n"
-      out +=
-        "<rect class=\"plot\" x=\"\(n(plotLeft))\" y=\"\(n(top))\" width=\"\(n(plotWidth))\" height=\"\(n(Self.panelHeight))\" fill=\"#fafafa\" stroke=\"#999999\" stroke-width=\"1\"/>\n"
+    return out
+  }
 
-      let (low, high) = Self.range(panel)
-      func y(_ value: Double) -> Double {
-        bottom - (min(max(value, low), high) - low) / (high - low) * Self.panelHeight
-      }
-      // Value axis: a tick at every round step.
-      let tickStep = Self.tickStep((high - low) / 4)
-      let tickCount = max(1, min(12, Int(((high - low) / tickStep).rounded())))
-      for tick in 0...tickCount {
-        let value = low + tickStep * Double(tick)
-        let at = y(value)
-        out +=
-          "<line class=\"grid\" x1=\"\(n(plotLeft))\" y1=\"\(n(at))\" x2=\"\(n(plotRight))\" y2=\"\(n(at))\" stroke=\"#e4e4e4\" stroke-width=\"0.8\"/>\n"
-        out +=
-          "<text class=\"value-label\" x=\"\(n(plotLeft - 6))\" y=\"\(n(at + 4))\" text-anchor=\"end\" fill=\"#333333\">\(Self.escape(Self.axisValue(value, unit: panel.unit)))</text>\n"
-      }
-      // Time axis: six ticks.
-      for tick in 0...5 {
-        let time = start.addingTimeInterval(span * Double(tick) / 5)
-        let at = x(time)
-        let anchor = tick == 0 ? "start" : (tick == 5 ? "end" : "middle")
-        out +=
-          "<line class=\"tick\" x1=\"\(n(at))\" y1=\"\(n(bottom))\" x2=\"\(n(at))\" y2=\"\(n(bottom + 4))\" stroke=\"#999999\" stroke-width=\"1\"/>\n"
-        out +=
-          "<text class=\"time-label\" x=\"\(n(at))\" y=\"\(n(bottom + 16))\" text-anchor=\"\(anchor)\" fill=\"#333333\">\(Self.clock(time))</text>\n"
-      }
-      out +=
-        "<text class=\"axis-label\" x=\"\(n(plotRight))\" y=\"\(n(bottom + 30))\" text-anchor=\"end\" fill=\"#777777\">time (UTC)</text>\n"
-
-      // Steps, deadline and finish as vertical lines.
-      for marker in steps {
-        let at = x(marker.time)
-        out +=
-          "<line class=\"step-marker\" data-step=\"\(Self.escape(marker.label))\" x1=\"\(n(at))\" y1=\"\(n(top))\" x2=\"\(n(at))\" y2=\"\(n(bottom))\" stroke=\"#9aa5b1\" stroke-width=\"0.8\"/>\n"
-      }
-      if let deadline {
-        if deadline >= start, deadline <= end {
-          let at = x(deadline)
-          out +=
-            "<line class=\"deadline\" x1=\"\(n(at))\" y1=\"\(n(top))\" x2=\"\(n(at))\" y2=\"\(n(bottom))\" stroke=\"#d9480f\" stroke-width=\"1.5\" stroke-dasharray=\"2 3\"/>\n"
-          out +=
-            "<text class=\"deadline-label\" x=\"\(n(at - 3))\" y=\"\(n(top - 4))\" font-size=\"10\" text-anchor=\"end\" fill=\"#d9480f\">target</text>\n"
-        } else {
-          // Outside the window: said in words at the edge it lies beyond, not drawn at a wrong place.
-          let after = deadline > end
-          out +=
-            "<text class=\"deadline-label\" x=\"\(n(after ? plotRight - 3 : plotLeft + 3))\" y=\"\(n(top - 4))\" font-size=\"10\" text-anchor=\"\(after ? "end" : "start")\" fill=\"#d9480f\">\(after ? "target \(Self.clock(deadline)) →" : "← target \(Self.clock(deadline))")</text>\n"
-        }
-      }
-      if let finish {
-        let at = x(finish)
-        out +=
-          "<line class=\"finish\" x1=\"\(n(at))\" y1=\"\(n(top))\" x2=\"\(n(at))\" y2=\"\(n(bottom))\" stroke=\"#2b8a3e\" stroke-width=\"1.5\"/>\n"
-        out +=
-          "<text class=\"finish-label\" x=\"\(n(at + 3))\" y=\"\(n(top - 4))\" font-size=\"10\" fill=\"#2b8a3e\">finished</text>\n"
-      }
-
-      // Thresholds; labels of close lines are moved apart so that they stay readable.
-      var labelY = Double.infinity
-      for threshold in panel.thresholds.sorted(by: { $0.value < $1.value }) {
-        let at = y(threshold.value)
-        let colour = Self.colour(threshold.severity)
-        labelY = min(at - 3, labelY - 12)
-        out +=
-          "<line class=\"threshold\" data-severity=\"\(threshold.severity.rawValue)\" x1=\"\(n(plotLeft))\" y1=\"\(n(at))\" x2=\"\(n(plotRight))\" y2=\"\(n(at))\" stroke=\"\(colour)\" stroke-width=\"1.2\" stroke-dasharray=\"6 4\"/>\n"
-        out +=
-          "<text class=\"threshold-label\" x=\"\(n(plotRight - 4))\" y=\"\(n(labelY))\" text-anchor=\"end\" fill=\"\(colour)\">\(Self.escape(threshold.label))</text>\n"
-      }
-
-      // The values, or why there are none.
-      if let reason = panel.noData {
-        // A white box behind the reason, so that the markers do not cross it (about 7.5 px a character).
-        let boxWidth = min(plotWidth - 8, Double(("no data: " + reason).count) * 7.5 + 16)
-        out +=
-          "<rect class=\"no-data-box\" x=\"\(n(plotLeft + (plotWidth - boxWidth) / 2))\" y=\"\(n(top + Self.panelHeight / 2 - 16))\" width=\"\(n(boxWidth))\" height=\"24\" fill=\"#ffffff\" stroke=\"#f1b0b0\" stroke-width=\"1\"/>\n"
-        out +=
-          "<text class=\"no-data\" x=\"\(n(plotLeft + plotWidth / 2))\" y=\"\(n(top + Self.panelHeight / 2))\" text-anchor=\"middle\" font-size=\"13\" fill=\"#c92a2a\">\(Self.escape("no data: \(reason)"))</text>\n"
-      } else {
-        for segment in Self.segments(panel.points) {
-          let coordinates = segment.map { "\(n(x($0.time))),\(n(y($0.value)))" }.joined(separator: " ")
-          if segment.count == 1 {
-            out +=
-              "<circle class=\"point\" data-signal=\"\(Self.escape(panel.signal))\" cx=\"\(n(x(segment[0].time)))\" cy=\"\(n(y(segment[0].value)))\" r=\"2\" fill=\"#1c7ed6\"/>\n"
-          } else {
-            out +=
-              "<polyline class=\"series\" data-signal=\"\(Self.escape(panel.signal))\" points=\"\(coordinates)\" fill=\"none\" stroke=\"#1c7ed6\" stroke-width=\"1.6\"/>\n"
-          }
-        }
-      }
-      out += "</g>\n"
+  /// One signal's panel: axes, markers, thresholds and values.
+  func panelSVG(_ panel: Panel, top: Double, frame: Frame) -> String {
+    let bottom = top + Self.panelHeight
+    var out = "<g class=\"panel\" data-signal=\"\(Self.escape(panel.signal))\">\n"
+    out +=
+      "<text class=\"panel-title\" x=\"\(n(frame.plotLeft))\" y=\"\(n(top - 8))\" font-size=\"12\" font-weight=\"bold\">\(Self.escape("\(panel.signal) (\(Self.unitName(panel.unit)))"))</text>\n"
+    out +=
+      "<rect class=\"plot\" x=\"\(n(frame.plotLeft))\" y=\"\(n(top))\" width=\"\(n(frame.plotWidth))\" height=\"\(n(Self.panelHeight))\" fill=\"#fafafa\" stroke=\"#999999\" stroke-width=\"1\"/>\n"
+    let (low, high) = Self.range(panel)
+    func y(_ value: Double) -> Double {
+      bottom - (min(max(value, low), high) - low) / (high - low) * Self.panelHeight
     }
-    out += "</svg>\n"
+    out += axes(panel, low: low, high: high, bottom: bottom, frame: frame, y: y)
+    out += markers(top: top, bottom: bottom, frame: frame)
+    out += thresholdLines(panel, frame: frame, y: y)
+    out += values(panel, top: top, frame: frame, y: y)
+    out += "</g>\n"
+    return out
+  }
+
+  /// The value axis (a tick at every round step) and the time axis (six ticks).
+  func axes(
+    _ panel: Panel, low: Double, high: Double, bottom: Double, frame: Frame, y: (Double) -> Double
+  ) -> String {
+    let plotLeft = frame.plotLeft
+    let plotRight = frame.plotRight
+    let start = frame.start
+    let span = frame.span
+    func x(_ time: Date) -> Double { frame.x(time) }
+    var out = ""
+    let tickStep = Self.tickStep((high - low) / 4)
+    let tickCount = max(1, min(12, Int(((high - low) / tickStep).rounded())))
+    for tick in 0...tickCount {
+      let value = low + tickStep * Double(tick)
+      let at = y(value)
+      out +=
+        "<line class=\"grid\" x1=\"\(n(plotLeft))\" y1=\"\(n(at))\" x2=\"\(n(plotRight))\" y2=\"\(n(at))\" stroke=\"#e4e4e4\" stroke-width=\"0.8\"/>\n"
+      out +=
+        "<text class=\"value-label\" x=\"\(n(plotLeft - 6))\" y=\"\(n(at + 4))\" text-anchor=\"end\" fill=\"#333333\">\(Self.escape(Self.axisValue(value, unit: panel.unit)))</text>\n"
+    }
+    // Time axis: six ticks.
+    for tick in 0...5 {
+      let time = start.addingTimeInterval(span * Double(tick) / 5)
+      let at = x(time)
+      let anchor = tick == 0 ? "start" : (tick == 5 ? "end" : "middle")
+      out +=
+        "<line class=\"tick\" x1=\"\(n(at))\" y1=\"\(n(bottom))\" x2=\"\(n(at))\" y2=\"\(n(bottom + 4))\" stroke=\"#999999\" stroke-width=\"1\"/>\n"
+      out +=
+        "<text class=\"time-label\" x=\"\(n(at))\" y=\"\(n(bottom + 16))\" text-anchor=\"\(anchor)\" fill=\"#333333\">\(Self.clock(time))</text>\n"
+    }
+    out +=
+      "<text class=\"axis-label\" x=\"\(n(plotRight))\" y=\"\(n(bottom + 30))\" text-anchor=\"end\" fill=\"#777777\">time (UTC)</text>\n"
+
+    return out
+  }
+
+  /// Steps, the deadline and the finish as vertical lines.
+  func markers(top: Double, bottom: Double, frame: Frame) -> String {
+    let plotLeft = frame.plotLeft
+    let plotRight = frame.plotRight
+    func x(_ time: Date) -> Double { frame.x(time) }
+    var out = ""
+    for marker in steps {
+      let at = x(marker.time)
+      out +=
+        "<line class=\"step-marker\" data-step=\"\(Self.escape(marker.label))\" x1=\"\(n(at))\" y1=\"\(n(top))\" x2=\"\(n(at))\" y2=\"\(n(bottom))\" stroke=\"#9aa5b1\" stroke-width=\"0.8\"/>\n"
+    }
+    if let deadline {
+      if deadline >= start, deadline <= end {
+        let at = x(deadline)
+        out +=
+          "<line class=\"deadline\" x1=\"\(n(at))\" y1=\"\(n(top))\" x2=\"\(n(at))\" y2=\"\(n(bottom))\" stroke=\"#d9480f\" stroke-width=\"1.5\" stroke-dasharray=\"2 3\"/>\n"
+        out +=
+          "<text class=\"deadline-label\" x=\"\(n(at - 3))\" y=\"\(n(top - 4))\" font-size=\"10\" text-anchor=\"end\" fill=\"#d9480f\">target</text>\n"
+      } else {
+        // Outside the window: said in words at the edge it lies beyond, not drawn at a wrong place.
+        let after = deadline > end
+        out +=
+          "<text class=\"deadline-label\" x=\"\(n(after ? plotRight - 3 : plotLeft + 3))\" y=\"\(n(top - 4))\" font-size=\"10\" text-anchor=\"\(after ? "end" : "start")\" fill=\"#d9480f\">\(after ? "target \(Self.clock(deadline)) →" : "← target \(Self.clock(deadline))")</text>\n"
+      }
+    }
+    if let finish {
+      let at = x(finish)
+      out +=
+        "<line class=\"finish\" x1=\"\(n(at))\" y1=\"\(n(top))\" x2=\"\(n(at))\" y2=\"\(n(bottom))\" stroke=\"#2b8a3e\" stroke-width=\"1.5\"/>\n"
+      out +=
+        "<text class=\"finish-label\" x=\"\(n(at + 3))\" y=\"\(n(top - 4))\" font-size=\"10\" fill=\"#2b8a3e\">finished</text>\n"
+    }
+
+    return out
+  }
+
+  /// Thresholds; labels of close lines are moved apart so that they stay readable.
+  func thresholdLines(_ panel: Panel, frame: Frame, y: (Double) -> Double) -> String {
+    let plotLeft = frame.plotLeft
+    let plotRight = frame.plotRight
+    var out = ""
+    var labelY = Double.infinity
+    for threshold in panel.thresholds.sorted(by: { $0.value < $1.value }) {
+      let at = y(threshold.value)
+      let colour = Self.colour(threshold.severity)
+      labelY = min(at - 3, labelY - 12)
+      out +=
+        "<line class=\"threshold\" data-severity=\"\(threshold.severity.rawValue)\" x1=\"\(n(plotLeft))\" y1=\"\(n(at))\" x2=\"\(n(plotRight))\" y2=\"\(n(at))\" stroke=\"\(colour)\" stroke-width=\"1.2\" stroke-dasharray=\"6 4\"/>\n"
+      out +=
+        "<text class=\"threshold-label\" x=\"\(n(plotRight - 4))\" y=\"\(n(labelY))\" text-anchor=\"end\" fill=\"\(colour)\">\(Self.escape(threshold.label))</text>\n"
+    }
+
+    return out
+  }
+
+  /// The values, or why there are none.
+  func values(_ panel: Panel, top: Double, frame: Frame, y: (Double) -> Double) -> String {
+    let plotLeft = frame.plotLeft
+    let plotWidth = frame.plotWidth
+    func x(_ time: Date) -> Double { frame.x(time) }
+    var out = ""
+    if let reason = panel.noData {
+      // A white box behind the reason, so that the markers do not cross it (about 7.5 px a character).
+      let boxWidth = min(plotWidth - 8, Double(("no data: " + reason).count) * 7.5 + 16)
+      out +=
+        "<rect class=\"no-data-box\" x=\"\(n(plotLeft + (plotWidth - boxWidth) / 2))\" y=\"\(n(top + Self.panelHeight / 2 - 16))\" width=\"\(n(boxWidth))\" height=\"24\" fill=\"#ffffff\" stroke=\"#f1b0b0\" stroke-width=\"1\"/>\n"
+      out +=
+        "<text class=\"no-data\" x=\"\(n(plotLeft + plotWidth / 2))\" y=\"\(n(top + Self.panelHeight / 2))\" text-anchor=\"middle\" font-size=\"13\" fill=\"#c92a2a\">\(Self.escape("no data: \(reason)"))</text>\n"
+    } else {
+      for segment in Self.segments(panel.points) {
+        let coordinates = segment.map { "\(n(x($0.time))),\(n(y($0.value)))" }.joined(separator: " ")
+        if segment.count == 1 {
+          out +=
+            "<circle class=\"point\" data-signal=\"\(Self.escape(panel.signal))\" cx=\"\(n(x(segment[0].time)))\" cy=\"\(n(y(segment[0].value)))\" r=\"2\" fill=\"#1c7ed6\"/>\n"
+        } else {
+          out +=
+            "<polyline class=\"series\" data-signal=\"\(Self.escape(panel.signal))\" points=\"\(coordinates)\" fill=\"none\" stroke=\"#1c7ed6\" stroke-width=\"1.6\"/>\n"
+        }
+      }
+    }
     return out
   }
 

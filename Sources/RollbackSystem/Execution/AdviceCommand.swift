@@ -1,4 +1,5 @@
 import Foundation
+import RollbackCore
 
 /// Commands printed for the operator's next move, complete enough to paste from any directory.
 public enum AdviceCommand {
@@ -10,10 +11,9 @@ public enum AdviceCommand {
     var words = ["rollback"] + arguments + ["--runbook", runbook]
     if let environment, !environment.isEmpty { words += ["--env", environment] }
     let state = absolute(stateDirectory)
-    let defaultState = absolute(
-      ((runbook as NSString).deletingLastPathComponent as NSString).appendingPathComponent(".rollback"))
+    let defaultState = absolute(StateDirectory.defaultPath(forRunbook: runbook))
     if state != defaultState { words += ["--state-dir", state] }
-    return words.map(shellQuote).joined(separator: " ")
+    return words.map(ShellInterpolation.word).joined(separator: " ")
   }
 
   /// The path made absolute against the current directory, `.` and `..` removed.
@@ -22,12 +22,5 @@ public enum AdviceCommand {
       path.hasPrefix("/")
       ? path : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path)
     return (full as NSString).standardizingPath
-  }
-
-  /// The word as a POSIX shell reads it back: bare when safe, else in single quotes.
-  public static func shellQuote(_ word: String) -> String {
-    let safe = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%")
-    if !word.isEmpty, word.allSatisfy({ safe.contains($0) }) { return word }
-    return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
   }
 }

@@ -181,7 +181,7 @@ public final class Executor {
   }
 
   func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    duration.doubleSeconds
   }
 
   func resolve(_ template: Template) -> ResolvedText {
@@ -222,7 +222,9 @@ public final class Executor {
   /// Runs the plan and returns what happened; never throws: failures are in the result.
   public func run() async -> RunResult {
     startedAt = request.resume?.startedAt ?? Date()
-    guard let plan = makePlan() else { return finish(plan: nil, status: .aborted, exitCode: 2, advice: nil) }
+    guard let plan = makePlan() else {
+      return finish(plan: nil, status: .aborted, exitCode: ExitStatus.usage.rawValue, advice: nil)
+    }
     let mode =
       request.dryRun
       ? "DRY RUN — nothing will be changed" : (request.resume != nil ? "resuming" : "executing")
@@ -245,7 +247,9 @@ public final class Executor {
     if let problem = openJournalError() {
       await closeFleet()
       say(problem, .failure)
-      return finish(plan: plan, status: .aborted, exitCode: 1, advice: "make the state directory writable")
+      return finish(
+        plan: plan, status: .aborted, exitCode: ExitStatus.failed.rawValue,
+        advice: "make the state directory writable")
     }
     record(event: runStartedEvent(plan))
     currentPlan = plan
@@ -313,7 +317,7 @@ public final class Executor {
   func acquireLock(_ plan: Plan) -> Result<FileLock, Refused> {
     do {
       let lock = try FileLock.acquire(
-        at: (request.stateDirectory as NSString).appendingPathComponent("lock"), runID: runID)
+        at: StateDirectory(path: request.stateDirectory).lockPath, runID: runID)
       if let warning = lock.warning { say("warning: \(pasteableLockAdvice(warning))", .warning) }
       return .success(lock)
     } catch {
@@ -323,7 +327,7 @@ public final class Executor {
         return .failure(
           Refused(
             result: finish(
-              plan: plan, status: .aborted, exitCode: 1,
+              plan: plan, status: .aborted, exitCode: ExitStatus.failed.rawValue,
               advice: "make the state directory \(request.stateDirectory) writable (and give it room)")))
       }
       // The holder's progress is in its journal: a command that shows it, complete.
@@ -333,7 +337,8 @@ public final class Executor {
         Refused(
           result: RunResult(
             runID: runID, runbook: plan.runbook, environment: plan.environment, level: plan.level,
-            scenario: plan.scenario, dryRun: false, status: .aborted, exitCode: 4, startedAt: startedAt,
+            scenario: plan.scenario, dryRun: false, status: .aborted, exitCode: ExitStatus.lockHeld.rawValue,
+            startedAt: startedAt,
             finishedAt: Date(), target: plan.targetSeconds, steps: [], advice: nil, journalPath: nil)))
     }
   }

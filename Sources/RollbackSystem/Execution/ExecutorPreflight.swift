@@ -101,7 +101,9 @@ extension Executor {
       }
     case .argv(let argv):
       guard let program = argv.first else { return }
-      if Self.findExecutable(program, cwd: resolved.cwd, path: request.processEnvironment["PATH"]) == nil {
+      if ProcessRunner.resolveExecutable(program, path: request.processEnvironment["PATH"], cwd: resolved.cwd)
+        == nil
+      {
         problems.add("\(step): command '\(program)' not found\(program.contains("/") ? "" : " in PATH")")
       }
     }
@@ -161,21 +163,5 @@ extension Executor {
         problems.add("\(step): cannot read \(file): \(error)")
       }
     }
-  }
-
-  /// The path of an executable: a path with a slash as is (relative to `cwd`), else looked up in PATH.
-  static func findExecutable(_ name: String, cwd: String?, path: String?) -> String? {
-    let manager = FileManager.default
-    if name.contains("/") {
-      let full =
-        name.hasPrefix("/")
-        ? name : ((cwd ?? manager.currentDirectoryPath) as NSString).appendingPathComponent(name)
-      return manager.isExecutableFile(atPath: full) ? full : nil
-    }
-    for directory in (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":") {
-      let full = (String(directory) as NSString).appendingPathComponent(name)
-      if manager.isExecutableFile(atPath: full) { return full }
-    }
-    return nil
   }
 }

@@ -3,11 +3,9 @@ import RollbackCore
 
 /// JSON and text renderings of runs: journal events, `execute --json`, summaries.
 public enum RunRendering {
-  /// `0.004 s`, `1.2 s`, `2m3s`.
+  /// `1.2 s`, `2m3s` (``Quantity/formatElapsed(seconds:)``).
   public static func duration(_ seconds: Double) -> String {
-    if seconds < 0.01 { return String(format: "%.3f s", seconds) }
-    if seconds < 60 { return String(format: "%.1f s", seconds) }
-    return Quantity.format(seconds: seconds)
+    Quantity.formatElapsed(seconds: seconds)
   }
 
   /// One step as journalled: the step-finished event, written at `at`.

@@ -592,14 +592,7 @@ public enum AtomicFile {
   /// `PATH_WITH_UNDERSCORES.YYYYMMDDTHHMMSSZ` for a backup of `path`.
   static func backupStem(for path: String, at time: Date) -> String {
     let flat = backupName(for: path)
-    var seconds = time_t(time.timeIntervalSince1970.rounded(.down))
-    var parts = tm()
-    gmtime_r(&seconds, &parts)
-    func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-    let stamp =
-      "\(parts.tm_year + 1900)\(two(parts.tm_mon + 1))\(two(parts.tm_mday))T"
-      + "\(two(parts.tm_hour))\(two(parts.tm_min))\(two(parts.tm_sec))Z"
-    return "\(flat).\(stamp)"
+    return "\(flat).\(Timestamp.compact(time))"
   }
 
   /// The pid in `.NAME.rollback-tmp-PID-RANDOM`, if it is there.

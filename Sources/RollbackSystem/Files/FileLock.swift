@@ -118,7 +118,7 @@ public final class FileLock: @unchecked Sendable {
     let previous = leftover.isEmpty ? nil : decodeHolder(leftover)
     let holder = LockHolder(
       pid: getpid(), host: Syscall.hostName(), user: Syscall.userName(), runID: runID,
-      startedAt: timestamp(startedAt))
+      startedAt: Timestamp.iso(startedAt, fractional: false))
     do {
       try record(holder, in: descriptor)
     } catch {
@@ -221,9 +221,5 @@ public final class FileLock: @unchecked Sendable {
     let place = previous.host == host ? "" : " on host \(previous.host)"
     return "the previous holder of the lock (\(who)\(place)) ended without releasing it; "
       + "its run may be incomplete: check it with `rollback history` or `rollback resume \(previous.runID)`"
-  }
-
-  private static func timestamp(_ date: Date) -> String {
-    Timestamp.iso(date, fractional: false)
   }
 }

@@ -258,7 +258,8 @@ enum Syscall {
     return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
   }
 
-  /// Creates `path` and its missing parents with `mode`; an existing directory is fine.
+  /// Creates `path` and its missing parents with `mode`; an existing directory is fine. The
+  /// parent of each directory created is synced, so the new name survives a crash.
   static func makeDirectories(_ path: String, mode: mode_t) throws(AtomicFileErrno) {
     if let info = fileStatus(path) {
       guard isDirectory(info.st_mode) else { throw AtomicFileErrno(ENOTDIR) }
@@ -268,7 +269,15 @@ enum Syscall {
     if parent != path, fileStatus(parent) == nil {
       try makeDirectories(parent, mode: mode)
     }
-    if mkdir(path, mode) != 0, errno != EEXIST { throw AtomicFileErrno(errno) }
+    if mkdir(path, mode) != 0 {
+      if errno == EEXIST { return }
+      throw AtomicFileErrno(errno)
+    }
+    do {
+      try syncDirectory(parent)
+    } catch  where error.code == EACCES {
+      // A parent this process may write into but not read cannot be opened to sync.
+    }
   }
 
   /// The directory part of a path (`/a/b` → `/a`, `b` → `.`, `/b` → `/`).

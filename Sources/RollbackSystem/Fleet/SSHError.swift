@@ -39,7 +39,7 @@ public enum SSHError: Error, Sendable, Equatable, CustomStringConvertible {
     case .authenticationFailed(let host, let detail):
       return "\(host): ssh authentication failed (\(detail)); check the key or agent for this host"
     case .timedOut(let host, let after):
-      return "\(host): no answer over ssh within \(SSHTransport.seconds(after)); ssh was stopped"
+      return "\(host): no answer over ssh within \(after.compactText); ssh was stopped"
     case .remoteFailed(let host, let exitCode, let stderr):
       let tail = stderr.isEmpty ? "" : ": \(stderr)"
       return "\(host): remote command failed with exit \(exitCode)\(tail)"

@@ -1,4 +1,5 @@
 import Foundation
+import RollbackCore
 
 #if canImport(Glibc)
   import Glibc
@@ -125,7 +126,7 @@ public final class SSHTransport: Sendable {
   /// word quoted for the remote login shell (ssh joins them with spaces).
   public func argv(on host: SSHHost, script: String, arguments: [String] = []) -> [String] {
     let remote = ["sh", "-c", script, "sh"] + arguments
-    return sshArguments + [host.destination, "--"] + remote.map(AdviceCommand.shellQuote)
+    return sshArguments + [host.destination, "--"] + remote.map(ShellInterpolation.word)
   }
 
   /// Runs `script` with `arguments` as `$1`… on `host`, feeding `input` (if any) to its stdin.
@@ -268,14 +269,6 @@ public final class SSHTransport: Sendable {
       }
       return results
     }
-  }
-
-  /// "2 s", "1.5 s".
-  static func seconds(_ duration: Duration) -> String {
-    let (whole, attos) = duration.components
-    if attos == 0 { return "\(whole) s" }
-    let value = Double(whole) + Double(attos) / 1e18
-    return String(format: "%.1f s", value)
   }
 
   static func tail(_ text: String, lines: Int = 8, characters: Int = 1500) -> String {

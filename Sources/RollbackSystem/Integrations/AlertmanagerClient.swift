@@ -63,13 +63,13 @@ public struct AlertmanagerClient: Sendable, CustomStringConvertible {
     guard duration > .zero else {
       throw IntegrationError(service: "alertmanager", message: "a silence needs a positive duration")
     }
-    let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    let seconds = duration.doubleSeconds
     let body: [String: Any] = [
       "matchers": parsed.map {
         ["name": $0.name, "value": $0.value, "isRegex": $0.isRegex, "isEqual": $0.isEqual] as [String: Any]
       },
-      "startsAt": IntegrationCall.timestamp(now),
-      "endsAt": IntegrationCall.timestamp(now.addingTimeInterval(seconds)),
+      "startsAt": Timestamp.iso(now),
+      "endsAt": Timestamp.iso(now.addingTimeInterval(seconds)),
       "createdBy": "rollback/\(user)",
       "comment": "rollback run \(runID) of \(runbook) in \(environment)",
     ]

@@ -144,12 +144,4 @@ struct IntegrationCall: Sendable {
   static func object(_ response: HTTPResponse) -> [String: Any]? {
     (try? JSONSerialization.jsonObject(with: response.body)) as? [String: Any]
   }
-
-  /// ISO 8601 with milliseconds, UTC.
-  static func timestamp(_ date: Date) -> String {
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    formatter.timeZone = TimeZone(identifier: "UTC")
-    return formatter.string(from: date)
-  }
 }

@@ -136,7 +136,7 @@ public struct PagerDutyClient: Sendable, CustomStringConvertible {
       "routing_key": routingKey,
       "payload": [
         "summary": String(event.summary.prefix(1024)), "source": event.source,
-        "timestamp": IntegrationCall.timestamp(event.timestamp), "custom_details": details,
+        "timestamp": Timestamp.iso(event.timestamp), "custom_details": details,
       ] as [String: Any],
     ]
     return try await post("/v2/change/enqueue", body: body, timeout: timeout)
@@ -153,7 +153,7 @@ public struct PagerDutyClient: Sendable, CustomStringConvertible {
       var payload: [String: Any] = [
         "summary": String(event.summary.prefix(1024)), "source": event.source,
         "severity": event.severity.rawValue,
-        "timestamp": IntegrationCall.timestamp(event.timestamp),
+        "timestamp": Timestamp.iso(event.timestamp),
       ]
       if let component = settings.component { payload["component"] = component }
       if !event.details.isEmpty { payload["custom_details"] = event.details }

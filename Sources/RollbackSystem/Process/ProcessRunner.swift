@@ -62,10 +62,11 @@ public struct ProcessRunner: Sendable {
   /// The path of the executable `name` would run, or nil when there is none.
   ///
   /// A name with a slash is checked as given; any other name is looked up in `path` (a
-  /// colon-separated `PATH`; nil means ``defaultSearchPath``), skipping empty entries. Only
-  /// executable regular files count. Use it to check a runbook's commands before a run.
-  public static func resolveExecutable(_ name: String, path: String?) -> String? {
-    candidates(for: name, path: path, cwd: nil).first(where: isExecutableFile)
+  /// colon-separated `PATH`; nil means ``defaultSearchPath``), skipping empty entries. Relative
+  /// paths are taken from `cwd` when given, as a run does. Only executable regular files count.
+  /// The same lookup ``run(_:onOutput:)`` makes: preflight uses it to check a runbook's commands.
+  public static func resolveExecutable(_ name: String, path: String?, cwd: String? = nil) -> String? {
+    candidates(for: name, path: path, cwd: cwd).first(where: isExecutableFile)
   }
 
   /// Checks the working directory and resolves the program; returns the path to execute

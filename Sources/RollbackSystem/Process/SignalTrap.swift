@@ -23,10 +23,12 @@ public final class SignalTrap: @unchecked Sendable {
   private var count = 0
   private var sources: [any DispatchSourceSignal] = []
   private let handler: @Sendable (Int32) -> Void
+  private let onRepeat: (@Sendable (Int32) -> Void)?
   private let queue = DispatchQueue(label: "rollback.signal-trap")
 
-  private init(handler: @escaping @Sendable (Int32) -> Void) {
+  private init(handler: @escaping @Sendable (Int32) -> Void, onRepeat: (@Sendable (Int32) -> Void)?) {
     self.handler = handler
+    self.onRepeat = onRepeat
   }
 
   /// Installs the trap and returns it; keep it for as long as signals should be trapped.
@@ -34,11 +36,14 @@ public final class SignalTrap: @unchecked Sendable {
   /// - Parameters:
   ///   - signals: the signals to trap; SIGINT and SIGTERM by default.
   ///   - handler: called once, on a private queue, with the first signal received.
+  ///   - onRepeat: called with each later signal (for example, to exit at once on a second
+  ///     Ctrl-C when there is nothing to tear down); nil records them only.
   public static func install(
     signals: [Int32] = [SIGINT, SIGTERM],
-    handler: @escaping @Sendable (Int32) -> Void
+    handler: @escaping @Sendable (Int32) -> Void,
+    onRepeat: (@Sendable (Int32) -> Void)? = nil
   ) -> SignalTrap {
-    let trap = SignalTrap(handler: handler)
+    let trap = SignalTrap(handler: handler, onRepeat: onRepeat)
     var sources: [any DispatchSourceSignal] = []
     let registered = DispatchSemaphore(value: 0)
     for number in signals {
@@ -94,6 +99,6 @@ public final class SignalTrap: @unchecked Sendable {
     let isFirst = first == nil
     if isFirst { first = number }
     lock.unlock()
-    if isFirst { handler(number) }
+    if isFirst { handler(number) } else { onRepeat?(number) }
   }
 }

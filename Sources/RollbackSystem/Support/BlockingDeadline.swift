@@ -1,4 +1,5 @@
 import Foundation
+import RollbackCore
 
 /// A point on the monotonic clock by which a blocking loop must give up.
 struct BlockingDeadline: Sendable {
@@ -40,19 +41,9 @@ extension Duration {
     return Swift.max(minimum, seconds)
   }
 
-  /// The duration as a double number of seconds.
-  var doubleSeconds: Double {
-    let (seconds, attoseconds) = components
-    return Double(seconds) + Double(attoseconds) / 1e18
-  }
-
-  /// Short human text for messages: `5s`, `1.5s`, `250ms`.
+  /// Short human text for a configured limit, in the runbook's notation
+  /// (``Quantity/format(seconds:)``): `5s`, `1.5s`, `250ms`.
   var compactText: String {
-    let millis = millisecondsRoundedUp
-    if millis < 1000 { return "\(millis)ms" }
-    if millis % 1000 == 0 { return "\(millis / 1000)s" }
-    let tenths = (millis + 50) / 100
-    if tenths % 10 == 0 { return "\(tenths / 10)s" }
-    return "\(tenths / 10).\(tenths % 10)s"
+    Quantity.format(seconds: doubleSeconds)
   }
 }
