@@ -298,6 +298,30 @@ struct FleetExecuteTests {
     #expect(try fleet.snapshot() == before)
   }
 
+  @Test(
+    "preflight checks every host before any change: a missing file and drift on two hosts, reported together")
+  func preflightReportsEveryHost() throws {
+    let saved = try fleet.snapshot()
+    defer { fleet.restore(saved) }
+    try write(fleet.runbook(batches: "[1, \"100%\"]"))
+    // host-2 already has the flag off (drift), host-3 lacks one of the flag's files.
+    _ = try fleet.ssh(
+      fleet.hosts[1],
+      "sed -i 's/NEXT_PUBLIC_USE_BACKEND_API=true/NEXT_PUBLIC_USE_BACKEND_API=false/' /srv/rollback-fleet/app/.env.local"
+    )
+    _ = try fleet.ssh(fleet.hosts[2], "rm /srv/rollback-fleet/app/.env")
+    let before = try fleet.hosts.map { try fleet.ssh($0, "cat /srv/rollback-fleet/app/.env.local") }
+    let pids = try fleet.hosts.map { try fleet.frontendPID($0) }
+    let result = try CLI.run(["execute", "--level", "3", "--yes"] + common())
+    let output = result.stdout + result.stderr
+    #expect(result.status == 1, "\(output)")
+    #expect(output.contains("preflight failed; nothing was changed"), "\(output)")
+    #expect(output.contains("\(fleet.hosts[2]): /srv/rollback-fleet/app/.env does not exist"), "\(output)")
+    #expect(output.contains("drift: flag backend-api differs on \(fleet.hosts[1])"), "\(output)")
+    #expect(try fleet.hosts.map { try fleet.ssh($0, "cat /srv/rollback-fleet/app/.env.local") } == before)
+    #expect(try fleet.hosts.map { try fleet.frontendPID($0) } == pids)
+  }
+
   @Test("a host with a wrong host key is refused before any change, with a clear message")
   func wrongHostKeyRefused() throws {
     let saved = try fleet.snapshot()

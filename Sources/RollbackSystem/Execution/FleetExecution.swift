@@ -101,6 +101,9 @@ extension Executor {
       }
     }
     fleet = session
+    if refusals.isEmpty {
+      refusals = await checkHosts(plan, reachable: Set(names).subtracting(session.unreachable.keys))
+    }
     if !refusals.isEmpty {
       await closeFleet()
       return .failure(Refused(result: refuse(plan, refusals)))
@@ -139,6 +142,20 @@ extension Executor {
       }
     }
     return .success(())
+  }
+
+  /// Every problem on every reachable host at once, before any change (``FleetPreflight``:
+  /// flag files readable and writable, programs found), over the masters already open; flags
+  /// whose value differs between hosts are reported as drift, which does not stop the run.
+  func checkHosts(_ plan: Plan, reachable: Set<String>) async -> [PreflightProblem] {
+    guard let transport = fleet?.transport else { return [] }
+    let targets = resolver.hostNeeds(of: plan).filter { reachable.contains($0.host.name) }
+    guard !targets.isEmpty else { return [] }
+    let report = await FleetPreflight(transport: transport).check(targets.map(FleetPreflight.Target.init))
+    for (flag, drift) in report.drift.sorted(by: { $0.key < $1.key }) where drift.hasDrift {
+      say("  drift: flag \(flag) differs on \(drift.driftingHosts.joined(separator: ", "))", .warning)
+    }
+    return report.problems.map { PreflightProblem(text: $0.description, isMissingVariable: false) }
   }
 
   private func hostOf(_ error: RemoteLockError) -> String {
