@@ -63,6 +63,9 @@ enum CLI {
     errData.read(err.fileHandleForReading, in: group)
     let writer = input.fileHandleForWriting
     let bytes = Data((stdin ?? "").utf8)
+    // A child that exits before reading its input closes the pipe: the write then fails with
+    // EPIPE instead of SIGPIPE ending the whole test process.
+    signal(SIGPIPE, SIG_IGN)
     DispatchQueue.global().async(group: group) {
       if !bytes.isEmpty { try? writer.write(contentsOf: bytes) }
       try? writer.close()

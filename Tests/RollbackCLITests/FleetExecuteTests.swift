@@ -102,7 +102,15 @@ struct CLIFleet {
   func lockPath(_ name: String) -> String { "\(directory)/hosts/\(name)/srv/run/rollback-fleet.lock" }
 
   /// A rolling runbook over the fleet: flag off then restart with health, per host.
-  func runbook(batches: String, maxFail: Int = 0, extraStep: String = "") -> String {
+  func runbook(batches: String, maxFail: Int = 0, extraStep: String = "", pickup: Bool = false) -> String {
+    let pickupLines =
+      pickup
+      ? """
+
+          pickup:
+            pid: {command: [supervisorctl, -c, /srv/rollback-fleet/supervisord.conf, pid, frontend]}
+            http: {url: "http://${host.address}:\(env["ROLLBACK_FLEET_APP_PORT"] ?? "0")/api/config", json_path: flags.NEXT_PUBLIC_USE_BACKEND_API}
+      """ : ""
     let port = env["ROLLBACK_FLEET_APP_PORT"] ?? "0"
     let hostLines = hosts.enumerated().map { index, name in
       "        \(name): {ssh: \(name), address: \(env["ROLLBACK_FLEET_HOST_\(index + 1)_ADDR"] ?? "")}"
@@ -124,7 +132,7 @@ struct CLIFleet {
         frontend:
           hosts: web
           restart: [supervisorctl, -c, /srv/rollback-fleet/supervisord.conf, restart, frontend]
-          health: {http: {url: "http://${host.address}:\(port)/api/health"}, within: 20s}
+          health: {http: {url: "http://${host.address}:\(port)/api/health"}, within: 20s}\(pickupLines)
       signals:
         errors: {manual: true, unit: count}
       flags:
@@ -204,7 +212,7 @@ struct FleetExecuteTests {
   func rollingFlipsEveryHost() throws {
     let saved = try fleet.snapshot()
     defer { fleet.restore(saved) }
-    try write(fleet.runbook(batches: "[1, \"100%\"]"))
+    try write(fleet.runbook(batches: "[1, \"100%\"]", pickup: true))
     var before: [String: Data] = [:]
     var pids: [String: String] = [:]
     var connections: [String: Int] = [:]
@@ -220,6 +228,13 @@ struct FleetExecuteTests {
     for name in fleet.hosts {
       #expect(try fleet.connections(name) == (connections[name] ?? 0) + 1, "\(name)")
     }
+    // Pickup is proved on each host: its own new pid, its start time read from that host's /proc.
+    for name in fleet.hosts {
+      #expect(
+        result.stdout.contains("[\(name)] ✓") && result.stdout.contains("pickup: pid "), "\(result.stdout)")
+    }
+    let proofs = result.stdout.split(separator: "\n").filter { $0.contains("pickup: pid ") }
+    #expect(proofs.count >= fleet.hosts.count, "\(result.stdout)")
     #expect(result.stdout.contains("batch 1/2: \(fleet.hosts[0]) ✓"))
     #expect(result.stdout.contains("batch 2/2: \(fleet.hosts[1]) \(fleet.hosts[2]) ✓✓"))
     for name in fleet.hosts {

@@ -214,11 +214,13 @@ extension RunbookValidator {
       if let restart = service.restart { templates += Self.templates(of: restart) }
       if let rebuild = service.rebuild { templates += Self.templates(of: rebuild) }
       if let health = service.health { templates += Self.templates(of: health) }
+      if let pickup = service.pickup { templates += pickup.templates }
       for environment in runbook.environments {
         if let override = environment.serviceOverrides[service.name] {
           if let restart = override.restart { templates += Self.templates(of: restart) }
           if let rebuild = override.rebuild { templates += Self.templates(of: rebuild) }
           if let health = override.health { templates += Self.templates(of: health) }
+          if let pickup = override.pickup { templates += pickup.templates }
         }
       }
       list += templates.map { ($0, names) }
@@ -263,6 +265,7 @@ extension RunbookValidator {
       if override?.restart == nil, let restart = service.restart { templates += Self.templates(of: restart) }
       if override?.rebuild == nil, let rebuild = service.rebuild { templates += Self.templates(of: rebuild) }
       if override?.health == nil, let health = service.health { templates += Self.templates(of: health) }
+      if override?.pickup == nil, let pickup = service.pickup { templates += pickup.templates }
     }
     for flag in runbook.flags.values.sorted(by: { $0.location.line < $1.location.line })
     where !runbook.placement(ofFlag: flag.name).isEmpty {
@@ -297,6 +300,7 @@ extension RunbookValidator {
         if let restart = override.restart { candidates += Self.templates(of: restart) }
         if let rebuild = override.rebuild { candidates += Self.templates(of: rebuild) }
         if let health = override.health { candidates += Self.templates(of: health) }
+        if let pickup = override.pickup { candidates += pickup.templates }
       }
     }
     var reported = Set<SourceLocation>()

@@ -86,6 +86,29 @@ public struct PickupProbe: Sendable {
 
   /// A command's output; `supervisorctl pid` of a stopped program exits non-zero and prints 0,
   /// so the exit status alone is not a failure when something was printed.
+  /// When process `pid` started, read where it runs: this machine's `/proc`, or the host's
+  /// through one command (its `/proc/PID/stat`, `/proc/stat` and `getconf CLK_TCK`).
+  public func startTime(_ pid: Int32, timeout: Double = 10) async throws -> Result<Date, PickupValueError> {
+    if host is LocalHost {
+      do { return .success(try ProcessStartTime.read(pid: pid)) } catch {
+        return .failure(PickupValueError(text: error.description))
+      }
+    }
+    let script = "cat /proc/\"$1\"/stat && grep '^btime ' /proc/stat && getconf CLK_TCK"
+    switch try await output(.argv(["sh", "-c", script, "sh", String(pid)]), timeout: timeout) {
+    case .failure(let problem): return .failure(PickupValueError(text: "pid \(pid): \(problem.text)"))
+    case .success(let printed):
+      let lines = printed.split(separator: "\n").map(String.init)
+      guard lines.count >= 3, let ticks = ProcessStartTime.startTicks(stat: lines[0]),
+        let boot = ProcessStartTime.bootTime(procStat: lines[1]),
+        let perSecond = Double(lines[2].trimmingCharacters(in: .whitespaces)), perSecond > 0
+      else {
+        return .failure(PickupValueError(text: "pid \(pid): the host's /proc gave no start time"))
+      }
+      return .success(Date(timeIntervalSince1970: Double(boot) + Double(ticks) / perSecond))
+    }
+  }
+
   func output(_ program: ProcessSpec.Program, timeout: Double) async throws -> Result<
     String, PickupValueError
   > {
@@ -141,7 +164,7 @@ extension Executor {
   func pickupProbe() -> PickupProbe {
     var environment = request.processEnvironment
     for name in secretEnvironment { environment[name] = nil }
-    return PickupProbe(host: effects.host, http: effects.http, environment: environment)
+    return PickupProbe(host: host, http: effects.http, environment: environment)
   }
 
   /// A service's pid source with its placeholders resolved.
@@ -195,10 +218,10 @@ extension Executor {
       pidAfter = pid
     }
     let started: Date
-    do {
-      started = try ProcessStartTime.read(pid: pidAfter)
-    } catch {
-      return (false, "\(predates) cannot be ruled out: \(error.description) (\(writeText))")
+    switch try await probe.startTime(pidAfter) {
+    case .success(let date): started = date
+    case .failure(let problem):
+      return (false, "\(predates) cannot be ruled out: \(problem.text) (\(writeText))")
     }
     var proof =
       "pickup: pid \(before) → \(pidAfter), started \(Timestamp.iso(started)), \(writeText)"
