@@ -64,12 +64,7 @@ extension Executor {
   /// and counts as failed when its turn comes; a lock held by another run refuses it with exit 4.
   func openFleet(_ plan: Plan) async -> Result<Void, Refused> {
     let inventory = resolver.environment.inventory
-    var names: [String] = []
-    var changed = Set<String>()
-    for planned in plan.steps where planned.hostScoped {
-      for name in planned.hosts where !names.contains(name) { names.append(name) }
-      if planned.mutates { changed.formUnion(planned.hosts) }
-    }
+    let (names, changed) = fleetHosts(of: plan)
     let hosts = names.compactMap { inventory.host(named: $0) }
     guard !hosts.isEmpty else { return .success(()) }
     let transport: SSHTransport
@@ -89,6 +84,40 @@ extension Executor {
     fleet = session
     say("connecting to \(hosts.count) host\(hosts.count == 1 ? "" : "s"): \(names.joined(separator: " "))")
     let failures = await transport.openMasters(session.sshHosts, timeout: .seconds(20))
+    var refusals = masterRefusals(names, failures, session: &session)
+    fleet = session
+    if refusals.isEmpty {
+      refusals = await checkHosts(plan, reachable: Set(names).subtracting(session.unreachable.keys))
+    }
+    if !refusals.isEmpty {
+      await closeFleet()
+      return .failure(Refused(result: refuse(plan, refusals)))
+    }
+    if !request.dryRun,
+      let refused = await lockFleet(
+        plan, names: names, changed: changed, transport: transport, session: &session)
+    {
+      return .failure(refused)
+    }
+    return .success(())
+  }
+
+  /// The hosts the plan's host steps run on, in order of first use, and those it changes.
+  private func fleetHosts(of plan: Plan) -> (names: [String], changed: Set<String>) {
+    var names: [String] = []
+    var changed = Set<String>()
+    for planned in plan.steps where planned.hostScoped {
+      for name in planned.hosts where !names.contains(name) { names.append(name) }
+      if planned.mutates { changed.formUnion(planned.hosts) }
+    }
+    return (names, changed)
+  }
+
+  /// A host key that does not match or a refused login refuses the run; any other failure to
+  /// connect marks the host unreachable in `session`.
+  private func masterRefusals(
+    _ names: [String], _ failures: [String: SSHError], session: inout FleetSession
+  ) -> [PreflightProblem] {
     var refusals: [PreflightProblem] = []
     for name in names {
       guard let error = failures[name] else { continue }
@@ -100,48 +129,43 @@ extension Executor {
         say("  ✗ \(name) unreachable: \(error.description); it counts as a failed host", .warning)
       }
     }
+    return refusals
+  }
+
+  /// Takes the lock on every reachable host the run changes; when another run holds one, closes
+  /// the fleet and returns the refusal (exit 4).
+  private func lockFleet(
+    _ plan: Plan, names: [String], changed: Set<String>, transport: SSHTransport, session: inout FleetSession
+  ) async -> Refused? {
+    let lockHosts = session.sshHosts.filter {
+      changed.contains($0.name) && session.unreachable[$0.name] == nil
+    }
+    let runID = runID
+    let directory = resolver.environment.inventory.ssh.lockDir
+    let results = await transport.forEachHost(lockHosts) { host -> (RemoteHostLock, RemoteLockError?) in
+      let lock = RemoteHostLock(transport: transport, host: host, runID: runID, directory: directory)
+      do throws(RemoteLockError) {
+        _ = try await lock.acquire()
+        return (lock, nil)
+      } catch {
+        return (lock, error)
+      }
+    }
+    session.locks = results.values.filter { $0.1 == nil }.map { $0.0 }
     fleet = session
-    if refusals.isEmpty {
-      refusals = await checkHosts(plan, reachable: Set(names).subtracting(session.unreachable.keys))
-    }
-    if !refusals.isEmpty {
-      await closeFleet()
-      return .failure(Refused(result: refuse(plan, refusals)))
-    }
-    if !request.dryRun {
-      let lockHosts = session.sshHosts.filter {
-        changed.contains($0.name) && session.unreachable[$0.name] == nil
-      }
-      let runID = runID
-      let directory = inventory.ssh.lockDir
-      let results = await transport.forEachHost(lockHosts) { host -> (RemoteHostLock, RemoteLockError?) in
-        let lock = RemoteHostLock(transport: transport, host: host, runID: runID, directory: directory)
-        do throws(RemoteLockError) {
-          _ = try await lock.acquire()
-          return (lock, nil)
-        } catch {
-          return (lock, error)
-        }
-      }
-      session.locks = results.values.filter { $0.1 == nil }.map { $0.0 }
-      fleet = session
-      let refused = names.compactMap { results[$0]?.1 }
-      if !refused.isEmpty {
-        for error in refused { say("error: \(error.description)", .failure) }
-        await closeFleet()
-        nextCommand = pasteable(["history"])
-        return .failure(
-          Refused(
-            result: RunResult(
-              runID: runID, runbook: plan.runbook, environment: plan.environment, level: plan.level,
-              scenario: plan.scenario, dryRun: false, status: .aborted, exitCode: 4, startedAt: startedAt,
-              finishedAt: Date(), target: plan.targetSeconds, steps: [],
-              advice:
-                "another run holds the lock on \(refused.map { hostOf($0) }.joined(separator: ", ")); nothing was changed",
-              journalPath: nil)))
-      }
-    }
-    return .success(())
+    let refused = names.compactMap { results[$0]?.1 }
+    guard !refused.isEmpty else { return nil }
+    for error in refused { say("error: \(error.description)", .failure) }
+    await closeFleet()
+    nextCommand = pasteable(["history"])
+    return Refused(
+      result: RunResult(
+        runID: runID, runbook: plan.runbook, environment: plan.environment, level: plan.level,
+        scenario: plan.scenario, dryRun: false, status: .aborted, exitCode: 4, startedAt: startedAt,
+        finishedAt: Date(), target: plan.targetSeconds, steps: [],
+        advice:
+          "another run holds the lock on \(refused.map { hostOf($0) }.joined(separator: ", ")); nothing was changed",
+        journalPath: nil))
   }
 
   /// Every problem on every reachable host at once, before any change (``FleetPreflight``:
