@@ -354,11 +354,7 @@ extension Executor {
           return true
         }
         let effects = session.effects(of: host)
-        record(
-          event: .stepStarted(
-            StepStartedEvent(
-              step: planned.id, kind: planned.kind, mutates: planned.mutates, at: Timestamp.iso(Date()),
-              host: host.name)))
+        recordHostStart(planned, on: host.name)
         group.addTask {
           await Executor.runPipeline(
             [planned], on: host, effects: effects, seed: seed, phase: phase, skip: [])
@@ -457,6 +453,15 @@ extension Executor {
     return rollingAttempt(end, results: results, hostCount: order.count, gateError: gateError, phase: phase)
   }
 
+  /// Journals that `planned` started on `host`.
+  private func recordHostStart(_ planned: PlannedStep, on host: String) {
+    record(
+      event: .stepStarted(
+        StepStartedEvent(
+          step: planned.id, kind: planned.kind, mutates: planned.mutates, at: Timestamp.iso(Date()),
+          host: host)))
+  }
+
   /// Says which of a step's hosts the interrupted run already finished, if any.
   private func sayAlreadyDone(_ done: Set<String>) {
     if !done.isEmpty {
@@ -514,11 +519,7 @@ extension Executor {
     let pipeline = planned.pipeline
     let seed = context.seed
     let phase = context.phase
-    record(
-      event: .stepStarted(
-        StepStartedEvent(
-          step: planned.id, kind: planned.kind, mutates: planned.mutates, at: Timestamp.iso(Date()),
-          host: name)))
+    recordHostStart(planned, on: name)
     group.addTask {
       await Executor.runPipeline(
         pipeline, on: host, effects: effects, seed: seed, phase: phase, skip: skip, rolling: planned)
