@@ -27,56 +27,9 @@ extension FlagOptions {
     var problems = 0
     for name in names {
       guard let flag = runbook.flags[name] else { continue }
-      var bag = DiagnosticBag()
-      let files = flag.files.map { resolver.resolve($0, into: &bag).value }
-      let values = files.map { (file: $0, read: FlagStatusReader.reading(of: $0, flag: flag)) }
-      let fileValues = Array(Set(values.map { $0.read.value ?? "(unset)" })).sorted()
-      let service = flag.service.flatMap { resolver.service(named: $0.value) }
-      var live: String?
-      var liveError: String?
-      var url: String?
-      if let http = service?.pickup?.http {
-        let resolved = resolver.resolve(http.url, into: &bag)
-        url = resolved.display
-        switch try await probe.reported(url: resolved.value, path: http.jsonPath, within: 0) {
-        case .success(let value): live = value
-        case .failure(let problem): liveError = problem.text
-        }
-      } else {
-        liveError =
-          "no pickup.http on \(flag.service.map { "service \($0.value)" } ?? "the flag (it names no service)")"
-      }
-      if let error = values.compactMap(\.read.error).first { liveError = liveError ?? error }
-      let mismatch = live.map { reported in
-        !values.allSatisfy { PickupValue.matches(reported: reported, written: $0.read.value ?? "") }
-      }
-      if mismatch == true || live == nil { problems += 1 }
-      let mark = mismatch.map { $0 ? "✗ MISMATCH: the running process does not serve the files' value" : "✓" }
-      Console.human(
-        "\(flag.name) (\(flag.key)): files \(fileValues.joined(separator: "/")) · running process "
-          + (live.map { "reports \($0)" } ?? "unknown (\(liveError ?? ""))") + (mark.map { " \($0)" } ?? ""),
-        json: options.json)
-      for (file, read) in values {
-        Console.human(
-          "  \(file): \(read.value ?? read.error.map { "error: \($0)" } ?? "(unset)")", json: options.json)
-      }
-      if let url { Console.human("  live: \(url)", json: options.json) }
-      report.append(
-        .object([
-          ("flag", .string(flag.name)), ("key", .string(flag.key)),
-          (
-            "files",
-            .array(
-              values.map {
-                .object([
-                  ("file", .string($0.file)), ("value", .string($0.read.value)),
-                  ("error", .string($0.read.error)),
-                ])
-              })
-          ),
-          ("live_url", .string(url)), ("live_value", .string(live)), ("live_error", .string(liveError)),
-          ("mismatch", mismatch.map { .bool($0) } ?? .null),
-        ]))
+      let shown = try await showLiveFlag(flag, resolver: resolver, probe: probe)
+      if shown.problem { problems += 1 }
+      report.append(shown.json)
     }
     if options.json { Console.output(JSONValue.array(report).pretty()) }
     if problems > 0 {
@@ -85,5 +38,61 @@ extension FlagOptions {
       )
       throw ExitCode(.failed)
     }
+  }
+
+  /// Prints one flag's file values and the value its running process reports; returns whether
+  /// that is a problem (a mismatch, or no live value) and the flag's JSON object.
+  private func showLiveFlag(_ flag: FeatureFlag, resolver: Resolver, probe: PickupProbe) async throws
+    -> (problem: Bool, json: JSONValue)
+  {
+    var bag = DiagnosticBag()
+    let files = flag.files.map { resolver.resolve($0, into: &bag).value }
+    let values = files.map { (file: $0, read: FlagStatusReader.reading(of: $0, flag: flag)) }
+    let fileValues = Array(Set(values.map { $0.read.value ?? "(unset)" })).sorted()
+    let service = flag.service.flatMap { resolver.service(named: $0.value) }
+    var live: String?
+    var liveError: String?
+    var url: String?
+    if let http = service?.pickup?.http {
+      let resolved = resolver.resolve(http.url, into: &bag)
+      url = resolved.display
+      switch try await probe.reported(url: resolved.value, path: http.jsonPath, within: 0) {
+      case .success(let value): live = value
+      case .failure(let problem): liveError = problem.text
+      }
+    } else {
+      liveError =
+        "no pickup.http on \(flag.service.map { "service \($0.value)" } ?? "the flag (it names no service)")"
+    }
+    if let error = values.compactMap(\.read.error).first { liveError = liveError ?? error }
+    let mismatch = live.map { reported in
+      !values.allSatisfy { PickupValue.matches(reported: reported, written: $0.read.value ?? "") }
+    }
+    let mark = mismatch.map { $0 ? "✗ MISMATCH: the running process does not serve the files' value" : "✓" }
+    Console.human(
+      "\(flag.name) (\(flag.key)): files \(fileValues.joined(separator: "/")) · running process "
+        + (live.map { "reports \($0)" } ?? "unknown (\(liveError ?? ""))") + (mark.map { " \($0)" } ?? ""),
+      json: options.json)
+    for (file, read) in values {
+      Console.human(
+        "  \(file): \(read.value ?? read.error.map { "error: \($0)" } ?? "(unset)")", json: options.json)
+    }
+    if let url { Console.human("  live: \(url)", json: options.json) }
+    let json = JSONValue.object([
+      ("flag", .string(flag.name)), ("key", .string(flag.key)),
+      (
+        "files",
+        .array(
+          values.map {
+            .object([
+              ("file", .string($0.file)), ("value", .string($0.read.value)),
+              ("error", .string($0.read.error)),
+            ])
+          })
+      ),
+      ("live_url", .string(url)), ("live_value", .string(live)), ("live_error", .string(liveError)),
+      ("mismatch", mismatch.map { .bool($0) } ?? .null),
+    ])
+    return (mismatch == true || live == nil, json)
   }
 }

@@ -48,62 +48,11 @@ struct FleetFlagStatus {
     let width = placed.map(\.host.count).max() ?? 0
     var problems = 0
     var rows: [JSONValue] = []
-    func row(
-      host: String, file: String, value: String?, state: String, percent: String?, error: String?,
-      drifting: Bool
-    )
-      -> JSONValue
-    {
-      .object([
-        ("host", .string(host)), ("file", .string(file)), ("value", .string(value)),
-        ("state", .string(state)),
-        ("percent", .string(percent)), ("error", .string(error)), ("drift", .bool(drifting)),
-      ])
-    }
     for (host, paths) in placed {
       let label = host.padding(toLength: width, withPad: " ", startingAt: 0)
-      let hostReport = report?.host(host)
-      // A host that could not be reached (or checked) at all: one line, and every file in error.
-      if let hostReport, let problem = hostReport.problems.first(where: { Self.isHostWide($0) }) {
-        problems += 1
-        Console.human("  \(label)  error: \(problem.detail)", json: json)
-        for path in paths {
-          rows.append(
-            row(
-              host: host, file: path, value: nil, state: "error", percent: nil, error: problem.detail,
-              drifting: false))
-        }
-        continue
-      }
-      let readings = hostReport?.flags.first { $0.flag == flag.name }?.files ?? []
-      for reading in readings {
-        if let problem = reading.problem {
-          problems += 1
-          let text = Self.fileText(problem, path: reading.path)
-          Console.human("  \(label)  \(reading.path): error: \(text)", json: json)
-          rows.append(
-            row(
-              host: host, file: reading.path, value: nil, state: "error", percent: nil, error: text,
-              drifting: false))
-          continue
-        }
-        let value = reading.value
-        let state =
-          value.map { $0 == flag.enabled ? "on" : ($0 == flag.disabled ? "off" : "other") } ?? "unset"
-        var line = "  \(label)  \(reading.path): \(value ?? "(unset)") [\(state)]"
-        if let percentKey = flag.percentKey { line += " \(percentKey)=\(reading.percent ?? "(unset)")" }
-        let drifting = drift?.isDrifting(host: host, file: reading.path) ?? false
-        if drifting, let file = drift?.file(reading.path) {
-          line +=
-            file.hasMajority
-            ? "  ← drift (most hosts: \(file.majority ?? "(unset)"))" : "  ← drift (the hosts disagree)"
-        }
-        Console.human(line, json: json)
-        rows.append(
-          row(
-            host: host, file: reading.path, value: value, state: state, percent: reading.percent, error: nil,
-            drifting: drifting))
-      }
+      let shown = showHost(host, paths: paths, label: label, flag: flag, drift: drift, json: json)
+      problems += shown.problems
+      rows += shown.rows
     }
     let drifting = drift?.driftingHosts ?? []
     if !drifting.isEmpty {
@@ -117,6 +66,68 @@ struct FleetFlagStatus {
       ("drift", .array(drifting.map { .string($0) })),
     ])
     return (problems, object)
+  }
+
+  /// Prints one host's rows for `flag` (under `label`); returns the problems counted and the rows'
+  /// JSON objects.
+  private func showHost(
+    _ host: String, paths: [String], label: String, flag: FeatureFlag, drift: FlagDrift?, json: Bool
+  ) -> (problems: Int, rows: [JSONValue]) {
+    let hostReport = report?.host(host)
+    // A host that could not be reached (or checked) at all: one line, and every file in error.
+    if let hostReport, let problem = hostReport.problems.first(where: { Self.isHostWide($0) }) {
+      Console.human("  \(label)  error: \(problem.detail)", json: json)
+      let rows = paths.map { path in
+        Self.row(
+          host: host, file: path, value: nil, state: "error", percent: nil, error: problem.detail,
+          drifting: false)
+      }
+      return (1, rows)
+    }
+    var problems = 0
+    var rows: [JSONValue] = []
+    let readings = hostReport?.flags.first { $0.flag == flag.name }?.files ?? []
+    for reading in readings {
+      if let problem = reading.problem {
+        problems += 1
+        let text = Self.fileText(problem, path: reading.path)
+        Console.human("  \(label)  \(reading.path): error: \(text)", json: json)
+        rows.append(
+          Self.row(
+            host: host, file: reading.path, value: nil, state: "error", percent: nil, error: text,
+            drifting: false))
+        continue
+      }
+      let value = reading.value
+      let state =
+        value.map { $0 == flag.enabled ? "on" : ($0 == flag.disabled ? "off" : "other") } ?? "unset"
+      var line = "  \(label)  \(reading.path): \(value ?? "(unset)") [\(state)]"
+      if let percentKey = flag.percentKey { line += " \(percentKey)=\(reading.percent ?? "(unset)")" }
+      let drifting = drift?.isDrifting(host: host, file: reading.path) ?? false
+      if drifting, let file = drift?.file(reading.path) {
+        line +=
+          file.hasMajority
+          ? "  ← drift (most hosts: \(file.majority ?? "(unset)"))" : "  ← drift (the hosts disagree)"
+      }
+      Console.human(line, json: json)
+      rows.append(
+        Self.row(
+          host: host, file: reading.path, value: value, state: state, percent: reading.percent, error: nil,
+          drifting: drifting))
+    }
+    return (problems, rows)
+  }
+
+  /// One file's row in the JSON output.
+  private static func row(
+    host: String, file: String, value: String?, state: String, percent: String?, error: String?,
+    drifting: Bool
+  ) -> JSONValue {
+    .object([
+      ("host", .string(host)), ("file", .string(file)), ("value", .string(value)),
+      ("state", .string(state)),
+      ("percent", .string(percent)), ("error", .string(error)), ("drift", .bool(drifting)),
+    ])
   }
 
   /// Whether a problem concerns the whole host rather than one file.

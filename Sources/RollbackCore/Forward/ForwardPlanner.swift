@@ -58,86 +58,120 @@ public enum ForwardPlanner {
   /// The plan for `report` of a run of `runbook`.
   public static func plan(_ report: RunReport, runbook: Runbook) -> ForwardPlan {
     var notes: [String] = []
-    let runSteps = stepIndex(runbook, report: report)
-    // Per flag, in the order first changed: the first before and the last after, per key.
+    let changes = runChanges(report, runSteps: stepIndex(runbook, report: report))
+    let wait = recoveryCondition(runbook).map {
+      ForwardStep.wait(condition: $0, within: changes.waitWithin ?? defaultWithin)
+    }
+    if wait == nil { notes.append("the runbook has no decision rule: no wait on recovery between stages") }
+
+    var stages: [[ForwardStep]] = []
+    for name in changes.flagOrder {
+      guard let flag = runbook.flags[name], let keys = changes.values[name] else { continue }
+      let after = changes.restarts.filter { $0.service == flag.service?.value }.map {
+        ForwardStep.restart(service: $0.service, rebuild: $0.rebuild)
+      }
+      let tail = after + (wait.map { [$0] } ?? [])
+      stages += flagStages(name, flag, keys: keys, tail: tail, notes: &notes)
+    }
+    if changes.flagOrder.isEmpty { notes.append("the run changed no flag: nothing to roll forward") }
+    return ForwardPlan(
+      runID: report.runID, runbook: report.runbook, environment: report.environment, what: report.what,
+      scenarioName: "forward-\(report.runID)", steps: withConfirms(stages), notes: notes)
+  }
+
+  /// What a run changed, gathered from its journal.
+  private struct RunChanges {
+    /// The flags changed, in the order first changed.
     var flagOrder: [String] = []
-    var values: [String: [String: (before: String?, after: String)]] = [:]
+    /// Per flag, per key: the first before and the last after.
+    var values: [String: [String: KeyChange]] = [:]
+    /// The services restarted successfully, each once.
     var restarts: [(service: String, rebuild: Bool)] = []
+    /// The longest wait of the run, if it waited.
     var waitWithin: Double?
+  }
+
+  /// A key's value before the run (nil when absent) and after it.
+  private typealias KeyChange = (before: String?, after: String)
+
+  /// The flags, restarts and waits of the run's steps.
+  private static func runChanges(_ report: RunReport, runSteps: [String: Step]) -> RunChanges {
+    var changes = RunChanges()
     for entry in report.steps {
       guard let step = runSteps[entry.id] else { continue }
       switch step.kind {
       case .flag(let name, _):
         for change in entry.flagChanges where change.changed {
-          if values[name.value] == nil {
-            flagOrder.append(name.value)
-            values[name.value] = [:]
+          if changes.values[name.value] == nil {
+            changes.flagOrder.append(name.value)
+            changes.values[name.value] = [:]
           }
-          let first = values[name.value]?[change.key]
-          values[name.value]?[change.key] = (first.map { $0.before } ?? change.before, change.after)
+          let first = changes.values[name.value]?[change.key]
+          changes.values[name.value]?[change.key] = (first.map { $0.before } ?? change.before, change.after)
         }
       case .restart(let service, let rebuild) where entry.status == "succeeded":
-        if !restarts.contains(where: { $0.service == service.value }) {
-          restarts.append((service.value, rebuild))
+        if !changes.restarts.contains(where: { $0.service == service.value }) {
+          changes.restarts.append((service.value, rebuild))
         }
       case .wait(_, let within, _, _):
-        waitWithin = max(waitWithin ?? 0, within)
+        changes.waitWithin = max(changes.waitWithin ?? 0, within)
       default:
         continue
       }
     }
-    let wait = recoveryCondition(runbook).map {
-      ForwardStep.wait(condition: $0, within: waitWithin ?? defaultWithin)
-    }
-    if wait == nil { notes.append("the runbook has no decision rule: no wait on recovery between stages") }
+    return changes
+  }
 
+  /// The stages that put one flag back, each its change followed by `tail` (restarts, wait); what
+  /// cannot be planned goes to `notes`.
+  private static func flagStages(
+    _ name: String, _ flag: FeatureFlag, keys: [String: KeyChange], tail: [ForwardStep], notes: inout [String]
+  ) -> [[ForwardStep]] {
     var stages: [[ForwardStep]] = []
-    for name in flagOrder {
-      guard let flag = runbook.flags[name], let keys = values[name] else { continue }
-      let after = restarts.filter { $0.service == flag.service?.value }.map {
-        ForwardStep.restart(service: $0.service, rebuild: $0.rebuild)
+    if let percentKey = flag.percentKey, let change = keys[percentKey] {
+      guard let before = change.before else {
+        notes.append(
+          "\(name): the journal holds no \(percentKey) before the run (the key was absent); set it by hand")
+        return stages
       }
-      if let percentKey = flag.percentKey, let change = keys[percentKey] {
-        guard let before = change.before else {
-          notes.append(
-            "\(name): the journal holds no \(percentKey) before the run (the key was absent); set it by hand")
-          continue
-        }
-        guard let from = Int(change.after.trimmingCharacters(in: .whitespaces)),
-          let to = Int(before.trimmingCharacters(in: .whitespaces))
-        else {
-          notes.append(
-            "\(name): \(percentKey) went from '\(before)' to '\(change.after)', not whole percentages")
-          continue
-        }
-        var ladder = flag.stages.filter { $0 > from && $0 <= to }.sorted()
-        if ladder.last != to, to > from { ladder.append(to) }
-        for value in ladder {
-          stages.append([.flag(name: name, change: .percent(value))] + after + (wait.map { [$0] } ?? []))
-        }
+      guard let from = Int(change.after.trimmingCharacters(in: .whitespaces)),
+        let to = Int(before.trimmingCharacters(in: .whitespaces))
+      else {
+        notes.append(
+          "\(name): \(percentKey) went from '\(before)' to '\(change.after)', not whole percentages")
+        return stages
       }
-      if let change = keys[flag.key] {
-        guard let before = change.before else {
-          notes.append(
-            "\(name): the journal holds no \(flag.key) before the run (the key was absent); set it by hand")
-          continue
-        }
-        guard before != change.after else { continue }
-        let target: FlagChange
-        if before == flag.enabled {
-          target = .enable
-        } else if before == flag.disabled {
-          target = .disable
-        } else {
-          notes.append(
-            "\(name): \(flag.key) was '\(before)' before the run, neither enabled nor disabled; set it by hand"
-          )
-          continue
-        }
-        stages.append([.flag(name: name, change: target)] + after + (wait.map { [$0] } ?? []))
+      var ladder = flag.stages.filter { $0 > from && $0 <= to }.sorted()
+      if ladder.last != to, to > from { ladder.append(to) }
+      for value in ladder {
+        stages.append([.flag(name: name, change: .percent(value))] + tail)
       }
     }
-    if flagOrder.isEmpty { notes.append("the run changed no flag: nothing to roll forward") }
+    if let change = keys[flag.key] {
+      guard let before = change.before else {
+        notes.append(
+          "\(name): the journal holds no \(flag.key) before the run (the key was absent); set it by hand")
+        return stages
+      }
+      guard before != change.after else { return stages }
+      let target: FlagChange
+      if before == flag.enabled {
+        target = .enable
+      } else if before == flag.disabled {
+        target = .disable
+      } else {
+        notes.append(
+          "\(name): \(flag.key) was '\(before)' before the run, neither enabled nor disabled; set it by hand"
+        )
+        return stages
+      }
+      stages.append([.flag(name: name, change: target)] + tail)
+    }
+    return stages
+  }
+
+  /// The stages in order, with a `confirm` gate before each stage but the first.
+  private static func withConfirms(_ stages: [[ForwardStep]]) -> [ForwardStep] {
     var steps: [ForwardStep] = []
     for (index, stage) in stages.enumerated() {
       if index > 0, let done = stage.first {
@@ -146,9 +180,7 @@ public enum ForwardPlanner {
       }
       steps += stage
     }
-    return ForwardPlan(
-      runID: report.runID, runbook: report.runbook, environment: report.environment, what: report.what,
-      scenarioName: "forward-\(report.runID)", steps: steps, notes: notes)
+    return steps
   }
 
   /// The run's steps by journal id (`INCLUDE_ID.STEP_ID` inside includes).

@@ -206,11 +206,12 @@ public enum SQLInterpolation {
       previous = "$"
     }
 
-    /// A string literal; E'…' strings also take backslash escapes.
-    mutating func stringLiteral() {
-      // A string literal; E'…' strings also take backslash escapes.
-      let escapes = (previous == "E" || previous == "e") && isEscapePrefix(text)
-      var end = index + 1
+    /// The literal's text from `start` to its closing quote (or the end), split at its
+    /// placeholders: the index of the quote, the segments around the placeholders, the placeholders.
+    func literalSegments(from start: Int, escapes: Bool)
+      -> (end: Int, segments: [[Item]], placeholders: [Template.Part])
+    {
+      var end = start
       var segments: [[Item]] = [[]]
       var placeholders: [Template.Part] = []
       while end < items.count {
@@ -237,6 +238,35 @@ public enum SQLInterpolation {
         segments[segments.count - 1].append(items[end])
         end += 1
       }
+      return (end, segments, placeholders)
+    }
+
+    /// A literal with placeholders as a concatenation: `('a' || $1 || 'b')`, each parameter cast.
+    mutating func concatenate(_ segments: [[Item]], _ placeholders: [Template.Part], escapes: Bool) {
+      if escapes { text.removeLast() }
+      text += "("
+      var first = true
+      for (offset, segment) in segments.enumerated() {
+        if !segment.isEmpty {
+          if !first { text += " || " }
+          text += (escapes ? "E'" : "'") + segment.map(literalText).joined() + "'"
+          first = false
+        }
+        if offset < placeholders.count {
+          if !first { text += " || " }
+          flush()
+          pieces.append(.parameter(placeholders[offset], cast: true))
+          first = false
+        }
+      }
+      text += ")"
+    }
+
+    /// A string literal; E'…' strings also take backslash escapes.
+    mutating func stringLiteral() {
+      // A string literal; E'…' strings also take backslash escapes.
+      let escapes = (previous == "E" || previous == "e") && isEscapePrefix(text)
+      let (end, segments, placeholders) = literalSegments(from: index + 1, escapes: escapes)
       let closed = end < items.count
       // `interval '${n} minutes'` takes a constant; a parameter needs CAST(… AS interval).
       var typeName: String?
@@ -254,23 +284,7 @@ public enum SQLInterpolation {
         flush()
         pieces.append(.parameter(placeholders[0], cast: false))
       } else {
-        if escapes { text.removeLast() }
-        text += "("
-        var first = true
-        for (offset, segment) in segments.enumerated() {
-          if !segment.isEmpty {
-            if !first { text += " || " }
-            text += (escapes ? "E'" : "'") + segment.map(literalText).joined() + "'"
-            first = false
-          }
-          if offset < placeholders.count {
-            if !first { text += " || " }
-            flush()
-            pieces.append(.parameter(placeholders[offset], cast: true))
-            first = false
-          }
-        }
-        text += ")"
+        concatenate(segments, placeholders, escapes: escapes)
       }
       if let typeName { text += " AS \(typeName))" }
       index = end + 1

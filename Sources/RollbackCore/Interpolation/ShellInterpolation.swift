@@ -33,96 +33,125 @@ public enum ShellInterpolation {
   /// The quoting context of each placeholder part of `template`, in order of the parts
   /// (nil for literal parts).
   public static func contexts(of template: Template) -> [Context?] {
+    var scanner = QuoteScanner()
+    var result: [Context?] = []
+    for part in template.parts {
+      guard case .literal(let text) = part else {
+        result.append(scanner.placeholder())
+        continue
+      }
+      result.append(nil)
+      scanner.read(text)
+    }
+    return result
+  }
+
+  /// The shell's quoting state as a template is read from its start.
+  private struct QuoteScanner {
     var stack: [Frame] = [.plain(depth: 0)]
     var inComment = false
     var sawHereDocument = false
     var inHereDocument = false
     var previous: Character = " "
-    var result: [Context?] = []
-    for part in template.parts {
-      guard case .literal(let text) = part else {
-        if inHereDocument {
-          result.append(.hereDocument)
-        } else if inComment {
-          result.append(.unquoted)
-        } else {
-          switch stack.last ?? .plain(depth: 0) {
-          case .plain: result.append(.unquoted)
-          case .single: result.append(.singleQuoted)
-          case .double: result.append(.doubleQuoted)
-          case .backquote: result.append(.backquoted)
-          }
+
+    /// The innermost frame.
+    var top: Frame { stack.last ?? .plain(depth: 0) }
+
+    /// The context of a placeholder at this point, which reads on as a word character.
+    mutating func placeholder() -> Context {
+      let context: Context
+      if inHereDocument {
+        context = .hereDocument
+      } else if inComment {
+        context = .unquoted
+      } else {
+        switch top {
+        case .plain: context = .unquoted
+        case .single: context = .singleQuoted
+        case .double: context = .doubleQuoted
+        case .backquote: context = .backquoted
         }
-        // A placeholder is a word character for what follows.
-        previous = "x"
-        continue
       }
-      result.append(nil)
+      // A placeholder is a word character for what follows.
+      previous = "x"
+      return context
+    }
+
+    /// Reads a literal part of the template.
+    mutating func read(_ text: String) {
       let characters = Array(text)
       var index = 0
       while index < characters.count {
         let character = characters[index]
-        let next: Character? = index + 1 < characters.count ? characters[index + 1] : nil
-        defer { previous = character }
-        if inHereDocument {
-          index += 1
-          continue
-        }
-        if inComment {
-          if character == "\n" { inComment = false }
-          index += 1
-          continue
-        }
-        if character == "\n", sawHereDocument, case .plain = stack.last ?? .plain(depth: 0) {
-          inHereDocument = true
-          index += 1
-          continue
-        }
-        switch stack.last ?? .plain(depth: 0) {
-        case .plain(let depth):
-          switch character {
-          case "\\": index += 1
-          case "'": stack.append(.single)
-          case "\"": stack.append(.double)
-          case "`": stack.append(.backquote)
-          case "$" where next == "(":
-            stack.append(.plain(depth: 0))
-            index += 1
-          case "(" where stack.count > 1:
-            stack[stack.count - 1] = .plain(depth: depth + 1)
-          case ")" where stack.count > 1:
-            if depth == 0 { stack.removeLast() } else { stack[stack.count - 1] = .plain(depth: depth - 1) }
-          case "#" where previous.isWhitespace || ";&|()".contains(previous):
-            inComment = true
-          case "<" where next == "<":
-            let third: Character? = index + 2 < characters.count ? characters[index + 2] : nil
-            if third != "<" { sawHereDocument = true }
-            index += third == "<" ? 2 : 1
-          default: break
-          }
-        case .single:
-          if character == "'" { stack.removeLast() }
-        case .double:
-          switch character {
-          case "\\": index += 1
-          case "\"": stack.removeLast()
-          case "`": stack.append(.backquote)
-          case "$" where next == "(":
-            stack.append(.plain(depth: 0))
-            index += 1
-          default: break
-          }
-        case .backquote:
-          switch character {
-          case "\\": index += 1
-          case "`": stack.removeLast()
-          default: break
-          }
-        }
-        index += 1
+        index += advance(characters, at: index)
+        previous = character
       }
     }
-    return result
+
+    /// Reads `characters[index]`; returns how far to move on (more than 1 when it skips what follows).
+    private mutating func advance(_ characters: [Character], at index: Int) -> Int {
+      let character = characters[index]
+      let next: Character? = index + 1 < characters.count ? characters[index + 1] : nil
+      if inHereDocument { return 1 }
+      if inComment {
+        if character == "\n" { inComment = false }
+        return 1
+      }
+      if character == "\n", sawHereDocument, case .plain = top {
+        inHereDocument = true
+        return 1
+      }
+      switch top {
+      case .plain(let depth):
+        let third: Character? = index + 2 < characters.count ? characters[index + 2] : nil
+        return 1 + plain(character, next: next, third: third, depth: depth)
+      case .single:
+        if character == "'" { stack.removeLast() }
+      case .double:
+        switch character {
+        case "\\": return 2
+        case "\"": stack.removeLast()
+        case "`": stack.append(.backquote)
+        case "$" where next == "(":
+          stack.append(.plain(depth: 0))
+          return 2
+        default: break
+        }
+      case .backquote:
+        switch character {
+        case "\\": return 2
+        case "`": stack.removeLast()
+        default: break
+        }
+      }
+      return 1
+    }
+
+    /// Reads `character` outside quotes; returns how many of the following characters it used.
+    private mutating func plain(_ character: Character, next: Character?, third: Character?, depth: Int)
+      -> Int
+    {
+      switch character {
+      case "\\": return 1
+      case "'": stack.append(.single)
+      case "\"": stack.append(.double)
+      case "`": stack.append(.backquote)
+      case "$" where next == "(":
+        stack.append(.plain(depth: 0))
+        return 1
+      case "(" where stack.count > 1:
+        stack[stack.count - 1] = .plain(depth: depth + 1)
+      case ")" where stack.count > 1:
+        if depth == 0 { stack.removeLast() } else { stack[stack.count - 1] = .plain(depth: depth - 1) }
+      case "#" where previous.isWhitespace || ";&|()".contains(previous):
+        inComment = true
+      case "<" where next == "<":
+        if third != "<" { sawHereDocument = true }
+        return third == "<" ? 2 : 1
+      default: break
+      }
+      return 0
+    }
   }
 
   /// Why a placeholder in `template` cannot be placed safely, one message per placeholder.

@@ -204,34 +204,8 @@ struct RunbookBuilder {
       let what = "flag '\(name)'"
       guard let f = reader.fields(value, what, allowed: allowed, required: ["key", "files"]) else { continue }
       let key = f["key"].flatMap { reader.string($0, "key of \(what)") } ?? ""
-      var files: [Template] = []
-      if let filesNode = f["files"] {
-        if let sequence = filesNode.sequence {
-          if sequence.isEmpty {
-            reader.bag.error(reader.location(filesNode), "files of \(what) is empty; list at least one file")
-          }
-          files = sequence.compactMap { reader.template($0, "a file of \(what)") }
-        } else if let single = reader.template(filesNode, "files of \(what)") {
-          files = [single]
-        }
-      }
-      var stages: [Int] = []
-      if let stagesNode = f["stages"] {
-        if let sequence = stagesNode.sequence {
-          stages = sequence.compactMap { reader.int($0, "a stage of \(what)") }
-          if stages.contains(where: { $0 < 0 || $0 > 100 }) {
-            reader.bag.error(
-              reader.location(stagesNode), "stages of \(what) must be percentages from 0 to 100")
-          }
-          if stages != stages.sorted() || Set(stages).count != stages.count {
-            reader.bag.error(
-              reader.location(stagesNode), "stages of \(what) must be in ascending order without repeats")
-          }
-        } else {
-          reader.bag.error(
-            reader.location(stagesNode), "expected a list of percentages for stages of \(what)")
-        }
-      }
+      let files = f["files"].map { readFlagFiles($0, what) } ?? []
+      let stages = f["stages"].map { readStages($0, what) } ?? []
       let service = f["service"].flatMap { node in
         reader.string(node, "service of \(what)").map { Located($0, at: reader.location(node)) }
       }
@@ -257,6 +231,34 @@ struct RunbookBuilder {
       }
     }
     return result
+  }
+
+  /// A flag's `files:`: one file or a list of them.
+  private mutating func readFlagFiles(_ filesNode: Node, _ what: String) -> [Template] {
+    if let sequence = filesNode.sequence {
+      if sequence.isEmpty {
+        reader.bag.error(reader.location(filesNode), "files of \(what) is empty; list at least one file")
+      }
+      return sequence.compactMap { reader.template($0, "a file of \(what)") }
+    }
+    return reader.template(filesNode, "files of \(what)").map { [$0] } ?? []
+  }
+
+  /// A flag's `stages:`: percentages from 0 to 100, ascending, without repeats.
+  private mutating func readStages(_ stagesNode: Node, _ what: String) -> [Int] {
+    guard let sequence = stagesNode.sequence else {
+      reader.bag.error(reader.location(stagesNode), "expected a list of percentages for stages of \(what)")
+      return []
+    }
+    let stages = sequence.compactMap { reader.int($0, "a stage of \(what)") }
+    if stages.contains(where: { $0 < 0 || $0 > 100 }) {
+      reader.bag.error(reader.location(stagesNode), "stages of \(what) must be percentages from 0 to 100")
+    }
+    if stages != stages.sorted() || Set(stages).count != stages.count {
+      reader.bag.error(
+        reader.location(stagesNode), "stages of \(what) must be in ascending order without repeats")
+    }
+    return stages
   }
 
   /// Refuses, where they are written, the keys and values of a flag the dotenv editor would

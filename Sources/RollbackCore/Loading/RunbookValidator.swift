@@ -179,32 +179,9 @@ public struct RunbookValidator {
           needsPercent: { if case .percent = change { return true } else { return false } }())
       case .restart(let service, let rebuild):
         checkService(service.value, at: service.location)
-        if rebuild, let definition = runbook.services[service.value], definition.rebuild == nil {
-          let overridden = runbook.environments.allSatisfy {
-            $0.serviceOverrides[service.value]?.rebuild != nil
-          }
-          if !overridden {
-            bag.error(
-              service.location,
-              "service '\(service.value)' has no rebuild command, but this step asks for rebuild: true")
-          }
-        }
+        if rebuild { checkRebuild(service.value, at: service.location) }
       case .include(let target):
-        switch target.value {
-        case .level(let number):
-          if runbook.level(number) == nil {
-            bag.error(
-              target.location,
-              "unknown level \(number) (levels: \(runbook.levels.map { String($0.number) }.joined(separator: ", ")))"
-            )
-          }
-        case .scenario(let name):
-          if runbook.scenario(named: name) == nil {
-            bag.error(
-              target.location,
-              "unknown scenario '\(name)'\(Suggest.hint(for: name, in: runbook.scenarios.map(\.name)))")
-          }
-        }
+        checkInclude(target.value, at: target.location)
       case .rolling(let spec):
         if let gate = spec.gate { checkCondition(gate) }
         checkSteps(spec.steps, owner: "rolling step '\(step.id)' of \(owner)")
@@ -230,6 +207,39 @@ public struct RunbookValidator {
           step.location,
           "sql step '\(step.id)' needs postgres settings, missing in environment \(missing.joined(separator: ", "))"
         )
+      }
+    }
+  }
+
+  /// A `restart` step with `rebuild: true` needs a rebuild command, in the service or in every
+  /// environment's override of it.
+  private mutating func checkRebuild(_ service: String, at location: SourceLocation) {
+    guard let definition = runbook.services[service], definition.rebuild == nil else { return }
+    let overridden = runbook.environments.allSatisfy {
+      $0.serviceOverrides[service]?.rebuild != nil
+    }
+    if !overridden {
+      bag.error(
+        location,
+        "service '\(service)' has no rebuild command, but this step asks for rebuild: true")
+    }
+  }
+
+  /// An `include` names a level or scenario of the runbook.
+  private mutating func checkInclude(_ target: IncludeTarget, at location: SourceLocation) {
+    switch target {
+    case .level(let number):
+      if runbook.level(number) == nil {
+        bag.error(
+          location,
+          "unknown level \(number) (levels: \(runbook.levels.map { String($0.number) }.joined(separator: ", ")))"
+        )
+      }
+    case .scenario(let name):
+      if runbook.scenario(named: name) == nil {
+        bag.error(
+          location,
+          "unknown scenario '\(name)'\(Suggest.hint(for: name, in: runbook.scenarios.map(\.name)))")
       }
     }
   }

@@ -64,12 +64,7 @@ extension Executor {
   /// and counts as failed when its turn comes; a lock held by another run refuses it with exit 4.
   func openFleet(_ plan: Plan) async -> Result<Void, Refused> {
     let inventory = resolver.environment.inventory
-    var names: [String] = []
-    var changed = Set<String>()
-    for planned in plan.steps where planned.hostScoped {
-      for name in planned.hosts where !names.contains(name) { names.append(name) }
-      if planned.mutates { changed.formUnion(planned.hosts) }
-    }
+    let (names, changed) = fleetHosts(of: plan)
     let hosts = names.compactMap { inventory.host(named: $0) }
     guard !hosts.isEmpty else { return .success(()) }
     let transport: SSHTransport
@@ -89,6 +84,40 @@ extension Executor {
     fleet = session
     say("connecting to \(hosts.count) host\(hosts.count == 1 ? "" : "s"): \(names.joined(separator: " "))")
     let failures = await transport.openMasters(session.sshHosts, timeout: .seconds(20))
+    var refusals = masterRefusals(names, failures, session: &session)
+    fleet = session
+    if refusals.isEmpty {
+      refusals = await checkHosts(plan, reachable: Set(names).subtracting(session.unreachable.keys))
+    }
+    if !refusals.isEmpty {
+      await closeFleet()
+      return .failure(Refused(result: refuse(plan, refusals)))
+    }
+    if !request.dryRun,
+      let refused = await lockFleet(
+        plan, names: names, changed: changed, transport: transport, session: &session)
+    {
+      return .failure(refused)
+    }
+    return .success(())
+  }
+
+  /// The hosts the plan's host steps run on, in order of first use, and those it changes.
+  private func fleetHosts(of plan: Plan) -> (names: [String], changed: Set<String>) {
+    var names: [String] = []
+    var changed = Set<String>()
+    for planned in plan.steps where planned.hostScoped {
+      for name in planned.hosts where !names.contains(name) { names.append(name) }
+      if planned.mutates { changed.formUnion(planned.hosts) }
+    }
+    return (names, changed)
+  }
+
+  /// A host key that does not match or a refused login refuses the run; any other failure to
+  /// connect marks the host unreachable in `session`.
+  private func masterRefusals(
+    _ names: [String], _ failures: [String: SSHError], session: inout FleetSession
+  ) -> [PreflightProblem] {
     var refusals: [PreflightProblem] = []
     for name in names {
       guard let error = failures[name] else { continue }
@@ -100,48 +129,43 @@ extension Executor {
         say("  ✗ \(name) unreachable: \(error.description); it counts as a failed host", .warning)
       }
     }
+    return refusals
+  }
+
+  /// Takes the lock on every reachable host the run changes; when another run holds one, closes
+  /// the fleet and returns the refusal (exit 4).
+  private func lockFleet(
+    _ plan: Plan, names: [String], changed: Set<String>, transport: SSHTransport, session: inout FleetSession
+  ) async -> Refused? {
+    let lockHosts = session.sshHosts.filter {
+      changed.contains($0.name) && session.unreachable[$0.name] == nil
+    }
+    let runID = runID
+    let directory = resolver.environment.inventory.ssh.lockDir
+    let results = await transport.forEachHost(lockHosts) { host -> (RemoteHostLock, RemoteLockError?) in
+      let lock = RemoteHostLock(transport: transport, host: host, runID: runID, directory: directory)
+      do throws(RemoteLockError) {
+        _ = try await lock.acquire()
+        return (lock, nil)
+      } catch {
+        return (lock, error)
+      }
+    }
+    session.locks = results.values.filter { $0.1 == nil }.map { $0.0 }
     fleet = session
-    if refusals.isEmpty {
-      refusals = await checkHosts(plan, reachable: Set(names).subtracting(session.unreachable.keys))
-    }
-    if !refusals.isEmpty {
-      await closeFleet()
-      return .failure(Refused(result: refuse(plan, refusals)))
-    }
-    if !request.dryRun {
-      let lockHosts = session.sshHosts.filter {
-        changed.contains($0.name) && session.unreachable[$0.name] == nil
-      }
-      let runID = runID
-      let directory = inventory.ssh.lockDir
-      let results = await transport.forEachHost(lockHosts) { host -> (RemoteHostLock, RemoteLockError?) in
-        let lock = RemoteHostLock(transport: transport, host: host, runID: runID, directory: directory)
-        do throws(RemoteLockError) {
-          _ = try await lock.acquire()
-          return (lock, nil)
-        } catch {
-          return (lock, error)
-        }
-      }
-      session.locks = results.values.filter { $0.1 == nil }.map { $0.0 }
-      fleet = session
-      let refused = names.compactMap { results[$0]?.1 }
-      if !refused.isEmpty {
-        for error in refused { say("error: \(error.description)", .failure) }
-        await closeFleet()
-        nextCommand = pasteable(["history"])
-        return .failure(
-          Refused(
-            result: RunResult(
-              runID: runID, runbook: plan.runbook, environment: plan.environment, level: plan.level,
-              scenario: plan.scenario, dryRun: false, status: .aborted, exitCode: 4, startedAt: startedAt,
-              finishedAt: Date(), target: plan.targetSeconds, steps: [],
-              advice:
-                "another run holds the lock on \(refused.map { hostOf($0) }.joined(separator: ", ")); nothing was changed",
-              journalPath: nil)))
-      }
-    }
-    return .success(())
+    let refused = names.compactMap { results[$0]?.1 }
+    guard !refused.isEmpty else { return nil }
+    for error in refused { say("error: \(error.description)", .failure) }
+    await closeFleet()
+    nextCommand = pasteable(["history"])
+    return Refused(
+      result: RunResult(
+        runID: runID, runbook: plan.runbook, environment: plan.environment, level: plan.level,
+        scenario: plan.scenario, dryRun: false, status: .aborted, exitCode: 4, startedAt: startedAt,
+        finishedAt: Date(), target: plan.targetSeconds, steps: [],
+        advice:
+          "another run holds the lock on \(refused.map { hostOf($0) }.joined(separator: ", ")); nothing was changed",
+        journalPath: nil))
   }
 
   /// Every problem on every reachable host at once, before any change (``FleetPreflight``:
@@ -313,9 +337,7 @@ extension Executor {
     }
     let done = hostsDone(planned)
     let hosts = planned.hosts.compactMap { session.hosts[$0] }.filter { !done.contains($0.name) }
-    if !done.isEmpty {
-      say("  – already done on \(done.sorted().joined(separator: " ")) in run \(request.resume?.runID ?? "")")
-    }
+    sayAlreadyDone(done)
     let seed = hostRunSeed()
     let started = Date()
     var results: [String: HostPipelineResult] = [:]
@@ -332,11 +354,7 @@ extension Executor {
           return true
         }
         let effects = session.effects(of: host)
-        record(
-          event: .stepStarted(
-            StepStartedEvent(
-              step: planned.id, kind: planned.kind, mutates: planned.mutates, at: Timestamp.iso(Date()),
-              host: host.name)))
+        recordHostStart(planned, on: host.name)
         group.addTask {
           await Executor.runPipeline(
             [planned], on: host, effects: effects, seed: seed, phase: phase, skip: [])
@@ -382,28 +400,18 @@ extension Executor {
     }
     let done = hostsDone(planned)
     let order = spec.order == .shuffle ? planned.hosts.shuffled() : planned.hosts
-    if !done.isEmpty {
-      say("  – already done on \(done.sorted().joined(separator: " ")) in run \(request.resume?.runID ?? "")")
-    }
-    var scheduler = RollingScheduler(
-      hosts: order, batches: spec.batches.map(\.value), maxFail: spec.maxFail.value,
-      forks: resolver.environment.inventory.ssh.forks, checksAfterBatch: spec.pause > 0 || spec.gate != nil)
-    let onceIDs = zip(spec.steps, planned.pipeline).filter { $0.0.once }.map(\.1.id)
-    let seed = hostRunSeed()
-    let started = Date()
+    sayAlreadyDone(done)
+    var scheduler = rollingScheduler(spec, hosts: order)
+    let context = RollingHostContext(
+      planned: planned, session: session, done: done, phase: phase, seed: hostRunSeed(), started: Date(),
+      onceIDs: zip(spec.steps, planned.pipeline).filter { $0.0.once }.map(\.1.id))
     var results: [String: HostPipelineResult] = [:]
     var outcome: RollingOutcome?
     var gateError: String?
     var batchesSaid = Set<Int>()
-    let batchCount = scheduler.batches.count
     func sayBatch(_ batch: Int) {
-      guard batch >= 1, batch <= batchCount, batchesSaid.insert(batch).inserted else { return }
-      let hosts = scheduler.batches[batch - 1]
-      let marks = hosts.map { name -> String in
-        guard let result = results[name] else { return "·" }
-        return result.status == .succeeded ? "✓" : "✗"
-      }.joined()
-      say("  batch \(batch)/\(batchCount): \(hosts.joined(separator: " ")) \(marks)", .heading)
+      guard batch >= 1, batch <= scheduler.batches.count, batchesSaid.insert(batch).inserted else { return }
+      say(batchLine(batch, of: scheduler.batches, results: results), .heading)
     }
     await withTaskGroup(of: HostPipelineResult.self) { group in
       var actions = scheduler.begin()
@@ -411,68 +419,22 @@ extension Executor {
       var lastBatch = 0
       while outcome == nil {
         while !actions.isEmpty {
-          let action = actions.removeFirst()
-          switch action {
+          switch actions.removeFirst() {
           case .start(let name, let batch):
             if batch > lastBatch {
               if lastBatch > 0 { sayBatch(lastBatch) }
               lastBatch = batch
             }
-            guard let host = session.hosts[name] else { continue }
-            // Finished by the interrupted run: it keeps its place in its batch, and is not run again.
-            if done.contains(name) {
-              let leftAlone = request.resume?.onlyFailed?.step == planned.id
-              results[name] = HostPipelineResult(
-                host: name, status: .succeeded, steps: [], flagChanges: [], cancelled: false,
-                reported: leftAlone ? "not re-run" : nil)
-              actions += scheduler.hostFinished(name, .succeeded)
-              continue
-            }
-            if let why = session.unreachable[name] {
-              let result = unreachableResult(name, planned.pipeline, why: why)
-              results[name] = result
-              journalHost(result, of: planned, started: started)
-              actions += scheduler.hostFinished(name, .unreachable)
-              continue
-            }
-            var skip = Set<String>()
-            for id in onceIDs where !scheduler.claimOnce(id, host: name) { skip.insert(id) }
-            // A resumed run does not repeat what this host already finished.
-            for inner in planned.pipeline where hostsDone(inner).contains(name) { skip.insert(inner.id) }
-            let effects = session.effects(of: host)
-            let pipeline = planned.pipeline
-            record(
-              event: .stepStarted(
-                StepStartedEvent(
-                  step: planned.id, kind: planned.kind, mutates: planned.mutates, at: Timestamp.iso(Date()),
-                  host: name)))
-            group.addTask {
-              await Executor.runPipeline(
-                pipeline, on: host, effects: effects, seed: seed, phase: phase, skip: skip, rolling: planned)
-            }
-            running += 1
+            actions += startRollingHost(
+              name, context, scheduler: &scheduler, results: &results, group: &group, running: &running)
           case .checkGate(let batch):
             sayBatch(batch)
-            var holds: Bool? = true
-            if spec.pause > 0 {
-              say("  pausing \(Quantity.format(seconds: spec.pause)) after batch \(batch)")
-              do { try await clock.sleep(for: .milliseconds(Int(spec.pause * 1000))) } catch {
-                actions += scheduler.interrupt()
-                continue
-              }
+            guard let check = await checkRollingGate(spec, after: batch, phase: phase) else {
+              actions += scheduler.interrupt()
+              continue
             }
-            if let gate = spec.gate, phase != .wouldRun {
-              let (value, readings) = await evaluate(gate)
-              holds = value
-              say("  gate after batch \(batch): \(gate.text) → \(describe(value, readings))")
-              if value != true {
-                gateError =
-                  value == nil
-                  ? "cannot tell whether \(gate.text) after batch \(batch) (\(readingsText(readings))); unknown is never healthy"
-                  : "gate \(gate.text) does not hold after batch \(batch) (\(readingsText(readings)))"
-              }
-            }
-            actions += scheduler.gateChecked(holds: holds)
+            if let failure = check.failure { gateError = failure }
+            actions += scheduler.gateChecked(holds: check.holds)
           case .finish(let end):
             outcome = end
           }
@@ -488,6 +450,109 @@ extension Executor {
     }
     let end = outcome ?? RollingOutcome(reason: .interrupted, statuses: scheduler.statuses)
     if end.reason == .interrupted { throw CancellationError() }
+    return rollingAttempt(end, results: results, hostCount: order.count, gateError: gateError, phase: phase)
+  }
+
+  /// Journals that `planned` started on `host`.
+  private func recordHostStart(_ planned: PlannedStep, on host: String) {
+    record(
+      event: .stepStarted(
+        StepStartedEvent(
+          step: planned.id, kind: planned.kind, mutates: planned.mutates, at: Timestamp.iso(Date()),
+          host: host)))
+  }
+
+  /// Says which of a step's hosts the interrupted run already finished, if any.
+  private func sayAlreadyDone(_ done: Set<String>) {
+    if !done.isEmpty {
+      say("  – already done on \(done.sorted().joined(separator: " ")) in run \(request.resume?.runID ?? "")")
+    }
+  }
+
+  /// The scheduler of a `rolling` step over `hosts`, in the order given.
+  private func rollingScheduler(_ spec: RollingSpec, hosts: [String]) -> RollingScheduler {
+    RollingScheduler(
+      hosts: hosts, batches: spec.batches.map(\.value), maxFail: spec.maxFail.value,
+      forks: resolver.environment.inventory.ssh.forks, checksAfterBatch: spec.pause > 0 || spec.gate != nil)
+  }
+
+  /// `  batch 2/3: web-3 web-4 ✓·`: a batch's hosts and how each one ended so far.
+  private func batchLine(_ batch: Int, of batches: [[String]], results: [String: HostPipelineResult])
+    -> String
+  {
+    let hosts = batches[batch - 1]
+    let marks = hosts.map { name -> String in
+      guard let result = results[name] else { return "·" }
+      return result.status == .succeeded ? "✓" : "✗"
+    }.joined()
+    return "  batch \(batch)/\(batches.count): \(hosts.joined(separator: " ")) \(marks)"
+  }
+
+  /// Starts `name`'s pipeline in `group` (counting it in `running`), or settles the host at once
+  /// (finished by the interrupted run, or unreachable); returns the scheduler's next actions.
+  private func startRollingHost(
+    _ name: String, _ context: RollingHostContext, scheduler: inout RollingScheduler,
+    results: inout [String: HostPipelineResult], group: inout TaskGroup<HostPipelineResult>,
+    running: inout Int
+  ) -> [RollingAction] {
+    let planned = context.planned
+    guard let host = context.session.hosts[name] else { return [] }
+    // Finished by the interrupted run: it keeps its place in its batch, and is not run again.
+    if context.done.contains(name) {
+      let leftAlone = request.resume?.onlyFailed?.step == planned.id
+      results[name] = HostPipelineResult(
+        host: name, status: .succeeded, steps: [], flagChanges: [], cancelled: false,
+        reported: leftAlone ? "not re-run" : nil)
+      return scheduler.hostFinished(name, .succeeded)
+    }
+    if let why = context.session.unreachable[name] {
+      let result = unreachableResult(name, planned.pipeline, why: why)
+      results[name] = result
+      journalHost(result, of: planned, started: context.started)
+      return scheduler.hostFinished(name, .unreachable)
+    }
+    var skip = Set<String>()
+    for id in context.onceIDs where !scheduler.claimOnce(id, host: name) { skip.insert(id) }
+    // A resumed run does not repeat what this host already finished.
+    for inner in planned.pipeline where hostsDone(inner).contains(name) { skip.insert(inner.id) }
+    let effects = context.session.effects(of: host)
+    let pipeline = planned.pipeline
+    let seed = context.seed
+    let phase = context.phase
+    recordHostStart(planned, on: name)
+    group.addTask {
+      await Executor.runPipeline(
+        pipeline, on: host, effects: effects, seed: seed, phase: phase, skip: skip, rolling: planned)
+    }
+    running += 1
+    return []
+  }
+
+  /// The pause and the gate after `batch`: whether the gate holds (nil: cannot tell) and, when it
+  /// does not, why; nil when the pause was interrupted.
+  private func checkRollingGate(_ spec: RollingSpec, after batch: Int, phase: DryRunPhase) async
+    -> (holds: Bool?, failure: String?)?
+  {
+    if spec.pause > 0 {
+      say("  pausing \(Quantity.format(seconds: spec.pause)) after batch \(batch)")
+      do { try await clock.sleep(for: .milliseconds(Int(spec.pause * 1000))) } catch { return nil }
+    }
+    guard let gate = spec.gate, phase != .wouldRun else { return (true, nil) }
+    let (value, readings) = await evaluate(gate)
+    say("  gate after batch \(batch): \(gate.text) → \(describe(value, readings))")
+    if value == true { return (value, nil) }
+    let failure =
+      value == nil
+      ? "cannot tell whether \(gate.text) after batch \(batch) (\(readingsText(readings))); unknown is never healthy"
+      : "gate \(gate.text) does not hold after batch \(batch) (\(readingsText(readings)))"
+    return (value, failure)
+  }
+
+  /// The rolling step's result once it ended (not interrupted), with every host's journal record.
+  private func rollingAttempt(
+    _ end: RollingOutcome, results: [String: HostPipelineResult], hostCount: Int, gateError: String?,
+    phase: DryRunPhase
+  ) -> AttemptResult {
     var hostResults: [JournalHostResult] = []
     for (name, status) in end.statuses {
       if let result = results[name] {
@@ -497,7 +562,7 @@ extension Executor {
       }
     }
     let succeeded = end.succeededHosts.count
-    let detailText = "rolling on \(order.count) host\(order.count == 1 ? "" : "s"): \(succeeded) done"
+    let detailText = "rolling on \(hostCount) host\(hostCount == 1 ? "" : "s"): \(succeeded) done"
     var attempt: AttemptResult
     switch end.reason {
     case .completed:
@@ -525,4 +590,15 @@ extension Executor {
     }
     return text
   }
+}
+
+/// What every host's pipeline in one `rolling` step shares.
+private struct RollingHostContext {
+  let planned: PlannedStep
+  let session: FleetSession
+  let done: Set<String>
+  let phase: DryRunPhase
+  let seed: HostRunSeed
+  let started: Date
+  let onceIDs: [String]
 }

@@ -389,24 +389,7 @@ public enum AtomicFile {
     // Open until after the move: the proof comes off the final name only then.
     defer { close(descriptor) }
     do throws(FileError) {
-      try step(shown, "write") { () throws(AtomicFileErrno) in try Syscall.writeAll(descriptor, bytes)
-      }
-      if let owner {
-        let current = try step(shown, "inspect the temporary file for") { () throws(AtomicFileErrno) in
-          try Syscall.status(descriptor)
-        }
-        if current.st_uid != owner.0 || current.st_gid != owner.1 {
-          try step(shown, "keep the owner of") { () throws(AtomicFileErrno) in
-            if fchown(descriptor, owner.0, owner.1) != 0 { throw AtomicFileErrno(errno) }
-          }
-        }
-      }
-      try step(shown, "keep the mode of") { () throws(AtomicFileErrno) in
-        if fchmod(descriptor, mode) != 0 { throw AtomicFileErrno(errno) }
-      }
-      // After the mode: setting an ACL sets the group bits to its mask, as on the original.
-      try copyAttributes(attributes, to: descriptor, shownAs: shown)
-      try step(shown, "sync") { () throws(AtomicFileErrno) in try Syscall.sync(descriptor) }
+      try fill(descriptor, with: bytes, shownAs: shown, mode: mode, owner: owner, attributes: attributes)
       if temporary == nil {
         if case .create = placement {
           // Straight to its name: link fails when the name exists.
@@ -418,17 +401,7 @@ public enum AtomicFile {
         }
       }
       if let named = temporary {
-        if case .create = placement {
-          try step(shown, "create") { () throws(AtomicFileErrno) in
-            if link(named, target) != 0 { throw AtomicFileErrno(errno) }
-          }
-          unlink(named)
-        } else {
-          if let original { try checkUnchanged(original, at: target, shownAs: shown) }
-          try step(shown, "rename the new content over") { () throws(AtomicFileErrno) in
-            if rename(named, target) != 0 { throw AtomicFileErrno(errno) }
-          }
-        }
+        try move(named, to: target, shownAs: shown, placement: placement, original: original)
       }
       XAttr.remove(descriptor, temporaryProofAttribute)
     } catch {
@@ -448,6 +421,49 @@ public enum AtomicFile {
         theirs, to: target, shownAs: shown, mode: mode, owner: owner, attributes: attributes,
         placement: .restore)
       throw .changedMeanwhile(path: shown)
+    }
+  }
+
+  /// Writes `bytes` to the temporary file, gives it `mode`, `owner` and `attributes`, and syncs it.
+  private static func fill(
+    _ descriptor: Int32, with bytes: [UInt8], shownAs shown: String, mode: mode_t, owner: (uid_t, gid_t)?,
+    attributes: [(name: String, value: [UInt8])]
+  ) throws(FileError) {
+    try step(shown, "write") { () throws(AtomicFileErrno) in try Syscall.writeAll(descriptor, bytes)
+    }
+    if let owner {
+      let current = try step(shown, "inspect the temporary file for") { () throws(AtomicFileErrno) in
+        try Syscall.status(descriptor)
+      }
+      if current.st_uid != owner.0 || current.st_gid != owner.1 {
+        try step(shown, "keep the owner of") { () throws(AtomicFileErrno) in
+          if fchown(descriptor, owner.0, owner.1) != 0 { throw AtomicFileErrno(errno) }
+        }
+      }
+    }
+    try step(shown, "keep the mode of") { () throws(AtomicFileErrno) in
+      if fchmod(descriptor, mode) != 0 { throw AtomicFileErrno(errno) }
+    }
+    // After the mode: setting an ACL sets the group bits to its mask, as on the original.
+    try copyAttributes(attributes, to: descriptor, shownAs: shown)
+    try step(shown, "sync") { () throws(AtomicFileErrno) in try Syscall.sync(descriptor) }
+  }
+
+  /// Moves the named temporary file to `target`: link when creating (which refuses to overwrite),
+  /// else rename over the original, checked unchanged just before.
+  private static func move(
+    _ named: String, to target: String, shownAs shown: String, placement: Placement, original: Original?
+  ) throws(FileError) {
+    if case .create = placement {
+      try step(shown, "create") { () throws(AtomicFileErrno) in
+        if link(named, target) != 0 { throw AtomicFileErrno(errno) }
+      }
+      unlink(named)
+    } else {
+      if let original { try checkUnchanged(original, at: target, shownAs: shown) }
+      try step(shown, "rename the new content over") { () throws(AtomicFileErrno) in
+        if rename(named, target) != 0 { throw AtomicFileErrno(errno) }
+      }
     }
   }
 

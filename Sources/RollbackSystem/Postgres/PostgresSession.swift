@@ -208,13 +208,7 @@ final class PostgresSession {
     cancellation: CancellationFlag
   ) throws(PostgresError) -> PostgresQueryResult {
     let deadline = BlockingDeadline(after: statementTimeout + Self.grace)
-    guard PQsetnonblocking(connection, 1) == 0 else { throw connectionLost() }
-    let sent = withCStringArray(parameters) { values in
-      PQsendQueryParams(connection, query, Int32(clamping: parameters.count), nil, values, nil, nil, 0)
-    }
-    guard sent == 1 else { throw connectionLost() }
-    _ = PQsetSingleRowMode(connection)
-
+    try send(query, parameters: parameters)
     // Send everything (small statements go out at once; large ones need the socket).
     while true {
       let flushed = PQflush(connection)
@@ -225,12 +219,7 @@ final class PostgresSession {
       guard PQconsumeInput(connection) == 1 else { throw connectionLost() }
     }
 
-    var collected = PostgresQueryResult(
-      columns: [], rows: [], totalRowCount: 0, commandTag: "", affectedRows: nil)
-    var sawRows = false
-    var failure: PostgresError?
-    var finished = false
-    var abandoned = false
+    var read = ResultRead()
     while true {
       while PQisBusy(connection) == 1 {
         try wait(
@@ -240,46 +229,84 @@ final class PostgresSession {
       }
       guard let result = PQgetResult(connection) else { break }
       defer { PQclear(result) }
-      let status = PQresultStatus(result)
-      switch status {
-      case PGRES_SINGLE_TUPLE, PGRES_TUPLES_OK, PGRES_COMMAND_OK:
-        guard failure == nil, !abandoned, !finished else { continue }
-        if !sawRows {
-          collected.columns = Self.columns(of: result)
-          sawRows = true
-        }
-        let count = Int(PQntuples(result))
-        for row in 0..<count where collected.rows.count < maxRows {
-          collected.rows.append(Self.row(row, of: result))
-        }
-        collected.totalRowCount += count
-        if status == PGRES_SINGLE_TUPLE {
-          if firstRowOnly {
-            // The first row is all a probe reads: stop the statement and drain the rest.
-            abandoned = true
-            collected.commandTag = "SELECT \(collected.totalRowCount)"
-            requestServerCancel()
-          }
-        } else {
-          finished = true
-          collected.commandTag = PQcmdStatus(result).map { String(cString: $0) } ?? ""
-          collected.affectedRows = PQcmdTuples(result).flatMap { Int(String(cString: $0)) }
-        }
-      case PGRES_FATAL_ERROR, PGRES_NONFATAL_ERROR:
-        // After an abandoned read the error is the cancel asked for; the row is kept.
-        if failure == nil, !abandoned { failure = self.failure(of: result, statementTimeout) }
-      case PGRES_EMPTY_QUERY:
-        if failure == nil { failure = .queryFailed(sqlstate: "42601", message: "the query is empty") }
-      default:
-        // COPY and other streaming modes are not for a probe; the connection is
-        // dropped by deinit, which ends them.
-        throw .queryFailed(
-          sqlstate: "0A000", message: "\(String(cString: PQresStatus(status)).lowercased()) is not supported")
-      }
+      try take(result, into: &read, maxRows: maxRows, firstRowOnly: firstRowOnly, statementTimeout)
     }
-    if let failure { throw failure }
-    guard finished || abandoned else { throw connectionLost() }
-    return collected
+    if let failure = read.failure { throw failure }
+    guard read.finished || read.abandoned else { throw connectionLost() }
+    return read.collected
+  }
+
+  /// What has been read of a statement's results so far.
+  private struct ResultRead {
+    var collected = PostgresQueryResult(
+      columns: [], rows: [], totalRowCount: 0, commandTag: "", affectedRows: nil)
+    var sawRows = false
+    var failure: PostgresError?
+    var finished = false
+    var abandoned = false
+  }
+
+  /// Sends `query` with its text parameters, in single-row mode, without blocking.
+  private func send(_ query: String, parameters: [String?]) throws(PostgresError) {
+    guard PQsetnonblocking(connection, 1) == 0 else { throw connectionLost() }
+    let sent = withCStringArray(parameters) { values in
+      PQsendQueryParams(connection, query, Int32(clamping: parameters.count), nil, values, nil, nil, 0)
+    }
+    guard sent == 1 else { throw connectionLost() }
+    _ = PQsetSingleRowMode(connection)
+  }
+
+  /// Reads one result of the statement into `read`: rows (at most `maxRows` kept), the end, or
+  /// an error; a streaming mode such as COPY throws.
+  private func take(
+    _ result: OpaquePointer, into read: inout ResultRead, maxRows: Int, firstRowOnly: Bool,
+    _ statementTimeout: Duration
+  ) throws(PostgresError) {
+    let status = PQresultStatus(result)
+    switch status {
+    case PGRES_SINGLE_TUPLE, PGRES_TUPLES_OK, PGRES_COMMAND_OK:
+      guard read.failure == nil, !read.abandoned, !read.finished else { return }
+      takeRows(result, status: status, into: &read, maxRows: maxRows, firstRowOnly: firstRowOnly)
+    case PGRES_FATAL_ERROR, PGRES_NONFATAL_ERROR:
+      // After an abandoned read the error is the cancel asked for; the row is kept.
+      if read.failure == nil, !read.abandoned { read.failure = self.failure(of: result, statementTimeout) }
+    case PGRES_EMPTY_QUERY:
+      if read.failure == nil { read.failure = .queryFailed(sqlstate: "42601", message: "the query is empty") }
+    default:
+      // COPY and other streaming modes are not for a probe; the connection is
+      // dropped by deinit, which ends them.
+      throw .queryFailed(
+        sqlstate: "0A000", message: "\(String(cString: PQresStatus(status)).lowercased()) is not supported")
+    }
+  }
+
+  /// Keeps the rows of a row-bearing result; with `firstRowOnly`, the first row cancels the
+  /// statement on the server.
+  private func takeRows(
+    _ result: OpaquePointer, status: ExecStatusType, into read: inout ResultRead, maxRows: Int,
+    firstRowOnly: Bool
+  ) {
+    if !read.sawRows {
+      read.collected.columns = Self.columns(of: result)
+      read.sawRows = true
+    }
+    let count = Int(PQntuples(result))
+    for row in 0..<count where read.collected.rows.count < maxRows {
+      read.collected.rows.append(Self.row(row, of: result))
+    }
+    read.collected.totalRowCount += count
+    if status == PGRES_SINGLE_TUPLE {
+      if firstRowOnly {
+        // The first row is all a probe reads: stop the statement and drain the rest.
+        read.abandoned = true
+        read.collected.commandTag = "SELECT \(read.collected.totalRowCount)"
+        requestServerCancel()
+      }
+    } else {
+      read.finished = true
+      read.collected.commandTag = PQcmdStatus(result).map { String(cString: $0) } ?? ""
+      read.collected.affectedRows = PQcmdTuples(result).flatMap { Int(String(cString: $0)) }
+    }
   }
 
   /// Waits until the socket is readable (or writable), the deadline passes, or the
