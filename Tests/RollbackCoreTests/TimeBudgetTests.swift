@@ -67,4 +67,13 @@ struct TimeBudgetTests {
     report.target = nil
     #expect(!ReportRendering.markdown(report, assessment: nil).contains("Share of target"))
   }
+
+  @Test("a journal's durations that are not finite numbers give no share, and never crash the report")
+  func shareOfNonFiniteDurations() {
+    #expect(TimeBudget.share(duration: .infinity, target: 300) == nil)
+    #expect(TimeBudget.share(duration: .nan, target: 300) == nil)
+    #expect(TimeBudget.share(duration: 1e300, target: 1e-300) == nil)
+    #expect(TimeBudget.share(duration: 90, target: .infinity) == 0)
+    #expect(TimeBudget.share(duration: 90, target: 300) == 30)
+  }
 }

@@ -54,7 +54,9 @@ public struct TimeBudget: Sendable, Equatable {
 
   /// Each step's share of the target, in whole percent of `duration`.
   public static func share(duration: Double, target: Double) -> Int? {
-    guard target > 0 else { return nil }
-    return Int((duration / target * 100).rounded())
+    // Journals are input: a duration or target that is not a finite number has no share.
+    let percent = (duration / target * 100).rounded()
+    guard target > 0, percent.isFinite, abs(percent) < 1e9 else { return nil }
+    return Int(percent)
   }
 }

@@ -119,22 +119,16 @@ extension Resolver {
 }
 
 extension Plan {
-  /// The message that refuses to run a plan with host-scoped steps: the ssh transport that
-  /// would run them does not exist yet, and running them locally would act on the wrong machine.
+  /// The message that refuses to run a plan that cannot run in its environment: a rolling
+  /// step in an environment without hosts has no hosts to roll over (placed steps there run
+  /// on the control machine, but a rolling step would roll over nothing). Nil when it can run.
   public var fleetRefusal: Diagnostic? {
-    // A rolling step in an environment without hosts has no hosts to roll over.
-    if let rolling = steps.first(where: { !$0.hostScoped && $0.step.kind.keyword == "rolling" }) {
-      return Diagnostic(
-        .error, at: rolling.step.location,
-        "step '\(rolling.id)' is a rolling step, and environment '\(environment)' declares no hosts to roll "
-          + "over; nothing was run (run it with the environment that lists the hosts)")
+    guard let rolling = steps.first(where: { !$0.hostScoped && $0.step.kind.keyword == "rolling" }) else {
+      return nil
     }
-    guard let first = steps.first(where: \.hostScoped) else { return nil }
-    let placement = first.step.kind.keyword == "rolling" ? "a rolling step" : "a step placed on hosts"
     return Diagnostic(
-      .error, at: first.step.location,
-      "step '\(first.id)' is \(placement) (\(first.hosts.joined(separator: ", "))); "
-        + "fleet execution is not available yet, so nothing was run; `rollback plan` shows its hosts and batches"
-    )
+      .error, at: rolling.step.location,
+      "step '\(rolling.id)' is a rolling step, and environment '\(environment)' declares no hosts to roll "
+        + "over; nothing was run (run it with the environment that lists the hosts)")
   }
 }

@@ -77,6 +77,11 @@ public final class Executor {
     case .failure(let list): throw list
     }
     self.resolver = resolver
+    // A plan that cannot run in this environment (a rolling step without hosts) is refused
+    // before anything runs, like an unknown variable.
+    if case .success(let plan) = resolver.plan(request.target), let refusal = plan.fleetRefusal {
+      throw DiagnosticList([refusal])
+    }
     host = effects.host
     hostName = nil
     reader = effects.signalReader(resolver, request.processEnvironment)
