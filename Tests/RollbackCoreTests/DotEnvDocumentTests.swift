@@ -269,6 +269,21 @@ struct DotEnvDocumentTests {
     #expect(edit.bytes == Array("'A'=1\n'stray\nNEXT=false\n".utf8))
   }
 
+  @Test("a value appended below a lone quote that it would close is refused, the file untouched")
+  func appendClosingAStrayQuote() throws {
+    // Found by the reliability fuzzer: `\t'` then NEW_KEY="it's" reads, for python-dotenv, as
+    // one quoted key from line 1 to the value's quote, and the editor's own read-back agrees.
+    let stray = DotEnvDocument(string: "\t'")
+    #expect(
+      throws: DotEnvError.keyInsideMultilineValue(key: "NEW_KEY", line: 2, enclosingKey: "'", enclosingLine: 1)
+    ) {
+      try stray.setting(key: "NEW_KEY", value: "it's")
+    }
+    // A value without a quote is appended as before.
+    let edit = try stray.setting(key: "NEW_KEY", value: "plain")
+    #expect(edit.bytes == Array("\t'\nNEW_KEY=plain\n".utf8))
+  }
+
   @Test("the key alone on a line, without '=', is refused (python-dotenv reads it as unset)")
   func keyWithoutValue() {
     let expected = DotEnvError.keyWithoutValue(key: "NEXT", lines: [3])

@@ -45,7 +45,7 @@ public struct DotEnvDocument: Sendable, Equatable {
     try Self.validate(value: value, for: key)
     let scan = try DotEnvScanner.scan(bytes, key: Array(key.utf8))
     guard let assignment = try uniqueAssignment(of: key, in: scan) else {
-      return appending(key: key, value: value)
+      return try Self.readingBack(appending(key: key, value: value))
     }
     let oldValue = try decode(assignment)
     // A backticked value is rewritten even when equal: python-dotenv reads the backticks too.
@@ -75,9 +75,23 @@ public struct DotEnvDocument: Sendable, Equatable {
     newBytes.append(contentsOf: bytes[..<range.lowerBound])
     newBytes.append(contentsOf: replacement)
     newBytes.append(contentsOf: bytes[range.upperBound...])
-    return DotEnvEdit(
-      key: key, oldValue: oldValue, newValue: value, change: .replaced, line: assignment.line,
-      bytes: newBytes, replacedRange: range, replacement: replacement)
+    return try Self.readingBack(
+      DotEnvEdit(
+        key: key, oldValue: oldValue, newValue: value, change: .replaced, line: assignment.line,
+        bytes: newBytes, replacedRange: range, replacement: replacement))
+  }
+
+  /// `edit` when its bytes read back the new value; otherwise the reason they would not.
+  ///
+  /// Text around the edit can change how the new bytes read: a line holding a lone `'` opens a
+  /// quoted key for python-dotenv that a value with a `'` appended below it would close. Nothing
+  /// is written that the editor cannot read back.
+  private static func readingBack(_ edit: DotEnvEdit) throws(DotEnvError) -> DotEnvEdit {
+    let reread = try DotEnvDocument(bytes: edit.bytes).value(of: edit.key)
+    guard reread == edit.newValue else {
+      throw .invalidValue(key: edit.key, reason: "it would not read back as written here")
+    }
+    return edit
   }
 
   /// The line ending the file uses: that of its first line, else `\n`.
