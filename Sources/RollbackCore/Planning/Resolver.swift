@@ -209,10 +209,8 @@ public struct Resolver: Sendable {
       steps, origin: target, prefix: "", gates: [], path: [target], skipInDrill: false, into: &planned,
       bag: &bag)
     if bag.hasErrors { throw DiagnosticList(bag.all) }
-    let level: Int? = { if case .level(let n) = target { return n } else { return nil } }()
-    let scenario: String? = { if case .scenario(let s) = target { return s } else { return nil } }()
     return Plan(
-      runbook: runbook.name, environment: environment.name, level: level, scenario: scenario, title: title,
+      runbook: runbook.name, environment: environment.name, target: target, title: title,
       targetSeconds: targetSeconds, steps: planned)
   }
 
