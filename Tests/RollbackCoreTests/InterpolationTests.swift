@@ -84,4 +84,47 @@ struct InterpolationTests {
   func sqlRefused(text: String) {
     #expect(!SQLInterpolation.problems(in: template(text)).isEmpty)
   }
+
+  @Test(
+    "each kind of placeholder: its value, what people see, whether it is secret, and its problem",
+    arguments: [
+      ("x ${n} y", "x 5 y", "x 5 y", false, nil),
+      ("${env.TOKEN}", "s3cret", "****", true, nil),
+      ("${env.HOME_DIR:-/srv}", "/srv", "/srv", false, nil),
+      ("${secret.TOKEN}", "s3cret", "****", true, nil),
+      ("${run.id}", "${run.id}", "${run.id}", false, nil),
+      ("${host.name}", "${host.name}", "${host.name}", false, nil),
+      (
+        "a${nn}b", "a${nn}b", "a${nn}b", false,
+        "unknown variable 'nn' in environment 'test'; did you mean 'n'?"
+      ),
+      (
+        "a${env.MISSING}b", "ab", "ab", false,
+        "environment variable MISSING is not set; set it or write '${env.MISSING:-default}'"
+      ),
+      (
+        "a${secret.MISSING}b", "ab", "a****b", true,
+        "secret MISSING is not set in the environment; export it and retry"
+      ),
+    ] as [(String, String, String, Bool, String?)])
+  func placeholders(text: String, value: String, display: String, secret: Bool, problem: String?) {
+    var bag = DiagnosticBag()
+    let resolved = context.resolve(template(text), into: &bag)
+    #expect(resolved.value == value)
+    #expect(resolved.display == display)
+    #expect(resolved.hasSecret == secret)
+    #expect(bag.errors.first?.message == problem)
+  }
+
+  @Test("a secret placeholder shows as **** and is **** too when secrets are not resolved (plans, dry runs)")
+  func secretsUnresolved() {
+    var planning = context
+    planning.resolveSecrets = false
+    var bag = DiagnosticBag()
+    let resolved = planning.resolve(template("Bearer ${secret.TOKEN}"), into: &bag)
+    #expect(resolved.value == "Bearer ****")
+    #expect(resolved.display == "Bearer ****")
+    #expect(resolved.hasSecret)
+    #expect(!bag.hasErrors)
+  }
 }

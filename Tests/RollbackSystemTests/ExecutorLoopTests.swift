@@ -287,6 +287,19 @@ struct ExecutorLoopTests {
     #expect(events.filter { $0 == "step-started" }.count == 2)
   }
 
+  @Test("the result names the level it ran; run-started journals level and scenario as journal v1 does")
+  func resultTarget() async throws {
+    let world = FakeWorld()
+    world.state.withLock { $0.signalValues = ["errors": 0] }
+    let (result, _, state) = try await run(level: 1, world: world)
+    defer { try? FileManager.default.removeItem(at: state) }
+    #expect(result.target == .level(1))
+    #expect(RunRendering.summary(result).hasPrefix("Rolled back (level 1) in "))
+    let text = try String(contentsOfFile: try #require(result.journalPath), encoding: .utf8)
+    let started = try #require(text.split(separator: "\n").first)
+    #expect(started.contains(#""level":1,"scenario":null,"title":"Retry""#))
+  }
+
   @Test("retries exhausted: the run fails with exit 1 and the next step stays pending")
   func retriesExhausted() async throws {
     let world = FakeWorld()

@@ -24,9 +24,8 @@ enum CommandLineChecks {
   static func check(step: String, option: String, in plan: Plan) throws {
     let ids = plan.steps.map(\.id)
     guard !ids.contains(step) else { return }
-    let what = plan.level.map { "level \($0)" } ?? "scenario \(plan.scenario ?? "")"
     throw CLIError.usage(
-      "\(option): no step '\(step)' in \(what)\(suggestion(for: step, in: ids)) (steps: \(ids.joined(separator: ", ")))"
+      "\(option): no step '\(step)' in \(plan.target)\(suggestion(for: step, in: ids)) (steps: \(ids.joined(separator: ", ")))"
     )
   }
 

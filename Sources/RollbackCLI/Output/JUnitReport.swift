@@ -11,7 +11,12 @@ enum JUnitReport {
   static func seconds(_ value: Double) -> String { String(format: "%.3f", value) }
 
   static func xml(_ result: RunResult) -> String {
-    let what = result.level.map { "level\($0)" } ?? "scenario-\(result.scenario ?? "")"
+    let what: String
+    switch result.target {
+    case .level(let number): what = "level\(number)"
+    case .scenario(let name): what = "scenario-\(name)"
+    case nil: what = "scenario-"
+    }
     let suite = "rollback.drill.\(result.runbook).\(what)"
     var cases: [String] = []
     var failures = 0
@@ -37,7 +42,7 @@ enum JUnitReport {
         "    <testcase classname=\"\(escape(suite))\" name=\"\(escape(step.id))\" time=\"\(seconds(step.duration))\">"
           + body + "</testcase>")
     }
-    if let target = result.target {
+    if let target = result.targetSeconds {
       let time = result.rollbackDuration ?? result.duration
       var body = ""
       if result.withinTarget != true {

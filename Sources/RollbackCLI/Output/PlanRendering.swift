@@ -60,8 +60,8 @@ enum PlanRendering {
   static func json(_ plan: Plan) -> JSONValue {
     .object([
       ("runbook", .string(plan.runbook)), ("environment", .string(plan.environment)),
-      ("level", .int(plan.level)),
-      ("scenario", .string(plan.scenario)), ("title", .string(plan.title)),
+      ("level", .int(plan.target.level)),
+      ("scenario", .string(plan.target.scenario)), ("title", .string(plan.title)),
       ("target_s", .number(plan.targetSeconds)),
       (
         "steps",
@@ -153,8 +153,7 @@ enum PlanRendering {
   }
 
   static func human(_ plan: Plan) -> String {
-    let what = plan.level.map { "level \($0)" } ?? "scenario \(plan.scenario ?? "")"
-    var lines = ["Plan for \(what) — \(plan.title)"]
+    var lines = ["Plan for \(plan.target) — \(plan.title)"]
     var facts = ["runbook \(plan.runbook)", "environment \(plan.environment)"]
     if let target = plan.targetSeconds { facts.append("target \(Quantity.format(seconds: target))") }
     let mutating = plan.steps.filter(\.mutates).count

@@ -195,10 +195,8 @@ public enum ForwardPlanner {
         }
       }
     }
-    if let level = report.level {
-      walk(stepsOf(.level(level), runbook), prefix: "", depth: 0)
-    } else if let scenario = report.scenario {
-      walk(stepsOf(.scenario(scenario), runbook), prefix: "", depth: 0)
+    if let target = IncludeTarget(level: report.level, scenario: report.scenario) {
+      walk(stepsOf(target, runbook), prefix: "", depth: 0)
     }
     return index
   }

@@ -236,5 +236,5 @@ public struct RunSummary: Sendable, Equatable {
   }
 
   /// `level 3` or `scenario backend-down`.
-  public var what: String { level.map { "level \($0)" } ?? "scenario \(scenario ?? "?")" }
+  public var what: String { IncludeTarget(level: level, scenario: scenario)?.description ?? "scenario ?" }
 }

@@ -226,62 +226,10 @@ public struct InterpolationContext: Sendable {
     var display = ""
     var secret = false
     for part in template.parts {
-      switch part {
-      case .literal(let text):
-        value += text
-        display += text
-      case .variable(let name):
-        guard let resolved = variables[name] else {
-          bag.error(
-            template.location,
-            "unknown variable '\(name)' in environment '\(environmentName)'"
-              + Suggest.hint(for: name, in: Array(variables.keys)))
-          value += "${\(name)}"
-          display += "${\(name)}"
-          continue
-        }
-        value += resolved.value
-        display += resolved.display
-        secret = secret || resolved.hasSecret
-      case .environment(let name, let fallback):
-        // Like the shell's ${NAME:-default}: an empty value takes the default too.
-        let set = environment[name].flatMap { $0.isEmpty && fallback != nil ? nil : $0 }
-        guard let found = set ?? fallback else {
-          bag.error(
-            template.location,
-            "environment variable \(name) is not set; set it or write '${env.\(name):-default}'")
-          continue
-        }
-        if Self.isSecretName(name) {
-          value += found
-          display += "****"
-          secret = true
-        } else {
-          value += found
-          display += found
-        }
-      case .secret(let name):
-        secret = true
-        display += "****"
-        if resolveSecrets {
-          guard let found = environment[name] else {
-            bag.error(template.location, "secret \(name) is not set in the environment; export it and retry")
-            continue
-          }
-          value += found
-        } else {
-          value += "****"
-        }
-      case .run(let field):
-        let text = run?[field] ?? "${run.\(field)}"
-        value += text
-        display += text
-      case .host(let field):
-        // As written when no host is given; plans resolve it per host (Resolver.on(_:)).
-        let text = host?[field] ?? "${host.\(field)}"
-        value += text
-        display += text
-      }
+      let resolved = resolve(part, at: template.location, into: &bag)
+      value += resolved.value
+      display += resolved.display
+      secret = secret || resolved.hasSecret
     }
     if let base = template.relativeTo, !base.isEmpty, !value.isEmpty, !value.hasPrefix("/") {
       let prefix = base.hasSuffix("/") ? base : base + "/"
@@ -289,5 +237,56 @@ public struct InterpolationContext: Sendable {
       display = prefix + display
     }
     return ResolvedText(value: value, display: display, hasSecret: secret)
+  }
+
+  /// One part of a template: what it adds to the value and to the display; a part that cannot
+  /// be resolved adds a problem to `bag` (an unknown variable stays as written).
+  func resolve(_ part: Template.Part, at location: SourceLocation, into bag: inout DiagnosticBag)
+    -> ResolvedText
+  {
+    switch part {
+    case .literal(let text):
+      return ResolvedText(value: text, display: text, hasSecret: false)
+    case .variable(let name):
+      guard let resolved = variables[name] else {
+        bag.error(
+          location,
+          "unknown variable '\(name)' in environment '\(environmentName)'"
+            + Suggest.hint(for: name, in: Array(variables.keys)))
+        return ResolvedText(value: "${\(name)}", display: "${\(name)}", hasSecret: false)
+      }
+      return resolved
+    case .environment(let name, let fallback):
+      return resolveEnvironment(name, fallback: fallback, at: location, into: &bag)
+    case .secret(let name):
+      guard resolveSecrets else { return ResolvedText(value: "****", display: "****", hasSecret: true) }
+      guard let found = environment[name] else {
+        bag.error(location, "secret \(name) is not set in the environment; export it and retry")
+        return ResolvedText(value: "", display: "****", hasSecret: true)
+      }
+      return ResolvedText(value: found, display: "****", hasSecret: true)
+    case .run(let field):
+      let text = run?[field] ?? "${run.\(field)}"
+      return ResolvedText(value: text, display: text, hasSecret: false)
+    case .host(let field):
+      // As written when no host is given; plans resolve it per host (Resolver.on(_:)).
+      let text = host?[field] ?? "${host.\(field)}"
+      return ResolvedText(value: text, display: text, hasSecret: false)
+    }
+  }
+
+  /// `${env.NAME}` or `${env.NAME:-default}`; a secret-looking name is masked in the display.
+  func resolveEnvironment(
+    _ name: String, fallback: String?, at location: SourceLocation, into bag: inout DiagnosticBag
+  ) -> ResolvedText {
+    // Like the shell's ${NAME:-default}: an empty value takes the default too.
+    let set = environment[name].flatMap { $0.isEmpty && fallback != nil ? nil : $0 }
+    guard let found = set ?? fallback else {
+      bag.error(
+        location, "environment variable \(name) is not set; set it or write '${env.\(name):-default}'")
+      return ResolvedText(value: "", display: "", hasSecret: false)
+    }
+    if Self.isSecretName(name) { return ResolvedText(value: found, display: "****", hasSecret: true) }
+    return ResolvedText(value: found, display: found, hasSecret: false)
   }
 }

@@ -419,6 +419,30 @@ public enum IncludeTarget: Sendable, Equatable, CustomStringConvertible {
     case .scenario(let name): return "scenario \(name)"
     }
   }
+
+  /// The level's number; nil for a scenario.
+  public var level: Int? {
+    if case .level(let number) = self { return number }
+    return nil
+  }
+
+  /// The scenario's name; nil for a level.
+  public var scenario: String? {
+    if case .scenario(let name) = self { return name }
+    return nil
+  }
+
+  /// The target of a journal's or a document's separate `level` and `scenario` fields: the
+  /// level when both are given, nil when neither is.
+  public init?(level: Int?, scenario: String?) {
+    if let level {
+      self = .level(level)
+    } else if let scenario {
+      self = .scenario(scenario)
+    } else {
+      return nil
+    }
+  }
 }
 
 /// An HTTP request step.

@@ -73,10 +73,8 @@ public struct Plan: Sendable {
   public var runbook: String
   /// The environment's name.
   public var environment: String
-  /// The level, when a level is planned.
-  public var level: Int?
-  /// The scenario, when a scenario is planned.
-  public var scenario: String?
+  /// The level or scenario planned.
+  public var target: IncludeTarget
   /// The level's or scenario's name or title.
   public var title: String
   /// The time target, seconds.

@@ -119,39 +119,13 @@ public struct Resolver: Sendable {
       return
         "wait up to \(Quantity.format(seconds: within)) for \(condition.text) (every \(Quantity.format(seconds: interval))\(times))"
     case .flag(let name, let change):
-      guard let flag = runbook.flags[name.value] else { return "flag \(name.value)" }
-      let files = flag.files.map { resolve($0, into: &bag).display }.joined(separator: ", ")
-      switch change {
-      case .enable: return "\(flag.key) -> \(flag.enabled) in \(files)"
-      case .disable: return "\(flag.key) -> \(flag.disabled) in \(files)"
-      case .percent(let value): return "\(flag.percentKey ?? flag.key) -> \(value) in \(files)"
-      case .stepDown:
-        let ladder = flag.stages.map(String.init).joined(separator: " → ")
-        return "\(flag.percentKey ?? flag.key) one stage down the ladder (\(ladder)) in \(files)"
-      }
+      return flagDetail(name.value, change, into: &bag)
     case .restart(let name, let rebuild):
-      guard let service = service(named: name.value) else { return "restart \(name.value)" }
-      var parts: [String] = []
-      if rebuild, let command = service.rebuild { parts.append("rebuild: " + describe(command, into: &bag)) }
-      if let command = service.restart { parts.append("restart: " + describe(command, into: &bag)) }
-      if let health = service.health {
-        let statuses = health.expectStatus.map(String.init).joined(separator: "/")
-        parts.append(
-          "then poll \(resolve(health.url, into: &bag).display) for \(statuses) within \(Quantity.format(seconds: health.within))"
-        )
-      }
-      return "\(name.value): " + parts.joined(separator: "; ")
+      return restartDetail(name.value, rebuild: rebuild, into: &bag)
     case .run(let command):
       return describe(command, into: &bag)
     case .http(let spec):
-      var text = "\(spec.method) \(resolve(spec.url, into: &bag).display)"
-      let expected =
-        spec.expectStatus.isEmpty ? "2xx" : spec.expectStatus.map(String.init).joined(separator: "/")
-      text += ", expect \(expected)"
-      if let body = spec.expectBody {
-        text += " and body containing \"\(resolve(body, into: &bag).display)\""
-      }
-      return text
+      return httpDetail(spec, into: &bag)
     case .sql(let query, _):
       return resolve(query, into: &bag).display
     case .notify(let spec):
@@ -171,6 +145,47 @@ public struct Resolver: Sendable {
     case .rolling(let spec):
       return rollingDetail(spec)
     }
+  }
+
+  /// A flag step's detail: the key, its new value and the files.
+  func flagDetail(_ name: String, _ change: FlagChange, into bag: inout DiagnosticBag) -> String {
+    guard let flag = runbook.flags[name] else { return "flag \(name)" }
+    let files = flag.files.map { resolve($0, into: &bag).display }.joined(separator: ", ")
+    switch change {
+    case .enable: return "\(flag.key) -> \(flag.enabled) in \(files)"
+    case .disable: return "\(flag.key) -> \(flag.disabled) in \(files)"
+    case .percent(let value): return "\(flag.percentKey ?? flag.key) -> \(value) in \(files)"
+    case .stepDown:
+      let ladder = flag.stages.map(String.init).joined(separator: " → ")
+      return "\(flag.percentKey ?? flag.key) one stage down the ladder (\(ladder)) in \(files)"
+    }
+  }
+
+  /// A restart step's detail: its commands, then the health poll.
+  func restartDetail(_ name: String, rebuild: Bool, into bag: inout DiagnosticBag) -> String {
+    guard let service = service(named: name) else { return "restart \(name)" }
+    var parts: [String] = []
+    if rebuild, let command = service.rebuild { parts.append("rebuild: " + describe(command, into: &bag)) }
+    if let command = service.restart { parts.append("restart: " + describe(command, into: &bag)) }
+    if let health = service.health {
+      let statuses = health.expectStatus.map(String.init).joined(separator: "/")
+      parts.append(
+        "then poll \(resolve(health.url, into: &bag).display) for \(statuses) within \(Quantity.format(seconds: health.within))"
+      )
+    }
+    return "\(name): " + parts.joined(separator: "; ")
+  }
+
+  /// An http step's detail: method, URL and what it expects.
+  func httpDetail(_ spec: HTTPStepSpec, into bag: inout DiagnosticBag) -> String {
+    var text = "\(spec.method) \(resolve(spec.url, into: &bag).display)"
+    let expected =
+      spec.expectStatus.isEmpty ? "2xx" : spec.expectStatus.map(String.init).joined(separator: "/")
+    text += ", expect \(expected)"
+    if let body = spec.expectBody {
+      text += " and body containing \"\(resolve(body, into: &bag).display)\""
+    }
+    return text
   }
 
   /// The plan of a level or scenario; throws every problem found.
@@ -209,10 +224,8 @@ public struct Resolver: Sendable {
       steps, origin: target, prefix: "", gates: [], path: [target], skipInDrill: false, into: &planned,
       bag: &bag)
     if bag.hasErrors { throw DiagnosticList(bag.all) }
-    let level: Int? = { if case .level(let n) = target { return n } else { return nil } }()
-    let scenario: String? = { if case .scenario(let s) = target { return s } else { return nil } }()
     return Plan(
-      runbook: runbook.name, environment: environment.name, level: level, scenario: scenario, title: title,
+      runbook: runbook.name, environment: environment.name, target: target, title: title,
       targetSeconds: targetSeconds, steps: planned)
   }
 

@@ -243,36 +243,7 @@ public enum ReportRendering {
 
   /// The report as JSON: the run (as `execute --json` prints it) plus the assessment and the message.
   public static func json(_ report: RunReport, assessment: SavedAssessment?) -> JSONValue {
-    func signalsJSON(_ list: [(name: String, value: Double?, unit: String, error: String?)]) -> JSONValue {
-      .array(
-        list.map {
-          .object([
-            ("name", .string($0.name)), ("value", .number($0.value)), ("unit", .string($0.unit)),
-            ("error", .string($0.error)),
-          ])
-        })
-    }
-    let steps = report.steps.map { step -> JSONValue in
-      var members: [(String, JSONValue)] = [
-        ("id", .string(step.id)), ("kind", .string(step.kind)), ("name", .string(step.name)),
-        ("status", .string(step.status)), ("mutates", .bool(step.mutates)),
-        ("started_at", .string(step.startedAt)),
-        ("duration_s", .number(step.duration)), ("detail", .string(step.detail)),
-        ("error", .string(step.error)),
-        (
-          "flag_changes",
-          .array(
-            step.flagChanges.map {
-              .object([
-                ("file", .string($0.file)), ("key", .string($0.key)), ("before", .string($0.before)),
-                ("after", .string($0.after)), ("changed", .bool($0.changed)),
-              ])
-            })
-        ),
-      ]
-      if !step.hosts.isEmpty { members.append(("hosts", .array(step.hosts.map(\.json)))) }
-      return .object(members)
-    }
+    let steps = report.steps.map(stepJSON)
     var assessmentJSON = JSONValue.null
     if let assessment {
       assessmentJSON = .object([
@@ -304,6 +275,41 @@ public enum ReportRendering {
     guard !report.integrations.isEmpty, case .object(var members) = json else { return json }
     let at = members.firstIndex { $0.0 == "communication" } ?? members.endIndex
     members.insert(("integrations", .array(report.integrations.map(\.json))), at: at)
+    return .object(members)
+  }
+
+  /// Signal readings as JSON: name, value, unit and error of each.
+  static func signalsJSON(_ list: [(name: String, value: Double?, unit: String, error: String?)]) -> JSONValue
+  {
+    .array(
+      list.map {
+        .object([
+          ("name", .string($0.name)), ("value", .number($0.value)), ("unit", .string($0.unit)),
+          ("error", .string($0.error)),
+        ])
+      })
+  }
+
+  /// One step of the report as JSON, with its flag changes and (placed on hosts) its hosts.
+  static func stepJSON(_ step: RunReport.StepEntry) -> JSONValue {
+    var members: [(String, JSONValue)] = [
+      ("id", .string(step.id)), ("kind", .string(step.kind)), ("name", .string(step.name)),
+      ("status", .string(step.status)), ("mutates", .bool(step.mutates)),
+      ("started_at", .string(step.startedAt)),
+      ("duration_s", .number(step.duration)), ("detail", .string(step.detail)),
+      ("error", .string(step.error)),
+      (
+        "flag_changes",
+        .array(
+          step.flagChanges.map {
+            .object([
+              ("file", .string($0.file)), ("key", .string($0.key)), ("before", .string($0.before)),
+              ("after", .string($0.after)), ("changed", .bool($0.changed)),
+            ])
+          })
+      ),
+    ]
+    if !step.hosts.isEmpty { members.append(("hosts", .array(step.hosts.map(\.json)))) }
     return .object(members)
   }
 }

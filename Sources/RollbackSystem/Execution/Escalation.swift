@@ -5,7 +5,7 @@ extension Executor {
   /// Between steps: once the level has run past its `escalate.after`, offers (or with `--yes`
   /// takes) the stronger level; journalled either way. True when the level is abandoned.
   func escalates(_ plan: Plan) async -> Bool {
-    guard !request.dryRun, !escalation.offered, let number = plan.level,
+    guard !request.dryRun, !escalation.offered, let number = plan.target.level,
       let escalate = request.runbook.level(number)?.escalate
     else { return false }
     let elapsed = Date().timeIntervalSince(startedAt)

@@ -145,10 +145,8 @@ public struct RunResult: Sendable {
   public var runbook: String
   /// The environment.
   public var environment: String
-  /// The level, if a level ran.
-  public var level: Int?
-  /// The scenario, if a scenario ran.
-  public var scenario: String?
+  /// The level or scenario run; nil when no plan could be made.
+  public var target: IncludeTarget?
   /// Whether it was a rehearsal.
   public var dryRun: Bool
   /// The outcome.
@@ -159,8 +157,8 @@ public struct RunResult: Sendable {
   public var startedAt: Date
   /// End time.
   public var finishedAt: Date
-  /// The target, seconds.
-  public var target: Double?
+  /// The time target, seconds.
+  public var targetSeconds: Double?
   /// Every step in plan order.
   public var steps: [StepRecord]
   /// What to do next, when it failed.
@@ -178,7 +176,7 @@ public struct RunResult: Sendable {
   /// Whether it finished within its target (nil without a target); a drill counts its rollback time.
   public var withinTarget: Bool? {
     // Only a finished rollback is timed: a dry run, a failure or an abort is not "over target".
-    guard let target, status == .succeeded else { return nil }
-    return (rollbackDuration ?? duration) <= target
+    guard let targetSeconds, status == .succeeded else { return nil }
+    return (rollbackDuration ?? duration) <= targetSeconds
   }
 }

@@ -341,10 +341,9 @@ public final class Executor {
       return .failure(
         Refused(
           result: RunResult(
-            runID: runID, runbook: plan.runbook, environment: plan.environment, level: plan.level,
-            scenario: plan.scenario, dryRun: false, status: .aborted, exitCode: ExitStatus.lockHeld.rawValue,
-            startedAt: startedAt,
-            finishedAt: Date(), target: plan.targetSeconds, steps: [], advice: nil, journalPath: nil)))
+            runID: runID, runbook: plan.runbook, environment: plan.environment, target: plan.target,
+            dryRun: false, status: .aborted, exitCode: ExitStatus.lockHeld.rawValue, startedAt: startedAt,
+            finishedAt: Date(), targetSeconds: plan.targetSeconds, steps: [], advice: nil, journalPath: nil)))
     }
   }
 
@@ -364,9 +363,7 @@ public final class Executor {
   func openJournal() -> Bool { openJournalError() == nil }
 
   /// `level 3` or `scenario backend-down`.
-  static func what(_ plan: Plan) -> String {
-    plan.level.map { "level \($0)" } ?? "scenario \(plan.scenario ?? "")"
-  }
+  static func what(_ plan: Plan) -> String { plan.target.description }
 
   /// A `rollback` command line that runs verbatim from any directory.
   func pasteable(_ arguments: [String]) -> String {
@@ -389,8 +386,10 @@ public final class Executor {
 
   /// `--level N` or `--scenario NAME`.
   func targetArguments(_ plan: Plan) -> [String] {
-    if let level = plan.level { return ["--level", String(level)] }
-    return ["--scenario", plan.scenario ?? ""]
+    switch plan.target {
+    case .level(let number): return ["--level", String(number)]
+    case .scenario(let name): return ["--scenario", name]
+    }
   }
 
   func adviceAfterFailure(_ record: StepRecord, plan: Plan) -> String {
@@ -437,11 +436,11 @@ public final class Executor {
       }
     }
     var result = RunResult(
-      runID: runID, runbook: request.runbook.name, environment: resolver.environment.name, level: plan?.level,
-      scenario: plan?.scenario, dryRun: request.dryRun, status: status, exitCode: exitCode,
-      startedAt: startedAt,
-      finishedAt: Date(), target: plan?.targetSeconds, steps: steps, advice: advice.map(redact),
-      journalPath: journal?.path)
+      runID: runID, runbook: request.runbook.name, environment: resolver.environment.name,
+      target: plan?.target,
+      dryRun: request.dryRun, status: status, exitCode: exitCode, startedAt: startedAt, finishedAt: Date(),
+      targetSeconds: plan?.targetSeconds, steps: steps, advice: advice.map(redact), journalPath: journal?.path
+    )
     result.nextCommand = nextCommand.map(redact)
     if request.kind == .drill {
       // The rollback's own time: from the level's first step to the end of its last one.
@@ -487,7 +486,8 @@ public final class Executor {
     let start = RunStartedEvent(
       runID: runID, command: request.kind.journalValue, runbook: plan.runbook,
       runbookPath: AdviceCommand.absolute(request.runbookPath), runbookHash: request.runbookHash,
-      environment: plan.environment, level: plan.level, scenario: plan.scenario, title: plan.title,
+      environment: plan.environment, level: plan.target.level, scenario: plan.target.scenario,
+      title: plan.title,
       dryRun: request.dryRun, targetSeconds: plan.targetSeconds, startedAt: Timestamp.iso(startedAt),
       at: Timestamp.iso(Date()), pid: Int(getpid()), host: Syscall.hostName(),
       user: ProcessInfo.processInfo.environment["USER"] ?? String(getuid()), vars: safeOverrides,

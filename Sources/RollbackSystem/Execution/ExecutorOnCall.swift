@@ -76,7 +76,7 @@ extension Executor {
       say("  grafana: annotation \(id) of run \(runID) kept open for the resume")
       return
     }
-    let (runID, runbook, environment, level) = (runID, plan.runbook, plan.environment, plan.level)
+    let (runID, runbook, environment, level) = (runID, plan.runbook, plan.environment, plan.target.level)
     let text = "\(drillMark)\(runName(plan)) in \(environment) (run \(runID))"
     let outcome = await uncancelled { () async -> Result<Int, IntegrationError> in
       do throws(IntegrationError) {
@@ -157,7 +157,7 @@ extension Executor {
     let oncall = oncall
     let event = PagerDutyChangeEvent(
       summary: redact(summary), source: Syscall.hostName(), runID: runID, runbook: plan.runbook,
-      level: plan.level, environment: plan.environment)
+      level: plan.target.level, environment: plan.environment)
     let outcome = await uncancelled { () async -> Result<PagerDutyResult, IntegrationError> in
       do throws(IntegrationError) {
         return .success(try await oncall.sendChange(event, timeout: Executor.integrationTimeout))
@@ -184,7 +184,7 @@ extension Executor {
   ) async -> Result<String, IntegrationError> {
     let oncall = oncall
     var details = ["run_id": runID, "runbook": plan.runbook, "environment": plan.environment]
-    if let level = plan.level { details["level"] = String(level) }
+    if let level = plan.target.level { details["level"] = String(level) }
     let event = PagerDutyAlertEvent(
       action: action, dedupKey: key, summary: redact(summary), source: Syscall.hostName(), severity: severity,
       details: details)

@@ -160,9 +160,9 @@ extension Executor {
     nextCommand = pasteable(["history"])
     return Refused(
       result: RunResult(
-        runID: runID, runbook: plan.runbook, environment: plan.environment, level: plan.level,
-        scenario: plan.scenario, dryRun: false, status: .aborted, exitCode: 4, startedAt: startedAt,
-        finishedAt: Date(), target: plan.targetSeconds, steps: [],
+        runID: runID, runbook: plan.runbook, environment: plan.environment, target: plan.target,
+        dryRun: false, status: .aborted, exitCode: 4, startedAt: startedAt,
+        finishedAt: Date(), targetSeconds: plan.targetSeconds, steps: [],
         advice:
           "another run holds the lock on \(refused.map { hostOf($0) }.joined(separator: ", ")); nothing was changed",
         journalPath: nil))

@@ -36,14 +36,14 @@ public enum RunRendering {
   public static func json(_ result: RunResult) -> JSONValue {
     .object([
       ("run_id", .string(result.runID)), ("runbook", .string(result.runbook)),
-      ("environment", .string(result.environment)), ("level", .int(result.level)),
-      ("scenario", .string(result.scenario)),
+      ("environment", .string(result.environment)), ("level", .int(result.target?.level)),
+      ("scenario", .string(result.target?.scenario)),
       ("dry_run", .bool(result.dryRun)), ("status", .string(result.status.rawValue)),
       ("started_at", .string(Timestamp.iso(result.startedAt))),
       ("finished_at", .string(Timestamp.iso(result.finishedAt))),
       ("duration_s", .number((result.duration * 1000).rounded() / 1000)),
       ("rollback_duration_s", .number(result.rollbackDuration.map { ($0 * 1000).rounded() / 1000 })),
-      ("target_s", .number(result.target)),
+      ("target_s", .number(result.targetSeconds)),
       ("within_target", result.withinTarget.map { .bool($0) } ?? .null),
       ("exit_code", .int(Int(result.exitCode))),
       ("advice", .string(result.advice)), ("next_command", .string(result.nextCommand)),
@@ -59,15 +59,16 @@ public enum RunRendering {
         runID: result.runID, status: result.status, finishedAt: Timestamp.iso(result.finishedAt),
         durationSeconds: (result.duration * 1000).rounded() / 1000,
         rollbackDurationSeconds: result.rollbackDuration.map { ($0 * 1000).rounded() / 1000 },
-        targetSeconds: result.target, withinTarget: result.withinTarget, exitCode: Int(result.exitCode),
+        targetSeconds: result.targetSeconds, withinTarget: result.withinTarget,
+        exitCode: Int(result.exitCode),
         advice: result.advice, nextCommand: result.nextCommand))
   }
 
   /// The closing lines for a person: outcome and time against target.
   public static func summary(_ result: RunResult) -> String {
-    let what = result.level.map { "level \($0)" } ?? "scenario \(result.scenario ?? "")"
+    let what = result.target?.description ?? ""
     let time = duration(result.duration)
-    let target = result.target.map { Quantity.format(seconds: $0) }
+    let target = result.targetSeconds.map { Quantity.format(seconds: $0) }
     var lines: [String] = []
     switch result.status {
     case .succeeded:
@@ -86,7 +87,7 @@ public enum RunRendering {
       )
     case .failed:
       lines.append("Rollback FAILED (\(what)) after \(time)" + (target.map { " — target \($0)" } ?? ""))
-    case .aborted where result.level == nil && result.scenario == nil:
+    case .aborted where result.target == nil:
       lines.append("Rollback aborted before it started; nothing was run")
     case .aborted:
       lines.append("Rollback aborted (\(what)) after \(time)")

@@ -1,8 +1,9 @@
 import Foundation
 import RollbackCore
 
-/// One runner per step kind: each gets the step and the dry-run phase, and acts only through
-/// the executor's ``ExecutionEffects``.
+/// One runner per step kind (`CheckRunner`, `WaitRunner`, `RestartRunner`, …, each in its own
+/// file): the executor makes it from its ``ExecutionEffects`` and this run's host, and hands it
+/// the step and the dry-run phase.
 extension Executor {
   /// One attempt at a step: dispatches to its kind's runner.
   func attempt(_ planned: PlannedStep, phase: DryRunPhase) async throws -> AttemptResult {
@@ -15,25 +16,31 @@ extension Executor {
     }
     switch step.kind {
     case .check(let names):
-      return await runCheck(names.map(\.value), phase: phase)
+      return await CheckRunner(signals: sampler, say: { self.say($0) }).run(names.map(\.value), phase: phase)
     case .assert(let condition):
-      return await runAssert(condition, phase: phase)
+      return await AssertRunner(signals: sampler).run(condition, phase: phase)
     case .wait(let condition, let within, let interval, let consecutive):
-      return try await runWait(
-        condition, within: within, interval: interval, consecutive: consecutive, planned: planned,
-        phase: phase)
+      let spec = WaitRunner.Spec(
+        condition: condition, within: within, interval: interval, consecutive: consecutive)
+      return try await waitRunner().run(spec, timeout: step.timeout, id: planned.id, phase: phase)
     case .flag(let name, let change):
-      return try await changeFlag(name.value, change, dryRun: phase == .wouldRun)
+      return try await flagRunner(name.value).run(
+        name.value, editor: flagEditor(name.value), change, dryRun: phase == .wouldRun)
     case .restart(let service, let rebuild):
       if phase == .wouldRun {
         let proof = pickupPlan(service.value).map { "; " + $0 } ?? ""
         return AttemptResult(status: .wouldRun, detail: "would restart " + planned.detail + proof)
       }
-      return try await restart(service.value, rebuild: rebuild, id: planned.id, stepTimeout: step.timeout)
+      let found = resolver.service(named: service.value)
+      return try await restartRunner().run(
+        service.value, service: found, rebuild: rebuild,
+        prover: found.flatMap { pickupProver($0, named: service.value) },
+        id: planned.id, stepTimeout: step.timeout)
     case .run(let command):
       return try await runRun(command, planned: planned, phase: phase)
     case .http(let spec):
-      return try await http(spec, phase: phase, timeout: step.timeout ?? 30)
+      return try await HTTPRunner(http: effects.http, resolve: { self.resolve($0) }).run(
+        spec, phase: phase, timeout: step.timeout ?? 30)
     case .sql(let query, let mutates):
       return try await runSQL(query, mutates: mutates, planned: planned, phase: phase)
     case .notify(let spec):
@@ -44,64 +51,14 @@ extension Executor {
     case .silence(let spec):
       return await runSilence(spec, planned: planned, phase: phase)
     case .confirm(let question):
-      return await runConfirm(question, planned: planned)
+      let runner = ConfirmRunner(confirmer: confirmer, dryRun: request.dryRun, assumeYes: request.assumeYes)
+      return await runner.run(resolve(question).display, id: planned.id)
     case .include:
       return .ok("include")
     case .rolling:
       // A rolling step inside a host's pipeline is refused by validation.
       return .fail("rolling", "a rolling step cannot run inside a host's pipeline")
     }
-  }
-
-  /// `check`: reads and records signals.
-  func runCheck(_ names: [String], phase: DryRunPhase) async -> AttemptResult {
-    let readings = await read(names)
-    for reading in readings {
-      say("    \(reading.name): \(reading.formatted)\(reading.setByHand ? " (set by hand)" : "")")
-    }
-    var result = AttemptResult.ok(readingsText(readings))
-    result.signals = readings
-    if phase == .sampled { result.status = .sampled }
-    return result
-  }
-
-  /// `assert`: fails unless the condition holds; unknown fails.
-  func runAssert(_ condition: Condition, phase: DryRunPhase) async -> AttemptResult {
-    let (holds, readings) = await evaluate(condition)
-    var result: AttemptResult
-    switch holds {
-    case .some(true): result = .ok("\(condition.text) holds (\(readingsText(readings)))")
-    case .some(false):
-      result = .fail(condition.text, "\(condition.text) does not hold (\(readingsText(readings)))")
-    case .none:
-      result = .fail(condition.text, "cannot tell whether \(condition.text): \(readingsText(readings))")
-    }
-    if phase == .sampled {
-      result = AttemptResult(
-        status: .sampled, detail: "would require \(condition.text); now \(describe(holds, readings))")
-    }
-    result.signals = readings
-    return result
-  }
-
-  /// `wait`: polls until the condition holds; sampled once after a dry run's first change.
-  func runWait(
-    _ condition: Condition, within: Double, interval: Double, consecutive: Int, planned: PlannedStep,
-    phase: DryRunPhase
-  ) async throws -> AttemptResult {
-    if phase == .sampled {
-      let (holds, readings) = await evaluate(condition)
-      var result = AttemptResult(
-        status: .sampled,
-        detail:
-          "would wait up to \(Quantity.format(seconds: within)) for \(condition.text); now \(readingsText(readings))"
-          + (holds == true ? " (holds)" : ""))
-      result.signals = readings
-      return result
-    }
-    return try await waitFor(
-      condition, within: min(within, planned.step.timeout ?? within), interval: interval,
-      consecutive: consecutive, id: planned.id)
   }
 
   /// `run`: a command on the host.
@@ -144,22 +101,45 @@ extension Executor {
     return await notify(message, channel: channel)
   }
 
-  /// `confirm`: a person's yes goes on; no, or nobody to ask, stops the run with exit 5.
-  func runConfirm(_ question: Template, planned: PlannedStep) async -> AttemptResult {
-    let text = resolve(question).display
-    if request.dryRun { return AttemptResult(status: .sampled, detail: "would ask: \(text)") }
-    if request.assumeYes { return .ok("\(text) — yes (--yes)") }
-    var result: AttemptResult
-    switch await confirmer.ask(text) {
-    case .some(true): return .ok("\(text) — yes")
-    case .some(false): result = AttemptResult.fail(text, "declined: \(text)")
-    case .none:
-      result = AttemptResult.fail(
-        text,
-        "confirm gate '\(planned.id)' needs an answer and there is no terminal; rerun with --yes to answer yes"
-      )
-    }
-    result.declined = 5
-    return result
+  // MARK: Runners made for this executor's host
+
+  /// The run's signals, with `--signal` values applied.
+  var sampler: SignalSampler {
+    SignalSampler(reader: reader, runbook: request.runbook, manual: request.manual)
+  }
+
+  /// The runner of `wait` steps, on the run's clock.
+  func waitRunner() -> WaitRunner {
+    WaitRunner(signals: sampler, clock: clock, say: { self.say($0, $1) }, sayBudget: { self.sayBudget() })
+  }
+
+  /// The runner for a step of flag `name`; what it writes is noted for its service's restart.
+  func flagRunner(_ name: String) -> FlagRunner {
+    FlagRunner(
+      host: host, backupDirectory: StateDirectory(path: request.stateDirectory).backupsPath(runID),
+      say: { self.say($0) }, noteWrite: { self.noteFlagWrite(name, $0) })
+  }
+
+  /// The runner of `restart` steps on this host.
+  func restartRunner() -> RestartRunner {
+    RestartRunner(
+      commands: commandRunner(), http: effects.http, clock: clock, resolve: { self.resolve($0) },
+      resolveCommand: { self.resolveCommand($0) }, say: { self.say($0, $1) }, sayBudget: { self.sayBudget() })
+  }
+
+  /// This host's commands, without the runbook's secret variables in their environment.
+  func commandRunner() -> CommandRunner {
+    // On another host only the step's own `env:` goes with the command, never this machine's.
+    var environment = hostName == nil ? request.processEnvironment : [:]
+    for name in secretEnvironment { environment[name] = nil }
+    return CommandRunner(host: host, environment: environment, sayOutput: sayer(.output))
+  }
+
+  /// The proof a restart of service `name` owes, when this run wrote one of its flags.
+  func pickupProver(_ service: Service, named name: String) -> PickupProver? {
+    guard let pickup = service.pickup, let write = flagWrites[name] else { return nil }
+    return PickupProver(
+      pickup: pickup, write: write, probe: pickupProbe(), source: pickupSource(pickup.pid),
+      resolve: { self.resolve($0) })
   }
 }

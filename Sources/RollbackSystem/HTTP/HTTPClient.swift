@@ -130,6 +130,18 @@ private enum CurlTransfer {
     headerList: UnsafeMutablePointer<curl_slist>?,
     context: UnsafeMutableRawPointer
   ) throws(HTTPError) {
+    try configureTransfer(handle, request: request, errorBuffer: errorBuffer, headerList: headerList)
+    try configureMethod(handle, request: request)
+    try configureCallbacks(handle, context: context)
+  }
+
+  /// The URL, the protocols allowed, the timeouts, the body cap and the headers.
+  private static func configureTransfer(
+    _ handle: UnsafeMutableRawPointer,
+    request: HTTPRequest,
+    errorBuffer: UnsafeMutablePointer<CChar>,
+    headerList: UnsafeMutablePointer<curl_slist>?
+  ) throws(HTTPError) {
     let timeoutMilliseconds = max(1, request.timeout.millisecondsRoundedUp)
     let connectMilliseconds = max(1, min(timeoutMilliseconds, request.connectTimeout.millisecondsRoundedUp))
 
@@ -149,9 +161,13 @@ private enum CurlTransfer {
       "MAXFILESIZE_LARGE")
     try check(rollback_curl_easy_setopt_string(handle, CURLOPT_USERAGENT, "rollback"), "USERAGENT")
     try check(rollback_curl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList), "HTTPHEADER")
+  }
 
-    try configureMethod(handle, request: request)
-
+  /// The callbacks that collect the body (up to its cap) and the headers, and stop a cancelled
+  /// transfer; `context` is the transfer's ``CurlTransferState``.
+  private static func configureCallbacks(_ handle: UnsafeMutableRawPointer, context: UnsafeMutableRawPointer)
+    throws(HTTPError)
+  {
     try check(
       rollback_curl_easy_setopt_write_callback(handle, CURLOPT_WRITEFUNCTION) { data, size, count, context in
         guard let context else { return 0 }

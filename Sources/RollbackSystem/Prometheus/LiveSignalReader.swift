@@ -46,67 +46,86 @@ public struct LiveSignalReader: SignalReader {
 
   func readOne(_ signal: Signal, sessions: PostgresSessionPool = PostgresSessionPool()) async -> SignalReading
   {
-    let clock = ContinuousClock()
-    let started = clock.now
-    func seconds() -> Double {
-      let elapsed = clock.now - started
-      return elapsed.doubleSeconds
-    }
-    func unknown(_ reason: String) -> SignalReading {
-      SignalReading(
-        name: signal.name, source: signal.sourceName, unit: signal.unit, value: nil, error: reason,
-        duration: seconds())
-    }
-    var bag = DiagnosticBag()
+    let started = ContinuousClock.now
     switch signal.source {
     case .manual:
-      return unknown("not set; pass --signal \(signal.name)=VALUE")
+      return Self.unknown(signal, "not set; pass --signal \(signal.name)=VALUE", since: started)
     case .prometheus(let template):
-      let (client, query): (PrometheusClient, String)
-      switch PrometheusSignalQuery.make(template, resolver: resolver, environment: environment) {
-      case .success(let made): (client, query) = (made.client, made.query)
-      case .failure(let reason): return unknown(reason.description)
-      }
-      do {
-        let result = try await client.query(query)
-        let reduction = PrometheusReduction(rawValue: signal.reduce.rawValue) ?? .max
-        let value = try result.value(reducedBy: reduction)
-        return SignalReading(
-          name: signal.name, source: "prometheus", unit: signal.unit, value: value, error: nil,
-          seriesCount: result.seriesCount, warnings: result.warnings, duration: seconds())
-      } catch {
-        return unknown(error.description)
-      }
+      return await readPrometheus(signal, template, since: started)
     case .postgres(let template):
-      guard let settings = resolver.environment.postgres else {
-        return unknown("environment '\(resolver.environment.name)' has no postgres settings")
-      }
-      // Placeholders are bound parameters. A query that is one runbook variable and
-      // nothing else is the variable's text (a lone parameter is no statement); like every
-      // probe it runs read-only.
-      let query: String
-      var parameters: [String] = []
-      if template.parts.count == 1, case .variable = template.parts[0] {
-        query = resolver.resolve(template, into: &bag).value
-      } else {
-        let parameterized = resolver.context.resolveSQL(template, into: &bag)
-        query = parameterized.query
-        parameters = parameterized.parameters
-      }
-      if let problem = bag.errors.first { return unknown(problem.message) }
-      guard let dsn = environment[settings.dsnEnv], !dsn.isEmpty else {
-        return unknown("\(settings.dsnEnv) is not set")
-      }
-      do {
-        let value = try await sessions.queryNumber(
-          dsn: dsn, query: query, parameters: parameters, timeout: .milliseconds(Int(settings.timeout * 1000))
-        )
-        return SignalReading(
-          name: signal.name, source: "postgres", unit: signal.unit, value: value, error: nil,
-          duration: seconds())
-      } catch {
-        return unknown(error.description)
-      }
+      return await readPostgres(signal, template, sessions: sessions, since: started)
+    }
+  }
+
+  /// Seconds since `started`.
+  static func seconds(since started: ContinuousClock.Instant) -> Double {
+    (ContinuousClock.now - started).doubleSeconds
+  }
+
+  /// A reading that has no value, with why.
+  static func unknown(_ signal: Signal, _ reason: String, since started: ContinuousClock.Instant)
+    -> SignalReading
+  {
+    SignalReading(
+      name: signal.name, source: signal.sourceName, unit: signal.unit, value: nil, error: reason,
+      duration: seconds(since: started))
+  }
+
+  /// An instant query, its series reduced to one value as the signal says.
+  func readPrometheus(_ signal: Signal, _ template: Template, since started: ContinuousClock.Instant) async
+    -> SignalReading
+  {
+    let (client, query): (PrometheusClient, String)
+    switch PrometheusSignalQuery.make(template, resolver: resolver, environment: environment) {
+    case .success(let made): (client, query) = (made.client, made.query)
+    case .failure(let reason): return Self.unknown(signal, reason.description, since: started)
+    }
+    do {
+      let result = try await client.query(query)
+      let reduction = PrometheusReduction(rawValue: signal.reduce.rawValue) ?? .max
+      let value = try result.value(reducedBy: reduction)
+      return SignalReading(
+        name: signal.name, source: "prometheus", unit: signal.unit, value: value, error: nil,
+        seriesCount: result.seriesCount, warnings: result.warnings, duration: Self.seconds(since: started))
+    } catch {
+      return Self.unknown(signal, error.description, since: started)
+    }
+  }
+
+  /// A read-only query on the environment's database, through the read's shared sessions.
+  func readPostgres(
+    _ signal: Signal, _ template: Template, sessions: PostgresSessionPool,
+    since started: ContinuousClock.Instant
+  ) async -> SignalReading {
+    guard let settings = resolver.environment.postgres else {
+      return Self.unknown(
+        signal, "environment '\(resolver.environment.name)' has no postgres settings", since: started)
+    }
+    // Placeholders are bound parameters. A query that is one runbook variable and
+    // nothing else is the variable's text (a lone parameter is no statement); like every
+    // probe it runs read-only.
+    var bag = DiagnosticBag()
+    let query: String
+    var parameters: [String] = []
+    if template.parts.count == 1, case .variable = template.parts[0] {
+      query = resolver.resolve(template, into: &bag).value
+    } else {
+      let parameterized = resolver.context.resolveSQL(template, into: &bag)
+      query = parameterized.query
+      parameters = parameterized.parameters
+    }
+    if let problem = bag.errors.first { return Self.unknown(signal, problem.message, since: started) }
+    guard let dsn = environment[settings.dsnEnv], !dsn.isEmpty else {
+      return Self.unknown(signal, "\(settings.dsnEnv) is not set", since: started)
+    }
+    do {
+      let value = try await sessions.queryNumber(
+        dsn: dsn, query: query, parameters: parameters, timeout: .milliseconds(Int(settings.timeout * 1000)))
+      return SignalReading(
+        name: signal.name, source: "postgres", unit: signal.unit, value: value, error: nil,
+        duration: Self.seconds(since: started))
+    } catch {
+      return Self.unknown(signal, error.description, since: started)
     }
   }
 }
