@@ -94,6 +94,7 @@ extension Executor {
       // Between samples, a terminal shows the time running against the budget and the last value.
       let nextSample = clock.now + .milliseconds(Int(interval * 1000))
       while clock.now < nextSample {
+        if let cut = await escalationCutsWait(id, readings: readings) { return cut }
         let left = nextSample - clock.now
         try await clock.sleep(for: min(left, .seconds(1)))
         let now = seconds(clock.now - start)
