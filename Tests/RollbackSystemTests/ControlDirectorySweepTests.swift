@@ -64,6 +64,12 @@ struct ControlDirectorySweepTests {
     FileManager.default.createFile(atPath: killed + "/" + ControlDirectorySweep.lockName, contents: Data())
     _ = try Self.socketFile(killed + "/0123456789abcdef0123456789abcdef01234567", listen: false)
     FileManager.default.createFile(atPath: killed + "/in-1", contents: Data("secret".utf8))
+    // Killed with its master still up (ssh keeps it ControlPersist after the run): the lock is
+    // free, so the master serves nobody; the directory goes.
+    let orphaned = try Self.makeDirectory()
+    FileManager.default.createFile(atPath: orphaned + "/" + ControlDirectorySweep.lockName, contents: Data())
+    let orphanMaster = try Self.socketFile(
+      orphaned + "/00112233445566778899aabbccddeeff00112233", listen: true)
     // Left by an older version (no lock), empty, unchanged for an hour.
     let oldEmpty = try Self.makeDirectory()
     Self.age(oldEmpty, by: 3600)
@@ -89,13 +95,15 @@ struct ControlDirectorySweepTests {
     defer {
       if holder.isRunning { holder.terminate() }
       close(listening)
-      Self.remove([killed, oldEmpty, liveMaster, locked, fresh])
+      close(orphanMaster)
+      Self.remove([killed, orphaned, oldEmpty, liveMaster, locked, fresh])
     }
 
     // The next fleet run's transport sweeps before making its own directory.
     let transport = try SSHTransport()
     let own = transport.controlDirectory
     #expect(!Self.exists(killed), "a killed run's directory is left: \(killed)")
+    #expect(!Self.exists(orphaned), "a killed run's directory with its orphaned master is left")
     #expect(!Self.exists(oldEmpty), "an old empty directory is left: \(oldEmpty)")
     #expect(Self.exists(liveMaster + "/fedcba9876543210fedcba9876543210fedcba98"))
     #expect(Self.exists(locked + "/" + ControlDirectorySweep.lockName))

@@ -10,10 +10,11 @@ import Foundation
 /// A transport holds an exclusive `flock` on `DIR/lock` for as long as it lives; the kernel
 /// drops it when the process dies, however it dies. A directory is stale when it is ours
 /// (same uid, a real directory named `rb-` and six characters, holding only files and
-/// sockets), no socket in it accepts a connection (no live ssh master), and:
-/// - it has a lock file that nobody holds, or
-/// - it has none (made by an older version, or killed between `mkdtemp` and the lock) and
-///   has not changed for ``unlockedGrace``.
+/// sockets) and:
+/// - it has a lock file that nobody holds: its run is dead. Masters it left (ssh keeps them
+///   `ControlPersist` after their run) serve nobody else and end by themselves; or
+/// - it has none (made by an older version, or killed before the lock), no socket in it
+///   accepts a connection (no live ssh master), and it has not changed for ``unlockedGrace``.
 public enum ControlDirectorySweep {
   /// The file a transport keeps locked in its control directory.
   public static let lockName = "lock"
@@ -45,27 +46,26 @@ public enum ControlDirectorySweep {
     guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR, info.st_uid == getuid(),
       let entries = try? FileManager.default.contentsOfDirectory(atPath: path)
     else { return false }
-    var hasLock = false
+    var sockets: [String] = []
     for entry in entries {
       var entryInfo = stat()
       guard lstat(path + "/" + entry, &entryInfo) == 0 else { return false }
       switch entryInfo.st_mode & S_IFMT {
-      case S_IFSOCK:
-        if accepts(path + "/" + entry) { return false }
-      case S_IFREG:
-        if entry == lockName { hasLock = true }
-      default:
-        return false
+      case S_IFSOCK: sockets.append(path + "/" + entry)
+      case S_IFREG: break
+      default: return false
       }
     }
     var lock: Int32 = -1
     defer { if lock >= 0 { close(lock) } }
-    if hasLock {
+    if entries.contains(lockName) {
       lock = open(path + "/" + lockName, O_RDWR | O_CLOEXEC | O_NOFOLLOW)
       guard lock >= 0, flock(lock, LOCK_EX | LOCK_NB) == 0 else { return false }
     } else {
       let changed = Date(timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec))
-      guard now.timeIntervalSince(changed) > unlockedGrace else { return false }
+      guard now.timeIntervalSince(changed) > unlockedGrace, !sockets.contains(where: accepts) else {
+        return false
+      }
     }
     for entry in entries { unlink(path + "/" + entry) }
     return rmdir(path) == 0
@@ -94,14 +94,15 @@ public enum ControlDirectorySweep {
 
   /// Creates and locks `DIR/lock` for a new control directory; returns the descriptor to keep
   /// open for the transport's life, or -1 when the lock could not be taken (the directory then
-  /// counts as stale only after ``unlockedGrace`` without change).
+  /// counts as stale only after ``unlockedGrace`` without change). The file is locked under
+  /// another name and then renamed, so a sweep never sees `lock` before it is held.
   static func holdLock(in directory: String) -> Int32 {
-    let descriptor = open(
-      directory + "/" + lockName, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+    let staging = directory + "/" + lockName + ".new"
+    let descriptor = open(staging, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
     guard descriptor >= 0 else { return -1 }
-    guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+    guard flock(descriptor, LOCK_EX | LOCK_NB) == 0, rename(staging, directory + "/" + lockName) == 0 else {
       close(descriptor)
-      unlink(directory + "/" + lockName)
+      unlink(staging)
       return -1
     }
     return descriptor
