@@ -82,16 +82,24 @@ struct Harness {
     return Double(text)
   }
 
-  /// Waits until the frontend's errors show in Prometheus, as during an incident: an error ratio
-  /// (errors / requests, the Atom runbook's `error_rate`) over the seed's critical 5 %.
+  /// Waits until the frontend's errors show in Prometheus, as during an incident: the Atom
+  /// runbook's `error_rate` (errors / requests over its local 10 s window) finite and over the
+  /// seed's critical 5 %, and its `p95_latency` finite. Right after the app restarts, the rate
+  /// windows have no fresh samples and read `NaN` or `+Inf` (unknown, which `assess` does not act
+  /// on as critical), so neither counts.
   func waitForIncident() {
     let deadline = Date().addingTimeInterval(30)
     let ratio = "sum(rate(api_errors_total[10s])) / sum(rate(api_requests_total[10s]))"
+    let latency = "histogram_quantile(0.95, sum(rate(api_request_latency_seconds_bucket[10s])) by (le))"
+    var last = "no answer"
     while Date() < deadline {
-      if let rate = query(ratio), rate > 0.05 { return }
+      let rate = query(ratio)
+      let p95 = query(latency)
+      if let rate, rate.isFinite, rate > 0.05, let p95, p95.isFinite { return }
+      last = "error_rate \(rate.map { "\($0)" } ?? "none"), p95_latency \(p95.map { "\($0)" } ?? "none")"
       Thread.sleep(forTimeInterval: 0.5)
     }
-    Issue.record("the sample app's errors never showed in Prometheus")
+    Issue.record("the sample app's errors never showed in Prometheus as finite values (last: \(last))")
   }
 
   /// The sample app's /api/health answer.

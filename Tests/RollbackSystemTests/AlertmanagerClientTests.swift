@@ -52,6 +52,54 @@ struct AlertmanagerClientTests {
   }
 
   @Test(
+    "the silence POSTed has the API v2 shape: matchers with name/value/isRegex/isEqual, times, creator, comment"
+  )
+  func silenceShape() async throws {
+    let server = try HTTPLoopbackServer(
+      reply: .respond(status: 200, body: Data(#"{"silenceID":"5b1c-77"}"#.utf8)))
+    defer { server.stop() }
+    let am = AlertmanagerClient(settings: AlertmanagerSettings(url: server.baseURL))
+    let id = try await am.createSilence(
+      matchers: ["service=checkout", "env!~stag.*"], for: .seconds(900), user: "ada", runID: "r-am-3",
+      runbook: "shop", environment: "production", now: Date(timeIntervalSince1970: 1_800_000_000),
+      timeout: .seconds(5))
+    #expect(id == "5b1c-77")
+    let request = try #require(server.requests.first)
+    #expect(request.method == "POST")
+    #expect(request.path == "/api/v2/silences")
+    #expect(request.header("Content-Type") == "application/json")
+    let body = jsonBody(request)
+    #expect(Set(body.keys) == ["matchers", "startsAt", "endsAt", "createdBy", "comment"])
+    let matchers = try #require(body["matchers"] as? [[String: Any]])
+    #expect(matchers.count == 2)
+    #expect(matchers.allSatisfy { Set($0.keys) == ["name", "value", "isRegex", "isEqual"] })
+    #expect(matchers.first?["name"] as? String == "service")
+    #expect(matchers.first?["value"] as? String == "checkout")
+    #expect(matchers.last?["isRegex"] as? Bool == true)
+    #expect(matchers.last?["isEqual"] as? Bool == false)
+    #expect(body["startsAt"] as? String == "2027-01-15T08:00:00.000Z")
+    #expect(body["endsAt"] as? String == "2027-01-15T08:15:00.000Z")
+    #expect(body["createdBy"] as? String == "rollback/ada")
+    #expect(body["comment"] as? String == "rollback run r-am-3 of shop in production")
+  }
+
+  @Test("an answer without a silenceID is a clear error")
+  func answerWithoutID() async throws {
+    let server = try HTTPLoopbackServer(reply: .respond(status: 200, body: Data(#"{"id":42}"#.utf8)))
+    defer { server.stop() }
+    let am = AlertmanagerClient(settings: AlertmanagerSettings(url: server.baseURL))
+    var caught: IntegrationError?
+    do {
+      _ = try await am.createSilence(
+        matchers: ["service=checkout"], for: .seconds(60), user: "ada", runID: "r", runbook: "b",
+        environment: "e", timeout: .seconds(5))
+    } catch {
+      caught = error
+    }
+    #expect(caught?.description == "alertmanager: the answer to the silence holds no silenceID")
+  }
+
+  @Test(
     "a bad matcher is a clear error and nothing is sent",
     arguments: [
       (

@@ -32,6 +32,7 @@ struct GrafanaClientTests {
     #expect(request.header("Content-Type") == "application/json")
     #expect(request.header("Authorization") == "Bearer \(Self.token)")
     let body = jsonBody(request)
+    #expect(Set(body.keys) == ["time", "tags", "text", "dashboardUID"])
     #expect((body["time"] as? NSNumber)?.int64Value == 1_800_000_000_500)
     #expect(body["tags"] as? [String] == ["rollback", "shop", "production", "level:3"])
     #expect(body["text"] as? String == "rollback shop level 3 (run r-1)")
@@ -47,6 +48,7 @@ struct GrafanaClientTests {
       timeout: .seconds(5))
     let body = jsonBody(try #require(server.requests.first))
     #expect(body["dashboardUID"] == nil)
+    #expect(Set(body.keys) == ["time", "tags", "text"])
     #expect(body["tags"] as? [String] == ["rollback", "shop", "staging"])
     #expect(body["text"] as? String == "rollback shop (run r-9)")
   }
@@ -62,6 +64,7 @@ struct GrafanaClientTests {
     #expect(request.method == "PATCH")
     #expect(request.path == "/api/annotations/4711")
     #expect(request.header("Authorization") == "Bearer \(Self.token)")
+    #expect(Set(jsonBody(request).keys) == ["timeEnd"])
     #expect((jsonBody(request)["timeEnd"] as? NSNumber)?.int64Value == 1_800_000_060_000)
   }
 

@@ -59,12 +59,15 @@ struct PagerDutyClientTests {
     #expect(request.path == "/v2/change/enqueue")
     #expect(request.header("Content-Type") == "application/json")
     let body = jsonBody(request)
+    #expect(Set(body.keys) == ["routing_key", "payload"])
     #expect(body["routing_key"] as? String == Self.key)
     let payload = try #require(body["payload"] as? [String: Any])
+    #expect(Set(payload.keys) == ["summary", "source", "timestamp", "custom_details"])
     #expect(payload["summary"] as? String == "rollback shop level 3 started")
     #expect(payload["source"] as? String == "ops-1")
     #expect(payload["timestamp"] as? String == "2027-01-15T08:00:00.250Z")
     let details = try #require(payload["custom_details"] as? [String: Any])
+    #expect(Set(details.keys) == ["run_id", "runbook", "level", "environment"])
     #expect(details["run_id"] as? String == "r-1")
     #expect((details["level"] as? NSNumber)?.intValue == 3)
     #expect(details["environment"] as? String == "production")
@@ -87,9 +90,11 @@ struct PagerDutyClientTests {
     #expect(request.path == "/v2/enqueue")
     #expect(request.header("Content-Type") == "application/json")
     let body = jsonBody(request)
+    #expect(Set(body.keys) == ["routing_key", "event_action", "dedup_key", "payload"])
     #expect(body["event_action"] as? String == "trigger")
     #expect(body["dedup_key"] as? String == dedup)
     let payload = try #require(body["payload"] as? [String: Any])
+    #expect(Set(payload.keys) == ["summary", "source", "severity", "timestamp", "component"])
     #expect(payload["severity"] as? String == "critical")
     #expect(payload["summary"] as? String == "rollback shop failed at level 3")
     #expect(payload["source"] as? String == "ops-1")
@@ -103,9 +108,46 @@ struct PagerDutyClientTests {
     _ = try await client(server).sendAlert(
       PagerDutyAlertEvent(action: .resolve, dedupKey: "rollback/shop/production/r-1"), timeout: .seconds(5))
     let body = jsonBody(try #require(server.requests.first))
+    #expect(Set(body.keys) == ["routing_key", "event_action", "dedup_key"])
     #expect(body["event_action"] as? String == "resolve")
     #expect(body["dedup_key"] as? String == "rollback/shop/production/r-1")
     #expect(body["payload"] == nil)
+  }
+
+  @Test(
+    "a change event without a level leaves the level out; the body is one JSON object with slashes as sent")
+  func changeEventWithoutLevel() async throws {
+    let server = try HTTPLoopbackServer(reply: Self.accepted)
+    defer { server.stop() }
+    _ = try await client(server).sendChange(
+      PagerDutyChangeEvent(
+        summary: "rollback shop/api started", source: "ops-1", runID: "r-2", runbook: "shop", level: nil,
+        environment: "production"),
+      timeout: .seconds(5))
+    let request = try #require(server.requests.first)
+    let details = try #require(
+      (jsonBody(request)["payload"] as? [String: Any])?["custom_details"] as? [String: Any])
+    #expect(Set(details.keys) == ["run_id", "runbook", "environment"])
+    #expect(String(decoding: request.body, as: UTF8.self).contains(#""summary":"rollback shop/api started""#))
+  }
+
+  @Test("an error answer whose `error` is not a string still shows its message and errors")
+  func errorOfAnotherType() async throws {
+    let server = try HTTPLoopbackServer(
+      reply: .respond(
+        status: 400,
+        body: Data(#"{"error":{"code":2001},"message":"Invalid event","errors":["bad severity",7]}"#.utf8)))
+    defer { server.stop() }
+    var caught: IntegrationError?
+    do {
+      _ = try await client(server).sendAlert(
+        PagerDutyAlertEvent(action: .trigger, dedupKey: "k", summary: "s", source: "h"), timeout: .seconds(5))
+    } catch {
+      caught = error
+    }
+    #expect(
+      caught?.description
+        == "pagerduty: HTTP 400: Invalid event; bad severity (not retried: PagerDuty refused the event)")
   }
 
   @Test("429 then 202: retried, two requests, success")

@@ -39,22 +39,7 @@ struct ResumeCommand: AsyncParsableCommand {
   func run() async throws {
     let path = try options.runbookPath()
     let state = stateDirectory(options, runbookPath: path)
-    let ids = JournalReader.runIDs(stateDirectory: state)
-    guard let id = runID ?? ids.last else {
-      Console.error("error: no runs in \(state)/runs; nothing to resume")
-      throw ExitCode(.usage)
-    }
-    let events: [JournalEvent]
-    do {
-      events = try JournalReader.events(at: JournalReader.path(stateDirectory: state, runID: id))
-    } catch {
-      Console.error("error: \(error.description)")
-      throw ExitCode(.usage)
-    }
-    guard let progress = JournalProgress(events) else {
-      Console.error("error: journal of run \(id) has no run-started event")
-      throw ExitCode(.usage)
-    }
+    let (id, events, progress) = try Self.journal(runID, stateDirectory: state)
     let started = progress.start
     if let status = progress.finalStatus, status == .succeeded || status == .dryRun {
       Console.human("run \(id) already finished (\(status.rawValue)); nothing to resume", json: options.json)
@@ -77,22 +62,13 @@ struct ResumeCommand: AsyncParsableCommand {
       )
       throw ExitCode(.usage)
     }
-    let target: IncludeTarget
-    if let level = started.level {
-      target = .level(level)
-    } else if let scenario = started.scenario {
-      target = .scenario(scenario)
-    } else {
-      Console.error("error: journal of run \(id) names no level or scenario")
-      throw ExitCode(.usage)
-    }
     let request = ExecutionRequest(
-      runbook: runbook, runbookPath: loaded.path, runbookHash: hash, target: target,
+      runbook: runbook, runbookPath: loaded.path, runbookHash: hash, target: try Self.target(of: started, id),
       environmentName: runbookOptions.env, overrides: overrides,
       processEnvironment: ProcessInfo.processInfo.environment,
       manual: ManualValues(), dryRun: false, assumeYes: yes, canPrompt: isatty(STDIN_FILENO) == 1,
       stateDirectory: state,
-      resume: try resumePoint(id, progress),
+      resume: try resumePoint(id, progress, events),
       kind: .resume)
     let result = try await perform(request, options: options)
     if result.exitCode != 0 { throw ExitCode(result.exitCode) }
@@ -100,10 +76,47 @@ struct ResumeCommand: AsyncParsableCommand {
 }
 
 extension ResumeCommand {
-  /// Where the run stands; with `--only-failed`, its failed step's failed hosts (an error when
-  /// it has none).
-  func resumePoint(_ id: String, _ progress: JournalProgress) throws -> ResumePoint {
+  /// The run `runID` (default: the latest) in `state`: its id, journal events and progress.
+  static func journal(_ runID: String?, stateDirectory state: String) throws -> (
+    String, [JournalEvent], JournalProgress
+  ) {
+    guard let id = runID ?? JournalReader.runIDs(stateDirectory: state).last else {
+      Console.error("error: no runs in \(state)/runs; nothing to resume")
+      throw ExitCode(.usage)
+    }
+    let events: [JournalEvent]
+    do {
+      events = try JournalReader.events(at: JournalReader.path(stateDirectory: state, runID: id))
+    } catch {
+      Console.error("error: \(error.description)")
+      throw ExitCode(.usage)
+    }
+    guard let progress = JournalProgress(events) else {
+      Console.error("error: journal of run \(id) has no run-started event")
+      throw ExitCode(.usage)
+    }
+    return (id, events, progress)
+  }
+
+  /// The level or scenario the run was started for.
+  static func target(of started: RunStartedEvent, _ id: String) throws -> IncludeTarget {
+    if let level = started.level { return .level(level) }
+    if let scenario = started.scenario { return .scenario(scenario) }
+    Console.error("error: journal of run \(id) names no level or scenario")
+    throw ExitCode(.usage)
+  }
+
+  /// Where the run stands, with the flag writes it journalled (for the pickup proof of a
+  /// restart still to run); with `--only-failed`, its failed step's failed hosts (an error
+  /// when it has none).
+  func resumePoint(_ id: String, _ progress: JournalProgress, _ events: [JournalEvent]) throws -> ResumePoint
+  {
     var point = ResumePoint(runID: id, progress: progress)
+    point.flagSteps = events.compactMap { event in
+      guard case .stepFinished(let step) = event, step.flagChanges.contains(where: { $0.changed == true })
+      else { return nil }
+      return step
+    }
     guard onlyFailed else { return point }
     guard let step = progress.lastFailedStep, let hosts = progress.hostsFailed[step], !hosts.isEmpty else {
       Console.error(

@@ -3,8 +3,10 @@ import RollbackCore
 
 extension Executor {
   /// Between steps: once the level has run past its `escalate.after`, offers (or with `--yes`
-  /// takes) the stronger level; journalled either way. True when the level is abandoned.
+  /// takes) the stronger level; journalled either way. True when the level is abandoned (also
+  /// when that was accepted during a wait step, which the escalation cut short).
   func escalates(_ plan: Plan) async -> Bool {
+    if escalation.to != nil { return true }
     guard !request.dryRun, !escalation.offered, let number = plan.target.level,
       let escalate = request.runbook.level(number)?.escalate
     else { return false }
@@ -34,6 +36,21 @@ extension Executor {
       "⇪ escalating (\(said)): level \(number) has run \(Quantity.format(seconds: elapsed)), past its escalate.after of \(Quantity.format(seconds: escalate.after)); abandoning it for level \(escalate.to)",
       .warning)
     return true
+  }
+
+  /// During a wait step of the run's own level: whether the level ran past its `escalate.after`
+  /// and the stronger level was accepted, so the wait ends now (it changes nothing) instead of
+  /// holding the escalation for up to its `within`. The wait's result when it is cut.
+  func escalationCutsWait(_ id: String, readings: [SignalReading]) async -> AttemptResult? {
+    guard hostName == nil, let plan = currentPlan, await escalates(plan), let to = escalation.to else {
+      return nil
+    }
+    var result = AttemptResult(
+      status: .skipped,
+      detail: "wait cut short by the escalation to level \(to) (last: \(readingsText(readings)))")
+    result.signals = readings
+    say("    \(id): cut short: the run escalates to level \(to)", .warning)
+    return result
   }
 
   /// The stronger level's plan, when the run escalated; nil otherwise (or when it cannot be made).

@@ -79,6 +79,9 @@ public struct ResumePoint: Sendable {
   public var hostsFinished: [String: Set<String>] = [:]
   /// `resume --only-failed`: re-run just the failed hosts of this step (and nothing after it).
   public var onlyFailed: (step: String, hosts: Set<String>)?
+  /// The interrupted run's finished steps that changed flag files: a restart the resume runs
+  /// proves pickup against these writes.
+  public var flagSteps: [StepFinishedEvent] = []
 
   /// Creates a resume point.
   public init(runID: String, finished: Set<String>, unfinished: Set<String>, startedAt: Date) {

@@ -89,6 +89,7 @@ public final class Executor {
     secrets = Self.collectSecrets(resolver: resolver, environment: request.processEnvironment)
     secretEnvironment = Self.secretEnvironmentNames(resolver: resolver)
     oncall = effects.oncall(request.runbook.notify, request.processEnvironment)
+    flagWrites = Self.journalledFlagWrites(request.resume?.flagSteps ?? [], runbook: request.runbook)
   }
 
   /// A copy of a run's executor acting on one host (its vars and `${host.*}` resolved), for a

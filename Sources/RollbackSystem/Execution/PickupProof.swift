@@ -186,6 +186,24 @@ extension Executor {
     flagWrites[service] = FlagWrite(flag: name, value: written.after, at: Date())
   }
 
+  /// The flags an interrupted run wrote before it stopped, by the service that reads them, each
+  /// at the time its step's finish was journalled (just after the write): a restart that the
+  /// resume runs proves pickup against them, as for a write of this process.
+  static func journalledFlagWrites(_ steps: [StepFinishedEvent], runbook: Runbook) -> [String: FlagWrite] {
+    let flags = runbook.flags.values.sorted { $0.name < $1.name }
+    var writes: [String: FlagWrite] = [:]
+    for step in steps where step.host == nil && step.status == .succeeded {
+      guard let at = step.at.flatMap(Timestamp.parse),
+        let change = step.flagChanges.first(where: { $0.changed == true }), let key = change.key,
+        let after = change.after,
+        let flag = flags.first(where: { $0.key == key || $0.percentKey == key }),
+        let service = flag.service?.value
+      else { continue }
+      writes[service] = FlagWrite(flag: flag.name, value: after, at: at)
+    }
+    return writes
+  }
+
   /// What a dry run says it would check after restarting `name`.
   func pickupPlan(_ name: String) -> String? {
     guard let service = resolver.service(named: name), let pickup = service.pickup else { return nil }

@@ -110,7 +110,9 @@ extension Executor {
 
   /// The runner of `wait` steps, on the run's clock.
   func waitRunner() -> WaitRunner {
-    WaitRunner(signals: sampler, clock: clock, say: { self.say($0, $1) }, sayBudget: { self.sayBudget() })
+    WaitRunner(
+      signals: sampler, clock: clock, say: { self.say($0, $1) }, sayBudget: { self.sayBudget() },
+      cutShort: { await self.escalationCutsWait($0, readings: $1) })
   }
 
   /// The runner for a step of flag `name`; what it writes is noted for its service's restart.

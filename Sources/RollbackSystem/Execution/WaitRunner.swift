@@ -12,6 +12,8 @@ struct WaitRunner {
   var say: (String, OutputKind) -> Void
   /// Says the level's live budget line.
   var sayBudget: () -> Void
+  /// Between samples: the result that ends the wait early (an accepted escalation), or nil.
+  var cutShort: (_ id: String, _ last: [SignalReading]) async -> AttemptResult? = { _, _ in nil }
 
   /// A `wait` step's parameters.
   struct Spec {
@@ -66,9 +68,12 @@ struct WaitRunner {
         return result
       }
       if elapsed + spec.interval > within { break }
-      try await tick(
+      if let cut = try await tick(
         until: clock.now + .milliseconds(Int(spec.interval * 1000)), spec, since: start, id: id,
         last: readings)
+      {
+        return cut
+      }
     }
     var result = AttemptResult.fail(
       "wait for \(condition.text)",
@@ -78,17 +83,20 @@ struct WaitRunner {
     return result
   }
 
-  /// Between samples, a terminal shows the time running against the budget and the last value.
+  /// Between samples, a terminal shows the time running against the budget and the last value;
+  /// a cut (an escalation accepted meanwhile, checked about once a second) ends the wait.
   func tick(
     until next: ContinuousClock.Instant, _ spec: Spec, since start: ContinuousClock.Instant, id: String,
     last readings: [SignalReading]
-  ) async throws {
+  ) async throws -> AttemptResult? {
     while clock.now < next {
+      if let cut = await cutShort(id, readings) { return cut }
       try await clock.sleep(for: min(next - clock.now, .seconds(1)))
       let now = (clock.now - start).doubleSeconds
       say(
         "    \(id): \(Quantity.format(seconds: now)) of \(Quantity.format(seconds: spec.within)) — last \(SignalSampler.text(readings)), want \(spec.condition.text)",
         .tick)
     }
+    return nil
   }
 }

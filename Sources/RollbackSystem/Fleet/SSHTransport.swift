@@ -68,8 +68,11 @@ public final class SSHTransport: Sendable {
   private let runner = ProcessRunner()
   private let masterPIDs = LockedBox<[String: pid_t]>([:])
   private let inputCounter = LockedBox<Int>(0)
+  /// The descriptor holding `DIR/lock` (see ``ControlDirectorySweep``), or -1.
+  private let lockDescriptor: Int32
 
-  /// Creates a transport and its private control directory.
+  /// Creates a transport and its private control directory, after removing the stale ones
+  /// runs killed outright left (``ControlDirectorySweep``).
   ///
   /// - Parameters:
   ///   - secrets: values masked in every error and stderr tail.
@@ -83,6 +86,7 @@ public final class SSHTransport: Sendable {
     self.forks = max(1, forks)
     self.secrets = secrets
     self.environment = environment
+    ControlDirectorySweep.sweep()
     var template = Array("/tmp/rb-XXXXXX".utf8CString)
     let made = template.withUnsafeMutableBufferPointer { buffer -> Bool in
       guard let base = buffer.baseAddress else { return false }
@@ -98,6 +102,7 @@ public final class SSHTransport: Sendable {
       throw .controlDirectory(detail: "chmod 0700 \(path): \(String(cString: strerror(errno)))")
     }
     self.controlDirectory = path
+    self.lockDescriptor = ControlDirectorySweep.holdLock(in: path)
   }
 
   /// A transport dropped without ``shutdown(_:)`` (an error path) still removes its control
@@ -107,6 +112,7 @@ public final class SSHTransport: Sendable {
       for entry in entries { unlink(controlDirectory + "/" + entry) }
     }
     rmdir(controlDirectory)
+    if lockDescriptor >= 0 { close(lockDescriptor) }
   }
 
   /// The ssh arguments up to (not including) the destination.

@@ -64,18 +64,15 @@ public struct AlertmanagerClient: Sendable, CustomStringConvertible {
       throw IntegrationError(service: "alertmanager", message: "a silence needs a positive duration")
     }
     let seconds = duration.doubleSeconds
-    let body: [String: Any] = [
-      "matchers": parsed.map {
-        ["name": $0.name, "value": $0.value, "isRegex": $0.isRegex, "isEqual": $0.isEqual] as [String: Any]
-      },
-      "startsAt": Timestamp.iso(now),
-      "endsAt": Timestamp.iso(now.addingTimeInterval(seconds)),
-      "createdBy": "rollback/\(user)",
-      "comment": "rollback run \(runID) of \(runbook) in \(environment)",
-    ]
+    let body = SilenceBody(
+      matchers: parsed.map(SilenceBody.Matcher.init),
+      startsAt: Timestamp.iso(now),
+      endsAt: Timestamp.iso(now.addingTimeInterval(seconds)),
+      createdBy: "rollback/\(user)",
+      comment: "rollback run \(runID) of \(runbook) in \(environment)")
     let response = try await send(
       "POST", "/api/v2/silences", body: IntegrationCall.json(body), timeout: timeout)
-    guard let id = IntegrationCall.object(response)?["silenceID"] as? String, !id.isEmpty else {
+    guard let id = IntegrationCall.decode(SilenceCreated.self, from: response)?.silenceID, !id.isEmpty else {
       throw IntegrationError(
         service: "alertmanager", message: "the answer to the silence holds no silenceID",
         status: response.status)
@@ -92,22 +89,17 @@ public struct AlertmanagerClient: Sendable, CustomStringConvertible {
   public func status(id: String, timeout: Duration) async throws(IntegrationError) -> SilenceStatus {
     let response = try await send(
       "GET", "/api/v2/silence/\(Self.pathSegment(id))", body: nil, timeout: timeout)
-    guard let object = IntegrationCall.object(response),
-      let state = (object["status"] as? [String: Any])?["state"] as? String
-    else {
+    guard let silence = IntegrationCall.decode(SilenceBody.Read.self, from: response) else {
       throw IntegrationError(
         service: "alertmanager", message: "the answer about silence \(id) is not a silence",
         status: response.status)
     }
-    let matchers = (object["matchers"] as? [[String: Any]] ?? []).map {
-      SilenceMatcher(
-        name: $0["name"] as? String ?? "", value: $0["value"] as? String ?? "",
-        isRegex: $0["isRegex"] as? Bool ?? false, isEqual: $0["isEqual"] as? Bool ?? true)
-    }
     return SilenceStatus(
-      id: object["id"] as? String ?? id, state: state, matchers: matchers,
-      createdBy: object["createdBy"] as? String ?? "", comment: object["comment"] as? String ?? "",
-      endsAt: object["endsAt"] as? String ?? "")
+      id: silence.id ?? id, state: silence.status.state,
+      matchers: (silence.matchers ?? []).map {
+        SilenceMatcher(name: $0.name, value: $0.value, isRegex: $0.isRegex, isEqual: $0.isEqual ?? true)
+      },
+      createdBy: silence.createdBy ?? "", comment: silence.comment ?? "", endsAt: silence.endsAt ?? "")
   }
 
   static func pathSegment(_ id: String) -> String {
@@ -126,4 +118,47 @@ public struct AlertmanagerClient: Sendable, CustomStringConvertible {
     guard response.isSuccess else { throw call.failure(response, attempts: attempts) }
     return response
   }
+}
+
+/// A silence as posted to `/api/v2/silences`.
+struct SilenceBody: Encodable {
+  var matchers: [Matcher]
+  var startsAt: String
+  var endsAt: String
+  var createdBy: String
+  var comment: String
+
+  /// One matcher: name, value, isRegex, isEqual.
+  struct Matcher: Codable {
+    var name: String
+    var value: String
+    var isRegex: Bool
+    /// Absent in answers from Alertmanager before 0.22, where every matcher is `=`.
+    var isEqual: Bool?
+
+    init(_ matcher: SilenceMatcher) {
+      name = matcher.name
+      value = matcher.value
+      isRegex = matcher.isRegex
+      isEqual = matcher.isEqual
+    }
+  }
+
+  /// A silence as `GET /api/v2/silence/ID` answers: only `status.state` is required.
+  struct Read: Decodable {
+    struct Status: Decodable {
+      var state: String
+    }
+    var id: String?
+    var status: Status
+    var matchers: [Matcher]?
+    var createdBy: String?
+    var comment: String?
+    var endsAt: String?
+  }
+}
+
+/// What Alertmanager answers to a created silence.
+struct SilenceCreated: Decodable {
+  var silenceID: String?
 }

@@ -33,14 +33,14 @@ public struct GrafanaClient: Sendable, CustomStringConvertible {
     runID: String, runbook: String, environment: String, level: Int?, text: String, time: Date = Date(),
     timeout: Duration
   ) async throws(IntegrationError) -> Int {
-    var body: [String: Any] = [
-      "time": Self.milliseconds(time),
-      "tags": Self.tags(runbook: runbook, environment: environment, level: level),
-      "text": text.contains(runID) ? text : "\(text) (run \(runID))",
-    ]
-    if let uid = settings.dashboardUID { body["dashboardUID"] = uid }
-    let response = try await send("POST", "/api/annotations", body: body, timeout: timeout)
-    guard let id = (IntegrationCall.object(response)?["id"] as? NSNumber)?.intValue else {
+    let body = AnnotationBody(
+      time: Self.milliseconds(time),
+      tags: Self.tags(runbook: runbook, environment: environment, level: level),
+      text: text.contains(runID) ? text : "\(text) (run \(runID))",
+      dashboardUID: settings.dashboardUID)
+    let response = try await send(
+      "POST", "/api/annotations", body: IntegrationCall.json(body), timeout: timeout)
+    guard let id = IntegrationCall.decode(AnnotationCreated.self, from: response)?.id else {
       throw IntegrationError(
         service: "grafana", message: "the answer to the annotation holds no id", status: response.status,
         attempts: 1)
@@ -51,14 +51,16 @@ public struct GrafanaClient: Sendable, CustomStringConvertible {
   /// Closes annotation `id` at `time` (`PATCH {url}/api/annotations/ID` with `timeEnd`).
   public func close(id: Int, time: Date = Date(), timeout: Duration) async throws(IntegrationError) {
     _ = try await send(
-      "PATCH", "/api/annotations/\(id)", body: ["timeEnd": Self.milliseconds(time)], timeout: timeout)
+      "PATCH", "/api/annotations/\(id)",
+      body: IntegrationCall.json(AnnotationEnd(timeEnd: Self.milliseconds(time))),
+      timeout: timeout)
   }
 
   static func milliseconds(_ date: Date) -> Int64 {
     Int64((date.timeIntervalSince1970 * 1000).rounded())
   }
 
-  private func send(_ method: String, _ path: String, body: [String: Any], timeout: Duration)
+  private func send(_ method: String, _ path: String, body: Data, timeout: Duration)
     async throws(IntegrationError) -> HTTPResponse
   {
     let request = HTTPRequest(
@@ -68,9 +70,28 @@ public struct GrafanaClient: Sendable, CustomStringConvertible {
         HTTPHeader(name: "Accept", value: "application/json"),
         HTTPHeader(name: "Authorization", value: "Bearer \(token)"),
       ],
-      body: IntegrationCall.json(body))
+      body: body)
     let (response, attempts) = try await call.send(request, timeout: timeout) { $0 == 429 || $0 >= 500 }
     guard response.isSuccess else { throw call.failure(response, attempts: attempts) }
     return response
   }
+}
+
+/// A region annotation as posted to `/api/annotations`; without a dashboard it is the
+/// organisation's.
+struct AnnotationBody: Encodable {
+  var time: Int64
+  var tags: [String]
+  var text: String
+  var dashboardUID: String?
+}
+
+/// The end of a region annotation, as patched to `/api/annotations/ID`.
+struct AnnotationEnd: Encodable {
+  var timeEnd: Int64
+}
+
+/// What Grafana answers to a created annotation; only the id is used.
+struct AnnotationCreated: Decodable {
+  var id: Int?
 }

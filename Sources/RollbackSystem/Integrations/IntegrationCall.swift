@@ -119,13 +119,8 @@ struct IntegrationCall: Sendable {
   /// characters of the body; redacted. Empty when the body is empty.
   static func excerpt(_ response: HTTPResponse, secrets: [String]) -> String {
     var parts: [String] = []
-    if let object = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any] {
-      for key in ["message", "error"] {
-        if let text = object[key] as? String, !text.isEmpty { parts.append(text) }
-      }
-      if let errors = object["errors"] as? [Any] {
-        parts += errors.compactMap { $0 as? String }
-      }
+    if let body = decode(ErrorBody.self, from: response) {
+      parts = [body.message, body.error].compactMap { $0 }.filter { !$0.isEmpty } + body.errors
     }
     if parts.isEmpty {
       let text = response.bodyText.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -135,13 +130,43 @@ struct IntegrationCall: Sendable {
     return ": " + Redaction.text(parts.joined(separator: "; "), secrets: secrets)
   }
 
-  /// `body` as JSON bytes, keys sorted.
-  static func json(_ body: [String: Any]) -> Data {
-    (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])) ?? Data("{}".utf8)
+  /// `body` as JSON bytes: keys sorted, slashes not escaped.
+  static func json(_ body: some Encodable) -> Data {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return (try? encoder.encode(body)) ?? Data("{}".utf8)
   }
 
-  /// A JSON object from a response body, or nil.
-  static func object(_ response: HTTPResponse) -> [String: Any]? {
-    (try? JSONSerialization.jsonObject(with: response.body)) as? [String: Any]
+  /// A response body decoded as `type`, or nil when it is not that JSON.
+  static func decode<Body: Decodable>(_ type: Body.Type, from response: HTTPResponse) -> Body? {
+    try? JSONDecoder().decode(type, from: response.body)
+  }
+}
+
+/// The parts of an error answer that explain it: `message`, `error` and the strings in
+/// `errors`. Each is read on its own, so one of another type does not hide the others.
+struct ErrorBody: Decodable {
+  var message: String?
+  var error: String?
+  var errors: [String]
+
+  private enum CodingKeys: String, CodingKey {
+    case message, error, errors
+  }
+
+  /// A string, or nothing when the JSON value is of another type.
+  private struct MaybeString: Decodable {
+    var value: String?
+    init(from decoder: any Decoder) throws {
+      value = try? decoder.singleValueContainer().decode(String.self)
+    }
+  }
+
+  init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    message = try? container.decodeIfPresent(String.self, forKey: .message)
+    error = try? container.decodeIfPresent(String.self, forKey: .error)
+    let items = (try? container.decodeIfPresent([MaybeString].self, forKey: .errors)) ?? nil
+    errors = (items ?? []).compactMap(\.value)
   }
 }

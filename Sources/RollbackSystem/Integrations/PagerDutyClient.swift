@@ -128,41 +128,32 @@ public struct PagerDutyClient: Sendable, CustomStringConvertible {
   public func sendChange(_ event: PagerDutyChangeEvent, timeout: Duration) async throws(IntegrationError)
     -> PagerDutyResult
   {
-    var details: [String: Any] = [
-      "run_id": event.runID, "runbook": event.runbook, "environment": event.environment,
-    ]
-    if let level = event.level { details["level"] = level }
-    let body: [String: Any] = [
-      "routing_key": routingKey,
-      "payload": [
-        "summary": String(event.summary.prefix(1024)), "source": event.source,
-        "timestamp": Timestamp.iso(event.timestamp), "custom_details": details,
-      ] as [String: Any],
-    ]
-    return try await post("/v2/change/enqueue", body: body, timeout: timeout)
+    let body = PagerDutyChangeBody(
+      routingKey: routingKey,
+      payload: PagerDutyChangeBody.Payload(
+        summary: String(event.summary.prefix(1024)), source: event.source,
+        timestamp: Timestamp.iso(event.timestamp),
+        customDetails: PagerDutyChangeBody.Details(
+          runID: event.runID, runbook: event.runbook, environment: event.environment, level: event.level)))
+    return try await post("/v2/change/enqueue", body: IntegrationCall.json(body), timeout: timeout)
   }
 
   /// Sends an alert event (`POST {url}/v2/enqueue`), retrying within `timeout`.
   public func sendAlert(_ event: PagerDutyAlertEvent, timeout: Duration) async throws(IntegrationError)
     -> PagerDutyResult
   {
-    var body: [String: Any] = [
-      "routing_key": routingKey, "event_action": event.action.rawValue, "dedup_key": event.dedupKey,
-    ]
+    var body = PagerDutyAlertBody(
+      routingKey: routingKey, eventAction: event.action.rawValue, dedupKey: event.dedupKey)
     if event.action == .trigger {
-      var payload: [String: Any] = [
-        "summary": String(event.summary.prefix(1024)), "source": event.source,
-        "severity": event.severity.rawValue,
-        "timestamp": Timestamp.iso(event.timestamp),
-      ]
-      if let component = settings.component { payload["component"] = component }
-      if !event.details.isEmpty { payload["custom_details"] = event.details }
-      body["payload"] = payload
+      body.payload = PagerDutyAlertBody.Payload(
+        summary: String(event.summary.prefix(1024)), source: event.source, severity: event.severity.rawValue,
+        timestamp: Timestamp.iso(event.timestamp), component: settings.component,
+        customDetails: event.details.isEmpty ? nil : event.details)
     }
-    return try await post("/v2/enqueue", body: body, timeout: timeout)
+    return try await post("/v2/enqueue", body: IntegrationCall.json(body), timeout: timeout)
   }
 
-  private func post(_ path: String, body: [String: Any], timeout: Duration) async throws(IntegrationError)
+  private func post(_ path: String, body: Data, timeout: Duration) async throws(IntegrationError)
     -> PagerDutyResult
   {
     let request = HTTPRequest(
@@ -171,14 +162,88 @@ public struct PagerDutyClient: Sendable, CustomStringConvertible {
         HTTPHeader(name: "Content-Type", value: "application/json"),
         HTTPHeader(name: "Accept", value: "application/json"),
       ],
-      body: IntegrationCall.json(body))
+      body: body)
     let (response, attempts) = try await call.send(request, timeout: timeout) { $0 == 429 || $0 >= 500 }
     guard response.status == 202 else {
       var error = call.failure(response, attempts: attempts)
       if response.status == 400 { error.message += " (not retried: PagerDuty refused the event)" }
       throw error
     }
-    let key = IntegrationCall.object(response)?["dedup_key"] as? String
+    let key = IntegrationCall.decode(PagerDutyAccepted.self, from: response)?.dedupKey
     return PagerDutyResult(status: response.status, dedupKey: key, attempts: attempts)
+  }
+}
+
+/// The body of a change event (Events API v2).
+struct PagerDutyChangeBody: Encodable {
+  var routingKey: String
+  var payload: Payload
+
+  struct Payload: Encodable {
+    var summary: String
+    var source: String
+    var timestamp: String
+    var customDetails: Details
+
+    enum CodingKeys: String, CodingKey {
+      case summary, source, timestamp
+      case customDetails = "custom_details"
+    }
+  }
+
+  /// The run's id, runbook, environment and level (left out when none).
+  struct Details: Encodable {
+    var runID: String
+    var runbook: String
+    var environment: String
+    var level: Int?
+
+    enum CodingKeys: String, CodingKey {
+      case runID = "run_id"
+      case runbook, environment, level
+    }
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case routingKey = "routing_key"
+    case payload
+  }
+}
+
+/// The body of an alert event (Events API v2): a resolve has no payload.
+struct PagerDutyAlertBody: Encodable {
+  var routingKey: String
+  var eventAction: String
+  var dedupKey: String
+  var payload: Payload?
+
+  struct Payload: Encodable {
+    var summary: String
+    var source: String
+    var severity: String
+    var timestamp: String
+    var component: String?
+    var customDetails: [String: String]?
+
+    enum CodingKeys: String, CodingKey {
+      case summary, source, severity, timestamp, component
+      case customDetails = "custom_details"
+    }
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case routingKey = "routing_key"
+    case eventAction = "event_action"
+    case dedupKey = "dedup_key"
+    case payload
+  }
+}
+
+/// What PagerDuty answers to an accepted event; only the dedup key is used.
+struct PagerDutyAccepted: Decodable {
+  var dedupKey: String?
+
+  enum CodingKeys: String, CodingKey {
+    case dedupKey = "dedup_key"
   }
 }
