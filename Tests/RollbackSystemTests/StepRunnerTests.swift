@@ -64,7 +64,7 @@ private struct Book {
         web:
           restart: [sh, -c, "echo restarting web; exit ${restart_code}"]
           rebuild: [sh, -c, "echo rebuilding web"]
-          health: {http: {url: "\(url)/health"}, within: 5s, interval: 100ms}
+          health: {http: {url: "\(url)/health"}, within: 60s, interval: 100ms}
       environments:
         test:
           vars: {restart_code: "\(restartCode)", token: "Bearer s3cr3t-token"}
