@@ -184,6 +184,10 @@ public struct RunStartedEvent: Sendable, Equatable {
   public var secretVars: [String]
   /// The planned steps, in order.
   public var steps: [PlannedStep]
+  /// `--hosts`: the pattern list given, nil when the run was not limited (written only then).
+  public var hostLimit: String? = nil
+  /// `--hosts`: the hosts the pattern list selected, in inventory order.
+  public var limitedHosts: [String] = []
 
   /// A start with every field given.
   public init(
@@ -230,6 +234,8 @@ public struct RunStartedEvent: Sendable, Equatable {
           PlannedStep(id: $0, kind: step.string("kind"), mutates: step.bool("mutates"))
         }
       })
+    hostLimit = fields.string("host_limit")
+    limitedHosts = fields.strings("limited_hosts")
   }
 
   /// Equality of every field.
@@ -261,6 +267,11 @@ public struct RunStartedEvent: Sendable, Equatable {
           })
       ),
     ]
+    if let hostLimit {
+      members += [
+        ("host_limit", .string(hostLimit)), ("limited_hosts", .array(limitedHosts.map { .string($0) })),
+      ]
+    }
     return .object(members)
   }
 }

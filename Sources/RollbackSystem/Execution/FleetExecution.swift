@@ -332,6 +332,7 @@ extension Executor {
   /// A step outside `rolling` placed on hosts: on every host at once (at most `forks`); it fails
   /// if any host fails.
   func attemptOnHosts(_ planned: PlannedStep, phase: DryRunPhase) async throws -> AttemptResult {
+    if let skipped = notOnSelectedHosts(planned) { return skipped }
     guard let session = fleet else {
       return .fail(planned.detail, "no ssh connection to the step's hosts was opened")
     }
@@ -395,6 +396,7 @@ extension Executor {
   func runRolling(_ planned: PlannedStep, _ spec: RollingSpec, phase: DryRunPhase) async throws
     -> AttemptResult
   {
+    if let skipped = notOnSelectedHosts(planned) { return skipped }
     guard let session = fleet else {
       return .fail(planned.detail, "no ssh connection to the step's hosts was opened")
     }
@@ -451,6 +453,13 @@ extension Executor {
     let end = outcome ?? RollingOutcome(reason: .interrupted, statuses: scheduler.statuses)
     if end.reason == .interrupted { throw CancellationError() }
     return rollingAttempt(end, results: results, hostCount: order.count, gateError: gateError, phase: phase)
+  }
+
+  /// A skip for a step none of whose hosts `--hosts` selected; nil when it has hosts to run on.
+  private func notOnSelectedHosts(_ planned: PlannedStep) -> AttemptResult? {
+    guard planned.hosts.isEmpty, let limit = request.hostLimit else { return nil }
+    return AttemptResult(
+      status: .skipped, detail: "\(planned.detail) — none of its hosts is in --hosts \(limit.pattern)")
   }
 
   /// Journals that `planned` started on `host`.
