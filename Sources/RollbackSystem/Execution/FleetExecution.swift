@@ -387,6 +387,13 @@ extension Executor {
     }
     if Task.isCancelled || results.values.contains(where: \.cancelled) { throw CancellationError() }
     let ordered = hosts.compactMap { results[$0.name] }
+    return hostsAttempt(planned, ordered, phase: phase)
+  }
+
+  /// A step's result from its hosts' results (in the step's host order): it fails if any host failed.
+  private func hostsAttempt(_ planned: PlannedStep, _ ordered: [HostPipelineResult], phase: DryRunPhase)
+    -> AttemptResult
+  {
     let failed = ordered.filter { $0.status != .succeeded }.map(\.host)
     let marks = ordered.map { $0.status == .succeeded ? "✓" : "✗" }.joined()
     let names = ordered.map(\.host).joined(separator: " ")
