@@ -76,6 +76,10 @@ extension OnTheTestFleet {
       _ = try? fleet.ctl("start-sshd", second)
       #expect(failed.status == 1, "\(failed.stdout)\(failed.stderr)")
       #expect((failed.stdout + failed.stderr).contains("failed: \(second); untouched: \(third)"))
+      // The command it offers to start again from the failed step keeps the limit.
+      #expect(
+        (failed.stdout + failed.stderr).contains("--level 3 --hosts \(second),\(third) --from roll"),
+        "\(failed.stdout)\(failed.stderr)")
       let object = try #require(
         try JSONSerialization.jsonObject(with: Data(failed.stdout.utf8)) as? [String: Any])
       let runID = try #require(object["run_id"] as? String)

@@ -302,8 +302,12 @@ public enum ReportRendering {
       ("signals_after", signalsJSON(report.signalsAfter)),
       ("communication", .string(communication(report, assessment: assessment))),
     ])
-    // Integration calls and hosts only when the run had some: reports of older journals keep
-    // their bytes.
+    return extras(json, report)
+  }
+
+  /// The report's JSON with the run's integration calls and hosts, only when it had some:
+  /// reports of older journals keep their bytes.
+  static func extras(_ json: JSONValue, _ report: RunReport) -> JSONValue {
     let hosts = report.hosts
     guard !report.integrations.isEmpty || !hosts.isEmpty, case .object(var members) = json else {
       return json

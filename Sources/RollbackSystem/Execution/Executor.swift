@@ -388,10 +388,11 @@ public final class Executor {
     return text
   }
 
-  /// `--level N` or `--scenario NAME`.
+  /// `--level N` or `--scenario NAME`, and the run's `--hosts`.
   func targetArguments(_ plan: Plan) -> [String] {
-    if let level = plan.level { return ["--level", String(level)] }
-    return ["--scenario", plan.scenario ?? ""]
+    let hosts = request.hostLimit.map { ["--hosts", $0.pattern] } ?? []
+    if let level = plan.level { return ["--level", String(level)] + hosts }
+    return ["--scenario", plan.scenario ?? ""] + hosts
   }
 
   func adviceAfterFailure(_ record: StepRecord, plan: Plan) -> String {
