@@ -86,6 +86,24 @@ extension OnTheTestFleet {
       }
     }
 
+    @Test("flag percent 25 writes the rollout key on every host, every other byte kept")
+    func percentOnEveryHost() throws {
+      let saved = try fleet.snapshot()
+      defer { fleet.restore(saved) }
+      let statusFleet = try CLITestFleet.current()
+      try statusFleet.runbook.write(to: runbook, atomically: true, encoding: .utf8)
+      let result = try CLI.run(["flag", "percent", "25", "backend-api"] + common)
+      #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+      #expect(result.stdout.contains("backend-api: done on 3 of 3 hosts"), "\(result.stdout)")
+      for (path, data) in saved {
+        let text = String(decoding: data, as: UTF8.self)
+        let expected = text.replacingOccurrences(
+          of: "BACKEND_API_ROLLOUT_PERCENT=100", with: "BACKEND_API_ROLLOUT_PERCENT=25")
+        #expect(text != expected, "\(path) has no BACKEND_API_ROLLOUT_PERCENT=100 to change")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data(expected.utf8), "\(path)")
+      }
+    }
+
     @Test("a host locked by another run: exit 4 naming the holder, no host changed")
     func lockedHostRefuses() throws {
       let saved = try fleet.snapshot()
