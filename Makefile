@@ -3,7 +3,7 @@
 #   make deps          install the missing Debian packages (apt-get; needs root or sudo)
 #   make build         swift build
 #   make test          deps, build, schema test, harness and fleet self-tests, then swift test with the
-#                      real servers and a 3-host test fleet (extra arguments:
+#                      real servers and a 5-host test fleet (extra arguments:
 #                      make test TESTARGS='--filter RollbackCoreTests')
 #   make schema-test   check schema/runbook-v1.schema.json against the runbooks (python3-jsonschema)
 #   make lint          swift format lint --strict
@@ -106,8 +106,8 @@ test: deps build schema-test
 	scripts/test-install
 	@# One test target at a time: the System suites time libcurl, libpq and process timeouts, and
 	@# the CLI and fuzz suites would otherwise hold the cooperative threads of a 2-core machine.
-	@# One test fleet (3 sshd hosts, host-3 with CRLF files) for every fleet test.
-	$(FLEET)/with-fleet -n 3 --crlf-host 3 -- $(HARNESS)/with-harness sh -c '$(SWIFT) build --build-tests && \
+	@# One test fleet (5 sshd hosts, host-3 with CRLF files) for every fleet test (most use 3).
+	$(FLEET)/with-fleet -n 5 --crlf-host 3 -- $(HARNESS)/with-harness sh -c '$(SWIFT) build --build-tests && \
 	  for target in RollbackSystemTests RollbackCoreTests RollbackCLITests; do \
 	    $(SWIFT) test --skip-build --filter "$$target" $(TESTARGS) || exit 1; done'
 

@@ -9,7 +9,8 @@ struct CLIFleet {
   let ctl: String
   let hosts: [String]
 
-  static func current() throws -> CLIFleet {
+  /// The fleet's first `count` hosts (most suites use three; the fleet of `make test` has five).
+  static func current(count: Int = 3) throws -> CLIFleet {
     let env = ProcessInfo.processInfo.environment
     guard let directory = env["ROLLBACK_FLEET_DIR"], let config = env["ROLLBACK_FLEET_SSH_CONFIG"],
       let ctl = env["ROLLBACK_FLEET_CTL"], let hosts = env["ROLLBACK_FLEET_HOSTS"]
@@ -19,7 +20,7 @@ struct CLIFleet {
     }
     return CLIFleet(
       env: env, directory: directory, sshConfig: config, ctl: ctl,
-      hosts: Array(hosts.split(separator: " ").map(String.init).prefix(3)))
+      hosts: Array(hosts.split(separator: " ").map(String.init).prefix(count)))
   }
 
   /// Host `name`'s app directory as seen from this machine (the host sees /srv/rollback-fleet/app).

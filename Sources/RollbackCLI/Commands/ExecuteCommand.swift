@@ -76,7 +76,7 @@ struct ExecuteCommand: AsyncParsableCommand {
   @Option(
     name: .long,
     help: ArgumentHelp(
-      "Limit host-scoped steps to matching hosts (not available yet for execute and drill).",
+      "Limit host-scoped steps to matching hosts: globs on host and group names, comma-separated; !PATTERN excludes.",
       valueName: "pattern[,pattern]"))
   var hosts: String?
 
@@ -85,17 +85,12 @@ struct ExecuteCommand: AsyncParsableCommand {
   }
 
   func run() async throws {
-    if hosts != nil {
-      Console.error(
-        "error: --hosts: limiting a run to some hosts is not available yet; nothing was run "
-          + "(`rollback plan --hosts` shows the hosts and batches)")
-      throw ExitCode(.usage)
-    }
     let target = try targetOptions.target()
     let overrides = try variables.overrides()
     let loaded = try LoadedRunbook.load(options, overrides: overrides, printWarnings: false)
     let runbook = try loaded.runbook()
     try CommandLineChecks.check(target, in: runbook)
+    let limit = try HostLimitOption.select(hosts, runbook: runbook, options: options, overrides: overrides)
     if let from {
       // An unknown step is a mistake of the command line: refuse before anything runs.
       if case .success(let resolver) = Resolver.make(
@@ -114,13 +109,14 @@ struct ExecuteCommand: AsyncParsableCommand {
       list.diagnostics.forEach { Console.error("error: \($0.message)") }
       throw ExitCode(.usage)
     }
-    let request = ExecutionRequest(
+    var request = ExecutionRequest(
       runbook: runbook, runbookPath: loaded.path,
       runbookHash: ContentHash.of(Array(loaded.result.source.utf8)),
       target: target, environmentName: options.env, overrides: overrides,
       processEnvironment: ProcessInfo.processInfo.environment, manual: manual, dryRun: dryRun, assumeYes: yes,
       canPrompt: isatty(STDIN_FILENO) == 1, stateDirectory: stateDirectory(options, runbookPath: loaded.path),
       fromStep: from)
+    request.hostLimit = limit
     let result = try await perform(request, options: options)
     if result.exitCode != 0 { throw ExitCode(result.exitCode) }
   }

@@ -153,11 +153,33 @@ struct FlagOptions: ParsableArguments {
       try showStatus(names, editors: editors, fleet: fleet, runbook: runbook)
       return
     }
-    try apply(change, with: editors, runbookPath: loaded.path)
+    if !editors.isEmpty { try apply(change, with: editors, runbookPath: loaded.path) }
+    try await applyOnHosts(change, onHosts, runbook: runbook, resolver: resolver, runbookPath: loaded.path)
   }
 
-  /// The flags the action is about: `name`, else every flag (status) or the only one; a flag
-  /// on hosts, or a change its flag cannot take, is refused before anything is read.
+  /// Changes each flag that lives on hosts in its files on every selected host (a flag on
+  /// hosts lives in files there: the local files are never touched); exit 1 when a host failed.
+  func applyOnHosts(
+    _ change: FlagChange, _ names: [String], runbook: Runbook, resolver: Resolver, runbookPath: String
+  ) async throws {
+    guard !names.isEmpty else { return }
+    var results: [JSONValue] = []
+    var ok = true
+    for name in names {
+      guard let flag = runbook.flags[name] else { continue }
+      let outcome = try await FleetFlagChange(
+        flag: flag, change: change, resolver: resolver, dryRun: dryRun, json: options.json,
+        stateDirectory: stateDirectory(options, runbookPath: runbookPath)
+      ).run()
+      results.append(outcome.json)
+      ok = ok && outcome.ok
+    }
+    if options.json { Console.output(JSONValue.array(results).pretty()) }
+    if !ok { throw ExitCode(.failed) }
+  }
+
+  /// The flags the action is about: `name`, else every flag (status) or the only one; a change
+  /// its flag cannot take is refused before anything is read.
   static func flagNames(_ name: String?, change: FlagChange?, in runbook: Runbook, resolver: Resolver) throws
     -> [String]
   {
@@ -174,15 +196,6 @@ struct FlagOptions: ParsableArguments {
       names = [only]
     } else {
       throw CLIError.usage("name the flag: \(runbook.flags.keys.sorted().joined(separator: ", "))")
-    }
-    // A flag on hosts lives in files on those hosts: changing the local files would be wrong.
-    // `status` reads them over ssh.
-    for name in names where change != nil && !resolver.placement(ofFlag: name).isEmpty {
-      let hosts = resolver.placement(ofFlag: name).map(\.value).joined(separator: ", ")
-      Console.error(
-        "error: flag '\(name)' lives on hosts (\(hosts)); fleet execution is not available yet, "
-          + "so nothing was read or changed (`rollback flag status \(name)` reads it on every host)")
-      throw ExitCode(.usage)
     }
     // The rules `validate` applies to flag steps: no percentage without percent_key (the flag's
     // own key would get the number), no step-down without a ladder.

@@ -45,7 +45,15 @@ struct HistoryCommand: AsyncParsableCommand {
       return
     }
     var text = ""
-    for line in HistoryRendering.table(runs.map(HistoryRendering.cells)) {
+    // A HOSTS column only when some run acted on hosts: other histories keep their columns.
+    let withHosts = runs.contains { !$0.hosts.isEmpty }
+    let lines =
+      withHosts
+      ? HistoryRendering.table(
+        runs.map(HistoryRendering.cellsWithHosts),
+        header: HistoryRendering.header + [HistoryRendering.hostsHeader])
+      : HistoryRendering.table(runs.map(HistoryRendering.cells))
+    for line in lines {
       text += line + "\n"
       if text.utf8.count >= 65_536 {
         FileHandle.standardOutput.write(Data(text.utf8))

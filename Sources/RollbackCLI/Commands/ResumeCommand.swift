@@ -62,7 +62,9 @@ struct ResumeCommand: AsyncParsableCommand {
       )
       throw ExitCode(.usage)
     }
-    let request = ExecutionRequest(
+    // A run limited with --hosts goes on with the hosts it selected.
+    let limit = started.hostLimit.map { HostLimit(pattern: $0, hosts: Set(started.limitedHosts)) }
+    var request = ExecutionRequest(
       runbook: runbook, runbookPath: loaded.path, runbookHash: hash, target: try Self.target(of: started, id),
       environmentName: runbookOptions.env, overrides: overrides,
       processEnvironment: ProcessInfo.processInfo.environment,
@@ -70,6 +72,7 @@ struct ResumeCommand: AsyncParsableCommand {
       stateDirectory: state,
       resume: try resumePoint(id, progress, events),
       kind: .resume)
+    request.hostLimit = limit
     let result = try await perform(request, options: options)
     if result.exitCode != 0 { throw ExitCode(result.exitCode) }
   }

@@ -11,7 +11,8 @@ final class TerminalPrinter: @unchecked Sendable {
   private let colour: Bool
   private let quiet: Bool
   private let verbose: Bool
-  private var progressShown = false
+  /// How many lines the live block on screen has (0: none).
+  private var progressLines = 0
   private var spinner = 0
   private static let frames = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"]
 
@@ -52,14 +53,19 @@ final class TerminalPrinter: @unchecked Sendable {
     if line.kind == .progress || line.kind == .tick, interactive {
       spinner = (spinner + 1) % Self.frames.count
       let width = max(20, terminalWidth() - 4)
-      let text = String(line.text.trimmingCharacters(in: .whitespaces).prefix(width))
-      write("\r\u{1B}[2K  \(paint(Self.frames[spinner], "36")) \(text)")
-      progressShown = true
+      // A live block of several lines (one per running host) replaces the one before it; each
+      // line is cut to the terminal's width so that none wraps and the block can be erased.
+      let rows = line.text.split(separator: "\n").map {
+        String($0.trimmingCharacters(in: .whitespaces).prefix(width))
+      }
+      let first = "  \(paint(Self.frames[spinner], "36")) \(rows.first ?? "")"
+      write(eraseProgress() + ([first] + rows.dropFirst().map { "    " + $0 }).joined(separator: "\n"))
+      progressLines = max(1, rows.count)
       return
     }
-    if progressShown {
-      write("\r\u{1B}[2K")
-      progressShown = false
+    if progressLines > 0 {
+      write(eraseProgress())
+      progressLines = 0
     }
     let text: String
     switch line.kind {
@@ -72,6 +78,11 @@ final class TerminalPrinter: @unchecked Sendable {
     case .detail, .progress, .tick: text = line.text
     }
     write(text + "\n")
+  }
+
+  /// Moves to the start of the live block's first line, clearing each of its lines.
+  private func eraseProgress() -> String {
+    "\r\u{1B}[2K" + String(repeating: "\u{1B}[1A\u{1B}[2K", count: max(0, progressLines - 1))
   }
 
   private func terminalWidth() -> Int {

@@ -184,6 +184,10 @@ public struct RunStartedEvent: Sendable, Equatable {
   public var secretVars: [String]
   /// The planned steps, in order.
   public var steps: [PlannedStep]
+  /// `--hosts`: the pattern list given, nil when the run was not limited (written only then).
+  public var hostLimit: String? = nil
+  /// `--hosts`: the hosts the pattern list selected, in inventory order.
+  public var limitedHosts: [String] = []
 
   /// A start with every field given.
   public init(
@@ -230,6 +234,8 @@ public struct RunStartedEvent: Sendable, Equatable {
           PlannedStep(id: $0, kind: step.string("kind"), mutates: step.bool("mutates"))
         }
       })
+    hostLimit = fields.string("host_limit")
+    limitedHosts = fields.strings("limited_hosts")
   }
 
   /// Equality of every field.
@@ -261,6 +267,11 @@ public struct RunStartedEvent: Sendable, Equatable {
           })
       ),
     ]
+    if let hostLimit {
+      members += [
+        ("host_limit", .string(hostLimit)), ("limited_hosts", .array(limitedHosts.map { .string($0) })),
+      ]
+    }
     return .object(members)
   }
 }
@@ -651,6 +662,8 @@ public struct RunFinishedEvent: Sendable, Equatable {
   public var advice: String?
   /// The command to run next.
   public var nextCommand: String?
+  /// How each host came out of the run (written only when the run had host-scoped steps).
+  public var hosts: [RunHostOutcome] = []
 
   /// A run's end.
   public init(
@@ -680,17 +693,22 @@ public struct RunFinishedEvent: Sendable, Equatable {
       targetSeconds: fields.number("target_s"), withinTarget: fields.bool("within_target"),
       exitCode: fields.int("exit_code"), advice: fields.string("advice"),
       nextCommand: fields.string("next_command"), unknownStatus: fields.string("status"))
+    hosts = fields.objects("hosts").compactMap { host in
+      host.string("name").map { RunHostOutcome(name: $0, status: host.string("status") ?? "unknown") }
+    }
   }
 
   var json: JSONValue {
-    .object([
+    var members: [(String, JSONValue)] = [
       ("event", .string(JournalEvent.Kind.runFinished)), ("run_id", .string(runID)),
       ("status", .string(status?.rawValue ?? unknownStatus)),
       ("finished_at", .string(finishedAt)), ("duration_s", .number(durationSeconds)),
       ("rollback_duration_s", .number(rollbackDurationSeconds)), ("target_s", .number(targetSeconds)),
       ("within_target", withinTarget.map { .bool($0) } ?? .null), ("exit_code", .int(exitCode)),
       ("advice", .string(advice)), ("next_command", .string(nextCommand)),
-    ])
+    ]
+    if !hosts.isEmpty { members.append(("hosts", .array(hosts.map(\.json)))) }
+    return .object(members)
   }
 }
 

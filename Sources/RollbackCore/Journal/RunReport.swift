@@ -162,6 +162,9 @@ public struct RunSummary: Sendable, Equatable {
   public var runbookPath: String?
   /// The escalations offered while the run went (`escalate` of a level), in order.
   public var escalations: [EscalatedEvent] = []
+  /// How each host came out, as the last `run-finished` says (empty without hosts, or when the
+  /// run never finished).
+  public var hosts: [RunHostOutcome] = []
 
   /// A summary with every field given.
   public init(
@@ -215,6 +218,7 @@ public struct RunSummary: Sendable, Equatable {
       // Only a finished rollback is timed (older journals marked dry runs and failures too).
       withinTarget = finish.status == .succeeded && !dryRun ? finish.withinTarget : nil
       advice = finish.advice
+      hosts = finish.hosts
     default:
       break
     }

@@ -5,9 +5,9 @@ public enum HistoryRendering {
   /// The table's column titles.
   public static let header = ["RUN", "WHAT", "ENV", "OUTCOME", "DURATION", "TARGET"]
 
-  /// The `--json` entry of one run.
+  /// The `--json` entry of one run (with `hosts` when the run had host-scoped steps).
   public static func json(_ run: RunSummary) -> JSONValue {
-    .object([
+    let entry = JSONValue.object([
       ("run_id", .string(run.runID)), ("command", .string(run.command)), ("runbook", .string(run.runbook)),
       ("environment", .string(run.environment)), ("level", .int(run.level)),
       ("scenario", .string(run.scenario)),
@@ -15,6 +15,17 @@ public enum HistoryRendering {
       ("duration_s", .number(run.duration)), ("target_s", .number(run.target)),
       ("within_target", run.withinTarget.map { .bool($0) } ?? .null),
     ])
+    guard !run.hosts.isEmpty, case .object(var members) = entry else { return entry }
+    members.append(("hosts", .array(run.hosts.map(\.json))))
+    return .object(members)
+  }
+
+  /// The HOSTS column's title, shown when some run listed had hosts.
+  public static let hostsHeader = "HOSTS"
+
+  /// The table cells of one run with its HOSTS cell (`—` for a run without hosts).
+  public static func cellsWithHosts(_ run: RunSummary) -> [String] {
+    cells(run) + [run.hosts.isEmpty ? "—" : RunHostOutcome.text(run.hosts)]
   }
 
   /// The `--json` document, byte for byte `JSONValue.array(runs.map(json)).pretty()`, made one run
@@ -58,7 +69,7 @@ public enum HistoryRendering {
 
   /// The table's lines, header first: each column as wide as its widest cell (in characters),
   /// columns two spaces apart, each line without leading or trailing whitespace.
-  public static func table(_ rows: [[String]]) -> [String] {
+  public static func table(_ rows: [[String]], header: [String] = header) -> [String] {
     var widths = header.map(\.count)
     for row in rows {
       for (index, cell) in row.enumerated() where index < widths.count {

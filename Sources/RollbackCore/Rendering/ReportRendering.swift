@@ -136,6 +136,8 @@ public enum ReportRendering {
     out.append("| Duration | \(seconds(report.duration)) |")
     if let rollback = report.rollbackDuration { out.append("| Rollback time | \(seconds(rollback)) |") }
     out.append("| Target | \(targetText(report)) |")
+    let hosts = report.hosts
+    if !hosts.isEmpty { out.append("| Hosts | \(RunHostOutcome.text(hosts)) |") }
     for escalation in report.escalations {
       out.append("| Escalation | \(escalationText(escalation)) |")
     }
@@ -271,10 +273,24 @@ public enum ReportRendering {
       ("signals_after", signalsJSON(report.signalsAfter)),
       ("communication", .string(communication(report, assessment: assessment))),
     ])
-    // Integration calls only when the run made some: reports of older journals keep their bytes.
-    guard !report.integrations.isEmpty, case .object(var members) = json else { return json }
+    return extras(json, report)
+  }
+
+  /// The report's JSON with the run's integration calls and hosts, only when it had some:
+  /// reports of older journals keep their bytes.
+  static func extras(_ json: JSONValue, _ report: RunReport) -> JSONValue {
+    let hosts = report.hosts
+    guard !report.integrations.isEmpty || !hosts.isEmpty, case .object(var members) = json else {
+      return json
+    }
     let at = members.firstIndex { $0.0 == "communication" } ?? members.endIndex
-    members.insert(("integrations", .array(report.integrations.map(\.json))), at: at)
+    if !report.integrations.isEmpty {
+      members.insert(("integrations", .array(report.integrations.map(\.json))), at: at)
+    }
+    if !hosts.isEmpty {
+      let stepsAt = members.firstIndex { $0.0 == "steps" } ?? members.endIndex
+      members.insert(("hosts", .array(hosts.map(\.json))), at: stepsAt)
+    }
     return .object(members)
   }
 

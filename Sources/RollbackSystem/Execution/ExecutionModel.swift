@@ -35,6 +35,9 @@ public struct ExecutionRequest: Sendable {
   public var kind: RunKind
   /// `drill --page`: a drill sends PagerDuty alert events too (by default only change events).
   public var page = false
+  /// `--hosts PATTERN[,PATTERN]`: host-scoped steps run only on the hosts it selects (journalled,
+  /// so `resume` keeps it); nil for every host.
+  public var hostLimit: HostLimit? = nil
 
   /// Creates a request.
   public init(
@@ -181,5 +184,19 @@ public struct RunResult: Sendable {
     // Only a finished rollback is timed: a dry run, a failure or an abort is not "over target".
     guard let targetSeconds, status == .succeeded else { return nil }
     return (rollbackDuration ?? duration) <= targetSeconds
+  }
+}
+
+/// `--hosts`: the pattern list as the user gave it, and the hosts it selected.
+public struct HostLimit: Sendable, Equatable {
+  /// The patterns, as given (`web-*,!web-3`).
+  public var pattern: String
+  /// The host names selected.
+  public var hosts: Set<String>
+
+  /// Creates a limit.
+  public init(pattern: String, hosts: Set<String>) {
+    self.pattern = pattern
+    self.hosts = hosts
   }
 }

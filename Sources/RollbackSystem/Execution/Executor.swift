@@ -68,7 +68,7 @@ public final class Executor {
     self.request = request
     self.emit = emit
     self.effects = effects
-    let resolver: Resolver
+    var resolver: Resolver
     switch Resolver.make(
       runbook: request.runbook, environmentName: request.environmentName,
       processEnvironment: request.processEnvironment, overrides: request.overrides, resolveSecrets: true)
@@ -76,6 +76,7 @@ public final class Executor {
     case .success(let made): resolver = made
     case .failure(let list): throw list
     }
+    resolver.selectedHosts = request.hostLimit?.hosts
     self.resolver = resolver
     // A plan that cannot run in this environment (a rolling step without hosts) is refused
     // before anything runs, like an unknown variable.
@@ -385,11 +386,12 @@ public final class Executor {
     return text
   }
 
-  /// `--level N` or `--scenario NAME`.
+  /// `--level N` or `--scenario NAME`, and the run's `--hosts`.
   func targetArguments(_ plan: Plan) -> [String] {
+    let hosts = request.hostLimit.map { ["--hosts", $0.pattern] } ?? []
     switch plan.target {
-    case .level(let number): return ["--level", String(number)]
-    case .scenario(let name): return ["--scenario", name]
+    case .level(let number): return ["--level", String(number)] + hosts
+    case .scenario(let name): return ["--scenario", name] + hosts
     }
   }
 
@@ -484,7 +486,7 @@ public final class Executor {
         safeOverrides.append((name: name, value: value))
       }
     }
-    let start = RunStartedEvent(
+    var start = RunStartedEvent(
       runID: runID, command: request.kind.journalValue, runbook: plan.runbook,
       runbookPath: AdviceCommand.absolute(request.runbookPath), runbookHash: request.runbookHash,
       environment: plan.environment, level: plan.target.level, scenario: plan.target.scenario,
@@ -494,6 +496,11 @@ public final class Executor {
       user: ProcessInfo.processInfo.environment["USER"] ?? String(getuid()), vars: safeOverrides,
       secretVars: secretOverrides,
       steps: plan.steps.map { RunStartedEvent.PlannedStep(id: $0.id, kind: $0.kind, mutates: $0.mutates) })
+    if let limit = request.hostLimit {
+      start.hostLimit = limit.pattern
+      let inventory = resolver.environment.inventory.hosts.map(\.name)
+      start.limitedHosts = inventory.filter { limit.hosts.contains($0) }
+    }
     return request.resume == nil ? .runStarted(start) : .runResumed(start)
   }
 }

@@ -35,6 +35,8 @@ struct HostRunSeed: Sendable {
   var startedAt: Date
   var journal: JournalWriter?
   var oncall: any OnCallEffects
+  /// The live lines of the hosts running now (a terminal shows one per host).
+  var board: LiveHostBoard? = nil
 }
 
 /// How a host's part of a host-scoped step ended.
@@ -207,11 +209,11 @@ extension Executor {
   // MARK: Host-scoped steps
 
   /// The parts a copy of this executor for one host is made of.
-  func hostRunSeed() -> HostRunSeed {
+  func hostRunSeed(board: LiveHostBoard? = nil) -> HostRunSeed {
     HostRunSeed(
       request: request, emit: emit, effects: effects, resolver: resolver, reader: reader, secrets: secrets,
       secretEnvironment: secretEnvironment, runID: runID, startedAt: startedAt, journal: journal,
-      oncall: oncall)
+      oncall: oncall, board: board)
   }
 
   /// Runs one host's pipeline (one step outside `rolling`; the inner steps of a rolling step)
@@ -223,30 +225,14 @@ extension Executor {
     let executor = Executor(seed: seed, host: host, effects: hostEffects)
     var result = HostPipelineResult(
       host: host.name, status: .succeeded, steps: [], flagChanges: [], cancelled: false)
-    // Each step's end is journalled with the host as soon as it is known: a run killed
-    // mid-pipeline is resumed from there, never repeating what a host finished.
     let started = Date()
-    func journal(
-      _ step: PlannedStep, _ status: StepStatus, _ detail: String, _ error: String?,
-      _ changes: [FlagFileChange]
-    ) {
-      executor.record(
-        event: .stepFinished(
-          StepFinishedEvent(
-            id: step.id, kind: step.kind, name: step.name, status: status, mutates: step.mutates,
-            startedAt: Timestamp.iso(started), durationSeconds: Date().timeIntervalSince(started),
-            detail: detail, error: error, attempts: 1, at: Timestamp.iso(Date()),
-            flagChanges: changes.map {
-              JournalFlagChange(
-                file: $0.file, key: $0.key, before: $0.before, after: $0.after, changed: $0.changed,
-                backup: $0.backup)
-            }, signals: [], outputTail: nil, host: host.name)))
-    }
     defer {
+      seed.board?.finish(host.name)
       if let rolling, !result.cancelled {
         let failed = result.steps.first { $0.status == .failed }
-        journal(
-          rolling, result.status == .succeeded ? .succeeded : .failed, rolling.detail, failed?.error, [])
+        executor.journalHostStep(
+          rolling, result.status == .succeeded ? .succeeded : .failed, rolling.detail, failed?.error, [],
+          started: started)
       }
     }
     for planned in steps {
@@ -255,36 +241,62 @@ extension Executor {
           (planned.id, planned.kind, planned.mutates, .skipped, "skipped on this host", nil))
         continue
       }
-      let attempt: AttemptResult
-      do {
-        attempt = try await executor.attempt(planned, phase: phase)
-      } catch {
-        result.steps.append(
-          (planned.id, planned.kind, planned.mutates, .failed, planned.detail, "interrupted"))
-        result.status = .failed
-        result.cancelled = true
-        journal(planned, .failed, planned.detail, "interrupted", [])
-        return result
-      }
-      journal(
-        planned, attempt.status, executor.redact(attempt.detail), attempt.error.map(executor.redact),
-        attempt.flagChanges)
-      result.flagChanges += attempt.flagChanges
-      result.steps.append(
-        (
-          planned.id, planned.kind, planned.mutates, attempt.status, executor.redact(attempt.detail),
-          attempt.error.map(executor.redact)
-        ))
-      let mark = attempt.status == .failed ? "✗" : (attempt.status == .succeeded ? "✓" : "○")
-      executor.say(
-        "\(mark) \(planned.id)  \(attempt.detail)\(attempt.error.map { " — error: \($0)" } ?? "")",
-        attempt.status == .failed ? .failure : .detail)
-      if attempt.status == .failed {
-        result.status = .failed
+      seed.board?.step(host.name, planned.id)
+      guard await executor.runHostStep(planned, phase: phase, started: started, into: &result) else {
         return result
       }
     }
     return result
+  }
+
+  /// Runs one step of this copy's host pipeline, journals its end and says it; false when the
+  /// pipeline ends there (the step failed, or the run was interrupted).
+  func runHostStep(
+    _ planned: PlannedStep, phase: DryRunPhase, started: Date, into result: inout HostPipelineResult
+  ) async -> Bool {
+    let outcome: AttemptResult
+    do {
+      outcome = try await attempt(planned, phase: phase)
+    } catch {
+      result.steps.append((planned.id, planned.kind, planned.mutates, .failed, planned.detail, "interrupted"))
+      result.status = .failed
+      result.cancelled = true
+      journalHostStep(planned, .failed, planned.detail, "interrupted", [], started: started)
+      return false
+    }
+    let detail = redact(outcome.detail)
+    let error = outcome.error.map(redact)
+    journalHostStep(planned, outcome.status, detail, error, outcome.flagChanges, started: started)
+    result.flagChanges += outcome.flagChanges
+    result.steps.append((planned.id, planned.kind, planned.mutates, outcome.status, detail, error))
+    let mark = outcome.status == .failed ? "✗" : (outcome.status == .succeeded ? "✓" : "○")
+    say(
+      "\(mark) \(planned.id)  \(outcome.detail)\(outcome.error.map { " — error: \($0)" } ?? "")",
+      outcome.status == .failed ? .failure : .detail)
+    guard outcome.status != .failed else {
+      result.status = .failed
+      return false
+    }
+    return true
+  }
+
+  /// Journals the end of a step on this copy's host as soon as it is known: a run killed
+  /// mid-pipeline is resumed from there, never repeating what a host finished.
+  func journalHostStep(
+    _ step: PlannedStep, _ status: StepStatus, _ detail: String, _ error: String?,
+    _ changes: [FlagFileChange], started: Date
+  ) {
+    record(
+      event: .stepFinished(
+        StepFinishedEvent(
+          id: step.id, kind: step.kind, name: step.name, status: status, mutates: step.mutates,
+          startedAt: Timestamp.iso(started), durationSeconds: Date().timeIntervalSince(started),
+          detail: detail, error: error, attempts: 1, at: Timestamp.iso(Date()),
+          flagChanges: changes.map {
+            JournalFlagChange(
+              file: $0.file, key: $0.key, before: $0.before, after: $0.after, changed: $0.changed,
+              backup: $0.backup)
+          }, signals: [], outputTail: nil, host: hostName)))
   }
 
   /// A pipeline result for a host that could not be reached.
@@ -332,13 +344,17 @@ extension Executor {
   /// A step outside `rolling` placed on hosts: on every host at once (at most `forks`); it fails
   /// if any host fails.
   func attemptOnHosts(_ planned: PlannedStep, phase: DryRunPhase) async throws -> AttemptResult {
+    if let skipped = notOnSelectedHosts(planned) { return skipped }
     guard let session = fleet else {
       return .fail(planned.detail, "no ssh connection to the step's hosts was opened")
     }
     let done = hostsDone(planned)
     let hosts = planned.hosts.compactMap { session.hosts[$0] }.filter { !done.contains($0.name) }
     sayAlreadyDone(done)
-    let seed = hostRunSeed()
+    let board = LiveHostBoard()
+    let seed = hostRunSeed(board: board)
+    let ticker = board.ticker(sayer(.tick))
+    defer { ticker.cancel() }
     let started = Date()
     var results: [String: HostPipelineResult] = [:]
     var pending = hosts[...]
@@ -371,6 +387,13 @@ extension Executor {
     }
     if Task.isCancelled || results.values.contains(where: \.cancelled) { throw CancellationError() }
     let ordered = hosts.compactMap { results[$0.name] }
+    return hostsAttempt(planned, ordered, phase: phase)
+  }
+
+  /// A step's result from its hosts' results (in the step's host order): it fails if any host failed.
+  private func hostsAttempt(_ planned: PlannedStep, _ ordered: [HostPipelineResult], phase: DryRunPhase)
+    -> AttemptResult
+  {
     let failed = ordered.filter { $0.status != .succeeded }.map(\.host)
     let marks = ordered.map { $0.status == .succeeded ? "✓" : "✗" }.joined()
     let names = ordered.map(\.host).joined(separator: " ")
@@ -395,62 +418,91 @@ extension Executor {
   func runRolling(_ planned: PlannedStep, _ spec: RollingSpec, phase: DryRunPhase) async throws
     -> AttemptResult
   {
+    if let skipped = notOnSelectedHosts(planned) { return skipped }
     guard let session = fleet else {
       return .fail(planned.detail, "no ssh connection to the step's hosts was opened")
     }
     let done = hostsDone(planned)
     let order = spec.order == .shuffle ? planned.hosts.shuffled() : planned.hosts
     sayAlreadyDone(done)
-    var scheduler = rollingScheduler(spec, hosts: order)
+    let board = LiveHostBoard()
+    let seed = hostRunSeed(board: board)
     let context = RollingHostContext(
-      planned: planned, session: session, done: done, phase: phase, seed: hostRunSeed(), started: Date(),
+      planned: planned, session: session, done: done, phase: phase, seed: seed, started: Date(),
       onceIDs: zip(spec.steps, planned.pipeline).filter { $0.0.once }.map(\.1.id))
-    var results: [String: HostPipelineResult] = [:]
-    var outcome: RollingOutcome?
-    var gateError: String?
-    var batchesSaid = Set<Int>()
-    func sayBatch(_ batch: Int) {
-      guard batch >= 1, batch <= scheduler.batches.count, batchesSaid.insert(batch).inserted else { return }
-      say(batchLine(batch, of: scheduler.batches, results: results), .heading)
-    }
+    var run = RollingRun(scheduler: rollingScheduler(spec, hosts: order))
+    let ticker = board.ticker(sayer(.tick))
     await withTaskGroup(of: HostPipelineResult.self) { group in
-      var actions = scheduler.begin()
-      var running = 0
-      var lastBatch = 0
-      while outcome == nil {
-        while !actions.isEmpty {
-          switch actions.removeFirst() {
-          case .start(let name, let batch):
-            if batch > lastBatch {
-              if lastBatch > 0 { sayBatch(lastBatch) }
-              lastBatch = batch
-            }
-            actions += startRollingHost(
-              name, context, scheduler: &scheduler, results: &results, group: &group, running: &running)
-          case .checkGate(let batch):
-            sayBatch(batch)
-            guard let check = await checkRollingGate(spec, after: batch, phase: phase) else {
-              actions += scheduler.interrupt()
-              continue
-            }
-            if let failure = check.failure { gateError = failure }
-            actions += scheduler.gateChecked(holds: check.holds)
-          case .finish(let end):
-            outcome = end
-          }
-        }
-        if outcome != nil { break }
-        guard running > 0, let result = await group.next() else { break }
-        running -= 1
-        results[result.host] = result
-        if result.cancelled || Task.isCancelled { actions += scheduler.interrupt() }
-        actions += scheduler.hostFinished(result.host, result.status)
-      }
-      if lastBatch > 0 { sayBatch(lastBatch) }
+      await driveRolling(spec, context, &run, group: &group)
     }
-    let end = outcome ?? RollingOutcome(reason: .interrupted, statuses: scheduler.statuses)
+    ticker.cancel()
+    let end = run.outcome ?? RollingOutcome(reason: .interrupted, statuses: run.scheduler.statuses)
     if end.reason == .interrupted { throw CancellationError() }
-    return rollingAttempt(end, results: results, hostCount: order.count, gateError: gateError, phase: phase)
+    return rollingAttempt(
+      end, results: run.results, hostCount: order.count, gateError: run.gateError, phase: phase)
+  }
+
+  /// Runs the scheduler's actions and the hosts' pipelines until the rolling step ends (or
+  /// nothing is left to wait for).
+  private func driveRolling(
+    _ spec: RollingSpec, _ context: RollingHostContext, _ run: inout RollingRun,
+    group: inout TaskGroup<HostPipelineResult>
+  ) async {
+    var actions = run.scheduler.begin()
+    var running = 0
+    while run.outcome == nil {
+      while !actions.isEmpty {
+        actions += await perform(actions.removeFirst(), spec, context, &run, group: &group, running: &running)
+      }
+      if run.outcome != nil { break }
+      guard running > 0, let result = await group.next() else { break }
+      running -= 1
+      run.results[result.host] = result
+      if result.cancelled || Task.isCancelled { actions += run.scheduler.interrupt() }
+      actions += run.scheduler.hostFinished(result.host, result.status)
+    }
+    if run.lastBatch > 0 { sayBatch(run.lastBatch, &run) }
+  }
+
+  /// One scheduler action: start a host (saying the batch before it once it is over), check the
+  /// gate after a batch, or end; returns the actions that follow.
+  private func perform(
+    _ action: RollingAction, _ spec: RollingSpec, _ context: RollingHostContext, _ run: inout RollingRun,
+    group: inout TaskGroup<HostPipelineResult>, running: inout Int
+  ) async -> [RollingAction] {
+    switch action {
+    case .start(let name, let batch):
+      if batch > run.lastBatch {
+        if run.lastBatch > 0 { sayBatch(run.lastBatch, &run) }
+        run.lastBatch = batch
+      }
+      return startRollingHost(
+        name, context, scheduler: &run.scheduler, results: &run.results, group: &group, running: &running)
+    case .checkGate(let batch):
+      sayBatch(batch, &run)
+      guard let check = await checkRollingGate(spec, after: batch, phase: context.phase) else {
+        return run.scheduler.interrupt()
+      }
+      if let failure = check.failure { run.gateError = failure }
+      return run.scheduler.gateChecked(holds: check.holds)
+    case .finish(let end):
+      run.outcome = end
+      return []
+    }
+  }
+
+  /// Says a batch's line once: its hosts and how each ended so far.
+  private func sayBatch(_ batch: Int, _ run: inout RollingRun) {
+    let batches = run.scheduler.batches
+    guard batch >= 1, batch <= batches.count, run.batchesSaid.insert(batch).inserted else { return }
+    say(batchLine(batch, of: batches, results: run.results), .heading)
+  }
+
+  /// A skip for a step none of whose hosts `--hosts` selected; nil when it has hosts to run on.
+  private func notOnSelectedHosts(_ planned: PlannedStep) -> AttemptResult? {
+    guard planned.hosts.isEmpty, let limit = request.hostLimit else { return nil }
+    return AttemptResult(
+      status: .skipped, detail: "\(planned.detail) — none of its hosts is in --hosts \(limit.pattern)")
   }
 
   /// Journals that `planned` started on `host`.
@@ -590,6 +642,16 @@ extension Executor {
     }
     return text
   }
+}
+
+/// Where a `rolling` step stands while it runs.
+private struct RollingRun {
+  var scheduler: RollingScheduler
+  var results: [String: HostPipelineResult] = [:]
+  var outcome: RollingOutcome?
+  var gateError: String?
+  var batchesSaid = Set<Int>()
+  var lastBatch = 0
 }
 
 /// What every host's pipeline in one `rolling` step shares.

@@ -54,14 +54,14 @@ public enum RunRendering {
 
   /// The journal's closing event.
   public static func finishedEvent(_ result: RunResult) -> JournalEvent {
-    .runFinished(
-      RunFinishedEvent(
-        runID: result.runID, status: result.status, finishedAt: Timestamp.iso(result.finishedAt),
-        durationSeconds: (result.duration * 1000).rounded() / 1000,
-        rollbackDurationSeconds: result.rollbackDuration.map { ($0 * 1000).rounded() / 1000 },
-        targetSeconds: result.targetSeconds, withinTarget: result.withinTarget,
-        exitCode: Int(result.exitCode),
-        advice: result.advice, nextCommand: result.nextCommand))
+    var finished = RunFinishedEvent(
+      runID: result.runID, status: result.status, finishedAt: Timestamp.iso(result.finishedAt),
+      durationSeconds: (result.duration * 1000).rounded() / 1000,
+      rollbackDurationSeconds: result.rollbackDuration.map { ($0 * 1000).rounded() / 1000 },
+      targetSeconds: result.targetSeconds, withinTarget: result.withinTarget, exitCode: Int(result.exitCode),
+      advice: result.advice, nextCommand: result.nextCommand)
+    finished.hosts = RunHostOutcome.of(result.steps.map(\.hosts))
+    return .runFinished(finished)
   }
 
   /// The closing lines for a person: outcome and time against target.

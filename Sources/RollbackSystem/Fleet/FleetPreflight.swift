@@ -243,46 +243,10 @@ public struct FleetPreflight: Sendable {
 
   private func check(_ target: Target) async -> HostReport {
     let host = target.host
-    var problems: [Problem] = []
     // 1. Writability and programs, in one script (this also opens the master connection).
-    var arguments: [String] = []
-    var subjects: [String] = []
-    for flag in target.flags where flag.changes {
-      for file in flag.files where !subjects.contains("f " + file) {
-        arguments.append((flag.create ? "c " : "w ") + file)
-        subjects.append("f " + file)
-      }
-    }
-    for name in target.executables where !subjects.contains("x " + name) {
-      arguments.append("x " + name)
-      subjects.append("x " + name)
-    }
-    do {
-      let output = try await transport.execute(
-        on: host, script: Self.checkScript, arguments: arguments, timeout: timeout)
-      guard output.exitCode == 0, output.stdout.last == "END" else {
-        let detail = "exit \(output.exitCode)\(output.stderr.isEmpty ? "" : ": " + output.stderr)"
-        return HostReport(
-          host: host.name, problems: [.checkFailed(host: host.name, detail: detail)], flags: [])
-      }
-      for line in output.stdout.dropLast() {
-        let parts = line.split(separator: " ", maxSplits: 2).map(String.init)
-        guard parts.count >= 2, let index = Int(parts[1]), index >= 1, index <= subjects.count else {
-          continue
-        }
-        let subject = String(subjects[index - 1].dropFirst(2))
-        switch parts[0] {
-        case "W": problems.append(.unwritableFile(host: host.name, path: subject))
-        case "D":
-          let directory = parts.count == 3 ? parts[2] : (subject as NSString).deletingLastPathComponent
-          problems.append(.unwritableDirectory(host: host.name, path: subject, directory: directory))
-        case "X": problems.append(.missingExecutable(host: host.name, name: subject))
-        default: continue
-        }
-      }
-    } catch {
-      return HostReport(host: host.name, problems: [.unreachable(error)], flags: [])
-    }
+    let first = await checkWritableAndPrograms(target)
+    if let stop = first.stop { return stop }
+    var problems = first.problems
     // 2. Each flag file, read as an edit would read it.
     let store = RemoteFileStore(transport: transport, host: host, timeout: timeout)
     var flags: [FlagReading] = []
@@ -302,6 +266,59 @@ public struct FleetPreflight: Sendable {
       flags.append(FlagReading(flag: flag.flag, key: flag.key, percentKey: flag.percentKey, files: files))
     }
     return HostReport(host: host.name, problems: problems, flags: flags)
+  }
+
+  /// Runs ``checkScript`` on the host: the flag files it changes writable (or creatable), its
+  /// programs found. `stop` is the host's whole report when it could not be checked at all.
+  private func checkWritableAndPrograms(_ target: Target) async -> (problems: [Problem], stop: HostReport?) {
+    let host = target.host
+    var arguments: [String] = []
+    var subjects: [String] = []
+    for flag in target.flags where flag.changes {
+      for file in flag.files where !subjects.contains("f " + file) {
+        arguments.append((flag.create ? "c " : "w ") + file)
+        subjects.append("f " + file)
+      }
+    }
+    for name in target.executables where !subjects.contains("x " + name) {
+      arguments.append("x " + name)
+      subjects.append("x " + name)
+    }
+    let output: SSHOutput
+    do {
+      output = try await transport.execute(
+        on: host, script: Self.checkScript, arguments: arguments, timeout: timeout)
+    } catch {
+      return ([], HostReport(host: host.name, problems: [.unreachable(error)], flags: []))
+    }
+    guard output.exitCode == 0, output.stdout.last == "END" else {
+      let detail = "exit \(output.exitCode)\(output.stderr.isEmpty ? "" : ": " + output.stderr)"
+      return (
+        [], HostReport(host: host.name, problems: [.checkFailed(host: host.name, detail: detail)], flags: [])
+      )
+    }
+    return (Self.problems(in: output.stdout.dropLast(), subjects: subjects, host: host.name), nil)
+  }
+
+  /// The problems ``checkScript`` reported (`W N`, `D N DIR`, `X N`; N numbers `subjects` from 1).
+  private static func problems(in lines: ArraySlice<String>, subjects: [String], host: String) -> [Problem] {
+    var problems: [Problem] = []
+    for line in lines {
+      let parts = line.split(separator: " ", maxSplits: 2).map(String.init)
+      guard parts.count >= 2, let index = Int(parts[1]), index >= 1, index <= subjects.count else {
+        continue
+      }
+      let subject = String(subjects[index - 1].dropFirst(2))
+      switch parts[0] {
+      case "W": problems.append(.unwritableFile(host: host, path: subject))
+      case "D":
+        let directory = parts.count == 3 ? parts[2] : (subject as NSString).deletingLastPathComponent
+        problems.append(.unwritableDirectory(host: host, path: subject, directory: directory))
+      case "X": problems.append(.missingExecutable(host: host, name: subject))
+      default: continue
+      }
+    }
+    return problems
   }
 
   private func read(_ path: String, flag: FlagFilesOnHost, store: RemoteFileStore) async -> FileReading {
