@@ -4,7 +4,7 @@ import Foundation
 public struct EvaluatedComparison: Sendable, Equatable {
   /// The comparison as written.
   public var text: String
-  /// The signal.
+  /// The signal's name in the runbook.
   public var signal: String
   /// The signal's value, nil when unknown.
   public var value: Double?
@@ -14,7 +14,7 @@ public struct EvaluatedComparison: Sendable, Equatable {
 
 /// One rule of the matrix, evaluated.
 public struct EvaluatedRule: Sendable {
-  /// The rule.
+  /// The decision-matrix rule this verdict is about.
   public var rule: Rule
   /// true, false, or nil when unknown signals leave it undecided.
   public var holds: Bool?

@@ -24,7 +24,7 @@ enum DotEnvQuote: UInt8, Sendable {
 
 /// One `KEY=value` assignment and where its value sits in the bytes.
 struct DotEnvAssignment: Sendable, Equatable {
-  /// The key.
+  /// The key assigned on that line.
   let key: String
   /// The 1-based line of the key.
   let line: Int

@@ -79,7 +79,7 @@ public enum PickupValue {
 public struct PickupValueError: Error, Sendable, Equatable, CustomStringConvertible {
   /// What went wrong, lowercase.
   public var text: String
-  /// The reason.
+  /// Why the proof failed, as the step's error shows it.
   public var description: String { text }
 
   /// Creates an error with its reason.

@@ -43,7 +43,7 @@ public enum RunEndReason: Sendable, Equatable {
 
 /// How a run ended: what the user sees as status and exit code.
 public struct RunEnd: Sendable, Equatable {
-  /// The status.
+  /// How the run ended (succeeded, failed, aborted, interrupted, dry run).
   public var status: RunStatus
   /// The process exit code.
   public var exitCode: Int32

@@ -30,7 +30,7 @@ public struct FlagFilesOnHost: Sendable, Equatable {
 /// What a plan needs on one host before it changes anything: the flag files it touches and
 /// the programs its commands start there.
 public struct HostNeeds: Sendable {
-  /// The host.
+  /// The inventory host these needs are checked on.
   public var host: Host
   /// The flags whose files are read or changed on it, in plan order, each once.
   public var flags: [FlagFilesOnHost]

@@ -131,7 +131,7 @@ public struct RunStartedEvent: Sendable, Equatable {
   public struct PlannedStep: Sendable, Equatable {
     /// The step id.
     public var id: String
-    /// The kind.
+    /// The step's kind (`flag`, `restart`, `wait`, …); absent in journals that predate it.
     public var kind: String?
     /// Whether it mutates.
     public var mutates: Bool?
@@ -156,7 +156,7 @@ public struct RunStartedEvent: Sendable, Equatable {
   public var runbookPath: String?
   /// The runbook's content hash.
   public var runbookHash: String?
-  /// The environment.
+  /// The runbook environment the run acts on (`--env`).
   public var environment: String?
   /// The level, if any.
   public var level: Int?
@@ -172,11 +172,11 @@ public struct RunStartedEvent: Sendable, Equatable {
   public var startedAt: String?
   /// When this event was written (ISO time).
   public var at: String?
-  /// The process.
+  /// The process id of the `rollback` that wrote the journal.
   public var pid: Int?
-  /// The host.
+  /// The control host's name (where `rollback` ran).
   public var host: String?
-  /// The user.
+  /// The user who ran it (`$USER`, else the uid).
   public var user: String?
   /// The overrides journalled with their values, by name (string values only).
   public var vars: [(name: String, value: String)]
@@ -280,7 +280,7 @@ public struct RunStartedEvent: Sendable, Equatable {
 public struct StepStartedEvent: Sendable, Equatable {
   /// The step id. Written as `step`; `id` (the name `step-finished` uses) is read too.
   public var step: String?
-  /// The kind.
+  /// The step's kind (`flag`, `restart`, `wait`, …).
   public var kind: String?
   /// Whether it mutates.
   public var mutates: Bool?
@@ -317,9 +317,9 @@ public struct StepStartedEvent: Sendable, Equatable {
 
 /// One file a flag step changed, as journalled.
 public struct JournalFlagChange: Sendable, Equatable {
-  /// The file.
+  /// The dotenv file's path as the runbook names it.
   public var file: String?
-  /// The key.
+  /// The dotenv key that was set.
   public var key: String?
   /// The value before, nil when absent.
   public var before: String?
@@ -396,7 +396,7 @@ public struct JournalSignal: Sendable, Equatable {
 public struct StepFinishedEvent: Sendable, Equatable {
   /// The step id. Written as `id`; `step` (the name `step-started` uses) is read too.
   public var id: String?
-  /// The kind.
+  /// The step's kind (`flag`, `restart`, `wait`, …).
   public var kind: String?
   /// The step's name.
   public var name: String?
@@ -579,7 +579,7 @@ public struct PreflightFailedEvent: Sendable, Equatable {
 public struct RestoredEvent: Sendable, Equatable {
   /// One file.
   public struct File: Sendable, Equatable {
-    /// The file.
+    /// The dotenv file's path that was put back.
     public var file: String?
     /// Its backup.
     public var backup: String?
@@ -609,7 +609,7 @@ public struct RestoredEvent: Sendable, Equatable {
   public var at: String?
   /// Who.
   public var user: String?
-  /// The files.
+  /// Every file put back, with its backup.
   public var files: [File]
 
   /// A restore.

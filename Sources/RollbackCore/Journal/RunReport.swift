@@ -10,7 +10,7 @@ public struct RunReport: Sendable {
   public struct StepEntry: Sendable {
     /// The step id.
     public var id: String
-    /// The kind.
+    /// The step's kind as journalled (`flag`, `restart`, `wait`, …).
     public var kind: String
     /// The step's name.
     public var name: String?
@@ -130,7 +130,7 @@ public struct RunSummary: Sendable, Equatable {
   public var command: String
   /// The runbook's name.
   public var runbook: String
-  /// The environment.
+  /// The runbook environment the run acted on (`--env`).
   public var environment: String
   /// The level, if any.
   public var level: Int?

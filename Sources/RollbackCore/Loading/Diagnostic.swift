@@ -25,7 +25,7 @@ public struct SourceLocation: Sendable, Hashable, CustomStringConvertible {
 
 /// A value together with the place it was written.
 public struct Located<Value: Sendable>: Sendable {
-  /// The value.
+  /// The value as read from the runbook.
   public var value: Value
   /// Where it was written.
   public var location: SourceLocation
@@ -247,7 +247,7 @@ public enum Suggest {
 
 /// Diagnostics thrown or returned together.
 public struct DiagnosticList: Error, Sendable {
-  /// The diagnostics.
+  /// Every diagnostic, in the order found (file order for the loader).
   public var diagnostics: [Diagnostic]
 
   /// Wraps diagnostics.

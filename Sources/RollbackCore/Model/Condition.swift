@@ -33,7 +33,7 @@ public enum ComparisonOperator: String, Sendable, CaseIterable {
 public struct Comparison: Sendable, Equatable {
   /// The signal compared.
   public var signal: String
-  /// The operator.
+  /// How the signal's value is compared with the threshold.
   public var op: ComparisonOperator
   /// The threshold in base units (ratio, seconds, bytes, count).
   public var threshold: Double

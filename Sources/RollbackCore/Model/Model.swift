@@ -115,7 +115,7 @@ public struct CommandSpec: Sendable {
     case shell(Template)
   }
 
-  /// The program.
+  /// What to run: an argument vector or a shell line.
   public var program: Program
   /// The working directory.
   public var cwd: Template?
@@ -223,13 +223,13 @@ public enum SignalUnit: String, Sendable, CaseIterable {
 
 /// How several series are reduced to one number.
 public enum Reduction: String, Sendable, CaseIterable {
-  /// The largest.
+  /// The largest of the series' values.
   case max
-  /// The smallest.
+  /// The smallest of the series' values.
   case min
-  /// The total.
+  /// The sum of the series' values.
   case sum
-  /// The mean.
+  /// The mean of the series' values.
   case avg
 }
 
@@ -341,7 +341,7 @@ public struct Level: Sendable {
   public var description: String?
   /// The rollback time target, seconds.
   public var target: Double?
-  /// The steps.
+  /// The level's steps, in the order they run.
   public var steps: [Step]
   /// Where it is declared.
   public var location: SourceLocation
@@ -379,7 +379,7 @@ public struct Scenario: Sendable {
   public var causes: [String]
   /// The time target, seconds.
   public var target: Double?
-  /// The steps.
+  /// The scenario's steps, in the order they run.
   public var steps: [Step]
   /// Where it is declared.
   public var location: SourceLocation
@@ -462,7 +462,7 @@ public struct HTTPStepSpec: Sendable {
 
   /// The method, upper case.
   public var method: String
-  /// The URL.
+  /// The request URL, with `${…}` placeholders resolved when it runs.
   public var url: Template
   /// Request headers in order.
   public var headers: [(name: String, value: Template)]

@@ -57,7 +57,7 @@ public struct PlannedStep: Sendable {
 public struct IncludeGate: Sendable {
   /// The include step's id path, unique in the plan.
   public var id: String
-  /// The condition.
+  /// The condition that decides whether the step runs.
   public var condition: Condition
 
   /// Creates a gate.

@@ -2,9 +2,9 @@ import Foundation
 
 /// Resolves variables, services and steps for one environment.
 public struct Resolver: Sendable {
-  /// The runbook.
+  /// The runbook plans are made from.
   public let runbook: Runbook
-  /// The environment.
+  /// The environment whose values fill in the plans (`--env`).
   public let environment: Environment
   /// The interpolation context for it.
   public var context: InterpolationContext

@@ -97,9 +97,9 @@ public struct ResumePoint: Sendable {
 
 /// One file a flag step changed (or would change).
 public struct FlagFileChange: Sendable {
-  /// The file.
+  /// The dotenv file's path.
   public var file: String
-  /// The key.
+  /// The dotenv key that changed (or would).
   public var key: String
   /// The value before, nil when absent.
   public var before: String?
@@ -149,13 +149,13 @@ public struct RunResult: Sendable {
   public var runID: String
   /// The runbook's name.
   public var runbook: String
-  /// The environment.
+  /// The runbook environment the run acted on (`--env`).
   public var environment: String
   /// The level or scenario run; nil when no plan could be made.
   public var target: IncludeTarget?
   /// Whether it was a rehearsal.
   public var dryRun: Bool
-  /// The outcome.
+  /// How the run ended (succeeded, failed, aborted, interrupted, dry run).
   public var status: RunStatus
   /// The process exit status that goes with it.
   public var exitCode: Int32

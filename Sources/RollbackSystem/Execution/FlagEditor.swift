@@ -52,7 +52,7 @@ public struct FlagEditor: Sendable {
     }
   }
 
-  /// The flag.
+  /// The runbook flag whose files are edited.
   public let flag: FeatureFlag
   /// Its files, resolved.
   public let files: [String]

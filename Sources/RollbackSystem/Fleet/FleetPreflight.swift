@@ -26,7 +26,7 @@ import RollbackCore
 public struct FleetPreflight: Sendable {
   /// What to check on one host.
   public struct Target: Sendable {
-    /// The host.
+    /// The host these findings are about.
     public var host: SSHHost
     /// The flag files read (and, when ``FlagFilesOnHost/changes``, checked writable).
     public var flags: [FlagFilesOnHost]

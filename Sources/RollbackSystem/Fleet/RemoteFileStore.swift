@@ -6,7 +6,7 @@ public struct RemoteFile: Sendable, Equatable {
   public var path: String
   /// The real path on the host (symlinks followed), which a replacement writes.
   public var realPath: String
-  /// The content.
+  /// The file's bytes, exactly as on the host.
   public var bytes: [UInt8]
   /// The content's SHA-256 (hex), as the host computed it.
   public var sha256: String
@@ -89,9 +89,9 @@ public enum RemoteFileError: Error, Sendable, Equatable, CustomStringConvertible
 /// rename fails, the files already renamed get their old content back (kept as a hard link
 /// until the script ends). Extended attributes are not copied (the local editor copies them).
 public struct RemoteFileStore: Sendable {
-  /// The transport.
+  /// The ssh transport that reaches the host.
   public let transport: SSHTransport
-  /// The host.
+  /// The host whose files are read and written.
   public let host: SSHHost
   /// The bound of each read or write.
   public let timeout: Duration

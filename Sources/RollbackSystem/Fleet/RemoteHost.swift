@@ -8,7 +8,7 @@ import RollbackCore
 public struct RemoteHost: HostEffects {
   /// The transport the run's hosts share (one master connection per host).
   public let transport: SSHTransport
-  /// The host.
+  /// The host every effect acts on.
   public let host: SSHHost
   /// Where the previous content of the files it changes is kept.
   public let backups: FleetBackups

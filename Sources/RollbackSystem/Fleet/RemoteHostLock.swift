@@ -72,9 +72,9 @@ public struct RemoteHostLock: Sendable {
   /// The file name of the lock in its directory.
   public static let fileName = "rollback-fleet.lock"
 
-  /// The transport.
+  /// The ssh transport that reaches the host.
   public let transport: SSHTransport
-  /// The host.
+  /// The host the lock is taken on.
   public let host: SSHHost
   /// The lock file's path on the host.
   public let path: String

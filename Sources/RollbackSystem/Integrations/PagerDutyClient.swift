@@ -15,7 +15,7 @@ public struct PagerDutyChangeEvent: Sendable {
   public var runbook: String
   /// The level run, if any.
   public var level: Int?
-  /// The environment.
+  /// The runbook environment the run acts on.
   public var environment: String
 
   /// Creates an event.
