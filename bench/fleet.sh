@@ -45,7 +45,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/rollback-bench-fleet.XXXXXX")
 fleet_dir=""
 cleanup() {
   if [ -n "$fleet_dir" ]; then scripts/harness/fleet/down "$fleet_dir" || true; fi
-  rm -rf "$work"
+  if [ "${BENCH_FLEET_KEEP:-0}" = 1 ]; then echo "bench: kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -55,7 +55,9 @@ trap 'exit 143' TERM
 export ANSIBLE_HOME=$work/ansible-home ANSIBLE_LOCAL_TEMP=$work/ansible-home/tmp
 export ANSIBLE_SSH_CONTROL_PATH_DIR=$work/acp
 export ANSIBLE_PIPELINING=True ANSIBLE_RETRY_FILES_ENABLED=False ANSIBLE_NOCOLOR=True
-export ANSIBLE_HOST_KEY_CHECKING=True ANSIBLE_STDOUT_CALLBACK=default
+# (Not ANSIBLE_HOST_KEY_CHECKING=True, its default: rollback masks the value of every variable
+# whose name has a secret word such as KEY in its output and journal, and "True" is everywhere.)
+export ANSIBLE_STDOUT_CALLBACK=default
 mkdir -p "$work/ansible-home" "$work/acp"
 
 secs() { jq -r ".results[$2].$3 | . * 100 | round / 100" "$1"; }
@@ -64,6 +66,7 @@ minmax() { tr ' ' '\n' | sort -n | sed -n '1p;$p' | paste -sd ' ' | awk '{ print
 diff_counts() { paste -d ' ' <(tr ' ' '\n' <<<"$1") <(tr ' ' '\n' <<<"$2") | awk '{ print $2 - $1 }' | paste -sd ' '; }
 
 table=()
+insides=()
 status=0
 for n in $sizes; do
   echo >&2
@@ -103,20 +106,25 @@ for n in $sizes; do
   state=$work/state-$n
   cat >"$work/rollback-$n" <<EOF
 #!/bin/sh
+exec >$(printf '%q' "$work/rollback-$n.log") 2>&1
 exec $(printf '%q' "$bin") execute --runbook $(printf '%q' "$runbook") --level 3 --yes --state-dir $(printf '%q' "$state")
 EOF
   cat >"$work/ssh-$n" <<EOF
 #!/bin/sh
+exec >$(printf '%q' "$work/ssh-$n.log") 2>&1
 exec $(printf '%q' "$PWD/bench/fleet-ssh.sh") $(printf '%q' "$ROLLBACK_FLEET_SSH_CONFIG") $port $n
 EOF
   cat >"$work/ansible-$n" <<EOF
 #!/bin/sh
+exec >$(printf '%q' "$work/ansible-$n.log") 2>&1
 exec ansible-playbook -i $(printf '%q' "$inventory") -f $n -e '$extra' $(printf '%q' "$PWD/bench/ansible/fleet.yml")
 EOF
   # The incident state before every run (not timed).
+  mkdir -p "$work/journals-$n"
   cat >"$work/reset-$n" <<EOF
 #!/bin/sh
 set -e
+mv $(printf '%q' "$state")/runs/*.jsonl $(printf '%q' "$work/journals-$n")/ 2>/dev/null || true
 rm -rf $(printf '%q' "$state")
 for sock in $(printf '%q' "$work/acp")/*; do
   [ -S "\$sock" ] && ssh -o ControlPath="\$sock" -O exit host-0 2>/dev/null || true
@@ -132,12 +140,12 @@ EOF
     before=$(bench/fleet_hosts.py connections "$fleet_dir" "$n" "$port")
     run=("$work/$who-$n")
     [ "$who" = rollback ] && run=(/usr/bin/time -v -o "$work/time-$n.txt" "$work/$who-$n")
-    if ! "${run[@]}" >"$work/check.out" 2>"$work/check.err"; then
+    if ! "${run[@]}"; then
       echo "bench: $who on $n hosts failed:" >&2
-      tail -n 30 "$work/check.out" "$work/check.err" >&2
+      tail -n 30 "$work/$who-$n.log" >&2
       exit 1
     fi
-    bench/fleet_hosts.py check "$fleet_dir" "$n" "$port" "$who" || { tail -n 30 "$work/check.out" >&2; exit 1; }
+    bench/fleet_hosts.py check "$fleet_dir" "$n" "$port" "$who" || { tail -n 30 "$work/$who-$n.log" >&2; exit 1; }
     after=$(bench/fleet_hosts.py connections "$fleet_dir" "$n" "$port")
     conns[$who]=$(diff_counts "$before" "$after" | minmax)
     echo "bench: checked: $who flips all 3 files and restarts the frontend on each of $n hosts;" \
@@ -149,8 +157,34 @@ EOF
   hyperfine -N --style basic --runs "$fleet_runs" --export-json "$work/fleet-$n.json" \
     -n "rollback execute" --prepare "$work/reset-$n" "$work/rollback-$n" \
     -n "ssh floor" --prepare "$work/reset-$n" "$work/ssh-$n" \
-    -n "ansible-playbook" --prepare "$work/reset-$n" "$work/ansible-$n" >&2
+    -n "ansible-playbook" --prepare "$work/reset-$n" "$work/ansible-$n" >&2 || {
+    for who in rollback ssh ansible; do
+      echo "--- the last run of $who on $n hosts:" >&2
+      tail -n 25 "$work/$who-$n.log" >&2 || true
+    done
+    echo "bench: a timed run on $n hosts failed" >&2
+    exit 1
+  }
   bench/fleet_hosts.py check "$fleet_dir" "$n" "$port" "ansible-playbook (timed runs)"
+  "$work/reset-$n" # the last rollback journal too (and the hosts as they started)
+
+  # Inside rollback (medians over its journals): the run up to the rolling step (preflight:
+  # masters opened, files read, host locks), the rolling step, what follows it.
+  inside=$(jq -rs '
+    def t: (.[0:19] + "Z" | fromdate) + ((.[19:] | capture("^\\.(?<f>[0-9]+)") | ("0." + .f | tonumber)) // 0);
+    def median: sort | if length == 0 then null else .[length / 2 | floor] * 100 | round / 100 end;
+    [foreach .[] as $e ({run: null, step: null};
+      if $e.event == "run-started" then {run: $e, step: null}
+      elif $e.event == "step-finished" and $e.id == "frontend-off" and ($e.host == null) then .step = $e
+      else . end;
+      if $e.event == "run-finished" and .step != null then
+        {before: ((.step.started_at | t) - (.run.started_at | t)), step: .step.duration_s,
+         after: (($e.finished_at | t) - (.step.at | t)), run: $e.duration_s}
+      else empty end)] as $runs
+    | "\([$runs[].before] | median) s before the rolling step (preflight: ssh masters, reads, host locks)," +
+      " \([$runs[].step] | median) s the rolling step, \([$runs[].after] | median) s after it" +
+      " (\($runs | length) journals)"' "$work/journals-$n"/*.jsonl 2>"$work/jq.err") || inside="(journals not readable: $(head -c 300 "$work/jq.err"))"
+  echo "bench: inside rollback on $n hosts: $inside" >&2
 
   r=$(secs "$work/fleet-$n.json" 0 median)
   f=$(secs "$work/fleet-$n.json" 1 median)
@@ -159,6 +193,7 @@ EOF
   faster=$(ratio "$a" "$r")
   v_floor=$(verdict "$over_floor" 1.3)
   v_ansible=$(awk -v x="$faster" 'BEGIN { print (x >= 5 ? "met" : "NOT met") }')
+  insides+=("$n hosts: $inside")
   table+=("$n	$r	$(secs "$work/fleet-$n.json" 0 min)-$(secs "$work/fleet-$n.json" 0 max)	$f	$a	$over_floor	$faster	$rss	${conns[rollback]} / ${conns[ssh]} / ${conns[ansible]}")
   summary "fleet $n hosts: rollback / ssh floor" "$r s / $f s = $over_floor" "<= 1.3" "$v_floor"
   summary "fleet $n hosts: Ansible / rollback" "$a s / $r s = $faster" ">= 5" "$v_ansible"
@@ -182,4 +217,6 @@ for line in "${table[@]}"; do
   printf '  %5s %9s %13s %9s %9s %10s %10s %10s  %s\n' "$n" "$r" "($range)" "$f" "$a" "$of" "$fa" "$rss" "$c"
 done
 echo "  targets: rollback <= 1.3 x the ssh floor; Ansible >= 5 x rollback's time"
+echo "Inside rollback execute (medians, from its journals):"
+for line in "${insides[@]}"; do echo "  $line"; done
 exit "$status"
