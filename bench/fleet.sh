@@ -27,7 +27,7 @@
 # Reported per N: median wall time of BENCH_FLEET_RUNS (default 3) runs each (hyperfine),
 # rollback / floor (target <= 1.3), Ansible / rollback (target >= 5), rollback's peak RSS,
 # SSH connections per host for each contender. Hosts that do not come up are reported and
-# that N is skipped (exit 1 at the end). FLEET_TIMEOUT (default 30 + N s) bounds the
+# that N is skipped (exit 1 at the end). FLEET_TIMEOUT (default 60 + 3N s) bounds the
 # fleet's start. Needs root (the fleet does). Exits 0 whether or not the targets are met,
 # 1 if a contender did not do its job or a fleet could not start, 2 if a tool is missing.
 set -euo pipefail
@@ -72,7 +72,7 @@ for n in $sizes; do
   echo >&2
   echo "== fleet of $n hosts" >&2
   up_start=$(date +%s%N)
-  if ! FLEET_TIMEOUT=${FLEET_TIMEOUT:-$((30 + n))} scripts/harness/fleet/up -n "$n" >"$work/fleet-$n.env" 2>"$work/fleet-$n.log"; then
+  if ! FLEET_TIMEOUT=${FLEET_TIMEOUT:-$((60 + 3 * n))} scripts/harness/fleet/up -n "$n" >"$work/fleet-$n.env" 2>"$work/fleet-$n.log"; then
     tail -n 30 "$work/fleet-$n.log" >&2
     echo "bench: a fleet of $n hosts did not come up; skipping $n hosts" >&2
     table+=("$n	did not come up")
