@@ -22,7 +22,9 @@
 #                      /usr/local; DESTDIR honoured); make uninstall removes them.
 #                      scripts/test-install (run by make test) checks it into a temporary DESTDIR
 #   make bench         bench-deps, release build, then bench/run: assess and execute against the
-#                      seed's bash (and Ansible), scaling and startup, on the harness (hyperfine)
+#                      seed's bash (and Ansible), scaling and startup, on the harness (hyperfine);
+#                      fleet: a rolling level on 5/20/50 test hosts vs a plain ssh script and
+#                      Ansible (needs root; BENCH_FLEET_SIZES, BENCH_FLEET_RUNS)
 #   make reliability   deps, release build, then reliability/run: crash safety, resume, lock,
 #                      faults, fuzzing, secrets and idempotence, measured ("N passed, M failed")
 #   make clean         remove .build

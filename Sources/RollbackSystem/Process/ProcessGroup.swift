@@ -110,6 +110,22 @@ enum ProcessStrays {
   nonisolated(unsafe) private static var supervised = Set<pid_t>()
   nonisolated(unsafe) private static var subreaper = false
 
+  /// Starts a child with `launch` and notes it as driven before any sweep can see it: the
+  /// sweeps (``members(below:)``, ``reapAdoptedZombies()``) hold the same lock, so a child
+  /// that exits at once is never reaped or ended by another thread's sweep.
+  static func launchDriven(
+    _ launch: () throws(ProcessError) -> SpawnedProcess
+  ) throws(ProcessError) -> SpawnedProcess {
+    sweepLock.lock()
+    defer { sweepLock.unlock() }
+    let child = try launch()
+    register(child.pid)
+    return child
+  }
+
+  /// Held while a child is started and registered, and for each sweep of `/proc`.
+  private static let sweepLock = NSLock()
+
   /// Notes a child that a supervisor drives (so it is never taken for a stray).
   static func register(_ pid: pid_t) {
     lock.lock()
@@ -128,6 +144,8 @@ enum ProcessStrays {
   /// and every process reparented to rollback that started after `root` (with what
   /// descends from it), but no child a supervisor drives.
   static func members(below root: pid_t) -> Set<Member> {
+    sweepLock.lock()
+    defer { sweepLock.unlock() }
     guard let directory = opendir("/proc") else { return [] }
     var stats: [pid_t: ProcessStat] = [:]
     while let entry = readdir(directory) {
@@ -165,6 +183,8 @@ enum ProcessStrays {
   /// Reaps exited processes that were reparented to rollback (never a supervised child),
   /// so they do not linger as zombies. Only when rollback is a subreaper.
   static func reapAdoptedZombies() {
+    sweepLock.lock()
+    defer { sweepLock.unlock() }
     guard isSubreaper, let directory = opendir("/proc") else { return }
     defer { closedir(directory) }
     lock.lock()

@@ -40,10 +40,13 @@ public struct ProcessRunner: Sendable {
         return ProcessOutcome(exitCode: nil, cancelled: true)
       }
       let started = ContinuousClock.now
-      let child = try ProcessSpawn.launch(
-        path: path, arguments: arguments, environment: spec.environment, cwd: spec.cwd,
-        standardInput: spec.standardInput)
-      ProcessStrays.register(child.pid)
+      // Registered before another thread's sweep can take a child that exits at once for
+      // an adopted zombie and reap it (its exit status would be lost).
+      let child = try ProcessStrays.launchDriven { () throws(ProcessError) in
+        try ProcessSpawn.launch(
+          path: path, arguments: arguments, environment: spec.environment, cwd: spec.cwd,
+          standardInput: spec.standardInput)
+      }
       let supervisor = ProcessSupervisor(
         child: child, spec: spec, started: started, cancellation: cancellation, onOutput: onOutput)
       return supervisor.supervise()
