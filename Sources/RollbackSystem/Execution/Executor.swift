@@ -68,19 +68,14 @@ public final class Executor {
     self.request = request
     self.emit = emit
     self.effects = effects
-    var resolver: Resolver
-    switch Resolver.make(
+    var resolver = try Resolver.resolving(
       runbook: request.runbook, environmentName: request.environmentName,
       processEnvironment: request.processEnvironment, overrides: request.overrides, resolveSecrets: true)
-    {
-    case .success(let made): resolver = made
-    case .failure(let list): throw list
-    }
     resolver.selectedHosts = request.hostLimit?.hosts
     self.resolver = resolver
     // A plan that cannot run in this environment (a rolling step without hosts) is refused
     // before anything runs, like an unknown variable.
-    if case .success(let plan) = resolver.plan(request.target), let refusal = plan.fleetRefusal {
+    if let plan = try? resolver.plan(of: request.target), let refusal = plan.fleetRefusal {
       throw DiagnosticList([refusal])
     }
     host = effects.host
@@ -275,11 +270,11 @@ public final class Executor {
   /// The plan (a drill's wrapped in its own steps); nil, said, when it cannot be made or `--from` names no step.
   func makePlan() -> Plan? {
     var plan: Plan
-    switch resolver.plan(request.target) {
-    case .success(let made):
+    do {
+      let made = try resolver.plan(of: request.target)
       plan = request.kind == .drill ? DrillPlanner.wrap(made, resolver: resolver) : made
-    case .failure(let list):
-      list.diagnostics.forEach { say($0.description, .failure) }
+    } catch {
+      error.diagnostics.forEach { say($0.description, .failure) }
       return nil
     }
     // `resume --only-failed` ends with the failed step: nothing after it runs.
