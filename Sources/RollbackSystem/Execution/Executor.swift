@@ -118,8 +118,12 @@ public final class Executor {
   static func collectSecrets(resolver: Resolver, environment: [String: String]) -> [String] {
     var list: [String] = resolver.context.variables.values.filter(\.hasSecret).map(\.value)
     // The shell's PWD and OLDPWD hold directories, not passwords: masking them would hide paths.
+    // Nor is a yes/no word in a secret-looking name (ANSIBLE_HOST_KEY_CHECKING=True):
+    // masking those would hide every `true` in the output.
     for (name, value) in environment
-    where InterpolationContext.isSecretName(name) && name != "PWD" && name != "OLDPWD" {
+    where InterpolationContext.isSecretName(name) && name != "PWD" && name != "OLDPWD"
+      && !Self.isPlainWord(value)
+    {
       list.append(value)
     }
     for name in secretEnvironmentNames(resolver: resolver) {
@@ -138,6 +142,11 @@ public final class Executor {
     var extra: [String] = []
     for value in list { extra += Redaction.secretsInURL(value) }
     return Array(Set((list + extra).filter { $0.count >= 3 })).sorted { $0.count > $1.count }
+  }
+
+  /// True for values no one keeps secret: yes/no words.
+  static func isPlainWord(_ value: String) -> Bool {
+    ["true", "false", "yes", "no", "on", "off"].contains(value.lowercased())
   }
 
   /// The environment variables the runbook names as secrets: `dsn_env`, `token_env`,
