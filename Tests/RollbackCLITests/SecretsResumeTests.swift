@@ -72,6 +72,54 @@ struct SecretRuleTests {
   }
 }
 
+@Suite("secrets whose values are common words")
+struct CommonWordSecretTests {
+  /// Every journal line under `state` parsed as a JSON object (a line that does not parse is an issue).
+  static func journalObjects(_ state: URL) throws -> [[String: Any]] {
+    try journalText(state).split(separator: "\n").compactMap { line in
+      let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+      if object == nil { Issue.record("not JSON: \(line)") }
+      return object
+    }
+  }
+
+  @Test("a secret-named variable holding True is not a secret: output and journal keep every true")
+  func booleanInSecretNamedVariable() throws {
+    let directory = try CLI.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    try writeRunbook(SecretRuleTests.runbook, in: directory)
+    try "MONKEY_MODE=false\n".write(
+      to: directory.appendingPathComponent("app.env"), atomically: true, encoding: .utf8)
+    let result = try CLI.run(
+      ["execute", "--level", "1", "--yes"], in: directory, environment: ["SOME_KEY_CHECKING": "True"])
+    #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+    #expect(result.stdout.contains("MONKEY_MODE false -> true (changed 1 of 1 file)"), "\(result.stdout)")
+    let events = try Self.journalObjects(directory.appendingPathComponent(".rollback"))
+    #expect(
+      events.contains { $0["event"] as? String == "run-finished" && $0["status"] as? String == "succeeded" })
+  }
+
+  @Test("a secret whose value is a JSON word (false) is masked in strings only: the journal stays JSON")
+  func secretValueThatIsAJSONWord() throws {
+    let directory = try CLI.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    try writeRunbook(SecretRuleTests.runbook, in: directory)
+    try "MONKEY_MODE=false\n".write(
+      to: directory.appendingPathComponent("app.env"), atomically: true, encoding: .utf8)
+    let result = try CLI.run(["execute", "--level", "1", "--yes", "--var", "DB_PASSWD=false"], in: directory)
+    #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+    let state = directory.appendingPathComponent(".rollback")
+    let events = try Self.journalObjects(state)
+    let started = try #require(events.first { $0["event"] as? String == "run-started" })
+    #expect(started["dry_run"] as? Bool == false)
+    // The step's output, kept in the journal, has the secret masked.
+    let text = try journalText(state)
+    #expect(text.contains("pw=****") && !text.contains("pw=false"), "\(text)")
+    let report = try CLI.run(["report", "--json"], in: directory)
+    #expect(report.status == 0, "\(report.stdout)\(report.stderr)")
+  }
+}
+
 /// A loopback HTTP server (Python's http.server) that logs each request's path and secret
 /// headers as one JSON line, for checking what a run really sent.
 final class LoggingHTTPServer {

@@ -351,8 +351,7 @@ struct DecisionManualValuesTests {
   @Test("values given by hand are set, marked, and decide like measured ones")
   func byHand() throws {
     let runbook = try decisionRunbook()
-    let parsed = ManualValues.parse(["complaints=7", "users=60%", "error_rate=2%"], runbook: runbook)
-    let manual = try parsed.get()
+    let manual = try ManualValues(parsing: ["complaints=7", "users=60%", "error_rate=2%"], runbook: runbook)
     let applied = manual.apply(to: measured(runbook), signals: runbook.signals)
     let byName = Dictionary(uniqueKeysWithValues: applied.map { ($0.name, $0) })
 
@@ -372,8 +371,8 @@ struct DecisionManualValuesTests {
   @Test("a percent-unit signal given as 95% or 95 means 95 percent")
   func percentUnit() throws {
     let runbook = try decisionRunbook()
-    let withSign = try ManualValues.parse(["pool=95%"], runbook: runbook).get()
-    let bare = try ManualValues.parse(["pool=95"], runbook: runbook).get()
+    let withSign = try ManualValues(parsing: ["pool=95%"], runbook: runbook)
+    let bare = try ManualValues(parsing: ["pool=95"], runbook: runbook)
 
     #expect(withSign.values["pool"] == 95)
     #expect(bare.values["pool"] == 95)
@@ -388,9 +387,13 @@ struct DecisionManualValuesTests {
     ])
   func refused(item: String, message: String) throws {
     let runbook = try decisionRunbook()
-    guard case .failure(let list) = ManualValues.parse([item], runbook: runbook) else {
+    let list: DiagnosticList
+    do {
+      _ = try ManualValues(parsing: [item], runbook: runbook)
       Issue.record("'\(item)' was accepted")
       return
+    } catch {
+      list = error
     }
     let text = list.diagnostics.map(\.message).joined(separator: "\n")
     #expect(text.contains(message), "\(text)")

@@ -104,9 +104,9 @@ struct FlagDriftTests {
 struct HostNeedsTests {
   func resolver(hosts selection: Set<String>? = nil) throws -> Resolver {
     let runbook = try #require(RunbookLoader.load(source: validFleetRunbook, file: "fleet.yaml").runbook)
-    var resolver = try Resolver.make(
+    var resolver = try Resolver.resolving(
       runbook: runbook, environmentName: nil, processEnvironment: [:], overrides: [:], resolveSecrets: false
-    ).get()
+    )
     resolver.selectedHosts = selection
     return resolver
   }
@@ -114,7 +114,7 @@ struct HostNeedsTests {
   @Test("per host: the flag's files with the host's vars, the restart and run programs, each once")
   func planNeeds() throws {
     let resolver = try resolver()
-    let needs = resolver.hostNeeds(of: try resolver.plan(.level(1)).get())
+    let needs = resolver.hostNeeds(of: try resolver.plan(of: .level(1)))
     #expect(needs.map(\.host.name) == ["web-1", "web-2", "web-3", "api-1"])
     let web2 = try #require(needs.first { $0.host.name == "web-2" })
     #expect(
@@ -134,7 +134,7 @@ struct HostNeedsTests {
   @Test("--hosts limits the hosts; reading flags lists the flag's hosts in inventory order, read-only")
   func selectionAndReading() throws {
     let limited = try resolver(hosts: ["web-3"])
-    #expect(limited.hostNeeds(of: try limited.plan(.level(1)).get()).map(\.host.name) == ["web-3"])
+    #expect(limited.hostNeeds(of: try limited.plan(of: .level(1))).map(\.host.name) == ["web-3"])
     let reading = try resolver().hostNeeds(readingFlags: ["api"])
     #expect(reading.map(\.host.name) == ["web-1", "web-2", "web-3"])
     #expect(reading.allSatisfy { $0.executables.isEmpty && $0.flags.allSatisfy { !$0.changes } })

@@ -392,11 +392,11 @@ struct FleetPlanTests {
   func plan(hosts selection: Set<String>? = nil) throws -> Plan {
     let result = RunbookLoader.load(source: validFleetRunbook, file: "fleet.yaml")
     let runbook = try #require(result.runbook)
-    var resolver = try Resolver.make(
+    var resolver = try Resolver.resolving(
       runbook: runbook, environmentName: nil, processEnvironment: [:], overrides: [:], resolveSecrets: false
-    ).get()
+    )
     resolver.selectedHosts = selection
-    return try resolver.plan(.level(1)).get()
+    return try resolver.plan(of: .level(1))
   }
 
   @Test("a rolling step plans its batches and per-host steps; an on: step its hosts")
@@ -433,11 +433,11 @@ struct FleetPlanTests {
     #expect(restart.hostDetails.dropLast().last?.detail.contains("http://web-2.internal:3000/health") == true)
 
     let runbook = try #require(RunbookLoader.load(source: validFleetRunbook, file: "fleet.yaml").runbook)
-    let resolver = try Resolver.make(
+    let resolver = try Resolver.resolving(
       runbook: runbook, environmentName: nil, processEnvironment: [:], overrides: ["app_dir": "/o"],
       resolveSecrets: false
-    ).get()
-    let overridden = try #require(try resolver.plan(.level(1)).get().steps.first { $0.id == "roll" })
+    )
+    let overridden = try #require(try resolver.plan(of: .level(1)).steps.first { $0.id == "roll" })
     #expect(overridden.pipeline.first?.hostDetails.isEmpty == true)
     #expect(overridden.pipeline.first?.detail == "USE_API -> false in /o/.env")
   }
@@ -465,10 +465,10 @@ struct FleetPlanTests {
   func localRunbook() throws {
     let result = RunbookLoader.load(source: validRunbook, file: "demo.yaml")
     let runbook = try #require(result.runbook)
-    let resolver = try Resolver.make(
+    let resolver = try Resolver.resolving(
       runbook: runbook, environmentName: nil, processEnvironment: [:], overrides: [:], resolveSecrets: false
-    ).get()
-    let plan = try resolver.plan(.level(1)).get()
+    )
+    let plan = try resolver.plan(of: .level(1))
     #expect(plan.steps.allSatisfy { !$0.hostScoped && $0.hosts.isEmpty && $0.batches.isEmpty })
     #expect(plan.fleetRefusal == nil)
   }

@@ -22,22 +22,22 @@ struct HostlessEnvironmentTests {
     let result = RunbookLoader.load(source: Self.withStaging, file: "fleet.yaml")
     #expect(result.errors.isEmpty, "\(result.errors.map(\.message))")
     let runbook = try #require(result.runbook)
-    let staging = try Resolver.make(
+    let staging = try Resolver.resolving(
       runbook: runbook, environmentName: "staging", processEnvironment: [:], overrides: [:],
       resolveSecrets: false
-    ).get()
-    let plan = try staging.plan(.level(1)).get()
+    )
+    let plan = try staging.plan(of: .level(1))
     #expect(plan.steps.allSatisfy { !$0.hostScoped && $0.hosts.isEmpty })
     #expect(staging.placement(ofFlag: "api").isEmpty)
     #expect(
       plan.fleetRefusal?.message
         == "step 'roll' is a rolling step, and environment 'staging' declares no hosts to roll over; nothing was run "
         + "(run it with the environment that lists the hosts)")
-    let production = try Resolver.make(
+    let production = try Resolver.resolving(
       runbook: runbook, environmentName: "production", processEnvironment: [:], overrides: [:],
       resolveSecrets: false
-    ).get()
-    #expect(try production.plan(.level(1)).get().steps.first?.hosts == ["web-1", "web-2", "web-3"])
+    )
+    #expect(try production.plan(of: .level(1)).steps.first?.hosts == ["web-1", "web-2", "web-3"])
     #expect(production.placement(ofFlag: "api").map(\.value) == ["frontend"])
   }
 

@@ -24,15 +24,15 @@ struct IncludeTargetTests {
   func planTarget() throws {
     let loaded = RunbookLoader.load(source: Self.source, file: "targets.yaml")
     let runbook = try #require(loaded.runbook, "\(loaded.errors.map(\.message))")
-    let resolver = try Resolver.make(
+    let resolver = try Resolver.resolving(
       runbook: runbook, environmentName: nil, processEnvironment: [:], overrides: [:], resolveSecrets: false
-    ).get()
-    let level = try resolver.plan(.level(2)).get()
+    )
+    let level = try resolver.plan(of: .level(2))
     #expect(level.target == .level(2))
     #expect(level.target.description == "level 2")
     #expect(level.target.level == 2)
     #expect(level.target.scenario == nil)
-    let scenario = try resolver.plan(.scenario("backend-down")).get()
+    let scenario = try resolver.plan(of: .scenario("backend-down"))
     #expect(scenario.target == .scenario("backend-down"))
     #expect(scenario.target.description == "scenario backend-down")
     #expect(scenario.target.level == nil)

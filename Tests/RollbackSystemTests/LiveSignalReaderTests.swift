@@ -87,10 +87,10 @@ enum ReaderFixture {
   ) throws -> LiveSignalReader {
     var environment: [String: String] = [:]
     environment[dsnVariable] = dsn
-    let resolver = try Resolver.make(
+    let resolver = try Resolver.resolving(
       runbook: runbook, environmentName: nil, processEnvironment: environment, overrides: [:],
       resolveSecrets: true
-    ).get()
+    )
     return LiveSignalReader(resolver: resolver, environment: environment, concurrency: concurrency)
   }
 

@@ -83,9 +83,9 @@ private struct Book {
       """
     let loaded = RunbookLoader.load(source: source, file: "runners.yaml")
     runbook = try #require(loaded.runbook, "\(loaded.errors.map(\.description))")
-    resolver = try Resolver.make(
+    resolver = try Resolver.resolving(
       runbook: runbook, environmentName: nil, processEnvironment: [:], overrides: [:], resolveSecrets: true
-    ).get()
+    )
   }
 
   func kind(_ id: String) throws -> StepKind {

@@ -93,20 +93,18 @@ struct ExecuteCommand: AsyncParsableCommand {
     let limit = try HostLimitOption.select(hosts, runbook: runbook, options: options, overrides: overrides)
     if let from {
       // An unknown step is a mistake of the command line: refuse before anything runs.
-      if case .success(let resolver) = Resolver.make(
+      // A runbook that cannot be planned is reported by the run itself, with every problem.
+      if let plan = try? Resolver.resolving(
         runbook: runbook, environmentName: options.env,
         processEnvironment: ProcessInfo.processInfo.environment, overrides: overrides,
-        resolveSecrets: false),
-        case .success(let plan) = resolver.plan(target)
-      {
+        resolveSecrets: false
+      ).plan(of: target) {
         try CommandLineChecks.check(step: from, option: "--from", in: plan)
       }
     }
     let manual: ManualValues
-    switch ManualValues.parse(signals, runbook: runbook) {
-    case .success(let values): manual = values
-    case .failure(let list):
-      list.diagnostics.forEach { Console.error("error: \($0.message)") }
+    do { manual = try ManualValues(parsing: signals, runbook: runbook) } catch {
+      error.diagnostics.forEach { Console.error("error: \($0.message)") }
       throw ExitCode(.usage)
     }
     var request = ExecutionRequest(

@@ -139,11 +139,6 @@ public struct ManualValues: Sendable {
     self.init(values)
   }
 
-  /// ``init(parsing:runbook:)`` as a `Result`, for the callers that switch on one.
-  public static func parse(_ items: [String], runbook: Runbook) -> Result<ManualValues, DiagnosticList> {
-    Result { () throws(DiagnosticList) -> ManualValues in try ManualValues(parsing: items, runbook: runbook) }
-  }
-
   /// The readings with hand-set values applied, and manual signals filled from defaults.
   public func apply(to readings: [SignalReading], signals: [Signal]) -> [SignalReading] {
     readings.map { reading in

@@ -27,6 +27,18 @@ public indirect enum JSONValue: Sendable, Equatable {
   /// A whole number or null.
   public static func int(_ value: Int?) -> JSONValue { value.map { .int($0) } ?? .null }
 
+  /// The same value with `transform` applied to every string value (not to member names), so
+  /// that masking a secret can never change the JSON's structure (a secret "true" would
+  /// otherwise turn `"dry_run":true` into invalid JSON).
+  public func mappingStrings(_ transform: (String) -> String) -> JSONValue {
+    switch self {
+    case .string(let value): .string(transform(value))
+    case .array(let items): .array(items.map { $0.mappingStrings(transform) })
+    case .object(let members): .object(members.map { ($0.0, $0.1.mappingStrings(transform)) })
+    case .null, .bool, .number, .int: self
+    }
+  }
+
   /// Compact JSON text.
   public func rendered() -> String {
     var out = ""

@@ -59,19 +59,6 @@ public struct Resolver: Sendable {
       runbook: runbook, environment: environment, context: context, variableOverrides: Set(overrides.keys))
   }
 
-  /// ``resolving(runbook:environmentName:processEnvironment:overrides:resolveSecrets:)`` as a
-  /// `Result`, for the callers that switch on one.
-  public static func make(
-    runbook: Runbook, environmentName: String?, processEnvironment: [String: String],
-    overrides: [String: String], resolveSecrets: Bool
-  ) -> Result<Resolver, DiagnosticList> {
-    Result { () throws(DiagnosticList) -> Resolver in
-      try resolving(
-        runbook: runbook, environmentName: environmentName, processEnvironment: processEnvironment,
-        overrides: overrides, resolveSecrets: resolveSecrets)
-    }
-  }
-
   /// Resolves a template, collecting problems.
   public func resolve(_ template: Template, into bag: inout DiagnosticBag) -> ResolvedText {
     context.resolve(template, into: &bag)
@@ -227,11 +214,6 @@ public struct Resolver: Sendable {
     return Plan(
       runbook: runbook.name, environment: environment.name, target: target, title: title,
       targetSeconds: targetSeconds, steps: planned)
-  }
-
-  /// ``plan(of:)`` as a `Result`, for the callers that switch on one.
-  public func plan(_ target: IncludeTarget) -> Result<Plan, DiagnosticList> {
-    Result { () throws(DiagnosticList) -> Plan in try plan(of: target) }
   }
 
   private func expand(

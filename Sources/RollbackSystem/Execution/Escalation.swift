@@ -56,13 +56,13 @@ extension Executor {
   /// The stronger level's plan, when the run escalated; nil otherwise (or when it cannot be made).
   func escalatedPlan(from plan: Plan) -> Plan? {
     guard let to = escalation.to else { return nil }
-    switch resolver.plan(.level(to)) {
-    case .success(let stronger):
+    do {
+      let stronger = try resolver.plan(of: .level(to))
       budgetState = BudgetState()
       say("executing: \(Self.what(stronger)) — \(stronger.title) (escalated from \(Self.what(plan)))")
       return stronger
-    case .failure(let list):
-      list.diagnostics.forEach { say($0.description, .failure) }
+    } catch {
+      error.diagnostics.forEach { say($0.description, .failure) }
       return nil
     }
   }

@@ -68,19 +68,14 @@ public final class Executor {
     self.request = request
     self.emit = emit
     self.effects = effects
-    var resolver: Resolver
-    switch Resolver.make(
+    var resolver = try Resolver.resolving(
       runbook: request.runbook, environmentName: request.environmentName,
       processEnvironment: request.processEnvironment, overrides: request.overrides, resolveSecrets: true)
-    {
-    case .success(let made): resolver = made
-    case .failure(let list): throw list
-    }
     resolver.selectedHosts = request.hostLimit?.hosts
     self.resolver = resolver
     // A plan that cannot run in this environment (a rolling step without hosts) is refused
     // before anything runs, like an unknown variable.
-    if case .success(let plan) = resolver.plan(request.target), let refusal = plan.fleetRefusal {
+    if let plan = try? resolver.plan(of: request.target), let refusal = plan.fleetRefusal {
       throw DiagnosticList([refusal])
     }
     host = effects.host
@@ -123,8 +118,12 @@ public final class Executor {
   static func collectSecrets(resolver: Resolver, environment: [String: String]) -> [String] {
     var list: [String] = resolver.context.variables.values.filter(\.hasSecret).map(\.value)
     // The shell's PWD and OLDPWD hold directories, not passwords: masking them would hide paths.
+    // Nor is a yes/no word in a secret-looking name (ANSIBLE_HOST_KEY_CHECKING=True):
+    // masking those would hide every `true` in the output.
     for (name, value) in environment
-    where InterpolationContext.isSecretName(name) && name != "PWD" && name != "OLDPWD" {
+    where InterpolationContext.isSecretName(name) && name != "PWD" && name != "OLDPWD"
+      && !Self.isPlainWord(value)
+    {
       list.append(value)
     }
     for name in secretEnvironmentNames(resolver: resolver) {
@@ -143,6 +142,11 @@ public final class Executor {
     var extra: [String] = []
     for value in list { extra += Redaction.secretsInURL(value) }
     return Array(Set((list + extra).filter { $0.count >= 3 })).sorted { $0.count > $1.count }
+  }
+
+  /// True for values no one keeps secret: yes/no words.
+  static func isPlainWord(_ value: String) -> Bool {
+    ["true", "false", "yes", "no", "on", "off"].contains(value.lowercased())
   }
 
   /// The environment variables the runbook names as secrets: `dsn_env`, `token_env`,
@@ -275,11 +279,11 @@ public final class Executor {
   /// The plan (a drill's wrapped in its own steps); nil, said, when it cannot be made or `--from` names no step.
   func makePlan() -> Plan? {
     var plan: Plan
-    switch resolver.plan(request.target) {
-    case .success(let made):
+    do {
+      let made = try resolver.plan(of: request.target)
       plan = request.kind == .drill ? DrillPlanner.wrap(made, resolver: resolver) : made
-    case .failure(let list):
-      list.diagnostics.forEach { say($0.description, .failure) }
+    } catch {
+      error.diagnostics.forEach { say($0.description, .failure) }
       return nil
     }
     // `resume --only-failed` ends with the failed step: nothing after it runs.

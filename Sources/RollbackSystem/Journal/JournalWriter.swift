@@ -45,9 +45,9 @@ public final class JournalWriter: @unchecked Sendable {
 
   deinit { close(descriptor) }
 
-  /// Writes one event, redacted, and fsyncs it.
+  /// Writes one event, its string values redacted, and fsyncs it.
   public func append(_ event: JournalEvent) throws(JournalError) {
-    let line = redact(event.json.rendered()) + "\n"
+    let line = event.json.mappingStrings(redact).rendered() + "\n"
     lock.lock()
     defer { lock.unlock() }
     let bytes = Array(line.utf8)
