@@ -91,7 +91,8 @@ struct CommonWordSecretTests {
     try "MONKEY_MODE=false\n".write(
       to: directory.appendingPathComponent("app.env"), atomically: true, encoding: .utf8)
     let result = try CLI.run(
-      ["execute", "--level", "1", "--yes"], in: directory, environment: ["SOME_KEY_CHECKING": "True"])
+      ["execute", "--level", "1", "--yes"], in: directory,
+      environment: ["SOME_KEY_CHECKING": "True", "DEPLOY_TOKEN": "Deploy-Tok-99"])
     #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
     #expect(result.stdout.contains("MONKEY_MODE false -> true (changed 1 of 1 file)"), "\(result.stdout)")
     let events = try Self.journalObjects(directory.appendingPathComponent(".rollback"))
@@ -106,7 +107,9 @@ struct CommonWordSecretTests {
     try writeRunbook(SecretRuleTests.runbook, in: directory)
     try "MONKEY_MODE=false\n".write(
       to: directory.appendingPathComponent("app.env"), atomically: true, encoding: .utf8)
-    let result = try CLI.run(["execute", "--level", "1", "--yes", "--var", "DB_PASSWD=false"], in: directory)
+    let result = try CLI.run(
+      ["execute", "--level", "1", "--yes", "--var", "DB_PASSWD=false"], in: directory,
+      environment: ["DEPLOY_TOKEN": "Deploy-Tok-99"])
     #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
     let state = directory.appendingPathComponent(".rollback")
     let events = try Self.journalObjects(state)
