@@ -9,7 +9,7 @@ struct InterpolationTests {
       "v": ResolvedText(value: "a'b; rm -rf /", display: "a'b; rm -rf /", hasSecret: false),
       "n": ResolvedText(value: "5", display: "5", hasSecret: false),
     ],
-    environment: ["TOKEN": "s3cret"], resolveSecrets: true, environmentName: "test")
+    processEnvironment: ["TOKEN": "s3cret"], resolveSecrets: true, environmentName: "test")
 
   @Test("a word for people to paste is bare when safe, else one single-quoted word")
   func pasteableWord() {

@@ -91,7 +91,7 @@ enum ReaderFixture {
       runbook: runbook, environmentName: nil, processEnvironment: environment, overrides: [:],
       resolveSecrets: true
     )
-    return LiveSignalReader(resolver: resolver, environment: environment, concurrency: concurrency)
+    return LiveSignalReader(resolver: resolver, processEnvironment: environment, concurrency: concurrency)
   }
 
   /// Reads every signal and decides; returns the readings, the verdict and the wall time.

@@ -15,7 +15,9 @@ struct OnCallClientsTests {
   func allSet() {
     let clients = OnCallClients.make(
       Self.settings,
-      environment: ["PD_ROUTING": "pd-secret-1", "AM_BEARER": "am-secret-2", "GRAFANA_API": "gf-secret-3"])
+      processEnvironment: [
+        "PD_ROUTING": "pd-secret-1", "AM_BEARER": "am-secret-2", "GRAFANA_API": "gf-secret-3",
+      ])
     #expect(clients.problems.isEmpty)
     #expect(clients.pagerDuty != nil && clients.alertmanager != nil && clients.grafana != nil)
     #expect(Set(clients.secrets) == ["pd-secret-1", "am-secret-2", "gf-secret-3"])
@@ -28,7 +30,7 @@ struct OnCallClientsTests {
 
   @Test("unset or empty variables: PagerDuty and Grafana skipped, Alertmanager without a token, each said")
   func unset() {
-    let clients = OnCallClients.make(Self.settings, environment: ["PD_ROUTING": ""])
+    let clients = OnCallClients.make(Self.settings, processEnvironment: ["PD_ROUTING": ""])
     #expect(clients.pagerDuty == nil)
     #expect(clients.grafana == nil)
     #expect(clients.alertmanager != nil)
@@ -43,7 +45,7 @@ struct OnCallClientsTests {
 
   @Test("nothing configured: no client, no problem")
   func nothing() {
-    let clients = OnCallClients.make(NotifySettings(), environment: ["PD_ROUTING": "x"])
+    let clients = OnCallClients.make(NotifySettings(), processEnvironment: ["PD_ROUTING": "x"])
     #expect(clients.pagerDuty == nil && clients.alertmanager == nil && clients.grafana == nil)
     #expect(clients.problems.isEmpty)
   }

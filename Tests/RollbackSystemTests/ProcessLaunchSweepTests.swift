@@ -26,7 +26,7 @@ struct ProcessLaunchSweepTests {
       }
       thread.start()
       let spawned = try ProcessSpawn.launch(
-        path: "/bin/sh", arguments: ["sh", "-c", "exit 7"], environment: [:], cwd: nil)
+        path: "/bin/sh", arguments: ["sh", "-c", "exit 7"], processEnvironment: [:], cwd: nil)
       // The child exits at once; the sweep thread gets time to run while it is not yet registered.
       usleep(300_000)
       if swept.isSet { sweptDuringLaunch.set() }

@@ -101,7 +101,8 @@ struct ProcessRunnerTests {
 
   @Test("exit 0 is a successful outcome with the output captured")
   func exitZero() async throws {
-    let outcome = try await runner.run(ProcessSpec(program: .argv(["echo", "hello"]), environment: basePath))
+    let outcome = try await runner.run(
+      ProcessSpec(program: .argv(["echo", "hello"]), processEnvironment: basePath))
 
     #expect(outcome.succeeded)
     #expect(outcome.exitCode == 0)
@@ -113,7 +114,7 @@ struct ProcessRunnerTests {
   @Test("exit 3 is an outcome, not an error")
   func exitThree() async throws {
     let outcome = try await runner.run(
-      ProcessSpec(program: .shell("echo failing; exit 3"), environment: basePath))
+      ProcessSpec(program: .shell("echo failing; exit 3"), processEnvironment: basePath))
 
     #expect(!outcome.succeeded)
     #expect(outcome.exitCode == 3)
@@ -124,7 +125,8 @@ struct ProcessRunnerTests {
 
   @Test("death by a signal is reported as that signal")
   func killedBySignal() async throws {
-    let outcome = try await runner.run(ProcessSpec(program: .shell("kill -USR1 $$"), environment: basePath))
+    let outcome = try await runner.run(
+      ProcessSpec(program: .shell("kill -USR1 $$"), processEnvironment: basePath))
 
     #expect(outcome.exitCode == nil)
     #expect(outcome.signal == SIGUSR1)
@@ -138,7 +140,7 @@ struct ProcessRunnerTests {
     let recorder = OutputRecorder()
     let (outcome, _) = try await timed {
       try await runner.run(
-        ProcessSpec(program: .shell("echo first; sleep 1; echo second"), environment: basePath),
+        ProcessSpec(program: .shell("echo first; sleep 1; echo second"), processEnvironment: basePath),
         onOutput: recorder.callback)
     }
     let finished = ContinuousClock.now
@@ -154,7 +156,7 @@ struct ProcessRunnerTests {
   func bothStreams() async throws {
     let recorder = OutputRecorder()
     let outcome = try await runner.run(
-      ProcessSpec(program: .shell("echo out; sleep 0.2; echo err >&2"), environment: basePath),
+      ProcessSpec(program: .shell("echo out; sleep 0.2; echo err >&2"), processEnvironment: basePath),
       onOutput: recorder.callback)
 
     #expect(recorder.all.map(\.stream) == [.stdout, .stderr])
@@ -166,7 +168,7 @@ struct ProcessRunnerTests {
   func captureKeepsTail() async throws {
     let recorder = OutputRecorder()
     let outcome = try await runner.run(
-      ProcessSpec(program: .argv(["seq", "1", "200000"]), environment: basePath),
+      ProcessSpec(program: .argv(["seq", "1", "200000"]), processEnvironment: basePath),
       onOutput: recorder.callback)
 
     let lines = recorder.lines
@@ -184,13 +186,15 @@ struct ProcessRunnerTests {
   @Test("a small cap keeps exactly the last bytes, starting on a character boundary")
   func smallCap() async throws {
     let plain = try await runner.run(
-      ProcessSpec(program: .shell("printf 'abcdef\\nghijkl\\n'"), environment: basePath, outputCap: 10))
+      ProcessSpec(program: .shell("printf 'abcdef\\nghijkl\\n'"), processEnvironment: basePath, outputCap: 10)
+    )
     #expect(plain.output == "ef\nghijkl\n")
     #expect(plain.truncated)
 
     let accented = try await runner.run(
       ProcessSpec(
-        program: .shell("printf '\\303\\251\\303\\251\\303\\251\\n'"), environment: basePath, outputCap: 4))
+        program: .shell("printf '\\303\\251\\303\\251\\303\\251\\n'"), processEnvironment: basePath,
+        outputCap: 4))
     #expect(accented.output == "é\n")
     #expect(accented.truncated)
   }
@@ -199,12 +203,13 @@ struct ProcessRunnerTests {
   func partialAndEndlessLines() async throws {
     let recorder = OutputRecorder()
     _ = try await runner.run(
-      ProcessSpec(program: .shell("printf 'no newline'"), environment: basePath), onOutput: recorder.callback)
+      ProcessSpec(program: .shell("printf 'no newline'"), processEnvironment: basePath),
+      onOutput: recorder.callback)
     #expect(recorder.lines == ["no newline"])
 
     let endless = OutputRecorder()
     let outcome = try await runner.run(
-      ProcessSpec(program: .shell("head -c 100000 /dev/zero | tr '\\0' x"), environment: basePath),
+      ProcessSpec(program: .shell("head -c 100000 /dev/zero | tr '\\0' x"), processEnvironment: basePath),
       onOutput: endless.callback)
     #expect(endless.lines.joined().count == 100_000)
     #expect(endless.lines.count > 1)
@@ -219,7 +224,7 @@ struct ProcessRunnerTests {
         for index in 0..<8 {
           group.addTask {
             let outcome = try await runner.run(
-              ProcessSpec(program: .shell("sleep 0.5; echo run \(index)"), environment: basePath))
+              ProcessSpec(program: .shell("sleep 0.5; echo run \(index)"), processEnvironment: basePath))
             return (index, outcome.output)
           }
         }
@@ -240,7 +245,8 @@ struct ProcessRunnerTests {
   @Test("the shell form runs through /bin/sh -c")
   func shellForm() async throws {
     let outcome = try await runner.run(
-      ProcessSpec(program: .shell("x=5; echo \"value $((x * 2))\" | tr a-z A-Z"), environment: basePath))
+      ProcessSpec(
+        program: .shell("x=5; echo \"value $((x * 2))\" | tr a-z A-Z"), processEnvironment: basePath))
 
     #expect(outcome.output == "VALUE 10\n")
   }
@@ -256,7 +262,7 @@ struct ProcessRunnerTests {
     let outcome = try await runner.run(
       ProcessSpec(
         program: .argv(["sh", "-c", "pwd; echo \"$GREETING\"; echo \"${HOME-unset}\""]),
-        cwd: directory, environment: environment),
+        cwd: directory, processEnvironment: environment),
       onOutput: recorder.callback)
 
     #expect(outcome.succeeded)
@@ -272,7 +278,7 @@ struct ProcessRunnerTests {
     chmod(script, 0o755)
 
     let outcome = try await runner.run(
-      ProcessSpec(program: .argv(["./tool.sh", "ran"]), cwd: directory, environment: basePath))
+      ProcessSpec(program: .argv(["./tool.sh", "ran"]), cwd: directory, processEnvironment: basePath))
 
     #expect(outcome.output == "tool ran\n")
   }
@@ -280,7 +286,7 @@ struct ProcessRunnerTests {
   @Test("stdin is /dev/null, so a command that reads it does not hang")
   func stdinIsDevNull() async throws {
     let outcome = try await runner.run(
-      ProcessSpec(program: .shell("cat; echo done"), environment: basePath, timeout: .seconds(5)))
+      ProcessSpec(program: .shell("cat; echo done"), processEnvironment: basePath, timeout: .seconds(5)))
 
     #expect(outcome.output == "done\n")
     #expect(!outcome.timedOut)
@@ -290,7 +296,7 @@ struct ProcessRunnerTests {
   func ownSession() async throws {
     let recorder = OutputRecorder()
     _ = try await runner.run(
-      ProcessSpec(program: .shell("echo $$; cut -d' ' -f5,6 /proc/$$/stat"), environment: basePath),
+      ProcessSpec(program: .shell("echo $$; cut -d' ' -f5,6 /proc/$$/stat"), processEnvironment: basePath),
       onOutput: recorder.callback)
 
     let lines = recorder.lines
@@ -305,7 +311,7 @@ struct ProcessRunnerTests {
     let recorder = OutputRecorder()
     _ = try await runner.run(
       ProcessSpec(
-        program: .argv(["grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"]), environment: basePath),
+        program: .argv(["grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"]), processEnvironment: basePath),
       onOutput: recorder.callback)
 
     let masks = recorder.lines.compactMap { line -> (String, UInt64)? in
@@ -328,7 +334,7 @@ struct ProcessRunnerTests {
     let recorder = OutputRecorder()
     let (error, elapsed) = await timedError { () async throws(ProcessError) in
       _ = try await runner.run(
-        ProcessSpec(program: .argv(["rollback-no-such-program", "x"]), environment: basePath),
+        ProcessSpec(program: .argv(["rollback-no-such-program", "x"]), processEnvironment: basePath),
         onOutput: recorder.callback)
     }
 
@@ -342,7 +348,7 @@ struct ProcessRunnerTests {
   func lookupUsesSpecPath() async throws {
     let (error, _) = await timedError { () async throws(ProcessError) in
       _ = try await runner.run(
-        ProcessSpec(program: .argv(["sh", "-c", "true"]), environment: ["PATH": "/nonexistent"]))
+        ProcessSpec(program: .argv(["sh", "-c", "true"]), processEnvironment: ["PATH": "/nonexistent"]))
     }
 
     #expect(error == .executableNotFound(name: "sh"))
@@ -357,19 +363,19 @@ struct ProcessRunnerTests {
     chmod(plain, 0o644)
 
     let (notExecutable, _) = await timedError { () async throws(ProcessError) in
-      _ = try await runner.run(ProcessSpec(program: .argv([plain]), environment: basePath))
+      _ = try await runner.run(ProcessSpec(program: .argv([plain]), processEnvironment: basePath))
     }
     #expect(notExecutable == .notExecutable(path: plain))
 
     let (missingCwd, _) = await timedError { () async throws(ProcessError) in
       _ = try await runner.run(
-        ProcessSpec(program: .argv(["true"]), cwd: directory + "/gone", environment: basePath))
+        ProcessSpec(program: .argv(["true"]), cwd: directory + "/gone", processEnvironment: basePath))
     }
     #expect(missingCwd == .cwdMissing(path: directory + "/gone"))
     #expect(missingCwd?.description.contains("working directory missing") == true)
 
     let (empty, _) = await timedError { () async throws(ProcessError) in
-      _ = try await runner.run(ProcessSpec(program: .argv([]), environment: basePath))
+      _ = try await runner.run(ProcessSpec(program: .argv([]), processEnvironment: basePath))
     }
     #expect(empty == .executableNotFound(name: ""))
   }
@@ -405,7 +411,7 @@ struct ProcessRunnerTests {
     #expect(ProcessRunner.resolveExecutable("bin/tool", path: nil, cwd: directory) == tool)
     #expect(ProcessRunner.resolveExecutable("tool", path: "bin", cwd: "/") == nil)
     let outcome = try await ProcessRunner().run(
-      ProcessSpec(program: .argv(["tool"]), cwd: directory, environment: ["PATH": "bin"]))
+      ProcessSpec(program: .argv(["tool"]), cwd: directory, processEnvironment: ["PATH": "bin"]))
     #expect(outcome.exitCode == 0)
   }
 
@@ -419,7 +425,8 @@ struct ProcessRunnerTests {
 
     let (outcome, elapsed) = try await timed {
       try await runner.run(
-        ProcessSpec(program: .shell(script), environment: basePath, timeout: .seconds(1), grace: .seconds(3)))
+        ProcessSpec(
+          program: .shell(script), processEnvironment: basePath, timeout: .seconds(1), grace: .seconds(3)))
     }
 
     #expect(outcome.timedOut)
@@ -444,7 +451,8 @@ struct ProcessRunnerTests {
 
     let (outcome, elapsed) = try await timed {
       try await runner.run(
-        ProcessSpec(program: .shell(script), environment: basePath, timeout: .seconds(1), grace: .seconds(1)))
+        ProcessSpec(
+          program: .shell(script), processEnvironment: basePath, timeout: .seconds(1), grace: .seconds(1)))
     }
 
     #expect(outcome.timedOut)
@@ -469,7 +477,7 @@ struct ProcessRunnerTests {
     let runner = self.runner
     let task = Task {
       try await runner.run(
-        ProcessSpec(program: .shell(script), environment: basePath, grace: .seconds(3)),
+        ProcessSpec(program: .shell(script), processEnvironment: basePath, grace: .seconds(3)),
         onOutput: recorder.callback)
     }
     try #require(await recorder.waitFor("started"))
@@ -499,7 +507,8 @@ struct ProcessRunnerTests {
     let runner = self.runner
     let task = Task {
       withUnsafeCurrentTask { $0?.cancel() }
-      return try await runner.run(ProcessSpec(program: .argv(["touch", marker]), environment: basePath))
+      return try await runner.run(
+        ProcessSpec(program: .argv(["touch", marker]), processEnvironment: basePath))
     }
     let outcome = try await task.value
 
@@ -515,7 +524,8 @@ struct ProcessRunnerTests {
     let script = "sleep 30 & echo $! > '\(directory)/grandchild'; echo done"
 
     let (outcome, elapsed) = try await timed {
-      try await runner.run(ProcessSpec(program: .shell(script), environment: basePath, timeout: .seconds(10)))
+      try await runner.run(
+        ProcessSpec(program: .shell(script), processEnvironment: basePath, timeout: .seconds(10)))
     }
     let grandchild = await readPid(directory + "/grandchild")
     if let grandchild { kill(grandchild, SIGKILL) }

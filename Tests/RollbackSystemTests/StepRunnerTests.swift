@@ -275,7 +275,7 @@ struct StepRunnerTests {
   private func restartRunner(_ book: Book, said: Said) -> RestartRunner {
     RestartRunner(
       commands: CommandRunner(
-        host: LocalHost(), environment: ["PATH": "/usr/bin:/bin"], sayOutput: { said.say($0) }),
+        host: LocalHost(), processEnvironment: ["PATH": "/usr/bin:/bin"], sayOutput: { said.say($0) }),
       http: ExecutionEffects.live.http, clock: LiveClock(), resolve: book.resolve,
       resolveCommand: { command in
         var bag = DiagnosticBag()

@@ -65,7 +65,7 @@ struct AssessCommand: AsyncParsableCommand {
     // the others are still shown, and the decision rules treat the unknown ones as unknown.
     let assessor = Assessor(
       runbook: runbook, environmentName: resolver.environment.name, manual: manual,
-      reader: LiveSignalReader(resolver: resolver, environment: processEnvironment),
+      reader: LiveSignalReader(resolver: resolver, processEnvironment: processEnvironment),
       invocation: invocationSuffix(
         runbookPath: loaded.path, environment: resolver.environment.name,
         stateDirectory: stateDirectory))
@@ -88,7 +88,7 @@ struct AssessCommand: AsyncParsableCommand {
     } else {
       let text = AssessRendering.human(assessment)
       Output.write(
-        AssessRendering.wantsColour(STDOUT_FILENO, environment: processEnvironment)
+        AssessRendering.wantsColour(STDOUT_FILENO, processEnvironment: processEnvironment)
           ? AssessRendering.coloured(text, assessment: assessment) : text)
     }
     switch saved {

@@ -22,7 +22,7 @@ extension FlagOptions {
     }
     let probe = PickupProbe(
       host: LocalHost(), http: { (request) throws(HTTPError) in try await HTTPClient().send(request) },
-      environment: ProcessInfo.processInfo.environment)
+      processEnvironment: ProcessInfo.processInfo.environment)
     var report: [JSONValue] = []
     var problems = 0
     for name in names {

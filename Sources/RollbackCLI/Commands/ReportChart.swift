@@ -43,7 +43,7 @@ enum ReportChart {
     let processEnvironment = ProcessInfo.processInfo.environment
     let resolver = try makeResolver(runbook, options: chosen, overrides: [:], resolveSecrets: true)
     let chart = await build(
-      report: report, assessment: assessment, resolver: resolver, environment: processEnvironment)
+      report: report, assessment: assessment, resolver: resolver, processEnvironment: processEnvironment)
     do {
       try Data(chart.svg().utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
     } catch {
@@ -53,7 +53,7 @@ enum ReportChart {
 
   /// The chart of a run: one panel per Prometheus signal the decision rules name.
   static func build(
-    report: RunReport, assessment: SavedAssessment?, resolver: Resolver, environment: [String: String]
+    report: RunReport, assessment: SavedAssessment?, resolver: Resolver, processEnvironment: [String: String]
   ) async -> SignalChart {
     let runStart = Timestamp.parse(report.startedAt) ?? Date()
     let finish = report.finishedAt.flatMap(Timestamp.parse)
@@ -75,7 +75,10 @@ enum ReportChart {
     await withTaskGroup(of: (Int, SignalChart.Panel).self) { group in
       for (index, signal) in signals.enumerated() {
         group.addTask {
-          (index, await panel(signal, window: window, resolver: resolver, environment: environment))
+          (
+            index,
+            await panel(signal, window: window, resolver: resolver, processEnvironment: processEnvironment)
+          )
         }
       }
       for await (index, panel) in group { panels[index] = panel }
@@ -92,7 +95,7 @@ enum ReportChart {
   /// One signal's panel: its values over the window, or why there are none.
   static func panel(
     _ signal: Signal, window: (start: Date, end: Date, step: Double), resolver: Resolver,
-    environment: [String: String]
+    processEnvironment: [String: String]
   ) async -> SignalChart.Panel {
     let thresholds = SignalChart.thresholds(
       for: signal.name, unit: signal.unit, rules: resolver.runbook.decision)
@@ -102,7 +105,7 @@ enum ReportChart {
     }
     guard case .prometheus(let template) = signal.source else { return noData("not a Prometheus signal") }
     let (client, query): (PrometheusClient, String)
-    switch PrometheusSignalQuery.make(template, resolver: resolver, environment: environment) {
+    switch PrometheusSignalQuery.make(template, resolver: resolver, processEnvironment: processEnvironment) {
     case .success(let made): (client, query) = (made.client, made.query)
     case .failure(let reason): return noData(reason.description)
     }

@@ -52,8 +52,8 @@ enum RunStore {
   /// state directory is given, or none is found.
   static func runbookFilter(_ options: RunbookOptions) -> String? {
     if let runbook = options.runbook { return AdviceCommand.absolute(runbook) }
-    let environment = ProcessInfo.processInfo.environment["ROLLBACK_STATE_DIR"] ?? ""
-    guard options.stateDir == nil, environment.isEmpty else { return nil }
+    let variable = ProcessInfo.processInfo.environment["ROLLBACK_STATE_DIR"] ?? ""
+    guard options.stateDir == nil, variable.isEmpty else { return nil }
     return (try? options.runbookPath()).map(AdviceCommand.absolute)
   }
 

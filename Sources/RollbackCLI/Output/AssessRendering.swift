@@ -120,8 +120,9 @@ enum AssessRendering {
   }
 
   /// Whether human text on this descriptor gets colour: a terminal, TERM not dumb, NO_COLOR unset.
-  static func wantsColour(_ descriptor: Int32, environment: [String: String]) -> Bool {
-    isatty(descriptor) == 1 && environment["TERM"] != "dumb" && (environment["NO_COLOR"] ?? "").isEmpty
+  static func wantsColour(_ descriptor: Int32, processEnvironment: [String: String]) -> Bool {
+    isatty(descriptor) == 1 && processEnvironment["TERM"] != "dumb"
+      && (processEnvironment["NO_COLOR"] ?? "").isEmpty
   }
 
   /// The human text painted as `execute` paints its output: headings bold, the verdict red

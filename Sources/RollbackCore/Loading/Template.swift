@@ -195,7 +195,7 @@ public struct InterpolationContext: Sendable {
   /// The selected environment's variables, already resolved.
   public var variables: [String: ResolvedText]
   /// The process environment.
-  public var environment: [String: String]
+  public var processEnvironment: [String: String]
   /// Run facts for `${run.FIELD}`; when nil they stay as written.
   public var run: [String: String]?
   /// Facts of the host a host-scoped step runs on, for `${host.FIELD}`; nil on the control machine.
@@ -207,11 +207,11 @@ public struct InterpolationContext: Sendable {
 
   /// Creates a context.
   public init(
-    variables: [String: ResolvedText], environment: [String: String], run: [String: String]? = nil,
+    variables: [String: ResolvedText], processEnvironment: [String: String], run: [String: String]? = nil,
     resolveSecrets: Bool, environmentName: String
   ) {
     self.variables = variables
-    self.environment = environment
+    self.processEnvironment = processEnvironment
     self.run = run
     self.resolveSecrets = resolveSecrets
     self.environmentName = environmentName
@@ -260,7 +260,7 @@ public struct InterpolationContext: Sendable {
       return resolveEnvironment(name, fallback: fallback, at: location, into: &bag)
     case .secret(let name):
       guard resolveSecrets else { return ResolvedText(value: "****", display: "****", hasSecret: true) }
-      guard let found = environment[name] else {
+      guard let found = processEnvironment[name] else {
         bag.error(location, "secret \(name) is not set in the environment; export it and retry")
         return ResolvedText(value: "", display: "****", hasSecret: true)
       }
@@ -280,7 +280,7 @@ public struct InterpolationContext: Sendable {
     _ name: String, fallback: String?, at location: SourceLocation, into bag: inout DiagnosticBag
   ) -> ResolvedText {
     // Like the shell's ${NAME:-default}: an empty value takes the default too.
-    let set = environment[name].flatMap { $0.isEmpty && fallback != nil ? nil : $0 }
+    let set = processEnvironment[name].flatMap { $0.isEmpty && fallback != nil ? nil : $0 }
     guard let found = set ?? fallback else {
       bag.error(
         location, "environment variable \(name) is not set; set it or write '${env.\(name):-default}'")

@@ -32,7 +32,8 @@ public struct Resolver: Sendable {
     }
     var bag = DiagnosticBag()
     let base = InterpolationContext(
-      variables: [:], environment: processEnvironment, resolveSecrets: resolveSecrets, environmentName: name)
+      variables: [:], processEnvironment: processEnvironment, resolveSecrets: resolveSecrets,
+      environmentName: name)
     var variables: [String: ResolvedText] = [:]
     for (varName, template) in environment.vars {
       if let override = overrides[varName] {

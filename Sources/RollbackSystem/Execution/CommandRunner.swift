@@ -9,16 +9,16 @@ struct CommandRunner {
   /// Where the command runs.
   var host: any HostEffects
   /// The children's environment: the process's, without the runbook's secret variables.
-  var environment: [String: String]
+  var processEnvironment: [String: String]
   /// Says one line of the child's output (secrets already hidden by the sayer).
   var sayOutput: @Sendable (String) -> Void
 
   /// Runs the command within `timeout` seconds; cancellation throws.
   func run(_ command: ResolvedCommand, timeout: Double, id: String) async throws -> AttemptResult {
-    var environment = environment
-    for (name, value) in command.env { environment[name] = value }
+    var processEnvironment = processEnvironment
+    for (name, value) in command.env { processEnvironment[name] = value }
     let spec = ProcessSpec(
-      program: command.program, cwd: command.cwd, environment: environment,
+      program: command.program, cwd: command.cwd, processEnvironment: processEnvironment,
       timeout: .milliseconds(Int(timeout * 1000)))
     let prefix = "    \(id) │ "
     let sayOutput = sayOutput

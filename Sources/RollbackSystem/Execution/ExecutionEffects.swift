@@ -88,7 +88,7 @@ public struct ExecutionEffects: Sendable {
     signalReader: @escaping @Sendable (Resolver, [String: String]) -> any SignalReader,
     clock: any ExecutionClock, confirmer: Executor.Confirmer,
     oncall: @escaping @Sendable (NotifySettings, [String: String]) -> any OnCallEffects = {
-      OnCallClients.make($0, environment: $1)
+      OnCallClients.make($0, processEnvironment: $1)
     }
   ) {
     self.oncall = oncall
@@ -109,7 +109,9 @@ public struct ExecutionEffects: Sendable {
         dsn: statement.dsn, query: statement.query, parameters: statement.parameters,
         readOnly: statement.readOnly, timeout: statement.timeout, maxRows: statement.maxRows)
     },
-    signalReader: { resolver, environment in LiveSignalReader(resolver: resolver, environment: environment) },
+    signalReader: { resolver, processEnvironment in
+      LiveSignalReader(resolver: resolver, processEnvironment: processEnvironment)
+    },
     clock: LiveClock(), confirmer: .terminal)
 }
 

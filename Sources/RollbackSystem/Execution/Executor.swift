@@ -82,7 +82,7 @@ public final class Executor {
     hostName = nil
     reader = effects.signalReader(resolver, request.processEnvironment)
     runID = request.resume?.runID ?? RunID.make()
-    secrets = Self.collectSecrets(resolver: resolver, environment: request.processEnvironment)
+    secrets = Self.collectSecrets(resolver: resolver, processEnvironment: request.processEnvironment)
     secretEnvironment = Self.secretEnvironmentNames(resolver: resolver)
     oncall = effects.oncall(request.runbook.notify, request.processEnvironment)
     flagWrites = Self.journalledFlagWrites(request.resume?.flagSteps ?? [], runbook: request.runbook)
@@ -115,19 +115,19 @@ public final class Executor {
   }
 
   /// Values that must never be printed or journalled.
-  static func collectSecrets(resolver: Resolver, environment: [String: String]) -> [String] {
+  static func collectSecrets(resolver: Resolver, processEnvironment: [String: String]) -> [String] {
     var list: [String] = resolver.context.variables.values.filter(\.hasSecret).map(\.value)
     // The shell's PWD and OLDPWD hold directories, not passwords: masking them would hide paths.
     // Nor is a yes/no word in a secret-looking name (ANSIBLE_HOST_KEY_CHECKING=True):
     // masking those would hide every `true` in the output.
-    for (name, value) in environment
+    for (name, value) in processEnvironment
     where InterpolationContext.isSecretName(name) && name != "PWD" && name != "OLDPWD"
       && !Self.isPlainWord(value)
     {
       list.append(value)
     }
     for name in secretEnvironmentNames(resolver: resolver) {
-      if let value = environment[name] { list.append(value) }
+      if let value = processEnvironment[name] { list.append(value) }
     }
     for step in resolver.runbook.levels.flatMap(\.steps) + resolver.runbook.scenarios.flatMap(\.steps) {
       guard case .http(let spec) = step.kind else { continue }

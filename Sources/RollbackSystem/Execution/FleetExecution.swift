@@ -74,7 +74,7 @@ extension Executor {
       transport = try SSHTransport(
         config: inventory.ssh.config.map { ($0 as NSString).expandingTildeInPath },
         options: inventory.ssh.options, forks: inventory.ssh.forks, secrets: secrets,
-        environment: request.processEnvironment)
+        processEnvironment: request.processEnvironment)
     } catch {
       say("error: \(error.description)", .failure)
       return .failure(Refused(result: finish(plan: plan, status: .aborted, exitCode: 1, advice: nil)))

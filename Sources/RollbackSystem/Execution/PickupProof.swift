@@ -19,16 +19,16 @@ public struct PickupProbe: Sendable {
   /// Sends the HTTP request of `pickup.http`.
   public var http: @Sendable (HTTPRequest) async throws(HTTPError) -> HTTPResponse
   /// The environment the pid command gets.
-  public var environment: [String: String]
+  public var processEnvironment: [String: String]
 
   /// Creates a probe.
   public init(
     host: any HostEffects, http: @escaping @Sendable (HTTPRequest) async throws(HTTPError) -> HTTPResponse,
-    environment: [String: String]
+    processEnvironment: [String: String]
   ) {
     self.host = host
     self.http = http
-    self.environment = environment
+    self.processEnvironment = processEnvironment
   }
 
   /// Where the pid comes from, resolved: a command line, a pidfile or a systemd unit.
@@ -113,7 +113,7 @@ public struct PickupProbe: Sendable {
     String, PickupValueError
   > {
     let spec = ProcessSpec(
-      program: program, environment: environment, timeout: .milliseconds(Int(timeout * 1000)))
+      program: program, processEnvironment: processEnvironment, timeout: .milliseconds(Int(timeout * 1000)))
     let outcome: ProcessOutcome
     do {
       outcome = try await host.run(command: spec, onOutput: { _, _ in })
@@ -162,9 +162,9 @@ public struct PickupProbe: Sendable {
 extension Executor {
   /// The probe for this run's host, its commands without the runbook's secret variables.
   func pickupProbe() -> PickupProbe {
-    var environment = request.processEnvironment
-    for name in secretEnvironment { environment[name] = nil }
-    return PickupProbe(host: host, http: effects.http, environment: environment)
+    var processEnvironment = request.processEnvironment
+    for name in secretEnvironment { processEnvironment[name] = nil }
+    return PickupProbe(host: host, http: effects.http, processEnvironment: processEnvironment)
   }
 
   /// A service's pid source with its placeholders resolved.

@@ -132,9 +132,9 @@ extension Executor {
   /// This host's commands, without the runbook's secret variables in their environment.
   func commandRunner() -> CommandRunner {
     // On another host only the step's own `env:` goes with the command, never this machine's.
-    var environment = hostName == nil ? request.processEnvironment : [:]
-    for name in secretEnvironment { environment[name] = nil }
-    return CommandRunner(host: host, environment: environment, sayOutput: sayer(.output))
+    var processEnvironment = hostName == nil ? request.processEnvironment : [:]
+    for name in secretEnvironment { processEnvironment[name] = nil }
+    return CommandRunner(host: host, processEnvironment: processEnvironment, sayOutput: sayer(.output))
   }
 
   /// The proof a restart of service `name` owes, when this run wrote one of its flags.

@@ -14,14 +14,16 @@ extension SSHTransport {
   /// ssh itself does not expand `-F ~/…`.
   public convenience init(
     settings: SSHSettings, secrets: [String] = [],
-    environment: [String: String] = ProcessInfo.processInfo.environment
+    processEnvironment: [String: String] = ProcessInfo.processInfo.environment
   ) throws(SSHError) {
     var config = settings.config
-    if let path = config, path == "~" || path.hasPrefix("~/"), let home = environment["HOME"], !home.isEmpty {
+    if let path = config, path == "~" || path.hasPrefix("~/"), let home = processEnvironment["HOME"],
+      !home.isEmpty
+    {
       config = home + path.dropFirst()
     }
     try self.init(
       config: config, options: settings.options, forks: settings.forks, secrets: secrets,
-      environment: environment)
+      processEnvironment: processEnvironment)
   }
 }

@@ -46,7 +46,7 @@ public struct RemoteHost: HostEffects {
     guard let program = argv.first, !program.isEmpty else { throw .executableNotFound(name: "") }
     // `env` would read a first word with `=` as an assignment: run such a program through `--`-less sh.
     let command = program.contains("=") ? ["sh", "-c", "exec \"$0\" \"$@\""] + argv : argv
-    let assignments = spec.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+    let assignments = spec.processEnvironment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
     let timeout = spec.timeout ?? .seconds(300)
     let started = ContinuousClock.now
     let output: SSHOutput

@@ -63,7 +63,7 @@ public final class SSHTransport: Sendable {
   public let forks: Int
   /// The private directory holding the control sockets.
   public let controlDirectory: String
-  private let environment: [String: String]
+  private let processEnvironment: [String: String]
   private let secrets: [String]
   private let runner = ProcessRunner()
   private let masterPIDs = LockedBox<[String: pid_t]>([:])
@@ -79,13 +79,13 @@ public final class SSHTransport: Sendable {
   ///   - environment: ssh's environment (`HOME`, `SSH_AUTH_SOCK`, `PATH`).
   public init(
     config: String? = nil, options: [String] = [], forks: Int = 20, secrets: [String] = [],
-    environment: [String: String] = ProcessInfo.processInfo.environment
+    processEnvironment: [String: String] = ProcessInfo.processInfo.environment
   ) throws(SSHError) {
     self.configFile = config
     self.options = options
     self.forks = max(1, forks)
     self.secrets = secrets
-    self.environment = environment
+    self.processEnvironment = processEnvironment
     ControlDirectorySweep.sweep()
     var template = Array("/tmp/rb-XXXXXX".utf8CString)
     let made = template.withUnsafeMutableBufferPointer { buffer -> Bool in
@@ -150,7 +150,8 @@ public final class SSHTransport: Sendable {
     }
     defer { if let inputPath { unlink(inputPath) } }
     var spec = ProcessSpec(
-      program: .argv(argv(on: host, script: script, arguments: arguments)), environment: environment,
+      program: .argv(argv(on: host, script: script, arguments: arguments)),
+      processEnvironment: processEnvironment,
       timeout: timeout, grace: .milliseconds(500), outputCap: 16 * 1024)
     spec.standardInput = inputPath
     let collected = LockedBox(Collected())
@@ -236,7 +237,7 @@ public final class SSHTransport: Sendable {
   public func closeMasters(_ hosts: [SSHHost], timeout: Duration = .seconds(5)) async {
     _ = await forEachHost(hosts) { host -> Bool in
       let spec = ProcessSpec(
-        program: .argv(self.controlArguments("exit", host)), environment: self.environment,
+        program: .argv(self.controlArguments("exit", host)), processEnvironment: self.processEnvironment,
         timeout: timeout, grace: .milliseconds(200), outputCap: 1024)
       let outcome = try? await self.runner.run(spec)
       if let pid = self.masterPIDs.update({ $0.removeValue(forKey: host.destination) }) {
@@ -297,7 +298,8 @@ public final class SSHTransport: Sendable {
   /// The master's pid from `ssh -O check` ("Master running (pid=1234)").
   private func masterPID(of host: SSHHost, timeout: Duration) async -> pid_t? {
     let spec = ProcessSpec(
-      program: .argv(controlArguments("check", host)), environment: environment, timeout: timeout,
+      program: .argv(controlArguments("check", host)), processEnvironment: processEnvironment,
+      timeout: timeout,
       grace: .milliseconds(200), outputCap: 1024)
     guard let outcome = try? await runner.run(spec), outcome.succeeded,
       let range = outcome.output.range(of: "pid=")

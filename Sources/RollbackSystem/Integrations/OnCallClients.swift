@@ -16,11 +16,11 @@ public struct OnCallClients: Sendable {
   /// The clients for `settings`, reading `*_env` variables from `environment`. An integration
   /// whose required variable is unset or empty is skipped with a problem, as Slack is.
   public static func make(
-    _ settings: NotifySettings, environment: [String: String], http: HTTPClient = HTTPClient(),
+    _ settings: NotifySettings, processEnvironment: [String: String], http: HTTPClient = HTTPClient(),
     policy: RetryPolicy = RetryPolicy()
   ) -> OnCallClients {
     var clients = OnCallClients(pagerDuty: nil, alertmanager: nil, grafana: nil, problems: [])
-    func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+    func value(_ name: String) -> String? { processEnvironment[name].flatMap { $0.isEmpty ? nil : $0 } }
     if let pd = settings.pagerDuty {
       if let key = value(pd.routingKeyEnv) {
         clients.pagerDuty = PagerDutyClient(settings: pd, routingKey: key, http: http, policy: policy)

@@ -44,7 +44,7 @@ public struct ProcessRunner: Sendable {
       // an adopted zombie and reap it (its exit status would be lost).
       let child = try ProcessStrays.launchDriven { () throws(ProcessError) in
         try ProcessSpawn.launch(
-          path: path, arguments: arguments, environment: spec.environment, cwd: spec.cwd,
+          path: path, arguments: arguments, processEnvironment: spec.processEnvironment, cwd: spec.cwd,
           standardInput: spec.standardInput)
       }
       let supervisor = ProcessSupervisor(
@@ -84,7 +84,7 @@ public struct ProcessRunner: Sendable {
     case .shell(let command): arguments = ["/bin/sh", "-c", command]
     }
     guard let name = arguments.first, !name.isEmpty else { throw .executableNotFound(name: "") }
-    let candidates = candidates(for: name, path: spec.environment["PATH"], cwd: spec.cwd)
+    let candidates = candidates(for: name, path: spec.processEnvironment["PATH"], cwd: spec.cwd)
     if let found = candidates.first(where: isExecutableFile) {
       return (found, arguments)
     }

@@ -23,7 +23,7 @@ enum ProcessSpawn {
   static func launch(
     path: String,
     arguments: [String],
-    environment: [String: String],
+    processEnvironment: [String: String],
     cwd: String?,
     standardInput: String? = nil
   ) throws(ProcessError) -> SpawnedProcess {
@@ -39,7 +39,7 @@ enum ProcessSpawn {
     let pid: pid_t
     do {
       pid = try spawn(
-        path: path, arguments: arguments, environment: environment, cwd: cwd,
+        path: path, arguments: arguments, processEnvironment: processEnvironment, cwd: cwd,
         standardInput: standardInput, stdoutWriter: output.writer, stderrWriter: errors.writer)
     } catch {
       output.closeBoth()
@@ -54,7 +54,7 @@ enum ProcessSpawn {
   private static func spawn(
     path: String,
     arguments: [String],
-    environment: [String: String],
+    processEnvironment: [String: String],
     cwd: String?,
     standardInput: String?,
     stdoutWriter: Int32,
@@ -85,7 +85,7 @@ enum ProcessSpawn {
     let argv = try CStringArray(arguments)
     defer { argv.free() }
     let envp = try CStringArray(
-      environment.filter { !$0.key.isEmpty && !$0.key.contains("=") }.map { "\($0.key)=\($0.value)" }
+      processEnvironment.filter { !$0.key.isEmpty && !$0.key.contains("=") }.map { "\($0.key)=\($0.value)" }
         .sorted())
     defer { envp.free() }
 

@@ -32,7 +32,7 @@ public struct ProcessSpec: Sendable, Equatable {
   public var cwd: String?
   /// The child's whole environment: nothing else is inherited. Secrets belong here, never in
   /// the argument vector.
-  public var environment: [String: String]
+  public var processEnvironment: [String: String]
   /// How long the child may run before its process group is torn down; nil waits forever.
   public var timeout: Duration?
   /// How long the process group has to exit after SIGTERM before it gets SIGKILL.
@@ -46,14 +46,14 @@ public struct ProcessSpec: Sendable, Equatable {
   public init(
     program: Program,
     cwd: String? = nil,
-    environment: [String: String] = ProcessInfo.processInfo.environment,
+    processEnvironment: [String: String] = ProcessInfo.processInfo.environment,
     timeout: Duration? = nil,
     grace: Duration = .seconds(3),
     outputCap: Int = ProcessSpec.defaultOutputCap
   ) {
     self.program = program
     self.cwd = cwd
-    self.environment = environment
+    self.processEnvironment = processEnvironment
     self.timeout = timeout
     self.grace = grace
     self.outputCap = outputCap

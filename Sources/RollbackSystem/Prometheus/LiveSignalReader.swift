@@ -6,14 +6,14 @@ public struct LiveSignalReader: SignalReader {
   /// The resolver for the selected environment (query placeholders, settings).
   public let resolver: Resolver
   /// The process environment (tokens and connection strings are read from it).
-  public let environment: [String: String]
+  public let processEnvironment: [String: String]
   /// At most this many reads at once.
   public let concurrency: Int
 
   /// Creates a reader.
-  public init(resolver: Resolver, environment: [String: String], concurrency: Int = 16) {
+  public init(resolver: Resolver, processEnvironment: [String: String], concurrency: Int = 16) {
     self.resolver = resolver
-    self.environment = environment
+    self.processEnvironment = processEnvironment
     self.concurrency = max(1, concurrency)
   }
 
@@ -76,7 +76,7 @@ public struct LiveSignalReader: SignalReader {
     -> SignalReading
   {
     let (client, query): (PrometheusClient, String)
-    switch PrometheusSignalQuery.make(template, resolver: resolver, environment: environment) {
+    switch PrometheusSignalQuery.make(template, resolver: resolver, processEnvironment: processEnvironment) {
     case .success(let made): (client, query) = (made.client, made.query)
     case .failure(let reason): return Self.unknown(signal, reason.description, since: started)
     }
@@ -115,7 +115,7 @@ public struct LiveSignalReader: SignalReader {
       parameters = parameterized.parameters
     }
     if let problem = bag.errors.first { return Self.unknown(signal, problem.message, since: started) }
-    guard let dsn = environment[settings.dsnEnv], !dsn.isEmpty else {
+    guard let dsn = processEnvironment[settings.dsnEnv], !dsn.isEmpty else {
       return Self.unknown(signal, "\(settings.dsnEnv) is not set", since: started)
     }
     do {
@@ -146,7 +146,7 @@ public struct PrometheusSignalQuery: Sendable {
   /// Resolves `template` and the environment's Prometheus settings; the token variable
   /// must be set when the settings name one.
   public static func make(
-    _ template: Template, resolver: Resolver, environment: [String: String]
+    _ template: Template, resolver: Resolver, processEnvironment: [String: String]
   ) -> Result<PrometheusSignalQuery, Problem> {
     guard let settings = resolver.environment.prometheus else {
       return .failure(
@@ -158,7 +158,7 @@ public struct PrometheusSignalQuery: Sendable {
     if let problem = bag.errors.first { return .failure(Problem(description: problem.message)) }
     var token: String?
     if let tokenEnv = settings.tokenEnv {
-      guard let value = environment[tokenEnv], !value.isEmpty else {
+      guard let value = processEnvironment[tokenEnv], !value.isEmpty else {
         return .failure(Problem(description: "token variable \(tokenEnv) is not set"))
       }
       token = value
