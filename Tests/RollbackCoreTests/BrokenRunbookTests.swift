@@ -330,7 +330,7 @@ struct NumberBoundsTests {
     let events = JournalEvent.events(jsonl: Array(journal.utf8))
     #expect(events.count == 2)
     let summary = RunSummary.parse(events)
-    #expect(summary?.target == nil)
+    #expect(summary?.targetSeconds == nil)
     #expect(summary?.duration == nil)
     #expect(summary?.rollbackDuration == nil)
     if let summary {

@@ -72,7 +72,7 @@ struct ForwardPlannerTests {
         runID: "r-1", command: "execute", runbook: "shop", environment: "production", level: level,
         scenario: nil,
         title: nil, dryRun: false, status: "succeeded", startedAt: "2026-12-01T10:00:00Z",
-        finishedAt: "2026-12-01T10:02:00Z", duration: 120, rollbackDuration: 120, target: 300,
+        finishedAt: "2026-12-01T10:02:00Z", duration: 120, rollbackDuration: 120, targetSeconds: 300,
         withinTarget: true,
         advice: nil, resumes: 0),
       steps: steps)

@@ -24,7 +24,7 @@ struct HistoryRenderingTests {
     RunSummary(
       runID: id, command: "execute", runbook: "atom", environment: "prod", level: 3, scenario: nil,
       title: nil, dryRun: status == "dry-run", status: status, startedAt: "2026-02-02T10:15:00.123Z",
-      finishedAt: nil, duration: duration, rollbackDuration: nil, target: 300, withinTarget: within,
+      finishedAt: nil, duration: duration, rollbackDuration: nil, targetSeconds: 300, withinTarget: within,
       advice: nil,
       resumes: 0)
   }
@@ -72,7 +72,8 @@ extension HistoryRenderingTests {
     let odd = RunSummary(
       runID: "q\"uote\\d\nline\ttab", command: "drill", runbook: "é✓🚨", environment: "", level: nil,
       scenario: "backend-down", title: nil, dryRun: true, status: "dry-run", startedAt: "", finishedAt: nil,
-      duration: 0.1 + 0.2, rollbackDuration: nil, target: nil, withinTarget: nil, advice: nil, resumes: 3)
+      duration: 0.1 + 0.2, rollbackDuration: nil, targetSeconds: nil, withinTarget: nil, advice: nil,
+      resumes: 3)
     let many = (0..<300).map {
       Self.run("run-\($0)", status: "succeeded", duration: Double($0) / 7, within: true)
     }

@@ -49,7 +49,7 @@ struct TimeBudgetTests {
   func reportShare() throws {
     let events = try JournalFixtureTests.events("20261201T215638Z-a434")
     var report = try #require(RunReport.parse(events))
-    #expect(report.target == 300)
+    #expect(report.targetSeconds == 300)
     let markdown = ReportRendering.markdown(report, assessment: nil)
     #expect(
       markdown.contains("| # | Step | Kind | Started | Duration | Share of target | Status | What happened |")
@@ -64,7 +64,7 @@ struct TimeBudgetTests {
       ReportRendering.markdown(report, assessment: nil).contains("| 1 m 30 s | 30 % | succeeded |")
         || ReportRendering.markdown(report, assessment: nil).contains(" | 30 % | succeeded |"))
     // Without a target there is no share column.
-    report.target = nil
+    report.targetSeconds = nil
     #expect(!ReportRendering.markdown(report, assessment: nil).contains("Share of target"))
   }
 

@@ -122,7 +122,7 @@ struct JournalReaderTests {
     #expect(try summary("finished then resumed")?.duration == 12)
     #expect(try summary("finished then resumed")?.resumes == 2)
     #expect(try summary("escaped kind")?.status == "succeeded")
-    #expect(try summary("shuffled")?.level == 2)
+    #expect(try summary("shuffled")?.target == .level(2))
     #expect(try summary("shuffled")?.status == "aborted")
     #expect(try summary("out of order")?.runID == "j")
     #expect(try summary("out of order")?.status == "failed")

@@ -89,7 +89,7 @@ enum ReportChart {
     return SignalChart(
       title: "\(report.runbook) \(report.what) on \(report.environment) — run \(report.runID)",
       start: window.start, end: window.end, panels: panels.compactMap { $0 }, steps: steps,
-      deadline: report.target.map { runStart.addingTimeInterval($0) }, finish: finish)
+      deadline: report.targetSeconds.map { runStart.addingTimeInterval($0) }, finish: finish)
   }
 
   /// One signal's panel: its values over the window, or why there are none.

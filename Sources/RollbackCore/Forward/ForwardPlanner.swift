@@ -195,7 +195,7 @@ public enum ForwardPlanner {
         }
       }
     }
-    if let target = IncludeTarget(level: report.level, scenario: report.scenario) {
+    if let target = report.target {
       walk(stepsOf(target, runbook), prefix: "", depth: 0)
     }
     return index

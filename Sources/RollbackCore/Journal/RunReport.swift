@@ -132,10 +132,8 @@ public struct RunSummary: Sendable, Equatable {
   public var runbook: String
   /// The runbook environment the run acted on (`--env`).
   public var environment: String
-  /// The level, if any.
-  public var level: Int?
-  /// The scenario, if any.
-  public var scenario: String?
+  /// The level or scenario it ran (nil when its journal names neither).
+  public var target: IncludeTarget?
   /// The level's name or the scenario's title.
   public var title: String?
   /// Whether it was a rehearsal.
@@ -150,8 +148,8 @@ public struct RunSummary: Sendable, Equatable {
   public var duration: Double?
   /// Time of the rollback part of a drill, seconds.
   public var rollbackDuration: Double?
-  /// The target, seconds.
-  public var target: Double?
+  /// The time target, seconds.
+  public var targetSeconds: Double?
   /// Whether it finished within target.
   public var withinTarget: Bool?
   /// What to do next, when it failed.
@@ -170,14 +168,13 @@ public struct RunSummary: Sendable, Equatable {
   public init(
     runID: String, command: String, runbook: String, environment: String, level: Int?, scenario: String?,
     title: String?, dryRun: Bool, status: String, startedAt: String, finishedAt: String?, duration: Double?,
-    rollbackDuration: Double?, target: Double?, withinTarget: Bool?, advice: String?, resumes: Int
+    rollbackDuration: Double?, targetSeconds: Double?, withinTarget: Bool?, advice: String?, resumes: Int
   ) {
     self.runID = runID
     self.command = command
     self.runbook = runbook
     self.environment = environment
-    self.level = level
-    self.scenario = scenario
+    self.target = IncludeTarget(level: level, scenario: scenario)
     self.title = title
     self.dryRun = dryRun
     self.status = status
@@ -185,7 +182,7 @@ public struct RunSummary: Sendable, Equatable {
     self.finishedAt = finishedAt
     self.duration = duration
     self.rollbackDuration = rollbackDuration
-    self.target = target
+    self.targetSeconds = targetSeconds
     self.withinTarget = withinTarget
     self.advice = advice
     self.resumes = resumes
@@ -197,7 +194,8 @@ public struct RunSummary: Sendable, Equatable {
       runID: start.runID ?? "", command: start.command ?? "execute", runbook: start.runbook ?? "",
       environment: start.environment ?? "", level: start.level, scenario: start.scenario, title: start.title,
       dryRun: start.dryRun ?? false, status: "in progress", startedAt: start.startedAt ?? "", finishedAt: nil,
-      duration: nil, rollbackDuration: nil, target: RunReport.seconds(start.targetSeconds), withinTarget: nil,
+      duration: nil, rollbackDuration: nil, targetSeconds: RunReport.seconds(start.targetSeconds),
+      withinTarget: nil,
       advice: nil, resumes: 0)
     runbookPath = start.runbookPath
   }
@@ -240,5 +238,5 @@ public struct RunSummary: Sendable, Equatable {
   }
 
   /// `level 3` or `scenario backend-down`.
-  public var what: String { IncludeTarget(level: level, scenario: scenario)?.description ?? "scenario ?" }
+  public var what: String { target?.description ?? "scenario ?" }
 }

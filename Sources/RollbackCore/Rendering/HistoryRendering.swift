@@ -9,10 +9,10 @@ public enum HistoryRendering {
   public static func json(_ run: RunSummary) -> JSONValue {
     let entry = JSONValue.object([
       ("run_id", .string(run.runID)), ("command", .string(run.command)), ("runbook", .string(run.runbook)),
-      ("environment", .string(run.environment)), ("level", .int(run.level)),
-      ("scenario", .string(run.scenario)),
+      ("environment", .string(run.environment)), ("level", .int(run.target?.level)),
+      ("scenario", .string(run.target?.scenario)),
       ("dry_run", .bool(run.dryRun)), ("status", .string(run.status)), ("started_at", .string(run.startedAt)),
-      ("duration_s", .number(run.duration)), ("target_s", .number(run.target)),
+      ("duration_s", .number(run.duration)), ("target_s", .number(run.targetSeconds)),
       ("within_target", run.withinTarget.map { .bool($0) } ?? .null),
     ])
     guard !run.hosts.isEmpty, case .object(var members) = entry else { return entry }
@@ -59,7 +59,7 @@ public enum HistoryRendering {
   /// The table cells of one run, in the order of ``header``.
   public static func cells(_ run: RunSummary) -> [String] {
     let target =
-      run.target.map {
+      run.targetSeconds.map {
         Quantity.format(seconds: $0)
           + (run.withinTarget == true ? " ✓" : (run.withinTarget == false ? " ✗" : ""))
       } ?? "—"

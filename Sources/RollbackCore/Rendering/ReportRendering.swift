@@ -15,7 +15,7 @@ public enum ReportRendering {
   }
 
   static func targetText(_ report: RunReport) -> String {
-    guard let target = report.target else { return "no target" }
+    guard let target = report.targetSeconds else { return "no target" }
     let untimed = report.dryRun ? "not timed: a dry run" : "not timed: \(report.status)"
     let mark = report.withinTarget.map { $0 ? "✓ within" : "✗ over" } ?? untimed
     return "target \(Quantity.format(seconds: target)) \(mark)"
@@ -175,7 +175,7 @@ public enum ReportRendering {
     out.append("### Steps")
     out.append("")
     // With a target, each step's share of it (the time budget).
-    let target = report.target.flatMap { $0 > 0 ? $0 : nil }
+    let target = report.targetSeconds.flatMap { $0 > 0 ? $0 : nil }
     out.append(
       "| # | Step | Kind | Started | Duration |\(target == nil ? "" : " Share of target |") Status | What happened |"
     )
@@ -262,12 +262,12 @@ public enum ReportRendering {
     let json = JSONValue.object([
       ("run_id", .string(report.runID)), ("command", .string(report.command)),
       ("runbook", .string(report.runbook)),
-      ("environment", .string(report.environment)), ("level", .int(report.level)),
-      ("scenario", .string(report.scenario)),
+      ("environment", .string(report.environment)), ("level", .int(report.target?.level)),
+      ("scenario", .string(report.target?.scenario)),
       ("dry_run", .bool(report.dryRun)), ("status", .string(report.status)),
       ("started_at", .string(report.startedAt)),
       ("finished_at", .string(report.finishedAt)), ("duration_s", .number(report.duration)),
-      ("rollback_duration_s", .number(report.rollbackDuration)), ("target_s", .number(report.target)),
+      ("rollback_duration_s", .number(report.rollbackDuration)), ("target_s", .number(report.targetSeconds)),
       ("within_target", report.withinTarget.map { .bool($0) } ?? .null), ("resumes", .int(report.resumes)),
       ("assessment", assessmentJSON), ("steps", .array(steps)),
       ("signals_after", signalsJSON(report.signalsAfter)),
