@@ -275,7 +275,8 @@ struct DotEnvDocumentTests {
     // one quoted key from line 1 to the value's quote, and the editor's own read-back agrees.
     let stray = DotEnvDocument(string: "\t'")
     #expect(
-      throws: DotEnvError.keyInsideMultilineValue(key: "NEW_KEY", line: 2, enclosingKey: "'", enclosingLine: 1)
+      throws: DotEnvError.keyInsideMultilineValue(
+        key: "NEW_KEY", line: 2, enclosingKey: "'", enclosingLine: 1)
     ) {
       try stray.setting(key: "NEW_KEY", value: "it's")
     }
