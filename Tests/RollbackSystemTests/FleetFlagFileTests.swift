@@ -300,5 +300,38 @@ extension FleetHostTests {
       #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: "\(app)/link.env")) == ".env")
       await transport.shutdown([host])
     }
+
+    @Test(
+      "a kept preflight read that went stale: the host refuses the swap, the edit reads again, the outside write survives"
+    )
+    func staleKnownContent() async throws {
+      let fleet = try TestFleet.current()
+      let transport = try fleet.transport()
+      let host = fleet.host("host-2")
+      let local = "\(fleet.localRoot(of: host.name))/app/.env.local"
+      let remote = "\(fleet.root)/app/.env.local"
+      let saved = try Saved([local])
+      defer { saved.restore() }
+      let store = RemoteFileStore(transport: transport, host: host, timeout: .seconds(20))
+      let kept = try await store.read(remote)
+      // Someone else changes the file after the preflight read it.
+      let outside = saved.files[0].bytes + Array("OUTSIDE_WRITE=1\n".utf8)
+      try Data(outside).write(to: URL(fileURLWithPath: local))
+      let result = try await RemoteFlagEditor(store: store).set(
+        key: Self.key, value: "false", in: [remote], backups: nil, dryRun: false, known: [remote: kept])
+      #expect(result.changes.first?.changed == true)
+      #expect(
+        [UInt8](try Data(contentsOf: URL(fileURLWithPath: local)))
+          == Self.replacing(outside, "\(Self.key)=true", with: "\(Self.key)=false"))
+      // A fresh kept read is used as is: no read before the write (the file is unchanged).
+      let fresh = try await store.read(remote)
+      let again = try await RemoteFlagEditor(store: store).set(
+        key: Self.key, value: "true", in: [remote], backups: nil, dryRun: false, known: [remote: fresh])
+      #expect(again.changes.first?.before == "false")
+      #expect(
+        String(decoding: try Data(contentsOf: URL(fileURLWithPath: local)), as: UTF8.self).contains(
+          "OUTSIDE_WRITE=1\n"))
+      await transport.shutdown([host])
+    }
   }
 }

@@ -12,13 +12,16 @@ struct FleetSession: Sendable {
   /// The locks this run holds.
   var locks: [RemoteHostLock]
   var backups: FleetBackups
+  /// The flag files the preflight read, for the first edit of each.
+  var cache = RemoteFileCache()
 
   var sshHosts: [SSHHost] { hosts.values.map { SSHHost(name: $0.name, destination: $0.ssh) } }
 
   /// The effects of one host.
   func effects(of host: RollbackCore.Host) -> RemoteHost {
     RemoteHost(
-      transport: transport, host: SSHHost(name: host.name, destination: host.ssh), backups: backups)
+      transport: transport, host: SSHHost(name: host.name, destination: host.ssh), backups: backups,
+      cache: cache)
   }
 }
 
@@ -61,8 +64,8 @@ struct HostPipelineResult: Sendable {
 extension Executor {
   // MARK: Connections and locks
 
-  /// Opens every host's master connection in parallel and takes a lock on each host the run
-  /// changes. A host key that does not match refuses the run; an unreachable host is reported
+  /// Opens every host's master connection in parallel with the preflight (one remote script
+  /// per host) and takes a lock on each host the run changes. A host key that does not match refuses the run; an unreachable host is reported
   /// and counts as failed when its turn comes; a lock held by another run refuses it with exit 4.
   func openFleet(_ plan: Plan) async -> Result<Void, Refused> {
     let inventory = resolver.environment.inventory
@@ -85,11 +88,24 @@ extension Executor {
       backups: FleetBackups(stateDirectory: request.stateDirectory, runID: runID))
     fleet = session
     say("connecting to \(hosts.count) host\(hosts.count == 1 ? "" : "s"): \(names.joined(separator: " "))")
-    let failures = await transport.openMasters(session.sshHosts, timeout: .seconds(20))
+    // One remote script per host opens its master and checks everything (``FleetPreflight``).
+    let report = await checkHosts(plan, names: names, transport: transport)
+    var failures: [String: SSHError] = [:]
+    for case .unreachable(let error) in report.problems { failures[error.host] = error }
+    for host in report.hosts {
+      for file in host.flags.flatMap(\.files) {
+        if let read = file.file { session.cache.keep(read, host: host.host) }
+      }
+    }
     var refusals = masterRefusals(names, failures, session: &session)
     fleet = session
     if refusals.isEmpty {
-      refusals = await checkHosts(plan, reachable: Set(names).subtracting(session.unreachable.keys))
+      for (flag, drift) in report.drift.sorted(by: { $0.key < $1.key }) where drift.hasDrift {
+        say("  drift: flag \(flag) differs on \(drift.driftingHosts.joined(separator: ", "))", .warning)
+      }
+      refusals = report.problems.filter { !$0.isUnreachable }.map {
+        PreflightProblem(text: $0.description, isMissingVariable: false)
+      }
     }
     if !refusals.isEmpty {
       await closeFleet()
@@ -170,18 +186,21 @@ extension Executor {
         journalPath: nil))
   }
 
-  /// Every problem on every reachable host at once, before any change (``FleetPreflight``:
-  /// flag files readable and writable, programs found), over the masters already open; flags
-  /// whose value differs between hosts are reported as drift, which does not stop the run.
-  func checkHosts(_ plan: Plan, reachable: Set<String>) async -> [PreflightProblem] {
-    guard let transport = fleet?.transport else { return [] }
-    let targets = resolver.hostNeeds(of: plan).filter { reachable.contains($0.host.name) }
-    guard !targets.isEmpty else { return [] }
-    let report = await FleetPreflight(transport: transport).check(targets.map(FleetPreflight.Target.init))
-    for (flag, drift) in report.drift.sorted(by: { $0.key < $1.key }) where drift.hasDrift {
-      say("  drift: flag \(flag) differs on \(drift.driftingHosts.joined(separator: ", "))", .warning)
+  /// Every problem on every host at once, before any change (``FleetPreflight``: the host
+  /// reached, which opens its master connection; flag files readable and writable; programs
+  /// found), one remote script per host, all hosts in parallel. A host that could not be reached
+  /// has a single ``FleetPreflight/Problem/unreachable(_:)`` problem; flags whose value differs
+  /// between hosts are in the report's drift, which does not stop the run.
+  func checkHosts(_ plan: Plan, names: [String], transport: SSHTransport) async -> FleetPreflight.Report {
+    let inventory = resolver.environment.inventory
+    let needs = resolver.hostNeeds(of: plan)
+    let targets = names.compactMap { name -> FleetPreflight.Target? in
+      if let need = needs.first(where: { $0.host.name == name }) { return FleetPreflight.Target(need) }
+      return inventory.host(named: name).map {
+        FleetPreflight.Target(host: SSHHost(name: $0.name, destination: $0.ssh))
+      }
     }
-    return report.problems.map { PreflightProblem(text: $0.description, isMissingVariable: false) }
+    return await FleetPreflight(transport: transport, timeout: .seconds(20)).check(targets)
   }
 
   private func hostOf(_ error: RemoteLockError) -> String {

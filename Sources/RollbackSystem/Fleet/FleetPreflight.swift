@@ -5,15 +5,15 @@ import RollbackCore
 /// the transport's `forks`), every problem on every host reported together, and each flag's
 /// current value per host with the hosts that drift from the others.
 ///
-/// Per host it runs one remote script (which opens the host's master connection) checking that
-/// every file the run changes is writable and lives in a writable directory (`test -w`), that a
-/// missing file the flag may create has a writable directory, and that every program the run
-/// starts there is found (`command -v`); then it reads each flag file with
-/// ``RemoteFileStore/read(_:)`` (the same refusals as an edit: missing, not a regular file,
-/// several hard links, too large, untrusted symlink) and parses it with the dotenv editor (a
-/// duplicate key is a problem here too). A host that cannot be reached (refused, timed out,
-/// host key refused, authentication) gets one problem, with ssh's reason, and no other check.
-/// Nothing is written anywhere.
+/// Per host it runs one remote script (which opens the host's master connection when none is
+/// open): it checks that every file the run changes is writable and lives in a writable
+/// directory (`test -w`), that a missing file the flag may create has a writable directory, and
+/// that every program the run starts there is found (`command -v`), and it reads each flag file
+/// as ``RemoteFileStore/read(_:)`` does (the same refusals as an edit: missing, not a regular
+/// file, several hard links, too large, untrusted symlink); each file is then parsed with the
+/// dotenv editor (a duplicate key is a problem here too). A host that cannot be reached
+/// (refused, timed out, host key refused, authentication) gets one problem, with ssh's reason,
+/// and no other check. Nothing is written anywhere.
 ///
 /// A run calls it once, after planning and before any change; the masters it opened stay up
 /// for the run (``SSHTransport/shutdown(_:)`` closes them at the end):
@@ -130,6 +130,8 @@ public struct FleetPreflight: Sendable {
     public var missing: Bool
     /// Why the file could not be read, if it could not.
     public var problem: Problem?
+    /// The file as read (`nil` when it could not be read or is missing).
+    public var file: RemoteFile?
   }
 
   /// One flag's files on one host.
@@ -217,43 +219,88 @@ public struct FleetPreflight: Sendable {
     return values.mapValues { FlagDrift($0, hostOrder: order) }
   }
 
-  /// The remote check: each argument is `KIND PATH-OR-NAME`; prints `W i`, `D i` or `X i` for
-  /// a failed check of argument i (1-based), then `END`.
-  static let checkScript = """
-    i=0
-    for a in "$@"; do
-      i=$((i + 1))
-      k=${a%% *} v=${a#* }
-      case $k in
-        w|c)
-          r=$(readlink -f -- "$v" 2>/dev/null) || r=$v
-          [ -n "$r" ] || r=$v
-          d=${r%/*}; [ -n "$d" ] || d=/
-          if [ -e "$r" ]; then
-            [ -w "$r" ] || echo "W $i"
-            [ -w "$d" ] || echo "D $i $d"
-          elif [ "$k" = c ]; then
-            { [ -d "$d" ] && [ -w "$d" ]; } || echo "D $i $d"
-          fi ;;
-        x) command -v "$v" >/dev/null 2>&1 || echo "X $i" ;;
-      esac
-    done
-    echo END
-    """
+  /// The remote check: the first argument is the read size cap, each other is `KIND
+  /// PATH-OR-NAME`; prints `W i`, `D i DIR` or `X i` for a failed check of argument i (1-based,
+  /// after the cap), `B`, a read's lines and `E CODE` for each `r PATH` (a read as
+  /// ``RemoteFileStore/read(_:)`` does it), then `END`.
+  static let checkScript =
+    RemoteFileStore.readFunction + """
+
+      cap=$1; shift
+      i=0
+      for a in "$@"; do
+        i=$((i + 1))
+        k=${a%% *} v=${a#* }
+        case $k in
+          w|c)
+            r=$(readlink -f -- "$v" 2>/dev/null) || r=$v
+            [ -n "$r" ] || r=$v
+            d=${r%/*}; [ -n "$d" ] || d=/
+            if [ -e "$r" ]; then
+              [ -w "$r" ] || echo "W $i"
+              [ -w "$d" ] || echo "D $i $d"
+            elif [ "$k" = c ]; then
+              { [ -d "$d" ] && [ -w "$d" ]; } || echo "D $i $d"
+            fi ;;
+          x) command -v "$v" >/dev/null 2>&1 || echo "X $i" ;;
+          r) echo B; rd "$v" "$cap"; echo "E $?" ;;
+        esac
+      done
+      echo END
+      """
 
   private func check(_ target: Target) async -> HostReport {
     let host = target.host
-    // 1. Writability and programs, in one script (this also opens the master connection).
-    let first = await checkWritableAndPrograms(target)
-    if let stop = first.stop { return stop }
-    var problems = first.problems
-    // 2. Each flag file, read as an edit would read it.
     let store = RemoteFileStore(transport: transport, host: host, timeout: timeout)
+    // One script: writability, programs and every flag file's content (this also opens the
+    // master connection when none is open).
+    var arguments: [String] = []
+    var subjects: [String] = []
+    for flag in target.flags where flag.changes {
+      for file in flag.files where !subjects.contains("f " + file) {
+        arguments.append((flag.create ? "c " : "w ") + file)
+        subjects.append("f " + file)
+      }
+    }
+    for name in target.executables where !subjects.contains("x " + name) {
+      arguments.append("x " + name)
+      subjects.append("x " + name)
+    }
+    let paths = target.flags.flatMap(\.files).reduce(into: [String]()) {
+      if !$0.contains($1) { $0.append($1) }
+    }
+    arguments += paths.map { "r " + $0 }
+    subjects += paths.map { "r " + $0 }
+    let output: SSHOutput
+    do {
+      output = try await transport.execute(
+        on: host, script: Self.checkScript, arguments: [String(store.sizeCap)] + arguments, timeout: timeout,
+        stdoutLimit: store.stdoutLimit(files: paths.count))
+    } catch {
+      return HostReport(host: host.name, problems: [.unreachable(error)], flags: [])
+    }
+    let sections = RemoteFileStore.sections(in: output.stdout[...])
+    guard output.exitCode == 0, output.stdout.last == "END", sections.count == paths.count,
+      !output.stdoutTruncated
+    else {
+      let detail = "exit \(output.exitCode)\(output.stderr.isEmpty ? "" : ": " + output.stderr)"
+      return HostReport(host: host.name, problems: [.checkFailed(host: host.name, detail: detail)], flags: [])
+    }
+    var problems = Self.problems(
+      in: Self.outsideSections(output.stdout.dropLast()), subjects: subjects, host: host.name)
+    var contents: [String: Result<RemoteFile, RemoteFileError>] = [:]
+    for (path, section) in zip(paths, sections) {
+      contents[path] = store.file(path, exitCode: section.code, lines: section.lines, stderr: output.stderr)
+    }
     var flags: [FlagReading] = []
     for flag in target.flags {
       var files: [FileReading] = []
       for path in flag.files {
-        let reading = await read(path, flag: flag, store: store)
+        var content = contents[path] ?? .failure(.notFound(host: host.name, path: path))
+        if case .failure(.changedMeanwhile) = content {
+          do { content = .success(try await store.read(path)) } catch { content = .failure(error) }
+        }
+        let reading = Self.reading(path, content, flag: flag, host: host.name)
         if let problem = reading.problem {
           if problem.isUnreachable {
             // The host went away mid-check: one problem, like a host never reached.
@@ -268,36 +315,20 @@ public struct FleetPreflight: Sendable {
     return HostReport(host: host.name, problems: problems, flags: flags)
   }
 
-  /// Runs ``checkScript`` on the host: the flag files it changes writable (or creatable), its
-  /// programs found. `stop` is the host's whole report when it could not be checked at all.
-  private func checkWritableAndPrograms(_ target: Target) async -> (problems: [Problem], stop: HostReport?) {
-    let host = target.host
-    var arguments: [String] = []
-    var subjects: [String] = []
-    for flag in target.flags where flag.changes {
-      for file in flag.files where !subjects.contains("f " + file) {
-        arguments.append((flag.create ? "c " : "w ") + file)
-        subjects.append("f " + file)
+  /// The lines of a script's output outside its read sections (``RemoteFileStore/sections(in:)``).
+  private static func outsideSections(_ lines: ArraySlice<String>) -> ArraySlice<String> {
+    var kept: [String] = []
+    var inside = false
+    for line in lines {
+      if line == "B" {
+        inside = true
+      } else if inside {
+        if line.hasPrefix("E "), Int32(line.dropFirst(2)) != nil { inside = false }
+      } else {
+        kept.append(line)
       }
     }
-    for name in target.executables where !subjects.contains("x " + name) {
-      arguments.append("x " + name)
-      subjects.append("x " + name)
-    }
-    let output: SSHOutput
-    do {
-      output = try await transport.execute(
-        on: host, script: Self.checkScript, arguments: arguments, timeout: timeout)
-    } catch {
-      return ([], HostReport(host: host.name, problems: [.unreachable(error)], flags: []))
-    }
-    guard output.exitCode == 0, output.stdout.last == "END" else {
-      let detail = "exit \(output.exitCode)\(output.stderr.isEmpty ? "" : ": " + output.stderr)"
-      return (
-        [], HostReport(host: host.name, problems: [.checkFailed(host: host.name, detail: detail)], flags: [])
-      )
-    }
-    return (Self.problems(in: output.stdout.dropLast(), subjects: subjects, host: host.name), nil)
+    return kept[...]
   }
 
   /// The problems ``checkScript`` reported (`W N`, `D N DIR`, `X N`; N numbers `subjects` from 1).
@@ -321,20 +352,24 @@ public struct FleetPreflight: Sendable {
     return problems
   }
 
-  private func read(_ path: String, flag: FlagFilesOnHost, store: RemoteFileStore) async -> FileReading {
+  /// What one flag file says, from its read (a missing file the flag may create reads unset).
+  private static func reading(
+    _ path: String, _ content: Result<RemoteFile, RemoteFileError>, flag: FlagFilesOnHost, host: String
+  ) -> FileReading {
     var reading = FileReading(path: path, value: nil, percent: nil, missing: false, problem: nil)
     let file: RemoteFile
-    do {
-      file = try await store.read(path)
-    } catch {
-      switch error {
-      case .notFound where flag.create:
-        reading.missing = true
-      case .transport(let ssh):
-        reading.problem = .unreachable(ssh)
-      default:
-        reading.problem = .file(error)
-      }
+    switch content {
+    case .success(let read):
+      file = read
+      reading.file = read
+    case .failure(.notFound) where flag.create:
+      reading.missing = true
+      return reading
+    case .failure(.transport(let ssh)):
+      reading.problem = .unreachable(ssh)
+      return reading
+    case .failure(let error):
+      reading.problem = .file(error)
       return reading
     }
     let document = DotEnvDocument(bytes: file.bytes)
@@ -342,7 +377,7 @@ public struct FleetPreflight: Sendable {
       reading.value = try document.value(of: flag.key)
       if let percentKey = flag.percentKey { reading.percent = try document.value(of: percentKey) }
     } catch {
-      reading.problem = .dotenv(host: store.host.name, path: path, error)
+      reading.problem = .dotenv(host: host, path: path, error)
     }
     return reading
   }

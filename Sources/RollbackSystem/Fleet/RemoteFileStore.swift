@@ -78,7 +78,8 @@ public enum RemoteFileError: Error, Sendable, Equatable, CustomStringConvertible
 /// the ssh user nor its target's owner is refused, as ``AtomicFile/resolve(_:)`` does), anything
 /// but a regular file is refused before it is opened (a FIFO never blocks), a file with several
 /// hard links or over the size cap is refused, and the content comes back base64-encoded with
-/// its `sha256sum`, mode and owner; the hash is checked against the bytes received.
+/// its `sha256sum`, mode and owner; the hash is checked against the bytes received. Several
+/// files are read with one remote script too (``readAll(_:)``), one round trip for all.
 ///
 /// A replace of one or several files is one remote script too: each new content goes through
 /// stdin into a temporary file beside its original (`mktemp` in the same directory), is
@@ -135,6 +136,27 @@ public struct RemoteFileStore: Sendable {
     head -c "$((cap + 1))" -- "$r" | base64 || exit 70
     """
 
+  /// The shell function `rd PATH CAP`: ``readScript`` in a subshell, so that its `exit`s end
+  /// only the function. Scripts that read several files define it once.
+  static let readFunction = "rd() (\n" + readScript + "\n)"
+
+  /// Reads every file of `paths` with one remote script: for each path, `B`, the lines of
+  /// ``readScript``, then `E CODE` (its exit status).
+  static let readAllScript =
+    readFunction + """
+
+      cap=$1; shift
+      for f in "$@"; do
+        echo B
+        rd "$f" "$cap"
+        echo "E $?"
+      done
+      echo END
+      """
+
+  /// The largest output a read of `count` files may print.
+  func stdoutLimit(files count: Int) -> Int { (sizeCap * 2 + 64 * 1024) * max(1, count) }
+
   /// Reads the file at `path` on the host.
   public func read(_ path: String) async throws(RemoteFileError) -> RemoteFile {
     var lastError: RemoteFileError?
@@ -144,50 +166,119 @@ public struct RemoteFileStore: Sendable {
       do {
         output = try await transport.execute(
           on: host, script: Self.readScript, arguments: [path, String(sizeCap)], timeout: timeout,
-          stdoutLimit: sizeCap * 2 + 64 * 1024)
+          stdoutLimit: stdoutLimit(files: 1))
       } catch {
         throw .transport(error)
       }
-      let field = { (tag: String) -> String? in
-        output.stdout.first { $0.hasPrefix(tag + " ") }.map { String($0.dropFirst(tag.count + 1)) }
+      let result = file(path, exitCode: output.exitCode, lines: output.stdout[...], stderr: output.stderr)
+      switch result {
+      case .success(let file): return file
+      case .failure(.changedMeanwhile(let host, let path)):
+        lastError = .changedMeanwhile(host: host, path: path)
+      case .failure(let error): throw error
       }
-      switch output.exitCode {
-      case 0: break
-      case 64: throw .notFound(host: host.name, path: path)
-      case 65: throw .failed(host: host.name, path: path, what: "resolve it (too many symlinks)")
-      case 66: throw .untrustedSymlink(host: host.name, path: path)
-      case 67: throw .notRegular(host: host.name, path: path, kind: Self.kind(field("K")))
-      case 68: throw .hardLinks(host: host.name, path: path, count: Int(field("N") ?? "") ?? 2)
-      case 69: throw .tooLarge(host: host.name, path: path, size: Int(field("S") ?? "") ?? 0, cap: sizeCap)
-      default:
-        throw .failed(
-          host: host.name, path: path,
-          what: "read it (exit \(output.exitCode)\(output.stderr.isEmpty ? "" : ": " + output.stderr))")
-      }
-      guard let stat = field("R")?.split(separator: " "), stat.count == 3,
-        let uid = Int(stat[1]), let gid = Int(stat[2]), let hash = field("H"),
-        let encodedPath = field("P"), let pathData = Data(base64Encoded: encodedPath),
-        let marker = output.stdout.firstIndex(of: "D")
-      else {
-        throw .failed(host: host.name, path: path, what: "read it (unexpected answer from the host)")
-      }
-      let encoded = output.stdout[(marker + 1)...].joined()
-      guard let data = Data(base64Encoded: encoded) else {
-        throw .failed(host: host.name, path: path, what: "read it (the content did not arrive whole)")
-      }
-      let bytes = [UInt8](data)
-      if bytes.count > sizeCap {
-        throw .tooLarge(host: host.name, path: path, size: bytes.count, cap: sizeCap)
-      }
-      guard SHA256Digest.hex(bytes) == hash else {
-        lastError = .changedMeanwhile(host: host.name, path: path)
-        continue
-      }
-      return RemoteFile(
-        path: path, realPath: String(decoding: pathData, as: UTF8.self), bytes: bytes, sha256: hash,
-        mode: String(stat[0]), uid: uid, gid: gid)
     }
     throw lastError ?? .changedMeanwhile(host: host.name, path: path)
+  }
+
+  /// Reads every file of `paths` in one remote action (one round trip however many files);
+  /// each result is what ``read(_:)`` would give for that path. A file rewritten while it was
+  /// read is read again on its own.
+  ///
+  /// - Throws: ``RemoteFileError/transport(_:)`` when ssh could not run the read at all.
+  public func readAll(_ paths: [String]) async throws(RemoteFileError) -> [Result<
+    RemoteFile, RemoteFileError
+  >] {
+    guard !paths.isEmpty else { return [] }
+    let output: SSHOutput
+    do {
+      output = try await transport.execute(
+        on: host, script: Self.readAllScript, arguments: [String(sizeCap)] + paths, timeout: timeout,
+        stdoutLimit: stdoutLimit(files: paths.count))
+    } catch {
+      throw .transport(error)
+    }
+    let sections = Self.sections(in: output.stdout[...])
+    guard output.exitCode == 0, output.stdout.last == "END", sections.count == paths.count,
+      !output.stdoutTruncated
+    else {
+      let detail = "exit \(output.exitCode)\(output.stderr.isEmpty ? "" : ": " + output.stderr)"
+      return paths.map { .failure(.failed(host: host.name, path: $0, what: "read it (\(detail))")) }
+    }
+    var results: [Result<RemoteFile, RemoteFileError>] = []
+    for (path, section) in zip(paths, sections) {
+      var result = file(path, exitCode: section.code, lines: section.lines, stderr: output.stderr)
+      if case .failure(.changedMeanwhile) = result {
+        do { result = .success(try await read(path)) } catch { result = .failure(error) }
+      }
+      results.append(result)
+    }
+    return results
+  }
+
+  /// The per-file sections of a script's output (`B`, lines, `E CODE`), in order; lines
+  /// outside sections are not part of any.
+  static func sections(in lines: ArraySlice<String>) -> [(lines: ArraySlice<String>, code: Int32)] {
+    var sections: [(lines: ArraySlice<String>, code: Int32)] = []
+    var start: Int?
+    for index in lines.indices {
+      let line = lines[index]
+      if line == "B" {
+        start = index + 1
+      } else if let first = start, line.hasPrefix("E "), let code = Int32(line.dropFirst(2)) {
+        sections.append((lines[first..<index], code))
+        start = nil
+      }
+    }
+    return sections
+  }
+
+  /// The file (or the refusal) that one run of ``readScript`` printed. A content whose hash
+  /// does not match is ``RemoteFileError/changedMeanwhile(host:path:)``: read it again.
+  func file(_ path: String, exitCode: Int32, lines: ArraySlice<String>, stderr: String)
+    -> Result<RemoteFile, RemoteFileError>
+  {
+    let field = { (tag: String) -> String? in
+      lines.first { $0.hasPrefix(tag + " ") }.map { String($0.dropFirst(tag.count + 1)) }
+    }
+    switch exitCode {
+    case 0: break
+    case 64: return .failure(.notFound(host: host.name, path: path))
+    case 65: return .failure(.failed(host: host.name, path: path, what: "resolve it (too many symlinks)"))
+    case 66: return .failure(.untrustedSymlink(host: host.name, path: path))
+    case 67: return .failure(.notRegular(host: host.name, path: path, kind: Self.kind(field("K"))))
+    case 68: return .failure(.hardLinks(host: host.name, path: path, count: Int(field("N") ?? "") ?? 2))
+    case 69:
+      return .failure(.tooLarge(host: host.name, path: path, size: Int(field("S") ?? "") ?? 0, cap: sizeCap))
+    default:
+      return .failure(
+        .failed(
+          host: host.name, path: path,
+          what: "read it (exit \(exitCode)\(stderr.isEmpty ? "" : ": " + stderr))"))
+    }
+    guard let stat = field("R")?.split(separator: " "), stat.count == 3,
+      let uid = Int(stat[1]), let gid = Int(stat[2]), let hash = field("H"),
+      let encodedPath = field("P"), let pathData = Data(base64Encoded: encodedPath),
+      let marker = lines.firstIndex(of: "D")
+    else {
+      return .failure(.failed(host: host.name, path: path, what: "read it (unexpected answer from the host)"))
+    }
+    let encoded = lines[(marker + 1)...].joined()
+    guard let data = Data(base64Encoded: encoded) else {
+      return .failure(
+        .failed(host: host.name, path: path, what: "read it (the content did not arrive whole)"))
+    }
+    let bytes = [UInt8](data)
+    if bytes.count > sizeCap {
+      return .failure(.tooLarge(host: host.name, path: path, size: bytes.count, cap: sizeCap))
+    }
+    guard SHA256Digest.hex(bytes) == hash else {
+      return .failure(.changedMeanwhile(host: host.name, path: path))
+    }
+    return .success(
+      RemoteFile(
+        path: path, realPath: String(decoding: pathData, as: UTF8.self), bytes: bytes, sha256: hash,
+        mode: String(stat[0]), uid: uid, gid: gid))
   }
 
   static let writeScript = """

@@ -42,17 +42,32 @@ public struct RemoteFlagEditor: Sendable {
     self.store = store
   }
 
-  /// Sets `key` to `value` in every file, all or nothing: every file is read and edited
-  /// before any is written; backups are stored locally first; then one remote script replaces
-  /// the changed files, refusing if any changed since it was read.
+  /// Sets `key` to `value` in every file, all or nothing: every file is read (one remote
+  /// script for all) and edited before any is written; backups are stored locally first; then
+  /// one remote script replaces the changed files, refusing if any changed since it was read.
+  ///
+  /// `known` holds contents already read (by the run's preflight) that stand for a read: when
+  /// the host then refuses the write because a file changed since, every file is read again and
+  /// the edit retried once.
   public func set(
-    key: String, value: String, in files: [String], backups: FleetBackups?, dryRun: Bool
+    key: String, value: String, in files: [String], backups: FleetBackups?, dryRun: Bool,
+    known: [String: RemoteFile] = [:]
   ) async throws(EditError) -> Result {
-    let host = store.host.name
-    var read: [RemoteFile] = []
-    for path in files {
-      do { read.append(try await store.read(path)) } catch { throw .file(error) }
+    do {
+      return try await attempt(
+        key: key, value: value, in: files, backups: backups, dryRun: dryRun, known: known)
+    } catch .file(.changedMeanwhile) where !known.isEmpty {
+      return try await attempt(
+        key: key, value: value, in: files, backups: backups, dryRun: dryRun, known: [:])
     }
+  }
+
+  private func attempt(
+    key: String, value: String, in files: [String], backups: FleetBackups?, dryRun: Bool,
+    known: [String: RemoteFile]
+  ) async throws(EditError) -> Result {
+    let read = try await contents(of: files, known: known)
+    let host = store.host.name
     var edits: [(file: RemoteFile, edit: DotEnvEdit)] = []
     for file in read {
       do {
@@ -83,5 +98,22 @@ public struct RemoteFlagEditor: Sendable {
     }
     do { try await store.replace(writes) } catch { throw .file(error) }
     return Result(changes: changes, diffs: diffs)
+  }
+
+  /// Each file's content, in order: from `known` when there, the others read in one script.
+  private func contents(of files: [String], known: [String: RemoteFile]) async throws(EditError)
+    -> [RemoteFile]
+  {
+    let missing = files.filter { known[$0] == nil }
+    let results: [Swift.Result<RemoteFile, RemoteFileError>]
+    do { results = try await store.readAll(missing) } catch { throw .file(error) }
+    var read: [String: RemoteFile] = known
+    for (path, result) in zip(missing, results) {
+      switch result {
+      case .success(let file): read[path] = file
+      case .failure(let error): throw .file(error)
+      }
+    }
+    return files.compactMap { read[$0] }
   }
 }

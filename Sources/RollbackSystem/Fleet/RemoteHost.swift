@@ -14,15 +14,19 @@ public struct RemoteHost: HostEffects {
   public let backups: FleetBackups
   /// The bound of each file read and write.
   public let fileTimeout: Duration
+  /// Flag files the run's preflight read on the hosts, used by the first edit of each.
+  public let cache: RemoteFileCache?
 
   /// Creates the effects of `host`.
   public init(
-    transport: SSHTransport, host: SSHHost, backups: FleetBackups, fileTimeout: Duration = .seconds(30)
+    transport: SSHTransport, host: SSHHost, backups: FleetBackups, fileTimeout: Duration = .seconds(30),
+    cache: RemoteFileCache? = nil
   ) {
     self.transport = transport
     self.host = host
     self.backups = backups
     self.fileTimeout = fileTimeout
+    self.cache = cache
   }
 
   /// `cd` to `$1` (when not empty), then `exec env NAME=VALUE… PROGRAM ARG…`: every value is a
@@ -107,7 +111,8 @@ public struct RemoteHost: HostEffects {
     let result: RemoteFlagEditor.Result
     do {
       result = try await RemoteFlagEditor(store: store).set(
-        key: key, value: value, in: editor.files, backups: dryRun ? nil : backups, dryRun: dryRun)
+        key: key, value: value, in: editor.files, backups: dryRun ? nil : backups, dryRun: dryRun,
+        known: cache?.take(editor.files, host: host.name) ?? [:])
     } catch {
       throw .remote(error.description)
     }
