@@ -175,6 +175,15 @@ struct CLIFleet {
   }
 
   /// ssh master processes (`ssh: PATH [mux]`) now running, by pid.
+  /// The parent pid of `pid` (from `/proc/PID/stat`), or nil.
+  static func parent(of pid: Int32) -> Int32? {
+    guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/stat") else { return nil }
+    let text = String(decoding: data, as: UTF8.self)
+    guard let close = text.lastIndex(of: ")") else { return nil }
+    let fields = text[text.index(after: close)...].split(separator: " ")
+    return fields.count > 1 ? Int32(fields[1]) : nil
+  }
+
   static func masters() -> [Int32: String] {
     var found: [Int32: String] = [:]
     for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
@@ -460,6 +469,34 @@ extension OnTheTestFleet {
       let left = CLIFleet.masters().filter { during[$0.key] != nil }
       #expect(left.isEmpty, "\(left)")
       #expect(!FileManager.default.fileExists(atPath: lock))
+    }
+
+    @Test("SIGTERM while the preflight takes the host locks: no host keeps a lock, no master is left")
+    func interruptedPreflightReleasesLocks() throws {
+      try write(fleet.runbook(batches: "[1, \"100%\"]"))
+      let mastersBefore = CLIFleet.masters()
+      let locks = fleet.hosts.map { fleet.lockPath($0) }
+      defer { for lock in locks { unlink(lock) } }
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: CLI.binary)
+      process.arguments = ["execute", "--level", "4", "--yes"] + common()
+      process.standardOutput = FileHandle.nullDevice
+      process.standardError = FileHandle.nullDevice
+      try process.run()
+      let deadline = Date().addingTimeInterval(15)
+      while !locks.contains(where: { FileManager.default.fileExists(atPath: $0) }), Date() < deadline {
+        Thread.sleep(forTimeInterval: 0.002)
+      }
+      kill(process.processIdentifier, SIGTERM)
+      process.waitUntilExit()
+      #expect(process.terminationStatus == 130 || process.terminationStatus == 1)
+      #expect(locks.filter { FileManager.default.fileExists(atPath: $0) } == [])
+      Thread.sleep(forTimeInterval: 0.3)
+      // This run's masters (children of nobody once it exited): none left behind.
+      let orphans = CLIFleet.masters().filter {
+        mastersBefore[$0.key] == nil && CLIFleet.parent(of: $0.key) == 1
+      }
+      #expect(orphans.isEmpty, "\(orphans)")
     }
 
     @Test("resume --only-failed re-runs just the failed host of the failed rolling step")

@@ -65,8 +65,10 @@ extension Executor {
   // MARK: Connections and locks
 
   /// Opens every host's master connection in parallel with the preflight (one remote script
-  /// per host) and takes a lock on each host the run changes. A host key that does not match refuses the run; an unreachable host is reported
-  /// and counts as failed when its turn comes; a lock held by another run refuses it with exit 4.
+  /// per host, which also takes the run's lock on each host the run changes). A host key that
+  /// does not match refuses the run; an unreachable host is reported and counts as failed when
+  /// its turn comes; a problem on a host refuses the run; a lock held by another run refuses
+  /// it with exit 4.
   func openFleet(_ plan: Plan) async -> Result<Void, Refused> {
     let inventory = resolver.environment.inventory
     let (names, changed) = fleetHosts(of: plan)
@@ -88,13 +90,24 @@ extension Executor {
       backups: FleetBackups(stateDirectory: request.stateDirectory, runID: runID))
     fleet = session
     say("connecting to \(hosts.count) host\(hosts.count == 1 ? "" : "s"): \(names.joined(separator: " "))")
-    // One remote script per host opens its master and checks everything (``FleetPreflight``).
-    let report = await checkHosts(plan, names: names, transport: transport)
+    let report = await checkHosts(
+      plan, names: names, locking: request.dryRun ? [] : changed, transport: transport)
     var failures: [String: SSHError] = [:]
     for case .unreachable(let error) in report.problems { failures[error.host] = error }
+    var lockErrors: [RemoteLockError] = []
     for host in report.hosts {
       for file in host.flags.flatMap(\.files) {
         if let read = file.file { session.cache.keep(read, host: host.host) }
+      }
+      switch host.lock {
+      case .success?: session.locks.append(lock(on: host.host, transport: transport))
+      case .failure(let error)?: lockErrors.append(error)
+      case nil:
+        // Interrupted, the script may have taken the lock before its answer was lost: the
+        // release (which removes only this run's lock) runs there too.
+        if Task.isCancelled && !request.dryRun && changed.contains(host.host) {
+          session.locks.append(lock(on: host.host, transport: transport))
+        }
       }
     }
     var refusals = masterRefusals(names, failures, session: &session)
@@ -111,13 +124,16 @@ extension Executor {
       await closeFleet()
       return .failure(Refused(result: refuse(plan, refusals)))
     }
-    if !request.dryRun,
-      let refused = await lockFleet(
-        plan, names: names, changed: changed, transport: transport, session: &session)
-    {
-      return .failure(refused)
-    }
+    if !lockErrors.isEmpty { return .failure(await lockRefusal(plan, lockErrors)) }
     return .success(())
+  }
+
+  /// This run's lock on the host named `name`.
+  private func lock(on name: String, transport: SSHTransport) -> RemoteHostLock {
+    let host = fleet?.hosts[name].map { SSHHost(name: $0.name, destination: $0.ssh) }
+    return RemoteHostLock(
+      transport: transport, host: host ?? SSHHost(name: name, destination: name), runID: runID,
+      directory: resolver.environment.inventory.ssh.lockDir)
   }
 
   /// The hosts the plan's host steps run on, in order of first use, and those it changes.
@@ -150,29 +166,9 @@ extension Executor {
     return refusals
   }
 
-  /// Takes the lock on every reachable host the run changes; when another run holds one, closes
-  /// the fleet and returns the refusal (exit 4).
-  private func lockFleet(
-    _ plan: Plan, names: [String], changed: Set<String>, transport: SSHTransport, session: inout FleetSession
-  ) async -> Refused? {
-    let lockHosts = session.sshHosts.filter {
-      changed.contains($0.name) && session.unreachable[$0.name] == nil
-    }
-    let runID = runID
-    let directory = resolver.environment.inventory.ssh.lockDir
-    let results = await transport.forEachHost(lockHosts) { host -> (RemoteHostLock, RemoteLockError?) in
-      let lock = RemoteHostLock(transport: transport, host: host, runID: runID, directory: directory)
-      do throws(RemoteLockError) {
-        _ = try await lock.acquire()
-        return (lock, nil)
-      } catch {
-        return (lock, error)
-      }
-    }
-    session.locks = results.values.filter { $0.1 == nil }.map { $0.0 }
-    fleet = session
-    let refused = names.compactMap { results[$0]?.1 }
-    guard !refused.isEmpty else { return nil }
+  /// The refusal of a run another run holds the lock of some of its hosts for: closes the
+  /// fleet (releasing the locks this run took) and names the hosts (exit 4).
+  private func lockRefusal(_ plan: Plan, _ refused: [RemoteLockError]) async -> Refused {
     for error in refused { say("error: \(error.description)", .failure) }
     await closeFleet()
     nextCommand = pasteable(["history"])
@@ -187,18 +183,22 @@ extension Executor {
   }
 
   /// Every problem on every host at once, before any change (``FleetPreflight``: the host
-  /// reached, which opens its master connection; flag files readable and writable; programs
-  /// found), one remote script per host, all hosts in parallel. A host that could not be reached
+  /// reached, which opens its master connection; the run's lock taken on the hosts in
+  /// `locking`; flag files readable and writable; programs found), one remote script per host,
+  /// all hosts in parallel. A host that could not be reached
   /// has a single ``FleetPreflight/Problem/unreachable(_:)`` problem; flags whose value differs
   /// between hosts are in the report's drift, which does not stop the run.
-  func checkHosts(_ plan: Plan, names: [String], transport: SSHTransport) async -> FleetPreflight.Report {
+  func checkHosts(_ plan: Plan, names: [String], locking: Set<String>, transport: SSHTransport) async
+    -> FleetPreflight.Report
+  {
     let inventory = resolver.environment.inventory
     let needs = resolver.hostNeeds(of: plan)
     let targets = names.compactMap { name -> FleetPreflight.Target? in
-      if let need = needs.first(where: { $0.host.name == name }) { return FleetPreflight.Target(need) }
-      return inventory.host(named: name).map {
-        FleetPreflight.Target(host: SSHHost(name: $0.name, destination: $0.ssh))
-      }
+      guard let host = inventory.host(named: name) else { return nil }
+      var target = FleetPreflight.Target(host: SSHHost(name: host.name, destination: host.ssh))
+      if let need = needs.first(where: { $0.host.name == name }) { target = FleetPreflight.Target(need) }
+      if locking.contains(name) { target.lock = lock(on: name, transport: transport) }
+      return target
     }
     return await FleetPreflight(transport: transport, timeout: .seconds(20)).check(targets)
   }

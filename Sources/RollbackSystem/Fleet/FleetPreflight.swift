@@ -32,12 +32,18 @@ public struct FleetPreflight: Sendable {
     public var flags: [FlagFilesOnHost]
     /// Programs that must be found on the host's `PATH` (or at their absolute path).
     public var executables: [String]
+    /// The run's lock on the host, taken by the same script before anything is checked (`nil`:
+    /// no lock, as for a dry run or a read-only command).
+    public var lock: RemoteHostLock?
 
     /// Creates a target.
-    public init(host: SSHHost, flags: [FlagFilesOnHost] = [], executables: [String] = []) {
+    public init(
+      host: SSHHost, flags: [FlagFilesOnHost] = [], executables: [String] = [], lock: RemoteHostLock? = nil
+    ) {
       self.host = host
       self.flags = flags
       self.executables = executables
+      self.lock = lock
     }
 
     /// The target of a plan's host needs (``Resolver/hostNeeds(of:)``).
@@ -154,6 +160,8 @@ public struct FleetPreflight: Sendable {
     public var problems: [Problem]
     /// Each flag's files (empty when the host was unreachable).
     public var flags: [FlagReading]
+    /// The lock's outcome, when the target asked for the lock and the host was reached.
+    public var lock: Result<RemoteHostLock.Acquisition, RemoteLockError>? = nil
 
     /// Whether ssh reached the host.
     public var reachable: Bool { !problems.contains(where: \.isUnreachable) }
@@ -219,14 +227,18 @@ public struct FleetPreflight: Sendable {
     return values.mapValues { FlagDrift($0, hostOrder: order) }
   }
 
-  /// The remote check: the first argument is the read size cap, each other is `KIND
-  /// PATH-OR-NAME`; prints `W i`, `D i DIR` or `X i` for a failed check of argument i (1-based,
+  /// The remote check: the first argument is the read size cap, the second the number of lock
+  /// arguments that follow (0, or the 6 of ``RemoteHostLock``'s acquire script: then `L`, the
+  /// lock's lines and `M CODE` come first), each other is `KIND PATH-OR-NAME`; prints `W i`, `D i DIR` or `X i` for a failed check of argument i (1-based,
   /// after the cap), `B`, a read's lines and `E CODE` for each `r PATH` (a read as
   /// ``RemoteFileStore/read(_:)`` does it), then `END`.
   static let checkScript =
-    RemoteFileStore.readFunction + """
+    RemoteFileStore.readFunction + "\n" + RemoteHostLock.acquireFunction + """
 
-      cap=$1; shift
+      cap=$1 nl=$2; shift 2
+      if [ "$nl" = 6 ]; then
+        echo L; lk "$1" "$2" "$3" "$4" "$5" "$6"; echo "M $?"; shift 6
+      fi
       i=0
       for a in "$@"; do
         i=$((i + 1))
@@ -252,8 +264,47 @@ public struct FleetPreflight: Sendable {
   private func check(_ target: Target) async -> HostReport {
     let host = target.host
     let store = RemoteFileStore(transport: transport, host: host, timeout: timeout)
-    // One script: writability, programs and every flag file's content (this also opens the
-    // master connection when none is open).
+    // One script: the lock, writability, programs and every flag file's content (this also
+    // opens the master connection when none is open).
+    let (arguments, subjects, paths) = Self.checkArguments(target)
+    let lockArguments = target.lock?.acquireArguments() ?? []
+    let output: SSHOutput
+    do {
+      output = try await transport.execute(
+        on: host, script: Self.checkScript,
+        arguments: [String(store.sizeCap), String(lockArguments.count)] + lockArguments + arguments,
+        timeout: timeout, stdoutLimit: store.stdoutLimit(files: paths.count))
+    } catch {
+      return HostReport(host: host.name, problems: [.unreachable(error)], flags: [])
+    }
+    let (lock, rest) = Self.lockSection(output.stdout[...], of: target.lock, stderr: output.stderr)
+    let sections = RemoteFileStore.sections(in: rest)
+    guard output.exitCode == 0, output.stdout.last == "END", sections.count == paths.count,
+      !output.stdoutTruncated, target.lock == nil || lock != nil
+    else {
+      let detail = "exit \(output.exitCode)\(output.stderr.isEmpty ? "" : ": " + output.stderr)"
+      return HostReport(
+        host: host.name, problems: [.checkFailed(host: host.name, detail: detail)], flags: [], lock: lock)
+    }
+    var contents: [String: Result<RemoteFile, RemoteFileError>] = [:]
+    for (path, section) in zip(paths, sections) {
+      contents[path] = store.file(path, exitCode: section.code, lines: section.lines, stderr: output.stderr)
+    }
+    var report = await readings(target, contents: contents, store: store)
+    if report.reachable {
+      report.problems =
+        Self.problems(in: Self.outsideSections(rest.dropLast()), subjects: subjects, host: host.name)
+        + report.problems
+    }
+    report.lock = lock
+    return report
+  }
+
+  /// The check script's arguments after the cap and the lock (`KIND PATH-OR-NAME`), what each
+  /// is about (`f PATH`, `x NAME`, `r PATH`), and the files read, in order.
+  private static func checkArguments(_ target: Target) -> (
+    arguments: [String], subjects: [String], paths: [String]
+  ) {
     var arguments: [String] = []
     var subjects: [String] = []
     for flag in target.flags where flag.changes {
@@ -269,29 +320,17 @@ public struct FleetPreflight: Sendable {
     let paths = target.flags.flatMap(\.files).reduce(into: [String]()) {
       if !$0.contains($1) { $0.append($1) }
     }
-    arguments += paths.map { "r " + $0 }
-    subjects += paths.map { "r " + $0 }
-    let output: SSHOutput
-    do {
-      output = try await transport.execute(
-        on: host, script: Self.checkScript, arguments: [String(store.sizeCap)] + arguments, timeout: timeout,
-        stdoutLimit: store.stdoutLimit(files: paths.count))
-    } catch {
-      return HostReport(host: host.name, problems: [.unreachable(error)], flags: [])
-    }
-    let sections = RemoteFileStore.sections(in: output.stdout[...])
-    guard output.exitCode == 0, output.stdout.last == "END", sections.count == paths.count,
-      !output.stdoutTruncated
-    else {
-      let detail = "exit \(output.exitCode)\(output.stderr.isEmpty ? "" : ": " + output.stderr)"
-      return HostReport(host: host.name, problems: [.checkFailed(host: host.name, detail: detail)], flags: [])
-    }
-    var problems = Self.problems(
-      in: Self.outsideSections(output.stdout.dropLast()), subjects: subjects, host: host.name)
-    var contents: [String: Result<RemoteFile, RemoteFileError>] = [:]
-    for (path, section) in zip(paths, sections) {
-      contents[path] = store.file(path, exitCode: section.code, lines: section.lines, stderr: output.stderr)
-    }
+    return (arguments + paths.map { "r " + $0 }, subjects + paths.map { "r " + $0 }, paths)
+  }
+
+  /// Each flag's files on the host from their reads (a file rewritten while it was read is read
+  /// again on its own), with the problems found in them. A host that went away meanwhile gets
+  /// that one problem and no readings.
+  private func readings(
+    _ target: Target, contents: [String: Result<RemoteFile, RemoteFileError>], store: RemoteFileStore
+  ) async -> HostReport {
+    let host = target.host
+    var problems: [Problem] = []
     var flags: [FlagReading] = []
     for flag in target.flags {
       var files: [FileReading] = []
@@ -303,7 +342,6 @@ public struct FleetPreflight: Sendable {
         let reading = Self.reading(path, content, flag: flag, host: host.name)
         if let problem = reading.problem {
           if problem.isUnreachable {
-            // The host went away mid-check: one problem, like a host never reached.
             return HostReport(host: host.name, problems: [problem], flags: [])
           }
           if !problems.contains(problem) { problems.append(problem) }
@@ -313,6 +351,24 @@ public struct FleetPreflight: Sendable {
       flags.append(FlagReading(flag: flag.flag, key: flag.key, percentKey: flag.percentKey, files: files))
     }
     return HostReport(host: host.name, problems: problems, flags: flags)
+  }
+
+  /// The lock's outcome (from the leading `L` … `M CODE` section) and the lines after it.
+  private static func lockSection(_ lines: ArraySlice<String>, of lock: RemoteHostLock?, stderr: String) -> (
+    Result<RemoteHostLock.Acquisition, RemoteLockError>?, ArraySlice<String>
+  ) {
+    guard let lock, lines.first == "L",
+      let end = lines.firstIndex(where: { $0.hasPrefix("M ") && Int32($0.dropFirst(2)) != nil }),
+      let code = Int32(lines[end].dropFirst(2))
+    else { return (nil, lines) }
+    let body = lines[(lines.startIndex + 1)..<end]
+    let result: Result<RemoteHostLock.Acquisition, RemoteLockError>
+    do {
+      result = .success(try lock.acquisition(exitCode: code, lines: body, stderr: stderr))
+    } catch {
+      result = .failure(error)
+    }
+    return (result, lines[(end + 1)...])
   }
 
   /// The lines of a script's output outside its read sections (``RemoteFileStore/sections(in:)``).

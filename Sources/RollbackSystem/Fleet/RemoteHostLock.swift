@@ -128,6 +128,15 @@ public struct RemoteHostLock: Sendable {
     exit 71
     """
 
+  /// ``acquireScript`` as the shell function `lk`, in a subshell so that its `exit`s end only
+  /// the function (for scripts that take the lock among other work, as the fleet preflight).
+  static let acquireFunction = "lk() (\n" + acquireScript + "\n)"
+
+  /// The arguments of ``acquireScript`` (`$1`…`$6`).
+  func acquireArguments(force: Bool = false, staleAfter: Int = 0) -> [String] {
+    [path, runID, user, controlHost, force ? "yes" : "no", String(max(0, staleAfter))]
+  }
+
   /// Takes the lock.
   ///
   /// - Parameters:
@@ -139,22 +148,31 @@ public struct RemoteHostLock: Sendable {
     do {
       output = try await transport.execute(
         on: host, script: Self.acquireScript,
-        arguments: [path, runID, user, controlHost, force ? "yes" : "no", String(max(0, staleAfter))],
+        arguments: acquireArguments(force: force, staleAfter: staleAfter),
         timeout: timeout)
     } catch {
       throw .transport(error)
     }
-    switch output.exitCode {
-    case 0 where output.stdout.last == "CREATED": return .created
-    case 0 where output.stdout.last == "RESUMED": return .resumed
-    case 0 where output.stdout.last == "FORCED": return .forced
-    case 4: throw .held(host: host.name, path: path, holder: Self.holder(from: output.stdout))
+    return try acquisition(
+      exitCode: output.exitCode, lines: output.stdout[...], stderr: output.stderr, staleAfter: staleAfter)
+  }
+
+  /// What one run of ``acquireScript`` printed and returned, as ``acquire(force:staleAfter:)``
+  /// reports it.
+  func acquisition(exitCode: Int32, lines: ArraySlice<String>, stderr: String, staleAfter: Int = 0)
+    throws(RemoteLockError) -> Acquisition
+  {
+    switch exitCode {
+    case 0 where lines.last == "CREATED": return .created
+    case 0 where lines.last == "RESUMED": return .resumed
+    case 0 where lines.last == "FORCED": return .forced
+    case 4: throw .held(host: host.name, path: path, holder: Self.holder(from: Array(lines)))
     case 5:
       throw .notStale(
-        host: host.name, path: path, holder: Self.holder(from: output.stdout), staleAfter: staleAfter)
+        host: host.name, path: path, holder: Self.holder(from: Array(lines)), staleAfter: staleAfter)
     case 67: throw .notALockFile(host: host.name, path: path)
     default:
-      let detail = output.stderr.isEmpty ? "exit \(output.exitCode)" : output.stderr
+      let detail = stderr.isEmpty ? "exit \(exitCode)" : stderr
       throw .failed(host: host.name, path: path, detail: detail)
     }
   }

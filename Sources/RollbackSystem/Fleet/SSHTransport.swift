@@ -250,10 +250,42 @@ public final class SSHTransport: Sendable {
   /// Closes every master of `hosts` and removes the control directory (and any socket left).
   public func shutdown(_ hosts: [SSHHost]) async {
     await closeMasters(hosts)
+    endLeftoverMasters()
     if let entries = try? FileManager.default.contentsOfDirectory(atPath: controlDirectory) {
       for entry in entries { unlink(controlDirectory + "/" + entry) }
     }
     rmdir(controlDirectory)
+  }
+
+  /// Ends (SIGTERM) every ssh process of this user still using this transport's control
+  /// directory after the masters were asked to exit: a master that an interrupted action left
+  /// half set up, whose socket `ssh -O exit` could not reach. Found through `/proc` (each
+  /// process's command line names the control path); nothing happens where there is none.
+  func endLeftoverMasters() {
+    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return }
+    let needle = Array((controlDirectory + "/").utf8)
+    let me = getpid()
+    for entry in entries {
+      guard let pid = pid_t(entry), pid != me, Self.ownedBySelf("/proc/\(entry)"),
+        let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"),
+        [UInt8](data).starts(with: Array("ssh".utf8)), Self.contains([UInt8](data), needle)
+      else { continue }
+      kill(pid, SIGTERM)
+      ProcessStrays.unregister(pid)
+    }
+  }
+
+  private static func ownedBySelf(_ path: String) -> Bool {
+    var info = stat()
+    return stat(path, &info) == 0 && info.st_uid == getuid()
+  }
+
+  private static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+    guard !needle.isEmpty, haystack.count >= needle.count else { return false }
+    for start in 0...(haystack.count - needle.count) where haystack[start] == needle[0] {
+      if haystack[start..<(start + needle.count)].elementsEqual(needle) { return true }
+    }
+    return false
   }
 
   /// Runs `body` for every host, at most ``forks`` at once; results by host name.
