@@ -165,6 +165,35 @@ struct FleetCLITests {
     #expect(lines.contains("batch 2/2: frontend-2 frontend-3"))
   }
 
+  @Test("MarketSage's production names its servers; level 3 plans every backend batch before the frontend's")
+  func marketSageBackendFirst() throws {
+    let seed = "runbooks/marketsage.yaml"
+    let validate = try CLI.run(["validate", "--strict", "--runbook", seed])
+    #expect(validate.status == 0, "\(validate.stdout)\(validate.stderr)")
+    let plan = try CLI.run(["plan", "--runbook", seed, "--level", "3"])
+    #expect(plan.status == 0, "\(plan.stderr)")
+    let lines = plan.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+    let backend = try #require(lines.firstIndex(of: "batch 1/1: marketsage-backend"), "\(plan.stdout)")
+    let frontend = try #require(lines.firstIndex(of: "batch 1/1: marketsage-frontend"), "\(plan.stdout)")
+    #expect(backend < frontend)
+    let step = lines.firstIndex {
+      $0.contains(
+        "backend-then-frontend.backend-servers  rolling  MUTATES    on backend; "
+          + "batches 1, 100%; max_fail 0; gate backend_up >= 1")
+    }
+    #expect(step.map { $0 < backend } == true, "\(plan.stdout)")
+    #expect(lines.contains("on hosts: marketsage-frontend"))
+
+    let json = try CLI.run(["plan", "--runbook", seed, "--level", "3", "--json"])
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+    let steps = try #require(object["steps"] as? [[String: Any]])
+    let rolling = steps.compactMap { step -> [[String]]? in
+      (step["rolling"] as? [String: Any])?["batches"] as? [[String]]
+    }
+    #expect(rolling == [[["marketsage-backend"]], [["marketsage-frontend"]]])
+  }
+
   @Test("a rolling step in an environment without hosts is refused before anything runs")
   func rollingWithoutHostsRefused() throws {
     let directory = try CLI.temporaryDirectory()

@@ -199,6 +199,51 @@ struct CLIFleet {
 
 struct CLIFleetMissing: Error {}
 
+/// What every suite on the test fleet starts from: the fleet's first hosts with the flag on
+/// (as the fleet starts), and a fresh directory for the suite's runbook and state.
+struct FleetWorkspace {
+  let fleet: CLIFleet
+  let directory: URL
+  let runbook: URL
+
+  /// The fleet's first `count` hosts (fewer is a recorded failure), the flag on in every file.
+  init(count: Int = 3) throws {
+    fleet = try CLIFleet.current(count: count)
+    guard fleet.hosts.count == count else {
+      Issue.record(
+        "these tests need \(count) fleet hosts: with-fleet -n 5 --crlf-host 3 (make test starts one)")
+      throw CLIFleetMissing()
+    }
+    try fleet.flagOn()
+    directory = try CLI.temporaryDirectory()
+    runbook = directory.appendingPathComponent("rollback.yaml")
+  }
+}
+
+/// A suite on the test fleet, with its workspace's fleet, directory, runbook and arguments.
+protocol FleetSuite {
+  var workspace: FleetWorkspace { get }
+}
+
+extension FleetSuite {
+  var fleet: CLIFleet { workspace.fleet }
+  var directory: URL { workspace.directory }
+  var runbook: URL { workspace.runbook }
+
+  /// Writes the suite's runbook.
+  func write(_ text: String) throws { try text.write(to: runbook, atomically: true, encoding: .utf8) }
+
+  /// `--runbook` and `--state-dir` (a directory `state` of the workspace).
+  func common(_ state: String = "state") -> [String] {
+    ["--runbook", runbook.path, "--state-dir", directory.appendingPathComponent(state).path]
+  }
+
+  /// Host `name`'s `.env.local`, read here.
+  func envLocal(_ name: String) throws -> Data {
+    try Data(contentsOf: URL(fileURLWithPath: "\(fleet.localApp(name))/.env.local"))
+  }
+}
+
 /// Every suite that changes or reads the test fleet's hosts, one test at a time: they share
 /// the hosts' files and services, so two of them at once would see each other's changes.
 @Suite("on the test fleet's hosts", .serialized)
@@ -206,23 +251,10 @@ enum OnTheTestFleet {}
 
 extension OnTheTestFleet {
   @Suite("fleet execution on the test fleet", .serialized)
-  struct FleetExecuteTests {
-    let fleet: CLIFleet
-    let directory: URL
-    let runbook: URL
+  struct FleetExecuteTests: FleetSuite {
+    let workspace: FleetWorkspace
 
-    init() throws {
-      fleet = try CLIFleet.current()
-      try fleet.flagOn()
-      directory = try CLI.temporaryDirectory()
-      runbook = directory.appendingPathComponent("rollback.yaml")
-    }
-
-    func write(_ text: String) throws { try text.write(to: runbook, atomically: true, encoding: .utf8) }
-
-    func common(_ state: String = "state") -> [String] {
-      ["--runbook", runbook.path, "--state-dir", directory.appendingPathComponent(state).path]
-    }
+    init() throws { workspace = try FleetWorkspace() }
 
     @Test("a rolling level flips every host byte for byte and restarts each, one ssh connection per host")
     func rollingFlipsEveryHost() throws {

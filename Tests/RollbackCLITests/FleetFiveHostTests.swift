@@ -3,29 +3,10 @@ import Testing
 
 extension OnTheTestFleet {
   @Suite("a rolling level over the five hosts of the test fleet", .serialized)
-  struct FleetFiveHostTests {
-    let fleet: CLIFleet
-    let directory: URL
-    let runbook: URL
+  struct FleetFiveHostTests: FleetSuite {
+    let workspace: FleetWorkspace
 
-    init() throws {
-      fleet = try CLIFleet.current(count: 5)
-      guard fleet.hosts.count == 5 else {
-        Issue.record("these tests need a 5-host fleet: with-fleet -n 5 --crlf-host 3 (make test starts one)")
-        throw CLIFleetMissing()
-      }
-      try fleet.flagOn()
-      directory = try CLI.temporaryDirectory()
-      runbook = directory.appendingPathComponent("rollback.yaml")
-    }
-
-    var common: [String] {
-      ["--runbook", runbook.path, "--state-dir", directory.appendingPathComponent("state").path]
-    }
-
-    func envLocal(_ name: String) throws -> Data {
-      try Data(contentsOf: URL(fileURLWithPath: "\(fleet.localApp(name))/.env.local"))
-    }
+    init() throws { workspace = try FleetWorkspace(count: 5) }
 
     @Test(
       "canary, then 50%, then the rest: every host's files flipped byte for byte (CRLF kept), each restarted once"
@@ -33,11 +14,10 @@ extension OnTheTestFleet {
     func rollingOverFive() throws {
       let saved = try fleet.snapshot()
       defer { fleet.restore(saved) }
-      try fleet.runbook(batches: "[1, \"50%\", \"100%\"]").write(
-        to: runbook, atomically: true, encoding: .utf8)
+      try write(fleet.runbook(batches: "[1, \"50%\", \"100%\"]"))
       var spawns: [String: Int] = [:]
       for name in fleet.hosts { spawns[name] = try fleet.spawns(name) }
-      let result = try CLI.run(["execute", "--level", "3", "--yes"] + common)
+      let result = try CLI.run(["execute", "--level", "3", "--yes"] + common())
       #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
       let h = fleet.hosts
       #expect(result.stdout.contains("batch 1/3: \(h[0]) ✓"), "\(result.stdout)")
@@ -62,15 +42,14 @@ extension OnTheTestFleet {
       let saved = try fleet.snapshot()
       defer { fleet.restore(saved) }
       let settle = "\n            - {id: settle, run: [sleep, \"4\"]}"
-      try fleet.runbook(batches: "[1, 3, \"100%\"]", extraStep: settle).write(
-        to: runbook, atomically: true, encoding: .utf8)
+      try write(fleet.runbook(batches: "[1, 3, \"100%\"]", extraStep: settle))
       let h = fleet.hosts
       let victim = h[1]
       let spawned = try fleet.spawns(victim)
       let untouched = try [h[3], h[4]].map { try envLocal($0) }
       let process = Process()
       process.executableURL = URL(fileURLWithPath: CLI.binary)
-      process.arguments = ["execute", "--level", "3", "--yes"] + common
+      process.arguments = ["execute", "--level", "3", "--yes"] + common()
       let out = Pipe()
       let err = Pipe()
       process.standardOutput = out

@@ -3,21 +3,15 @@ import Testing
 
 extension OnTheTestFleet {
   @Suite("rollback flag enable|disable on flags that live on the test fleet's hosts", .serialized)
-  struct FleetFlagChangeTests {
-    let fleet: CLIFleet
-    let directory: URL
-    let runbook: URL
+  struct FleetFlagChangeTests: FleetSuite {
+    let workspace: FleetWorkspace
 
     init() throws {
-      fleet = try CLIFleet.current()
-      try fleet.flagOn()
-      directory = try CLI.temporaryDirectory()
-      runbook = directory.appendingPathComponent("rollback.yaml")
-      try fleet.runbook(batches: "[1, \"100%\"]").write(to: runbook, atomically: true, encoding: .utf8)
+      workspace = try FleetWorkspace()
+      try write(fleet.runbook(batches: "[1, \"100%\"]"))
     }
 
     var state: URL { directory.appendingPathComponent("state") }
-    var common: [String] { ["--runbook", runbook.path, "--state-dir", state.path] }
 
     func flipped(_ data: Data?) -> Data {
       Data(
@@ -30,7 +24,7 @@ extension OnTheTestFleet {
     func disableOnEveryHost() throws {
       let saved = try fleet.snapshot()
       defer { fleet.restore(saved) }
-      let result = try CLI.run(["flag", "disable", "backend-api", "--json"] + common)
+      let result = try CLI.run(["flag", "disable", "backend-api", "--json"] + common())
       #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
       for (path, data) in saved {
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == flipped(data), "\(path)")
@@ -58,7 +52,7 @@ extension OnTheTestFleet {
         #expect(!FileManager.default.fileExists(atPath: fleet.lockPath(name)), "\(name): lock left behind")
       }
       // The human output has a row per host.
-      let again = try CLI.run(["flag", "enable", "backend-api"] + common)
+      let again = try CLI.run(["flag", "enable", "backend-api"] + common())
       #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
       for name in fleet.hosts {
         #expect(
@@ -73,12 +67,12 @@ extension OnTheTestFleet {
       let saved = try fleet.snapshot()
       defer { fleet.restore(saved) }
       let third = fleet.hosts[2]
-      let dry = try CLI.run(["flag", "disable", "backend-api", "--dry-run"] + common)
+      let dry = try CLI.run(["flag", "disable", "backend-api", "--dry-run"] + common())
       #expect(dry.status == 0, "\(dry.stdout)\(dry.stderr)")
       #expect(dry.stdout.contains("+NEXT_PUBLIC_USE_BACKEND_API=false"), "\(dry.stdout)")
       #expect(try fleet.snapshot() == saved)
 
-      let result = try CLI.run(["flag", "disable", "backend-api", "--hosts", third] + common)
+      let result = try CLI.run(["flag", "disable", "backend-api", "--hosts", third] + common())
       #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
       for (path, data) in saved {
         let expected = path.contains("/hosts/\(third)/") ? flipped(data) : data
@@ -91,8 +85,8 @@ extension OnTheTestFleet {
       let saved = try fleet.snapshot()
       defer { fleet.restore(saved) }
       let statusFleet = try CLITestFleet.current()
-      try statusFleet.runbook.write(to: runbook, atomically: true, encoding: .utf8)
-      let result = try CLI.run(["flag", "percent", "25", "backend-api"] + common)
+      try write(statusFleet.runbook)
+      let result = try CLI.run(["flag", "percent", "25", "backend-api"] + common())
       #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
       #expect(result.stdout.contains("backend-api: done on 3 of 3 hosts"), "\(result.stdout)")
       for (path, data) in saved {
@@ -112,7 +106,7 @@ extension OnTheTestFleet {
       let lock =
         "run=other-run\nuser=someone\ncontrol=laptop-2\nstarted=\(Int(Date().timeIntervalSince1970))\n"
       try lock.write(toFile: fleet.lockPath(second), atomically: true, encoding: .utf8)
-      let result = try CLI.run(["flag", "disable", "backend-api"] + common)
+      let result = try CLI.run(["flag", "disable", "backend-api"] + common())
       #expect(result.status == 4, "\(result.stdout)\(result.stderr)")
       #expect(
         result.stderr.contains(
@@ -132,7 +126,7 @@ extension OnTheTestFleet {
       let second = fleet.hosts[1]
       try fleet.ctl("stop-sshd", second)
       defer { _ = try? fleet.ctl("start-sshd", second) }
-      let result = try CLI.run(["flag", "disable", "backend-api"] + common)
+      let result = try CLI.run(["flag", "disable", "backend-api"] + common())
       #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
       #expect(result.stdout.contains("\(second)  error: unreachable"), "\(result.stdout)")
       #expect(

@@ -3,25 +3,10 @@ import Testing
 
 extension OnTheTestFleet {
   @Suite("execute --hosts on the test fleet", .serialized)
-  struct FleetHostLimitTests {
-    let fleet: CLIFleet
-    let directory: URL
-    let runbook: URL
+  struct FleetHostLimitTests: FleetSuite {
+    let workspace: FleetWorkspace
 
-    init() throws {
-      fleet = try CLIFleet.current()
-      try fleet.flagOn()
-      directory = try CLI.temporaryDirectory()
-      runbook = directory.appendingPathComponent("rollback.yaml")
-    }
-
-    func common(_ state: String = "state") -> [String] {
-      ["--runbook", runbook.path, "--state-dir", directory.appendingPathComponent(state).path]
-    }
-
-    func envLocal(_ name: String) throws -> Data {
-      try Data(contentsOf: URL(fileURLWithPath: "\(fleet.localApp(name))/.env.local"))
-    }
+    init() throws { workspace = try FleetWorkspace() }
 
     @Test(
       "execute --hosts host-2 flips only host-2's files and restarts only its service; the journal keeps the limit"
@@ -29,7 +14,7 @@ extension OnTheTestFleet {
     func limitToOneHost() throws {
       let saved = try fleet.snapshot()
       defer { fleet.restore(saved) }
-      try fleet.runbook(batches: "[1, \"100%\"]").write(to: runbook, atomically: true, encoding: .utf8)
+      try write(fleet.runbook(batches: "[1, \"100%\"]"))
       let chosen = fleet.hosts[1]
       let before = try fleet.snapshot()
       var spawns: [String: Int] = [:]
@@ -65,7 +50,7 @@ extension OnTheTestFleet {
     func resumeKeepsTheLimit() throws {
       let saved = try fleet.snapshot()
       defer { fleet.restore(saved) }
-      try fleet.runbook(batches: "[1, \"100%\"]").write(to: runbook, atomically: true, encoding: .utf8)
+      try write(fleet.runbook(batches: "[1, \"100%\"]"))
       let (first, second, third) = (fleet.hosts[0], fleet.hosts[1], fleet.hosts[2])
       let firstBefore = try envLocal(first)
       let firstSpawns = try fleet.spawns(first)
@@ -97,7 +82,7 @@ extension OnTheTestFleet {
 
     @Test("execute --hosts with a pattern that matches nothing exits 2 before anything runs")
     func unknownPatternRefused() throws {
-      try fleet.runbook(batches: "[1, \"100%\"]").write(to: runbook, atomically: true, encoding: .utf8)
+      try write(fleet.runbook(batches: "[1, \"100%\"]"))
       let before = try fleet.snapshot()
       let result = try CLI.run(["execute", "--level", "3", "--yes", "--hosts", "hots-*"] + common())
       #expect(result.status == 2, "\(result.stdout)\(result.stderr)")

@@ -88,6 +88,41 @@ final class OnCallLoopbackServer {
   }
 }
 
+/// One on-call test's directory, loopback server and runbook (level 1 with the given steps);
+/// `remove()` stops the server and deletes the directory.
+struct OnCallRun {
+  let directory: URL
+  let server: OnCallLoopbackServer
+
+  /// `edit` may change the runbook's text, knowing the server, before it is written.
+  init(
+    grafanaPath: String = "", steps: String,
+    edit: (_ text: String, _ server: OnCallLoopbackServer) -> String = { text, _ in text }
+  ) throws {
+    directory = try CLI.temporaryDirectory()
+    server = try OnCallLoopbackServer(in: directory)
+    let text = edit(OnCallRunTests.runbook(server: server, grafanaPath: grafanaPath, steps: steps), server)
+    try text.write(to: directory.appendingPathComponent("rollback.yaml"), atomically: true, encoding: .utf8)
+  }
+
+  /// `rollback ARGUMENTS` in the directory, with the integrations' secrets in its environment.
+  func rollback(_ arguments: [String]) throws -> CLIResult {
+    try CLI.run(arguments, in: directory, environment: OnCallRunTests.environment)
+  }
+
+  /// Every run journal of the directory, concatenated.
+  func journal() throws -> String {
+    let runs = directory.appendingPathComponent(".rollback/runs")
+    return try FileManager.default.contentsOfDirectory(atPath: runs.path).filter { $0.hasSuffix(".jsonl") }
+      .map { try String(contentsOfFile: runs.appendingPathComponent($0).path, encoding: .utf8) }.joined()
+  }
+
+  func remove() {
+    server.stop()
+    try? FileManager.default.removeItem(at: directory)
+  }
+}
+
 /// Runs of the real binary whose runbook sends PagerDuty events and Grafana annotations to a
 /// loopback server, checked request by request.
 @Suite("on-call run events")
@@ -114,16 +149,6 @@ struct OnCallRunTests {
 
   static var environment: [String: String] { ["PD_KEY": routingKey, "GRAFANA_TOKEN": grafanaToken] }
 
-  static func write(_ text: String, in directory: URL) throws {
-    try text.write(to: directory.appendingPathComponent("rollback.yaml"), atomically: true, encoding: .utf8)
-  }
-
-  static func journal(_ directory: URL) throws -> String {
-    let runs = directory.appendingPathComponent(".rollback/runs")
-    return try FileManager.default.contentsOfDirectory(atPath: runs.path).filter { $0.hasSuffix(".jsonl") }
-      .map { try String(contentsOfFile: runs.appendingPathComponent($0).path, encoding: .utf8) }.joined()
-  }
-
   static func runID(_ output: String) throws -> String {
     let range = try #require(output.range(of: #"run \d{8}T\d{6}Z-[0-9a-f]+"#, options: .regularExpression))
     return String(output[range].dropFirst(4))
@@ -135,26 +160,21 @@ struct OnCallRunTests {
     "execute: change events at start and finish, a Grafana region opened and closed with the same id; keys never shown"
   )
   func executeSendsRunEvents() throws {
-    let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
-    let server = try OnCallLoopbackServer(in: directory)
-    defer { server.stop() }
-    try Self.write(
-      Self.runbook(
-        server: server,
-        steps: """
-                - id: work
-                  run: {shell: "true"}
-          """), in: directory)
-    let run = try CLI.run(["execute", "--level", "1", "--yes"], in: directory, environment: Self.environment)
+    let fixture = try OnCallRun(
+      steps: """
+              - id: work
+                run: {shell: "true"}
+        """)
+    defer { fixture.remove() }
+    let run = try fixture.rollback(["execute", "--level", "1", "--yes"])
     #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
     let id = try Self.runID(run.stdout + run.stderr)
     #expect(
-      server.lines() == [
+      fixture.server.lines() == [
         "POST /v2/change/enqueue", "POST /api/annotations", "POST /v2/change/enqueue",
         "PATCH /api/annotations/42",
       ])
-    let requests = server.requests()
+    let requests = fixture.server.requests()
     guard requests.count == 4 else { return }
     // The start: a change event with the run's facts, from this host.
     let start = Self.body(requests[0])
@@ -182,13 +202,13 @@ struct OnCallRunTests {
     #expect((close["timeEnd"] as? Int ?? 0) >= (annotation["time"] as? Int ?? Int.max))
 
     // The report names the calls and the annotation id; no secret anywhere.
-    let report = try CLI.run(["report", id], in: directory, environment: Self.environment)
+    let report = try fixture.rollback(["report", id])
     #expect(report.status == 0, "\(report.stderr)")
     #expect(report.stdout.contains("### Integrations"), "\(report.stdout)")
     #expect(report.stdout.contains("grafana annotate 42"))
     #expect(report.stdout.contains("grafana close 42"))
     #expect(report.stdout.contains("pagerduty change — run started"))
-    let journal = try Self.journal(directory)
+    let journal = try fixture.journal()
     #expect(journal.contains(#""event":"integration""#))
     for secret in [Self.routingKey, Self.grafanaToken] {
       for text in [run.stdout, run.stderr, journal, report.stdout, report.stderr] {
@@ -199,28 +219,22 @@ struct OnCallRunTests {
 
   @Test("a failed run triggers an alert keyed by the run; its successful resume resolves the same key")
   func failedRunTriggersAndResumeResolves() throws {
-    let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
-    let server = try OnCallLoopbackServer(in: directory)
-    defer { server.stop() }
-    try Self.write(
-      Self.runbook(
-        server: server,
-        steps: """
-                - id: work
-                  run: {shell: "test -e fixed.marker"}
-          """), in: directory)
-    let failed = try CLI.run(
-      ["execute", "--level", "1", "--yes"], in: directory, environment: Self.environment)
+    let fixture = try OnCallRun(
+      steps: """
+              - id: work
+                run: {shell: "test -e fixed.marker"}
+        """)
+    defer { fixture.remove() }
+    let failed = try fixture.rollback(["execute", "--level", "1", "--yes"])
     #expect(failed.status == 1, "\(failed.stdout)\(failed.stderr)")
     let id = try Self.runID(failed.stdout + failed.stderr)
     let key = "rollback/oncall-demo/local/\(id)"
     #expect(
-      server.lines() == [
+      fixture.server.lines() == [
         "POST /v2/change/enqueue", "POST /api/annotations", "POST /v2/enqueue", "POST /v2/change/enqueue",
         "PATCH /api/annotations/42",
       ])
-    let trigger = Self.body(server.requests()[2])
+    let trigger = Self.body(fixture.server.requests()[2])
     #expect(trigger["event_action"] as? String == "trigger")
     #expect(trigger["dedup_key"] as? String == key)
     #expect(trigger["routing_key"] as? String == Self.routingKey)
@@ -229,16 +243,16 @@ struct OnCallRunTests {
     #expect(payload["component"] as? String == "checkout")
     #expect(payload["summary"] as? String == "rollback oncall-demo level 1 failed in local (run \(id))")
 
-    try Data().write(to: directory.appendingPathComponent("fixed.marker"))
-    let resumed = try CLI.run(["resume", id, "--yes"], in: directory, environment: Self.environment)
+    try Data().write(to: fixture.directory.appendingPathComponent("fixed.marker"))
+    let resumed = try fixture.rollback(["resume", id, "--yes"])
     #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")
-    let after = Array(server.lines().dropFirst(5))
+    let after = Array(fixture.server.lines().dropFirst(5))
     #expect(
       after == [
         "POST /v2/change/enqueue", "POST /api/annotations", "POST /v2/enqueue", "POST /v2/change/enqueue",
         "PATCH /api/annotations/42",
       ])
-    let requests = server.requests()
+    let requests = fixture.server.requests()
     guard requests.count == 10 else { return }
     let resolve = Self.body(requests[7])
     #expect(resolve["event_action"] as? String == "resolve")
@@ -246,10 +260,10 @@ struct OnCallRunTests {
     let resumedStart = Self.body(requests[5])["payload"] as? [String: Any] ?? [:]
     #expect(resumedStart["summary"] as? String == "rollback oncall-demo level 1 resumed in local (run \(id))")
 
-    let report = try CLI.run(["report", id], in: directory, environment: Self.environment)
+    let report = try fixture.rollback(["report", id])
     #expect(report.stdout.contains("pagerduty trigger \(key)"), "\(report.stdout)")
     #expect(report.stdout.contains("pagerduty resolve \(key)"))
-    let journal = try Self.journal(directory)
+    let journal = try fixture.journal()
     for text in [failed.stdout, failed.stderr, resumed.stdout, resumed.stderr, journal, report.stdout] {
       #expect(!text.contains(Self.routingKey) && !text.contains(Self.grafanaToken))
     }
@@ -257,21 +271,16 @@ struct OnCallRunTests {
 
   @Test("a notify: {pagerduty: trigger} step sends an alert event; its dedup key is journalled and reported")
   func notifyStepTriggers() throws {
-    let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
-    let server = try OnCallLoopbackServer(in: directory)
-    defer { server.stop() }
-    try Self.write(
-      Self.runbook(
-        server: server,
-        steps: """
-                - id: page
-                  notify: {pagerduty: trigger, severity: warning, summary: "checkout degraded, run ${run.id}"}
-          """), in: directory)
-    let run = try CLI.run(["execute", "--level", "1", "--yes"], in: directory, environment: Self.environment)
+    let fixture = try OnCallRun(
+      steps: """
+              - id: page
+                notify: {pagerduty: trigger, severity: warning, summary: "checkout degraded, run ${run.id}"}
+        """)
+    defer { fixture.remove() }
+    let run = try fixture.rollback(["execute", "--level", "1", "--yes"])
     #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
     let id = try Self.runID(run.stdout + run.stderr)
-    let alerts = server.requests().filter { $0["path"] as? String == "/v2/enqueue" }
+    let alerts = fixture.server.requests().filter { $0["path"] as? String == "/v2/enqueue" }
     #expect(alerts.count == 1)
     let alert = Self.body(alerts.first ?? [:])
     #expect(alert["event_action"] as? String == "trigger")
@@ -279,73 +288,64 @@ struct OnCallRunTests {
     let payload = alert["payload"] as? [String: Any] ?? [:]
     #expect(payload["severity"] as? String == "warning")
     #expect(payload["summary"] as? String == "checkout degraded, run \(id)")
-    let journal = try Self.journal(directory)
+    let journal = try fixture.journal()
     #expect(journal.contains(#""action":"trigger","id":"rollback/oncall-demo/local/\#(id)","step":"page""#))
-    let report = try CLI.run(["report", id], in: directory, environment: Self.environment)
+    let report = try fixture.rollback(["report", id])
     #expect(report.stdout.contains("pagerduty trigger rollback/oncall-demo/local/\(id) (step page)"))
   }
 
   @Test("a failing integration is a warning, journalled with its error; the rollback goes on and succeeds")
   func failingIntegrationNeverStopsTheRun() throws {
-    let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
-    let server = try OnCallLoopbackServer(in: directory)
-    defer { server.stop() }
-    try Self.write(
-      Self.runbook(
-        server: server, grafanaPath: "/broken",
-        steps: """
-                - id: work
-                  run: {shell: "touch done.marker"}
-          """), in: directory)
-    let run = try CLI.run(["execute", "--level", "1", "--yes"], in: directory, environment: Self.environment)
+    let fixture = try OnCallRun(
+      grafanaPath: "/broken",
+      steps: """
+              - id: work
+                run: {shell: "touch done.marker"}
+        """)
+    defer { fixture.remove() }
+    let run = try fixture.rollback(["execute", "--level", "1", "--yes"])
     #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
-    #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("done.marker").path))
+    #expect(
+      FileManager.default.fileExists(atPath: fixture.directory.appendingPathComponent("done.marker").path))
     #expect(
       (run.stdout + run.stderr).contains(
         "warning: grafana: HTTP 400: broken on purpose (an integration failure never stops a rollback)"),
       "\(run.stdout)\(run.stderr)")
     // No annotation id came back: nothing to close.
-    #expect(!server.lines().contains { $0.hasPrefix("PATCH") })
-    let journal = try Self.journal(directory)
+    #expect(!fixture.server.lines().contains { $0.hasPrefix("PATCH") })
+    let journal = try fixture.journal()
     #expect(journal.contains(#""service":"grafana","action":"annotate","id":null"#), "\(journal)")
     #expect(journal.contains(#""error":"HTTP 400: broken on purpose""#))
   }
 
   @Test("a drill sends change events marked [DRILL] and no alert unless --page")
   func drillPagesOnlyWithPage() throws {
-    let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
-    let server = try OnCallLoopbackServer(in: directory)
-    defer { server.stop() }
-    try Self.write(
-      Self.runbook(
-        server: server,
-        steps: """
-                - id: page
-                  notify: {pagerduty: trigger, summary: "checkout degraded"}
-                - id: work
-                  run: {shell: "false"}
-          """), in: directory)
-    let quiet = try CLI.run(["drill", "--level", "1", "--yes"], in: directory, environment: Self.environment)
+    let fixture = try OnCallRun(
+      steps: """
+              - id: page
+                notify: {pagerduty: trigger, summary: "checkout degraded"}
+              - id: work
+                run: {shell: "false"}
+        """)
+    defer { fixture.remove() }
+    let quiet = try fixture.rollback(["drill", "--level", "1", "--yes"])
     #expect(quiet.status == 1, "\(quiet.stdout)\(quiet.stderr)")
-    let counts = Dictionary(server.lines().map { ($0, 1) }, uniquingKeysWith: +)
-    #expect(counts["POST /v2/enqueue"] == nil, "\(server.lines())")
+    let counts = Dictionary(fixture.server.lines().map { ($0, 1) }, uniquingKeysWith: +)
+    #expect(counts["POST /v2/enqueue"] == nil, "\(fixture.server.lines())")
     #expect(counts["POST /v2/change/enqueue"] == 2)
-    for change in server.requests() where change["path"] as? String == "/v2/change/enqueue" {
+    for change in fixture.server.requests() where change["path"] as? String == "/v2/change/enqueue" {
       let summary = (Self.body(change)["payload"] as? [String: Any])?["summary"] as? String ?? ""
       #expect(summary.hasPrefix("[DRILL] rollback oncall-demo level 1 "), "\(summary)")
     }
-    let annotation = server.requests().first { $0["path"] as? String == "/api/annotations" }
+    let annotation = fixture.server.requests().first { $0["path"] as? String == "/api/annotations" }
     #expect((Self.body(annotation ?? [:])["text"] as? String)?.hasPrefix("[DRILL] ") == true)
 
-    let seen = server.requests().count
-    let paged = try CLI.run(
-      ["drill", "--level", "1", "--yes", "--page"], in: directory, environment: Self.environment)
+    let seen = fixture.server.requests().count
+    let paged = try fixture.rollback(["drill", "--level", "1", "--yes", "--page"])
     #expect(paged.status == 1)
-    let alerts = server.requests().dropFirst(seen).filter { $0["path"] as? String == "/v2/enqueue" }
+    let alerts = fixture.server.requests().dropFirst(seen).filter { $0["path"] as? String == "/v2/enqueue" }
     // The step's trigger and the failed run's trigger, both marked as a drill.
-    #expect(alerts.count == 2, "\(server.lines())")
+    #expect(alerts.count == 2, "\(fixture.server.lines())")
     for alert in alerts {
       let summary = (Self.body(alert)["payload"] as? [String: Any])?["summary"] as? String ?? ""
       #expect(summary.hasPrefix("[DRILL] "), "\(summary)")
@@ -354,58 +354,48 @@ struct OnCallRunTests {
 
   @Test("a dry run sends no event and says what it would silence and page")
   func dryRunSendsNothing() throws {
-    let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
-    let server = try OnCallLoopbackServer(in: directory)
-    defer { server.stop() }
-    let text = Self.runbook(
-      server: server,
+    let fixture = try OnCallRun(
       steps: """
               - id: quiet
                 silence: {matchers: ["service=checkout", "severity=~warning|critical"], for: 15m}
               - id: page
                 notify: {pagerduty: trigger, summary: "checkout degraded"}
         """
-    ).replacingOccurrences(
-      of: "notify:\n", with: "notify:\n  alertmanager: {url: \"\(server.url)\"}\n")
-    try Self.write(text, in: directory)
-    let run = try CLI.run(
-      ["execute", "--level", "1", "--dry-run"], in: directory, environment: Self.environment)
+    ) { text, server in
+      text.replacingOccurrences(of: "notify:\n", with: "notify:\n  alertmanager: {url: \"\(server.url)\"}\n")
+    }
+    defer { fixture.remove() }
+    let run = try fixture.rollback(["execute", "--level", "1", "--dry-run"])
     #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
     #expect(
       run.stdout.contains(
         "would silence service=checkout, severity=~warning|critical for 15m (nothing posted)"),
       "\(run.stdout)")
     #expect(run.stdout.contains("would send PagerDuty trigger: checkout degraded"))
-    #expect(server.requests().isEmpty, "\(server.lines())")
+    #expect(fixture.server.requests().isEmpty, "\(fixture.server.lines())")
   }
 
   @Test(
     "Ctrl-C mid-run: the interrupted run still triggers its alert, sends its finish and closes its annotation"
   )
   func interruptedRunTriggers() async throws {
-    let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
-    let server = try OnCallLoopbackServer(in: directory)
-    defer { server.stop() }
-    try Self.write(
-      Self.runbook(
-        server: server,
-        steps: """
-                - id: hold
-                  run: {shell: "touch held; exec sleep 60"}
-          """), in: directory)
+    let fixture = try OnCallRun(
+      steps: """
+              - id: hold
+                run: {shell: "touch held; exec sleep 60"}
+        """)
+    defer { fixture.remove() }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: CLI.binary)
     process.arguments = ["execute", "--level", "1", "--yes"]
-    process.currentDirectoryURL = directory
+    process.currentDirectoryURL = fixture.directory
     var environment = ProcessInfo.processInfo.environment
     for (name, value) in Self.environment { environment[name] = value }
     process.environment = environment
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice
     try process.run()
-    let held = directory.appendingPathComponent("held").path
+    let held = fixture.directory.appendingPathComponent("held").path
     let deadline = Date().addingTimeInterval(30)
     while Date() < deadline, !FileManager.default.fileExists(atPath: held) {
       try await Task.sleep(for: .milliseconds(50))
@@ -414,11 +404,11 @@ struct OnCallRunTests {
     process.waitUntilExit()
     #expect(process.terminationStatus == 130)
     #expect(
-      server.lines() == [
+      fixture.server.lines() == [
         "POST /v2/change/enqueue", "POST /api/annotations", "POST /v2/enqueue", "POST /v2/change/enqueue",
         "PATCH /api/annotations/42",
       ])
-    let trigger = Self.body(server.requests().dropFirst(2).first ?? [:])
+    let trigger = Self.body(fixture.server.requests().dropFirst(2).first ?? [:])
     #expect(trigger["event_action"] as? String == "trigger")
     #expect((trigger["dedup_key"] as? String)?.hasPrefix("rollback/oncall-demo/local/") == true)
     let summary = (trigger["payload"] as? [String: Any])?["summary"] as? String ?? ""

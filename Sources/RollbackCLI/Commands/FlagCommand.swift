@@ -23,17 +23,14 @@ struct FlagStatusCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "status", abstract: "Show the flag's value in each of its files (every flag without NAME).")
 
-  @OptionGroup var flag: FlagOptions
-
-  @Argument(help: ArgumentHelp("The flag.", valueName: "name"), completion: Completions.flags)
-  var name: String?
+  @OptionGroup var target: FlagTarget
 
   @Flag(name: .long, help: "Beside each file value, the value the running process reports (pickup.http).")
   var live = false
 
   func run() async throws {
-    if live { return try await flag.showLive(name: name) }
-    try await flag.perform(nil, name: name)
+    if live { return try await target.flag.showLive(name: target.name) }
+    try await target.perform(nil)
   }
 }
 
@@ -42,12 +39,9 @@ struct FlagEnableCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "enable", abstract: "Set the flag to its enabled value in every file.")
 
-  @OptionGroup var flag: FlagOptions
+  @OptionGroup var target: FlagTarget
 
-  @Argument(help: ArgumentHelp("The flag.", valueName: "name"), completion: Completions.flags)
-  var name: String?
-
-  func run() async throws { try await flag.perform(.enable, name: name) }
+  func run() async throws { try await target.perform(.enable) }
 }
 
 /// `rollback flag disable [NAME]`.
@@ -55,15 +49,13 @@ struct FlagDisableCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "disable", abstract: "Set the flag to its disabled value in every file.")
 
-  @OptionGroup var flag: FlagOptions
+  @OptionGroup var target: FlagTarget
 
-  @Argument(help: ArgumentHelp("The flag.", valueName: "name"), completion: Completions.flags)
-  var name: String?
-
-  func run() async throws { try await flag.perform(.disable, name: name) }
+  func run() async throws { try await target.perform(.disable) }
 }
 
-/// `rollback flag percent N [NAME]`.
+/// `rollback flag percent N [NAME]`: N stands between the options and NAME, so it declares
+/// them apart.
 struct FlagPercentCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "percent", abstract: "Set the flag's percent_key to N (0 to 100) in every file.")
@@ -73,8 +65,7 @@ struct FlagPercentCommand: AsyncParsableCommand {
   @Argument(help: ArgumentHelp("The percentage, from 0 to 100.", valueName: "n"))
   var percent: Int
 
-  @Argument(help: ArgumentHelp("The flag.", valueName: "name"), completion: Completions.flags)
-  var name: String?
+  @OptionGroup var flagName: FlagName
 
   func validate() throws {
     guard (0...100).contains(percent) else {
@@ -82,7 +73,7 @@ struct FlagPercentCommand: AsyncParsableCommand {
     }
   }
 
-  func run() async throws { try await flag.perform(.percent(percent), name: name) }
+  func run() async throws { try await flag.perform(.percent(percent), name: flagName.name) }
 }
 
 /// `rollback flag step-down [NAME]`.
@@ -90,12 +81,27 @@ struct FlagStepDownCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "step-down", abstract: "Move the flag one stage down its ladder (stages) in every file.")
 
-  @OptionGroup var flag: FlagOptions
+  @OptionGroup var target: FlagTarget
 
+  func run() async throws { try await target.perform(.stepDown) }
+}
+
+/// The optional NAME argument of every `rollback flag` subcommand.
+struct FlagName: ParsableArguments {
   @Argument(help: ArgumentHelp("The flag.", valueName: "name"), completion: Completions.flags)
   var name: String?
+}
 
-  func run() async throws { try await flag.perform(.stepDown, name: name) }
+/// What `rollback flag status|enable|disable|step-down` take: the shared options, then NAME.
+struct FlagTarget: ParsableArguments {
+  @OptionGroup var flag: FlagOptions
+  @OptionGroup var flagName: FlagName
+
+  /// The flag's name, nil when left out.
+  var name: String? { flagName.name }
+
+  /// Reads (`change` nil) or changes the named flag (or every flag / the only flag).
+  func perform(_ change: FlagChange?) async throws { try await flag.perform(change, name: name) }
 }
 
 /// The options every `rollback flag` action shares, and the action itself.
