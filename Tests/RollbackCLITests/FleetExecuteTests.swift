@@ -233,6 +233,17 @@ extension FleetSuite {
   /// Writes the suite's runbook.
   func write(_ text: String) throws { try text.write(to: runbook, atomically: true, encoding: .utf8) }
 
+  /// Starts rollback with `arguments` in the background, its output discarded.
+  func launch(_ arguments: [String]) throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: CLI.binary)
+    process.arguments = arguments
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    return process
+  }
+
   /// `--runbook` and `--state-dir` (a directory `state` of the workspace).
   func common(_ state: String = "state") -> [String] {
     ["--runbook", runbook.path, "--state-dir", directory.appendingPathComponent(state).path]
@@ -410,12 +421,7 @@ extension OnTheTestFleet {
       var spawns: [String: Int] = [:]
       for name in fleet.hosts { spawns[name] = try fleet.spawns(name) }
       let state = directory.appendingPathComponent("state")
-      let process = Process()
-      process.executableURL = URL(fileURLWithPath: CLI.binary)
-      process.arguments = ["execute", "--level", "3", "--yes"] + common()
-      process.standardOutput = FileHandle.nullDevice
-      process.standardError = FileHandle.nullDevice
-      try process.run()
+      let process = try launch(["execute", "--level", "3", "--yes"] + common())
       // Wait until batch 2 has restarted its hosts (they then sleep), and kill it there.
       let deadline = Date().addingTimeInterval(60)
       while Date() < deadline {
@@ -477,12 +483,7 @@ extension OnTheTestFleet {
     func interruptedClosesMasters() throws {
       try write(fleet.runbook(batches: "[1, \"100%\"]"))
       let mastersBefore = CLIFleet.masters()
-      let process = Process()
-      process.executableURL = URL(fileURLWithPath: CLI.binary)
-      process.arguments = ["execute", "--level", "4", "--yes"] + common()
-      process.standardOutput = FileHandle.nullDevice
-      process.standardError = FileHandle.nullDevice
-      try process.run()
+      let process = try launch(["execute", "--level", "4", "--yes"] + common())
       let lock = fleet.lockPath(fleet.hosts[0])
       let deadline = Date().addingTimeInterval(15)
       while !FileManager.default.fileExists(atPath: lock), Date() < deadline {
@@ -509,12 +510,7 @@ extension OnTheTestFleet {
       let mastersBefore = CLIFleet.masters()
       let locks = fleet.hosts.map { fleet.lockPath($0) }
       defer { for lock in locks { unlink(lock) } }
-      let process = Process()
-      process.executableURL = URL(fileURLWithPath: CLI.binary)
-      process.arguments = ["execute", "--level", "4", "--yes"] + common()
-      process.standardOutput = FileHandle.nullDevice
-      process.standardError = FileHandle.nullDevice
-      try process.run()
+      let process = try launch(["execute", "--level", "4", "--yes"] + common())
       let deadline = Date().addingTimeInterval(15)
       while !locks.contains(where: { FileManager.default.fileExists(atPath: $0) }), Date() < deadline {
         Thread.sleep(forTimeInterval: 0.002)
