@@ -136,7 +136,7 @@ struct OnCallRunTests {
   )
   func executeSendsRunEvents() throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     let server = try OnCallLoopbackServer(in: directory)
     defer { server.stop() }
     try Self.write(
@@ -200,7 +200,7 @@ struct OnCallRunTests {
   @Test("a failed run triggers an alert keyed by the run; its successful resume resolves the same key")
   func failedRunTriggersAndResumeResolves() throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     let server = try OnCallLoopbackServer(in: directory)
     defer { server.stop() }
     try Self.write(
@@ -258,7 +258,7 @@ struct OnCallRunTests {
   @Test("a notify: {pagerduty: trigger} step sends an alert event; its dedup key is journalled and reported")
   func notifyStepTriggers() throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     let server = try OnCallLoopbackServer(in: directory)
     defer { server.stop() }
     try Self.write(
@@ -288,7 +288,7 @@ struct OnCallRunTests {
   @Test("a failing integration is a warning, journalled with its error; the rollback goes on and succeeds")
   func failingIntegrationNeverStopsTheRun() throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     let server = try OnCallLoopbackServer(in: directory)
     defer { server.stop() }
     try Self.write(
@@ -315,7 +315,7 @@ struct OnCallRunTests {
   @Test("a drill sends change events marked [DRILL] and no alert unless --page")
   func drillPagesOnlyWithPage() throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     let server = try OnCallLoopbackServer(in: directory)
     defer { server.stop() }
     try Self.write(
@@ -355,7 +355,7 @@ struct OnCallRunTests {
   @Test("a dry run sends no event and says what it would silence and page")
   func dryRunSendsNothing() throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     let server = try OnCallLoopbackServer(in: directory)
     defer { server.stop() }
     let text = Self.runbook(
@@ -385,7 +385,7 @@ struct OnCallRunTests {
   )
   func interruptedRunTriggers() async throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     let server = try OnCallLoopbackServer(in: directory)
     defer { server.stop() }
     try Self.write(
