@@ -26,7 +26,8 @@
 #                      fleet: a rolling level on 5/20/50 test hosts vs a plain ssh script and
 #                      Ansible (needs root; BENCH_FLEET_SIZES, BENCH_FLEET_RUNS)
 #   make reliability   deps, release build, then reliability/run: crash safety, resume, lock,
-#                      faults, fuzzing, secrets and idempotence, measured ("N passed, M failed")
+#                      faults, fleet faults (a 3-host test fleet; needs root), fuzzing, secrets and
+#                      idempotence, measured ("N passed, M failed")
 #   make clean         remove .build
 
 SHELL := /bin/bash

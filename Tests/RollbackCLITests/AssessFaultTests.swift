@@ -75,7 +75,7 @@ struct AssessFaultTests {
     _ arguments: [String], environment: [String: String] = [:], gauges: Bool = true, _ name: String = "fault"
   ) async throws -> (human: CLIResult, json: Outcome) {
     let state = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: state) }
+    defer { CLI.removeTemporaryDirectory(state) }
     let label = AssessHarness.newCase(name)
     if gauges {
       try AssessGauges.set(case: label, lines: AssessGauges.lines(case: label))
@@ -144,7 +144,7 @@ struct AssessFaultTests {
   @Test("NaN and +Inf are unknown", arguments: ["NaN", "+Inf"])
   func nonFinite(sample: String) async throws {
     let state = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: state) }
+    defer { CLI.removeTemporaryDirectory(state) }
     let label = AssessHarness.newCase("nonfinite")
     try AssessGauges.set(case: label, lines: AssessGauges.lines(case: label, errorRatio: sample))
     try await AssessHarness.waitForScrape(
@@ -215,7 +215,7 @@ struct AssessFaultTests {
   @Test("decision_on_unknown turns an unknown into that severity, marked inconclusive")
   func decisionOnUnknown() async throws {
     let folder = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: folder) }
+    defer { CLI.removeTemporaryDirectory(folder) }
     let source = try String(
       contentsOf: CLI.packageRoot.appendingPathComponent(AssessHarness.runbook), encoding: .utf8)
     let runbook = folder.appendingPathComponent("on-unknown.yaml")

@@ -227,7 +227,7 @@ struct AssessTests {
   @Test("each severity, driven by the metric values the test writes", arguments: cases)
   func severity(_ expected: SeverityCase) async throws {
     let state = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: state) }
+    defer { CLI.removeTemporaryDirectory(state) }
     let name = AssessHarness.newCase(expected.name)
     try AssessGauges.set(
       case: name,
@@ -270,7 +270,7 @@ struct AssessTests {
   @Test("values are shown by unit, several series say how they were reduced, defaults are marked")
   func signalLines() async throws {
     let state = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: state) }
+    defer { CLI.removeTemporaryDirectory(state) }
     let name = AssessHarness.newCase("units")
     try AssessGauges.set(
       case: name,
@@ -301,7 +301,7 @@ struct AssessTests {
   @Test("--signal sets a manual signal by hand and overrides a measured one; both are marked")
   func handValues() async throws {
     let state = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: state) }
+    defer { CLI.removeTemporaryDirectory(state) }
     let name = AssessHarness.newCase("hand")
     try AssessGauges.set(case: name, lines: AssessGauges.lines(case: name))
     try await AssessHarness.waitForScrape(case: name, values: ["error_rate": 0.0005], stateDirectory: state)
@@ -339,7 +339,7 @@ struct AssessTests {
     ])
   func badSignal(item: String, message: String) async throws {
     let state = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: state) }
+    defer { CLI.removeTemporaryDirectory(state) }
 
     let result = try await AssessHarness.assess(case: "unused", ["--signal", item], stateDirectory: state)
 
@@ -352,7 +352,7 @@ struct AssessTests {
   @Test("--json prints one JSON document on stdout, shaped as cli.md says; the report goes to stderr")
   func jsonShape() async throws {
     let state = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: state) }
+    defer { CLI.removeTemporaryDirectory(state) }
     let name = AssessHarness.newCase("json")
     try AssessGauges.set(case: name, lines: AssessGauges.lines(case: name, errorRatio: "0.082"))
     try await AssessHarness.waitForScrape(case: name, values: ["error_rate": 0.082], stateDirectory: state)
@@ -394,7 +394,7 @@ struct AssessTests {
   @Test("the assessment is saved as STATE/assessments/TIMESTAMP.json, the same document as --json")
   func savedAssessment() async throws {
     let state = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: state) }
+    defer { CLI.removeTemporaryDirectory(state) }
     let name = AssessHarness.newCase("saved")
     try AssessGauges.set(case: name, lines: AssessGauges.lines(case: name, p95: "0.7"))
     try await AssessHarness.waitForScrape(case: name, values: ["p95_latency": 0.7], stateDirectory: state)
@@ -417,7 +417,7 @@ struct AssessTests {
   @Test("without --state-dir: ROLLBACK_STATE_DIR, else .rollback/ beside the runbook")
   func defaultStateDirectory() async throws {
     let folder = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: folder) }
+    defer { CLI.removeTemporaryDirectory(folder) }
     let runbook = folder.appendingPathComponent("assess.yaml")
     try FileManager.default.copyItem(
       at: CLI.packageRoot.appendingPathComponent(AssessHarness.runbook), to: runbook)
@@ -445,7 +445,7 @@ struct AssessTests {
   @Test("DATABASE_URL unset: every signal is shown, the postgres ones unknown, and the matrix decides")
   func dsnUnset() async throws {
     let state = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: state) }
+    defer { CLI.removeTemporaryDirectory(state) }
     let environment = [
       "ROLLBACK_PROM_URL": try AssessHarness.value("ROLLBACK_TEST_PROM_URL"), "DATABASE_URL": "",
     ]
@@ -473,7 +473,7 @@ struct AssessTests {
   @Test("the Atom runbook's local environment: every measured signal is read and the matrix decides")
   func atomLocal() async throws {
     let state = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: state) }
+    defer { CLI.removeTemporaryDirectory(state) }
     let environment = [
       "ROLLBACK_PROM_URL": try AssessHarness.value("ROLLBACK_TEST_PROM_URL"),
       "DATABASE_URL": try AssessHarness.value("ROLLBACK_TEST_DATABASE_URL"),

@@ -86,7 +86,7 @@ struct AssessWatchTests {
   @Test("nothing changes: the report is printed once, every assessment after it prints nothing")
   func quietWhenStable() async throws {
     let state = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: state) }
+    defer { CLI.removeTemporaryDirectory(state) }
     let name = AssessHarness.newCase("watch-stable")
     try AssessGauges.set(case: name, lines: AssessGauges.lines(case: name, p95: "0.7"))
     try await AssessHarness.waitForScrape(case: name, values: ["p95_latency": 0.7], stateDirectory: state)
@@ -110,7 +110,7 @@ struct AssessWatchTests {
   @Test("a change prints the signal's old and new value and the new verdict; SIGTERM stops with its status")
   func changesThenSigterm() async throws {
     let state = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: state) }
+    defer { CLI.removeTemporaryDirectory(state) }
     let name = AssessHarness.newCase("watch-change")
     try AssessGauges.set(case: name, lines: AssessGauges.lines(case: name))
     try await AssessHarness.waitForScrape(case: name, values: ["error_rate": 0.0005], stateDirectory: state)
@@ -157,7 +157,7 @@ struct AssessWatchTests {
   @Test("SIGINT stops the watch too; with --json each assessment that changed is one JSON line")
   func jsonLinesThenSigint() async throws {
     let state = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: state) }
+    defer { CLI.removeTemporaryDirectory(state) }
     let name = AssessHarness.newCase("watch-json")
     try AssessGauges.set(case: name, lines: AssessGauges.lines(case: name, p95: "1.5"))
     try await AssessHarness.waitForScrape(case: name, values: ["p95_latency": 1.5], stateDirectory: state)
@@ -187,7 +187,7 @@ struct AssessWatchTests {
   @Test("a --watch interval that is not a duration is bad input")
   func badInterval() async throws {
     let state = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: state) }
+    defer { CLI.removeTemporaryDirectory(state) }
 
     let result = try await AssessHarness.assess(case: "unused", ["--watch", "soon"], stateDirectory: state)
 

@@ -80,12 +80,56 @@ enum CLI {
       stderr: String(decoding: errData.data, as: UTF8.self))
   }
 
-  /// A fresh temporary directory.
+  /// A fresh temporary directory (`$TMPDIR/rollback-cli-UUID`), removed when the test process
+  /// ends (see ``TemporaryDirectories``) or earlier with ``removeTemporaryDirectory(_:)``.
   static func temporaryDirectory() throws -> URL {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent(
       "rollback-cli-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    TemporaryDirectories.shared.register(url)
     return url
+  }
+
+  /// Removes a directory made by ``temporaryDirectory()`` now (the end of the process would).
+  static func removeTemporaryDirectory(_ url: URL) {
+    TemporaryDirectories.shared.remove(url)
+  }
+}
+
+/// Every directory ``CLI/temporaryDirectory()`` made in this process, removed when the process
+/// exits (`atexit`). Tests run in parallel and many return their directory from a helper or keep
+/// it in a suite's fixture, where no scope of their own ends at the right time: the end of the
+/// process is the one moment when no test can still use one.
+final class TemporaryDirectories: @unchecked Sendable {
+  /// The one registry of this process.
+  static let shared = TemporaryDirectories()
+
+  private let lock = NSLock()
+  private var paths: Set<String> = []
+
+  private init() {
+    atexit { TemporaryDirectories.shared.removeAll() }
+  }
+
+  /// Remembers `url` for removal at exit.
+  func register(_ url: URL) {
+    lock.withLock { _ = paths.insert(url.path) }
+  }
+
+  /// Removes `url` now and forgets it.
+  func remove(_ url: URL) {
+    lock.withLock { _ = paths.remove(url.path) }
+    try? FileManager.default.removeItem(at: url)
+  }
+
+  /// Removes every directory still registered.
+  func removeAll() {
+    let pending = lock.withLock {
+      let all = paths
+      paths.removeAll()
+      return all
+    }
+    for path in pending { try? FileManager.default.removeItem(atPath: path) }
   }
 }
 

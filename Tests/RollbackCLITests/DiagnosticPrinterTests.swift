@@ -72,7 +72,7 @@ struct DiagnosticPrinterTests {
   @Test("bad input through the binary exits with ExitStatus.usage and a located error")
   func usageThroughTheBinary() throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     try Data([0x76, 0x3A, 0x20, 0xFF, 0x0A]).write(to: directory.appendingPathComponent("rollback.yaml"))
     let result = try CLI.run(["validate"], in: directory)
     #expect(result.status == ExitStatus.usage.rawValue)

@@ -21,7 +21,7 @@ extension SharedAppTests {
       let harness = try Harness.current()
       try harness.resetApp()
       let state = try CLI.temporaryDirectory()
-      defer { try? FileManager.default.removeItem(at: state) }
+      defer { CLI.removeTemporaryDirectory(state) }
       let junit = state.appendingPathComponent("junit.xml").path
       let result = try CLI.run(
         [
@@ -58,7 +58,7 @@ extension SharedAppTests {
       let harness = try Harness.current()
       try harness.resetApp()
       let directory = try CLI.temporaryDirectory()
-      defer { try? FileManager.default.removeItem(at: directory) }
+      defer { CLI.removeTemporaryDirectory(directory) }
       let runbook = """
         version: 1
         name: drill-fails
@@ -111,7 +111,7 @@ extension SharedAppTests {
       try harness.resetApp()
       harness.waitForIncident()
       let state = try CLI.temporaryDirectory()
-      defer { try? FileManager.default.removeItem(at: state) }
+      defer { CLI.removeTemporaryDirectory(state) }
       let common = ["--runbook", Self.atom, "--env", "local", "--state-dir", state.path]
       let assessment = try CLI.run(["assess"] + common, environment: harness.runbookEnvironment)
       #expect(assessment.status == 13, "\(assessment.stdout)\(assessment.stderr)")
@@ -169,7 +169,7 @@ extension SharedAppTests {
       // With --state-dir, history and report read the journals without looking for a runbook:
       // here, a directory whose ./runbooks holds several.
       let elsewhere = try CLI.temporaryDirectory()
-      defer { try? FileManager.default.removeItem(at: elsewhere) }
+      defer { CLI.removeTemporaryDirectory(elsewhere) }
       let runbooks = elsewhere.appendingPathComponent("runbooks")
       try FileManager.default.createDirectory(at: runbooks, withIntermediateDirectories: true)
       for name in ["a.yaml", "b.yaml"] {

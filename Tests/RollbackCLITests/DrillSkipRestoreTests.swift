@@ -43,7 +43,7 @@ struct DrillSkipRestoreTests {
   @Test("a drill does not run a drill: skip step, shows it skipped, and marks its notifications [DRILL]")
   func drillSkipsPaging() throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     let runbook = directory.appendingPathComponent("rollback.yaml")
     try Self.pagingRunbook(directory).write(to: runbook, atomically: true, encoding: .utf8)
     let paged = directory.appendingPathComponent("paged").path
@@ -194,7 +194,7 @@ struct DrillSkipRestoreTests {
   @Test("a 2 GB sparse runbook is refused from its size alone, fast")
   func hugeFileRefusedBeforeReading() throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     let path = directory.appendingPathComponent("huge.yaml").path
     #expect(FileManager.default.createFile(atPath: path, contents: Data("version: 1\n".utf8)))
     let handle = try #require(FileHandle(forWritingAtPath: path))
@@ -211,7 +211,7 @@ struct DrillSkipRestoreTests {
   @Test("a runbook path that is a directory or a FIFO gets its own message, without hanging")
   func directoryAndFIFO() throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     let folder = try CLI.run(["validate", "--runbook", directory.path])
     #expect(folder.status == 2)
     #expect(

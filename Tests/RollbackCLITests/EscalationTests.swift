@@ -77,7 +77,7 @@ struct EscalationTests {
   @Test("validate: `to` must be an existing, stronger level")
   func validation() throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     let path = directory.appendingPathComponent("rollback.yaml")
     for (to, message) in [
       ("2", "escalate of level 2 must name a stronger (higher) level, found 2"),

@@ -28,7 +28,7 @@ struct EscalationWaitTests {
 
   func execute(_ extra: [String]) throws -> (CLIResult, [[String: Any]], Double) {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     try Self.runbook.write(
       to: directory.appendingPathComponent("rollback.yaml"), atomically: true, encoding: .utf8)
     let state = directory.appendingPathComponent("state")

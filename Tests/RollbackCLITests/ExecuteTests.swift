@@ -27,7 +27,7 @@ extension SharedAppTests {
         })
       let pidBefore = try #require(harness.health()["pid"] as? Int)
       let state = try CLI.temporaryDirectory()
-      defer { try? FileManager.default.removeItem(at: state) }
+      defer { CLI.removeTemporaryDirectory(state) }
 
       let result = try CLI.run(
         [
@@ -94,7 +94,7 @@ extension SharedAppTests {
         "CREATE TABLE IF NOT EXISTS dry_run_marker (n int); TRUNCATE dry_run_marker",
       ])
       let directory = try CLI.temporaryDirectory()
-      defer { try? FileManager.default.removeItem(at: directory) }
+      defer { CLI.removeTemporaryDirectory(directory) }
       let runbook = """
         version: 1
         name: dry
@@ -172,7 +172,7 @@ extension SharedAppTests {
       let harness = try Harness.current()
       try harness.resetApp()
       let state = try CLI.temporaryDirectory()
-      defer { try? FileManager.default.removeItem(at: state) }
+      defer { CLI.removeTemporaryDirectory(state) }
       let startsBefore = try harness.frontendStarts()
 
       let process = Process()
@@ -234,7 +234,7 @@ extension SharedAppTests {
     @Test("two executions at once: one runs, the other exits 4 within a second naming the holder")
     func lockRefusesSecondExecution() async throws {
       let directory = try CLI.temporaryDirectory()
-      defer { try? FileManager.default.removeItem(at: directory) }
+      defer { CLI.removeTemporaryDirectory(directory) }
       let runbook = """
         version: 1
         name: slow
@@ -281,7 +281,7 @@ extension SharedAppTests {
     @Test("a run step whose grandchild hangs: both are gone when the timeout fires")
     func runTimeoutKillsGrandchildren() throws {
       let directory = try CLI.temporaryDirectory()
-      defer { try? FileManager.default.removeItem(at: directory) }
+      defer { CLI.removeTemporaryDirectory(directory) }
       let pidFile = directory.appendingPathComponent("grandchild.pid").path
       let runbook = """
         version: 1
@@ -315,7 +315,7 @@ extension SharedAppTests {
     @Test("a flag file the user cannot write: preflight fails and nothing changes")
     func unwritableFileFailsPreflight() throws {
       let directory = try CLI.temporaryDirectory()
-      defer { try? FileManager.default.removeItem(at: directory) }
+      defer { CLI.removeTemporaryDirectory(directory) }
       chmod(directory.path, 0o777)
       let writable = directory.appendingPathComponent("a.env")
       let locked = directory.appendingPathComponent("b.env")
@@ -360,7 +360,7 @@ extension SharedAppTests {
     @Test("a confirm gate without a terminal and without --yes exits 5 before changing anything")
     func confirmWithoutTerminal() throws {
       let directory = try CLI.temporaryDirectory()
-      defer { try? FileManager.default.removeItem(at: directory) }
+      defer { CLI.removeTemporaryDirectory(directory) }
       try "FLAG=true\n".write(to: directory.appendingPathComponent(".env"), atomically: true, encoding: .utf8)
       let runbook = """
         version: 1

@@ -173,7 +173,7 @@ struct FileEditCLITests {
   @Test("Ctrl-C while a step's child ignores SIGTERM: execute still ends within 2 s, exit 130")
   func interruptWithStubbornChild() throws {
     let base = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: base) }
+    defer { CLI.removeTemporaryDirectory(base) }
     let marker = base.appendingPathComponent("started")
     let text = """
       version: 1

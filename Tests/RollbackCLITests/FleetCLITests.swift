@@ -197,7 +197,7 @@ struct FleetCLITests {
   @Test("a rolling step in an environment without hosts is refused before anything runs")
   func rollingWithoutHostsRefused() throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     let state = directory.appendingPathComponent("state").path
     let result = try CLI.run([
       "execute", "--runbook", "runbooks/frontend-backend-migration.yaml", "--env", "staging", "--scenario",
@@ -225,7 +225,7 @@ struct FleetCLITests {
     "execute and flag act on the hosts, never here; an unknown --hosts pattern exits 2")
   func executionOnHostsOnly() throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     let runbook = directory.appendingPathComponent("rollback.yaml")
     try fleetRunbook(in: directory).write(to: runbook, atomically: true, encoding: .utf8)
     let env = directory.appendingPathComponent(".env")

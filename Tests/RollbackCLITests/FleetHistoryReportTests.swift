@@ -11,6 +11,7 @@ extension OnTheTestFleet {
       let saved = try fleet.snapshot()
       defer { fleet.restore(saved) }
       let directory = try CLI.temporaryDirectory()
+      defer { CLI.removeTemporaryDirectory(directory) }
       let runbook = directory.appendingPathComponent("rollback.yaml")
       try fleet.runbook(batches: "[1, 2, \"100%\"]").write(to: runbook, atomically: true, encoding: .utf8)
       let common = ["--runbook", runbook.path, "--state-dir", directory.appendingPathComponent("state").path]
@@ -52,7 +53,7 @@ extension OnTheTestFleet {
     @Test("runs without hosts keep history's columns and report's keys")
     func noHostsNoColumn() throws {
       let directory = try CLI.temporaryDirectory()
-      defer { try? FileManager.default.removeItem(at: directory) }
+      defer { CLI.removeTemporaryDirectory(directory) }
       let state = directory.appendingPathComponent("state").path
       let run = try CLI.run([
         "execute", "--runbook", "runbooks/frontend-backend-migration.yaml", "--env", "staging", "--level",

@@ -30,6 +30,7 @@ extension OnTheTestFleet {
       let saved = try fleet.snapshot()
       defer { fleet.restore(saved) }
       let directory = try CLI.temporaryDirectory()
+      defer { CLI.removeTemporaryDirectory(directory) }
       let runbook = directory.appendingPathComponent("rollback.yaml")
       let settle = "\n            - {id: settle, run: [sleep, \"2\"]}"
       try fleet.runbook(batches: "[1, \"100%\"]", extraStep: settle).write(

@@ -42,7 +42,7 @@ extension SharedAppTests {
       let harness = try Harness.current()
       try harness.resetApp()
       let directory = try CLI.temporaryDirectory()
-      defer { try? FileManager.default.removeItem(at: directory) }
+      defer { CLI.removeTemporaryDirectory(directory) }
       try runbook(harness).write(
         to: directory.appendingPathComponent("rollback.yaml"), atomically: true, encoding: .utf8)
       let before = try Harness.flagFiles.map { try String(contentsOfFile: harness.file($0), encoding: .utf8) }
@@ -106,7 +106,7 @@ extension SharedAppTests {
     func unknownRun() throws {
       let harness = try Harness.current()
       let directory = try CLI.temporaryDirectory()
-      defer { try? FileManager.default.removeItem(at: directory) }
+      defer { CLI.removeTemporaryDirectory(directory) }
       try runbook(harness).write(
         to: directory.appendingPathComponent("rollback.yaml"), atomically: true, encoding: .utf8)
       let result = try CLI.run(

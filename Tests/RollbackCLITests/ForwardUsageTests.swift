@@ -9,7 +9,7 @@ struct ForwardUsageTests {
     "--forward with --level, --format without --forward, and a run that does not exist: exit 2 with a reason")
   func usage() throws {
     let state = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: state) }
+    defer { CLI.removeTemporaryDirectory(state) }
     let both = try CLI.run(["plan", "--runbook", Self.atom, "--forward", "r-1", "--level", "3"])
     #expect(both.status == 2)
     #expect(

@@ -61,7 +61,7 @@ struct HostileInputTests {
     let directory = try folder(with: shellRunbook("'echo hi'"))
     defer { try? FileManager.default.removeItem(at: directory) }
     let elsewhere = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: elsewhere) }
+    defer { CLI.removeTemporaryDirectory(elsewhere) }
     let runbook = directory.appendingPathComponent("rollback.yaml").path
 
     let result = try CLI.run(
@@ -220,7 +220,7 @@ struct HostileSQLTests {
 
   func run(_ steps: String, _ arguments: [String], harness: Harness) throws -> CLIResult {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     let runbook = """
       version: 1
       name: hostile-sql
@@ -272,7 +272,7 @@ struct HostileSQLTests {
     let harness = try Harness.current()
     try prepareTable(harness, "hostile_sql_signal")
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     try """
     version: 1
     name: hostile-signal
@@ -308,7 +308,7 @@ struct HostileSQLTests {
   func sqlErrorEscaped() throws {
     let harness = try Harness.current()
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     try """
     version: 1
     name: hostile-error

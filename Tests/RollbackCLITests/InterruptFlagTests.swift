@@ -6,7 +6,7 @@ struct InterruptFlagTests {
   @Test("SIGINT stops the running child, journals interrupted, releases the lock and exits 130")
   func interruptExits130() async throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     let pidFile = directory.appendingPathComponent("child.pid").path
     let runbook = """
       version: 1
@@ -65,7 +65,7 @@ struct InterruptFlagTests {
   @Test("flag disable changes only the value bytes: CRLF, export, quotes and inline comments kept")
   func flagKeepsEveryOtherByte() throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     let single = "NEXT_PUBLIC_USE_BACKEND_API='true'\nA=1"
     try Self.fixture.write(to: directory.appendingPathComponent("a.env"), atomically: true, encoding: .utf8)
     try single.write(to: directory.appendingPathComponent("b.env"), atomically: true, encoding: .utf8)
@@ -104,7 +104,7 @@ struct InterruptFlagTests {
       ("unterminated", "X=\"open\nFLAG=true\n", "is never closed"),
     ] {
       let directory = try CLI.temporaryDirectory()
-      defer { try? FileManager.default.removeItem(at: directory) }
+      defer { CLI.removeTemporaryDirectory(directory) }
       try "FLAG=true\n".write(
         to: directory.appendingPathComponent("ok.env"), atomically: true, encoding: .utf8)
       try text.write(to: directory.appendingPathComponent("bad.env"), atomically: true, encoding: .utf8)
@@ -142,7 +142,7 @@ struct OutputModeTests {
     "--quiet prints only the summary; piped output has no colour codes; --verbose adds the resolved detail")
   func quietAndVerbose() throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     let runbook = """
       version: 1
       name: modes

@@ -43,7 +43,7 @@ struct JournalSchemaTests {
   @Test("execute, resume, restore and a refused run write typed events that report and history read")
   func writtenJournals() throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     let runbook = try Self.runbook(in: directory).path
     let state = directory.appendingPathComponent("state").path
     let common = ["--runbook", runbook, "--state-dir", state]

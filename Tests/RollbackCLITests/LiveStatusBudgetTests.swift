@@ -71,7 +71,7 @@ extension SharedAppTests {
     func budgetWarningOnce() throws {
       let harness = try Harness.current()
       let directory = try CLI.temporaryDirectory()
-      defer { try? FileManager.default.removeItem(at: directory) }
+      defer { CLI.removeTemporaryDirectory(directory) }
       let path = directory.appendingPathComponent("rollback.yaml")
       let state = directory.appendingPathComponent("state").path
       try budgetRunbook(harness, target: "30s").write(to: path, atomically: true, encoding: .utf8)

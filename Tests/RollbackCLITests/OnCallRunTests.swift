@@ -119,7 +119,7 @@ struct OnCallRun {
 
   func remove() {
     server.stop()
-    try? FileManager.default.removeItem(at: directory)
+    CLI.removeTemporaryDirectory(directory)
   }
 }
 

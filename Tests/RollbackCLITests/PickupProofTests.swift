@@ -35,7 +35,7 @@ extension SharedAppTests {
 
     func execute(_ text: String, extra: [String] = []) throws -> (CLIResult, [[String: Any]]) {
       let directory = try CLI.temporaryDirectory()
-      defer { try? FileManager.default.removeItem(at: directory) }
+      defer { CLI.removeTemporaryDirectory(directory) }
       try text.write(to: directory.appendingPathComponent("rollback.yaml"), atomically: true, encoding: .utf8)
       let state = directory.appendingPathComponent("state")
       let result = try CLI.run(

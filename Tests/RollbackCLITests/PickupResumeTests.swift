@@ -18,7 +18,7 @@ extension SharedAppTests.PickupProofTests {
       with: #"- {id: hold, run: {shell: "touch held; while [ ! -e release ]; do sleep 0.1; done"}}"#
         + "\n      - {id: restart, restart: frontend}")
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     try text.write(to: directory.appendingPathComponent("rollback.yaml"), atomically: true, encoding: .utf8)
     let state = directory.appendingPathComponent("state")
 

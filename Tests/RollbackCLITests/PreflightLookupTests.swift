@@ -7,7 +7,7 @@ struct PreflightLookupTests {
   @Test("a directory named as a step's program is refused at preflight: nothing runs, no step starts")
   func directoryIsNotAProgram() throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     let tool = directory.appendingPathComponent("tool")
     try FileManager.default.createDirectory(at: tool, withIntermediateDirectories: true)
     let marker = directory.appendingPathComponent("marker").path

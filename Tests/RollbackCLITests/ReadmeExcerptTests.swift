@@ -85,7 +85,7 @@ struct ReadmeExcerptTests {
   func excerptValidates(_ name: String) throws {
     let block = try #require(Self.excerpt(name, in: try Self.section()), "no YAML excerpt under **\(name)**")
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     let base = directory.appendingPathComponent("base.yaml")
     let piece = directory.appendingPathComponent("excerpt.yaml")
     let runbook = directory.appendingPathComponent("rollback.yaml")

@@ -28,7 +28,7 @@ extension SharedAppTests {
       try harness.resetApp()
       harness.waitForIncident()
       let state = try CLI.temporaryDirectory()
-      defer { try? FileManager.default.removeItem(at: state) }
+      defer { CLI.removeTemporaryDirectory(state) }
       let common = ["--runbook", Self.atom, "--env", "local", "--state-dir", state.path]
       let assessment = try CLI.run(["assess"] + common, environment: harness.runbookEnvironment)
       #expect(assessment.status == 13, "\(assessment.stdout)\(assessment.stderr)")
@@ -112,7 +112,7 @@ extension SharedAppTests {
     @Test("--chart into a directory that does not exist is refused before anything is printed")
     func chartDestinationMissing() throws {
       let state = try CLI.temporaryDirectory()
-      defer { try? FileManager.default.removeItem(at: state) }
+      defer { CLI.removeTemporaryDirectory(state) }
       let chart = state.appendingPathComponent("missing/incident.svg").path
       let result = try CLI.run(["report", "--state-dir", state.path, "--chart", chart])
       #expect(result.status == 2)

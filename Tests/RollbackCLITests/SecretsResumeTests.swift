@@ -41,7 +41,7 @@ struct SecretRuleTests {
   )
   func oneRuleEverywhere() throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     try writeRunbook(Self.runbook, in: directory)
     try "MONKEY_MODE=false\n".write(
       to: directory.appendingPathComponent("app.env"), atomically: true, encoding: .utf8)
@@ -86,7 +86,7 @@ struct CommonWordSecretTests {
   @Test("a secret-named variable holding True is not a secret: output and journal keep every true")
   func booleanInSecretNamedVariable() throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     try writeRunbook(SecretRuleTests.runbook, in: directory)
     try "MONKEY_MODE=false\n".write(
       to: directory.appendingPathComponent("app.env"), atomically: true, encoding: .utf8)
@@ -103,7 +103,7 @@ struct CommonWordSecretTests {
   @Test("a secret whose value is a JSON word (false) is masked in strings only: the journal stays JSON")
   func secretValueThatIsAJSONWord() throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     try writeRunbook(SecretRuleTests.runbook, in: directory)
     try "MONKEY_MODE=false\n".write(
       to: directory.appendingPathComponent("app.env"), atomically: true, encoding: .utf8)
@@ -188,7 +188,7 @@ struct SecretHeaderTests {
   @Test("Cookie and X-Api-Key values written in the runbook are sent but never shown or journalled")
   func literalSecretHeaders() throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     let server = try LoggingHTTPServer(in: directory)
     defer { server.stop() }
     let runbook = """
@@ -252,7 +252,7 @@ struct ResumeValuesTests {
     "a killed run resumes with its secret overrides given again, and the HTTP step sends the real values")
   func resumeSendsRealValues() async throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     let server = try LoggingHTTPServer(in: directory)
     defer { server.stop() }
     let runbook = """
@@ -314,7 +314,7 @@ struct JournalFailClosedTests {
     .enabled(if: getuid() == 0, "mounting a small tmpfs needs root"))
   func fullDiskStopsTheRun() throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     let state = directory.appendingPathComponent("state")
     try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
     let mount = try Shell.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", state.path])
@@ -369,7 +369,7 @@ struct NumberCrashTests {
   @Test("a wait of 10^15 hours is refused at load with its place, before the first change")
   func hugeDurationRefusedBeforeChanges() throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     let marker = directory.appendingPathComponent("changed")
     let runbook = """
       version: 1
@@ -406,7 +406,7 @@ struct NumberCrashTests {
   @Test("a journal claiming target_s 1e300 and a negative duration: history and report still work")
   func outOfRangeJournal() throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     let runs = directory.appendingPathComponent("runs")
     try FileManager.default.createDirectory(at: runs, withIntermediateDirectories: true)
     let journal = """

@@ -17,7 +17,7 @@ struct TruthfulOutputTests {
   @Test("an unknown --from step is exit 2 before anything runs, naming it and the level's ids")
   func unknownFromStep() throws {
     let state = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: state) }
+    defer { CLI.removeTemporaryDirectory(state) }
     let result = try CLI.run([
       "execute", "--runbook", Self.atom, "--env", "local", "--level", "3", "--from", "restart", "--yes",
       "--state-dir", state.path,
@@ -72,7 +72,7 @@ struct TruthfulOutputTests {
   @Test("the command printed after a failure runs verbatim from another directory")
   func pasteableAdvice() throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     let marker = directory.appendingPathComponent("marker")
     _ = try failingUntilMarker(in: directory, marker: marker)
     let state = directory.appendingPathComponent("state dir")
@@ -94,7 +94,7 @@ struct TruthfulOutputTests {
 
     try Data().write(to: marker)
     let elsewhere = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: elsewhere) }
+    defer { CLI.removeTemporaryDirectory(elsewhere) }
     let shell = Process()
     shell.executableURL = URL(fileURLWithPath: "/bin/sh")
     let bin = (CLI.binary as NSString).deletingLastPathComponent
@@ -157,7 +157,7 @@ struct TruthfulOutputTests {
   @Test("history and report tell real, dry, refused runs and runbooks apart")
   func historyAndReportTellRunsApart() throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     try twoRunbooks(in: directory)
     let alpha = ["--runbook", "runbooks/a.yaml"]
     let beta = ["--runbook", "runbooks/b.yaml"]
@@ -208,7 +208,7 @@ struct TruthfulOutputTests {
   @Test("a state directory that cannot be written is exit 1 with its reason, not 4 (lock held)")
   func unwritableStateIsNotLockHeld() throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     try twoRunbooks(in: directory)
     let notADirectory = directory.appendingPathComponent("plain-file")
     try Data("x".utf8).write(to: notADirectory)
@@ -246,7 +246,7 @@ struct TruthfulOutputTests {
   @Test("assess paints its verdict on a terminal, like execute, and not with NO_COLOR")
   func assessColour() throws {
     let state = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: state) }
+    defer { CLI.removeTemporaryDirectory(state) }
     let arguments = ["assess", "--runbook", Self.atom, "--env", "local", "--state-dir", state.path]
     let painted = try onTerminal(arguments, noColor: nil)
     #expect(painted.contains("Verdict:"), "\(painted)")
@@ -260,7 +260,7 @@ struct TruthfulOutputTests {
   @Test("a file that is not a runbook (a .env) is refused without echoing any of its lines")
   func notARunbookIsNotEchoed() throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     let secret = "pg-pass-8812734"
     let file = directory.appendingPathComponent(".env")
     try "DATABASE_URL=postgres://app:\(secret)@db/app\nAPI_KEY=key-\(secret)\n".write(
@@ -278,7 +278,7 @@ struct TruthfulOutputTests {
   @Test("a misspelt top-level key is one error with its did-you-mean, not its consequences")
   func misspeltTopLevelKey() throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     let original = try String(
       contentsOf: CLI.packageRoot.appendingPathComponent(Self.atom), encoding: .utf8)
     let misspelt = original.replacingOccurrences(of: "\nflags:", with: "\nflgas:")
@@ -310,7 +310,7 @@ struct TruthfulOutputTests {
   @Test("a run in which no step ran is not a success: not in the summary, history or report")
   func nothingRanIsNotSucceeded() throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     try """
     version: 1
     name: cond
@@ -358,7 +358,7 @@ struct TruthfulOutputTests {
   @Test("on a 60-column terminal the summary box wraps the advice and keeps all of it")
   func summaryBoxOnTerminal() throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     let marker = directory.appendingPathComponent("marker")
     _ = try failingUntilMarker(in: directory, marker: marker)
     let state = directory.appendingPathComponent("state dir")
@@ -427,7 +427,7 @@ struct TruthfulOutputTests {
   @Test("completions offer the runbook's levels, scenarios, environments, flag names, step ids and run ids")
   func completions() throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     try twoRunbooks(in: directory)
     let alpha = ["rollback", "execute", "--runbook", "runbooks/a.yaml"]
     #expect(try complete(["execute"], "--level", alpha + ["--level", ""], in: directory) == ["1", "2"])
@@ -476,7 +476,7 @@ struct TruthfulOutputTests {
   @Test("the lock's advice about a holder that died names complete commands that work pasted")
   func staleLockAdvice() throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     try twoRunbooks(in: directory)
     let state = directory.appendingPathComponent("runbooks/.rollback")
     try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
@@ -498,7 +498,7 @@ struct TruthfulOutputTests {
     #expect(commands.last?.hasPrefix("rollback resume \(dead) ") == true, "\(commands)")
     let history = try #require(commands.first)
     let elsewhere = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: elsewhere) }
+    defer { CLI.removeTemporaryDirectory(elsewhere) }
     let pasted = try runPasted(history, in: elsewhere)
     #expect(pasted.status == 0, "\(history)\n\(pasted.output)")
     #expect(pasted.output.contains("succeeded"), "\(pasted.output)")
@@ -507,7 +507,7 @@ struct TruthfulOutputTests {
   @Test("an unknown --signal name is exit 2 listing the runbook's signals")
   func unknownSignalListsSignals() throws {
     let state = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: state) }
+    defer { CLI.removeTemporaryDirectory(state) }
     let result = try CLI.run([
       "execute", "--runbook", Self.atom, "--env", "local", "--level", "3", "--signal", "complaint=3",
       "--state-dir", state.path,
@@ -521,7 +521,7 @@ struct TruthfulOutputTests {
   @Test("a runbook's own unknown level or environment keeps its place in the file")
   func runbookMistakesKeepTheirPlace() throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     try """
     version: 1
     name: placed

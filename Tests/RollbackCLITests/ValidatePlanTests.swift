@@ -73,7 +73,7 @@ struct ValidatePlanTests {
   @Test("a secret in a plan is shown as ****, never resolved")
   func secretsStayHidden() throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     let runbook = """
       version: 1
       name: secrets
@@ -103,7 +103,7 @@ struct ValidatePlanTests {
   @Test("a broken runbook exits 2 with located diagnostics on stderr")
   func brokenExitsTwo() throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     try "version: 1\nname: x\nenvironments: {p: {}}\nlevels:\n  1:\n    steps:\n      - restart: nowhere\n"
       .write(to: directory.appendingPathComponent("rollback.yaml"), atomically: true, encoding: .utf8)
     let result = try CLI.run(["validate"], in: directory)
@@ -116,7 +116,7 @@ struct ValidatePlanTests {
   @Test("warnings pass unless --strict")
   func strictWarnings() throws {
     let directory = try CLI.temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer { CLI.removeTemporaryDirectory(directory) }
     let runbook = """
       version: 1
       name: x

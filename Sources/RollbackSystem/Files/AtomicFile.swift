@@ -23,6 +23,13 @@ import Foundation
 /// when root, this user or the owner of its target owns it (the kernel's `protected_symlinks`
 /// rule). The content is compared with the expected bytes again just before the rename, and
 /// the old inode after it, so that another writer's change is refused, never lost.
+///
+/// Where Linux allows, the original is held with a read lease (``FileLease``) from before it is
+/// read until the edit is done, and the new file takes its place by exchanging the two names
+/// (``NameExchange``): the original then comes out under the temporary name, where it is checked
+/// once more (same inode, same bytes, lease unbroken: nobody replaced it, wrote it or opened it
+/// for writing) before it goes; otherwise the names are exchanged back and the edit is refused,
+/// the other writer's file in place (README, Decisions, names the residual limit).
 public enum AtomicFile {
   /// The marker in the name of every temporary file this type creates.
   public static let temporaryMarker = ".rollback-tmp-"
@@ -121,9 +128,20 @@ public enum AtomicFile {
   public static func replace(_ path: String, with bytes: [UInt8], expecting expected: [UInt8]? = nil)
     throws(FileError) -> Replacement
   {
+    try replace(path, with: bytes, expecting: expected, beforeSwap: nil)
+  }
+
+  /// ``replace(_:with:expecting:)`` with `beforeSwap` called with the original's descriptor just
+  /// before the new file takes its place (after the last check): tests make another writer act
+  /// in that window.
+  static func replace(
+    _ path: String, with bytes: [UInt8], expecting expected: [UInt8]?, beforeSwap: ((Int32) -> Void)?
+  ) throws(FileError) -> Replacement {
     let realPath = try resolve(path)
     let original = try openRegularFile(realPath, shownAs: path)
+    // Closing the descriptor releases the lease: a writer waiting in `open` goes on then.
     defer { close(original.descriptor) }
+    let leased = FileLease.take(original.descriptor)
     if original.status.st_nlink > 1 {
       throw .refused(
         path: path,
@@ -151,7 +169,9 @@ public enum AtomicFile {
       bytes, to: realPath, shownAs: path, mode: original.status.st_mode & 0o7777,
       owner: (original.status.st_uid, original.status.st_gid), attributes: attributes,
       placement: .replace(
-        Original(descriptor: original.descriptor, status: original.status, content: previous)))
+        Original(
+          descriptor: original.descriptor, status: original.status, content: previous, leased: leased,
+          beforeSwap: beforeSwap)))
     return Replacement(path: realPath, previous: previous)
   }
 
@@ -302,6 +322,14 @@ public enum AtomicFile {
     let descriptor: Int32
     let status: stat
     let content: [UInt8]
+    /// Whether a read lease on `descriptor` was taken (``FileLease``).
+    let leased: Bool
+    /// Called just before the swap (tests).
+    let beforeSwap: ((Int32) -> Void)?
+
+    /// True while nobody has opened the original for writing since its lease was taken (always
+    /// true without a lease: nothing can tell then).
+    var unopened: Bool { !leased || FileLease.isIntact(descriptor) }
   }
 
   /// The extended attributes of the original to copy to its replacement (the temporary file's
@@ -353,7 +381,15 @@ public enum AtomicFile {
     guard let now = Syscall.linkStatus(target), now.st_ino == original.status.st_ino,
       now.st_dev == original.status.st_dev
     else { throw .changedMeanwhile(path: shown) }
-    guard stillHolds(original) else { throw .changedMeanwhile(path: shown) }
+    guard original.unopened, stillHolds(original) else { throw .changedMeanwhile(path: shown) }
+  }
+
+  /// True when `path` names the file `descriptor` is open on.
+  private static func names(_ path: String, _ descriptor: Int32) -> Bool {
+    guard let named = Syscall.linkStatus(path), let open = try? Syscall.status(descriptor) else {
+      return false
+    }
+    return named.st_ino == open.st_ino && named.st_dev == open.st_dev
   }
 
   /// True when the original's inode still holds its content (read from the start).
@@ -388,6 +424,8 @@ public enum AtomicFile {
     }
     // Open until after the move: the proof comes off the final name only then.
     defer { close(descriptor) }
+    // Where names were exchanged: the original's name after the swap, until it is confirmed.
+    var displaced: String?
     do throws(FileError) {
       try fill(descriptor, with: bytes, shownAs: shown, mode: mode, owner: owner, attributes: attributes)
       if temporary == nil {
@@ -401,27 +439,45 @@ public enum AtomicFile {
         }
       }
       if let named = temporary {
-        try move(named, to: target, shownAs: shown, placement: placement, original: original)
+        displaced = try move(named, to: target, shownAs: shown, placement: placement, original: original)
       }
       XAttr.remove(descriptor, temporaryProofAttribute)
     } catch {
-      if let temporary { unlink(temporary) }
+      // Ours only: a failed swap back may have left another writer's file under that name.
+      if let temporary, names(temporary, descriptor) { unlink(temporary) }
       throw error
     }
     try step(shown, "sync the directory of") { () throws(AtomicFileErrno) in
       try Syscall.syncDirectory(directory)
     }
-    if let original, !stillHolds(original) {
-      // Someone wrote into the old inode between the last check and the rename: their bytes
-      // go back in place of ours, and the edit is reported as not done.
-      guard lseek(original.descriptor, 0, SEEK_SET) == 0,
-        let theirs = try? Syscall.readAll(original.descriptor)
-      else { throw .changedMeanwhile(path: shown) }
-      try? writeDurably(
-        theirs, to: target, shownAs: shown, mode: mode, owner: owner, attributes: attributes,
-        placement: .restore)
-      throw .changedMeanwhile(path: shown)
+    guard let original else { return }
+    let untouched = original.unopened && stillHolds(original)
+    if let displaced {
+      if untouched {
+        unlink(displaced)
+        return
+      }
+      // Someone wrote into the original or opened it for writing since the last check: it goes
+      // back in place (a writer waiting in `open` writes there once the lease is released).
+      if NameExchange.swap(displaced, target) == 0 {
+        XAttr.remove(original.descriptor, temporaryProofAttribute)
+        if names(displaced, descriptor) { unlink(displaced) }
+        try? Syscall.syncDirectory(directory)
+        throw .changedMeanwhile(path: shown)
+      }
+    } else if untouched {
+      return
     }
+    // Someone wrote into the old inode between the last check and the rename: their bytes
+    // go back in place of ours, and the edit is reported as not done.
+    guard lseek(original.descriptor, 0, SEEK_SET) == 0,
+      let theirs = try? Syscall.readAll(original.descriptor)
+    else { throw .changedMeanwhile(path: shown) }
+    try? writeDurably(
+      theirs, to: target, shownAs: shown, mode: mode, owner: owner, attributes: attributes,
+      placement: .restore)
+    if let displaced { unlink(displaced) }
+    throw .changedMeanwhile(path: shown)
   }
 
   /// Writes `bytes` to the temporary file, gives it `mode`, `owner` and `attributes`, and syncs it.
@@ -450,21 +506,60 @@ public enum AtomicFile {
   }
 
   /// Moves the named temporary file to `target`: link when creating (which refuses to overwrite),
-  /// else rename over the original, checked unchanged just before.
+  /// else over the original, checked unchanged just before (``swapIn(_:over:shownAs:original:)``).
+  ///
+  /// - Returns: the name the original now has, where the names were exchanged.
   private static func move(
     _ named: String, to target: String, shownAs shown: String, placement: Placement, original: Original?
-  ) throws(FileError) {
+  ) throws(FileError) -> String? {
     if case .create = placement {
       try step(shown, "create") { () throws(AtomicFileErrno) in
         if link(named, target) != 0 { throw AtomicFileErrno(errno) }
       }
       unlink(named)
-    } else {
-      if let original { try checkUnchanged(original, at: target, shownAs: shown) }
+      return nil
+    }
+    if let original { return try swapIn(named, over: target, shownAs: shown, original: original) }
+    try step(shown, "rename the new content over") { () throws(AtomicFileErrno) in
+      if rename(named, target) != 0 { throw AtomicFileErrno(errno) }
+    }
+    return nil
+  }
+
+  /// Puts the temporary file `named` in place of the original at `target`, checked unchanged just
+  /// before. Where the file system exchanges names, the original comes out under `named`; when
+  /// what comes out is not the original (another writer renamed its file in between), that file
+  /// goes back in place and the edit is refused. Else a plain rename.
+  ///
+  /// - Returns: `named` (now the original's name) after an exchange, nil after a rename.
+  private static func swapIn(_ named: String, over target: String, shownAs shown: String, original: Original)
+    throws(FileError) -> String?
+  {
+    try checkUnchanged(original, at: target, shownAs: shown)
+    original.beforeSwap?(original.descriptor)
+    let swapped = NameExchange.swap(named, target)
+    if NameExchange.isUnsupported(swapped) {
       try step(shown, "rename the new content over") { () throws(AtomicFileErrno) in
         if rename(named, target) != 0 { throw AtomicFileErrno(errno) }
       }
+      return nil
     }
+    guard swapped == 0 else {
+      throw FileError.from(errno: swapped, path: shown, operation: "rename the new content over")
+    }
+    if let out = Syscall.linkStatus(named), out.st_ino == original.status.st_ino,
+      out.st_dev == original.status.st_dev
+    {
+      // Under a temporary name until it is confirmed: a kill now leaves it for the stray cleanup.
+      try? Syscall.setAttribute(
+        original.descriptor, temporaryProofAttribute, Array(String(original.status.st_ino).utf8))
+      return named
+    }
+    // Theirs goes back; what comes out again is ours, removed by the caller with the temporary.
+    if NameExchange.swap(named, target) != 0 {
+      throw FileError.last(path: shown, operation: "put back the file another writer put in place of")
+    }
+    throw .changedMeanwhile(path: shown)
   }
 
   /// `O_TMPFILE` (`__O_TMPFILE | O_DIRECTORY`), which the Glibc module does not export.
