@@ -9,7 +9,7 @@ struct DrillCommand: AsyncParsableCommand {
     commandName: "drill",
     abstract:
       "Rehearse a level for real: flag on, restart and verify, execute the level, verify again, time it.",
-    usage: "rollback drill --level <n> [--junit <file>] [--yes] [--page] [<options>]",
+    usage: "rollback drill --level <n> [--hosts <pattern>] [--junit <file>] [--yes] [--page] [<options>]",
     discussion: """
       Meant for staging and CI. Exit 0 only when every step passed and the rollback (the level's \
       own steps) finished within the level's target. --junit writes one test case per step.
@@ -31,11 +31,19 @@ struct DrillCommand: AsyncParsableCommand {
   @Flag(name: .long, help: "Send PagerDuty alert events too (a drill sends only change events by default).")
   var page = false
 
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "Limit host-scoped steps to matching hosts: globs on host and group names, comma-separated; !PATTERN excludes.",
+      valueName: "pattern[,pattern]"))
+  var hosts: String?
+
   func run() async throws {
     let overrides = try variables.overrides()
     let loaded = try LoadedRunbook.load(options, overrides: overrides, printWarnings: false)
     let runbook = try loaded.runbook()
     try CommandLineChecks.check(.level(level), in: runbook)
+    let limit = try HostLimitOption.select(hosts, runbook: runbook, options: options, overrides: overrides)
     var request = ExecutionRequest(
       runbook: runbook, runbookPath: loaded.path,
       runbookHash: ContentHash.of(Array(loaded.result.source.utf8)),
@@ -45,6 +53,7 @@ struct DrillCommand: AsyncParsableCommand {
       canPrompt: isatty(STDIN_FILENO) == 1, stateDirectory: stateDirectory(options, runbookPath: loaded.path),
       kind: .drill)
     request.page = page
+    request.hostLimit = limit
     let result = try await perform(request, options: options)
     if let junit {
       do {
