@@ -69,20 +69,11 @@ extension Executor {
     let (names, changed) = fleetHosts(of: plan)
     let hosts = names.compactMap { inventory.host(named: $0) }
     guard !hosts.isEmpty else { return .success(()) }
-    let transport: SSHTransport
-    do {
-      transport = try SSHTransport(
-        config: inventory.ssh.config.map { ($0 as NSString).expandingTildeInPath },
-        options: inventory.ssh.options, forks: inventory.ssh.forks, secrets: secrets,
-        processEnvironment: request.processEnvironment)
-    } catch {
-      say("error: \(error.description)", .failure)
+    guard var session = newSession() else {
       return .failure(Refused(result: finish(plan: plan, status: .aborted, exitCode: 1, advice: nil)))
     }
-    var session = FleetSession(
-      transport: transport, hosts: Dictionary(uniqueKeysWithValues: hosts.map { ($0.name, $0) }),
-      unreachable: [:], locks: [],
-      backups: FleetBackups(stateDirectory: request.stateDirectory, runID: runID))
+    let transport = session.transport
+    session.hosts = Dictionary(uniqueKeysWithValues: hosts.map { ($0.name, $0) })
     fleet = session
     say("connecting to \(hosts.count) host\(hosts.count == 1 ? "" : "s"): \(names.joined(separator: " "))")
     let failures = await transport.openMasters(session.sshHosts, timeout: .seconds(20))
@@ -142,20 +133,10 @@ extension Executor {
     let lockHosts = session.sshHosts.filter {
       changed.contains($0.name) && session.unreachable[$0.name] == nil
     }
-    let runID = runID
-    let directory = resolver.environment.inventory.ssh.lockDir
-    let results = await transport.forEachHost(lockHosts) { host -> (RemoteHostLock, RemoteLockError?) in
-      let lock = RemoteHostLock(transport: transport, host: host, runID: runID, directory: directory)
-      do throws(RemoteLockError) {
-        _ = try await lock.acquire()
-        return (lock, nil)
-      } catch {
-        return (lock, error)
-      }
-    }
-    session.locks = results.values.filter { $0.1 == nil }.map { $0.0 }
+    let (locks, errors) = await takeLocks(lockHosts, transport: transport)
+    session.locks = locks
     fleet = session
-    let refused = names.compactMap { results[$0]?.1 }
+    let refused = names.compactMap { errors[$0] }
     guard !refused.isEmpty else { return nil }
     for error in refused { say("error: \(error.description)", .failure) }
     await closeFleet()
@@ -168,6 +149,79 @@ extension Executor {
         advice:
           "another run holds the lock on \(refused.map { hostOf($0) }.joined(separator: ", ")); nothing was changed",
         journalPath: nil))
+  }
+
+  /// A session with no host yet over a new transport for the environment's `ssh` settings;
+  /// nil, said, when the transport cannot be made.
+  private func newSession() -> FleetSession? {
+    let inventory = resolver.environment.inventory
+    do {
+      let transport = try SSHTransport(
+        config: inventory.ssh.config.map { ($0 as NSString).expandingTildeInPath },
+        options: inventory.ssh.options, forks: inventory.ssh.forks, secrets: secrets,
+        processEnvironment: request.processEnvironment)
+      return FleetSession(
+        transport: transport, hosts: [:], unreachable: [:], locks: [],
+        backups: FleetBackups(stateDirectory: request.stateDirectory, runID: runID))
+    } catch {
+      say("error: \(error.description)", .failure)
+      return nil
+    }
+  }
+
+  /// Takes this run's lock on each of `hosts` in parallel: the locks taken, and why the others
+  /// were not, by host name.
+  private func takeLocks(_ hosts: [SSHHost], transport: SSHTransport) async -> (
+    locks: [RemoteHostLock], errors: [String: RemoteLockError]
+  ) {
+    let runID = runID
+    let directory = resolver.environment.inventory.ssh.lockDir
+    let results = await transport.forEachHost(hosts) { host -> (RemoteHostLock, RemoteLockError?) in
+      let lock = RemoteHostLock(transport: transport, host: host, runID: runID, directory: directory)
+      do throws(RemoteLockError) {
+        _ = try await lock.acquire()
+        return (lock, nil)
+      } catch {
+        return (lock, error)
+      }
+    }
+    return (
+      results.values.filter { $0.1 == nil }.map { $0.0 }, results.compactMapValues { $0.1 }
+    )
+  }
+
+  /// Before an escalated level runs: opens a master to each of its hosts the run has not
+  /// reached yet (the run's first when the abandoned level had no host-scoped step), checks
+  /// every host of the level as preflight does, and takes the lock on each host it changes that
+  /// the run does not hold yet. The problems that refuse the level; empty when it may run.
+  func openFleet(forEscalation plan: Plan) async -> [String] {
+    let inventory = resolver.environment.inventory
+    let (names, changed) = fleetHosts(of: plan)
+    guard !names.isEmpty else { return [] }
+    guard var session = fleet ?? newSession() else { return ["the ssh transport could not be made"] }
+    let added = names.filter { session.hosts[$0] == nil }.compactMap { inventory.host(named: $0) }
+    for host in added { session.hosts[host.name] = host }
+    fleet = session
+    if !added.isEmpty {
+      say(
+        "connecting to \(added.count) more host\(added.count == 1 ? "" : "s"): \(added.map(\.name).joined(separator: " "))"
+      )
+      let failures = await session.transport.openMasters(
+        added.map { SSHHost(name: $0.name, destination: $0.ssh) }, timeout: .seconds(20))
+      let refusals = masterRefusals(added.map(\.name), failures, session: &session)
+      fleet = session
+      if !refusals.isEmpty { return refusals.map(\.text) }
+    }
+    let problems = await checkHosts(plan, reachable: Set(names).subtracting(session.unreachable.keys))
+    if !problems.isEmpty { return problems.map(\.text) }
+    let held = Set(session.locks.map(\.host.name))
+    let lockHosts = session.sshHosts.filter {
+      changed.contains($0.name) && !held.contains($0.name) && session.unreachable[$0.name] == nil
+    }
+    let (locks, errors) = await takeLocks(lockHosts, transport: session.transport)
+    session.locks += locks
+    fleet = session
+    return names.compactMap { errors[$0]?.description }
   }
 
   /// Every problem on every reachable host at once, before any change (``FleetPreflight``:
