@@ -9,7 +9,7 @@ struct DrillCommand: AsyncParsableCommand {
     commandName: "drill",
     abstract:
       "Rehearse a level for real: flag on, restart and verify, execute the level, verify again, time it.",
-    usage: "rollback drill --level <n> [--hosts <pattern>] [--junit <file>] [--yes] [--page] [<options>]",
+    usage: "rollback drill --level <n> [--junit <file>] [--yes] [--page] [<options>]",
     discussion: """
       Meant for staging and CI. Exit 0 only when every step passed and the rollback (the level's \
       own steps) finished within the level's target. --junit writes one test case per step.
