@@ -131,6 +131,24 @@ struct HostNeedsTests {
     #expect(api.executables == ["rm"])
   }
 
+  @Test("a restart whose health is asked from the host (via: host) needs curl there; from the control, not")
+  func curlForHealthViaHost() throws {
+    let source = validFleetRunbook.replacingOccurrences(
+      of: #"health: {http: {url: "http://${host.address}:3000/health"}}"#,
+      with: #"health: {http: {url: "http://${host.address}:3000/health"}, via: host}"#)
+    #expect(source != validFleetRunbook)
+    let runbook = try #require(RunbookLoader.load(source: source, file: "fleet.yaml").runbook)
+    let resolver = try Resolver.resolving(
+      runbook: runbook, environmentName: nil, processEnvironment: [:], overrides: [:], resolveSecrets: false
+    )
+    let needs = resolver.hostNeeds(of: try resolver.plan(of: .level(1)))
+    let web2 = try #require(needs.first { $0.host.name == "web-2" })
+    #expect(web2.executables == ["pm2", "curl", "logger"])
+    let control = try self.resolver()
+    #expect(
+      !control.hostNeeds(of: try control.plan(of: .level(1))).contains { $0.executables.contains("curl") })
+  }
+
   @Test("--hosts limits the hosts; reading flags lists the flag's hosts in inventory order, read-only")
   func selectionAndReading() throws {
     let limited = try resolver(hosts: ["web-3"])

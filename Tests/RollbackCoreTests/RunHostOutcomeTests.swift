@@ -25,6 +25,35 @@ struct RunHostOutcomeTests {
     #expect(RunHostOutcome.text([]) == "")
   }
 
+  @Test(
+    "without run-finished, per-host events decide: a failure wins, a start without a finish is incomplete"
+  )
+  func fromHostEvents() {
+    let lines = [
+      #"{"event":"step-started","step":"roll","kind":"rolling","at":"t"}"#,
+      #"{"event":"step-started","step":"roll","kind":"rolling","at":"t","host":"web-1"}"#,
+      #"{"event":"step-finished","id":"roll.flag-1","status":"succeeded","host":"web-1"}"#,
+      #"{"event":"step-finished","id":"roll","status":"succeeded","host":"web-1"}"#,
+      #"{"event":"step-started","step":"roll","kind":"rolling","at":"t","host":"web-2"}"#,
+      #"{"event":"step-finished","id":"roll.flag-1","status":"succeeded","host":"web-2"}"#,
+      #"{"event":"step-finished","id":"roll","status":"failed","detail":"unreachable","host":"web-3"}"#,
+      #"{"event":"step-started","step":"roll","kind":"rolling","at":"t","host":"web-4"}"#,
+      #"{"event":"step-finished","id":"roll.flag-1","status":"failed","error":"refused","host":"web-4"}"#,
+    ]
+    let events = lines.compactMap { JournalEvent.decode(line: Data($0.utf8)) }
+    #expect(events.count == lines.count)
+    let outcomes = RunHostOutcome.of(hostEvents: events)
+    #expect(
+      outcomes == [
+        RunHostOutcome(name: "web-1", status: "succeeded"),
+        RunHostOutcome(name: "web-2", status: "incomplete"),
+        RunHostOutcome(name: "web-3", status: "unreachable"), RunHostOutcome(name: "web-4", status: "failed"),
+      ])
+    #expect(
+      RunHostOutcome.text(outcomes)
+        == "touched: web-1 web-2 web-4; failed: web-3 web-4; incomplete: web-2")
+  }
+
   @Test("run-finished carries the hosts through the journal and back; without hosts it has no key")
   func journalRoundTrip() throws {
     var finished = RunFinishedEvent(

@@ -2,7 +2,7 @@ import Foundation
 import RollbackCore
 import RollbackSystem
 
-/// `--hosts PATTERN[,PATTERN]` on `execute` (and the pattern a run journalled, on `resume`).
+/// `--hosts PATTERN[,PATTERN]` on `execute` and `drill` (and the pattern a run journalled, on `resume`).
 enum HostLimitOption {
   /// The hosts `pattern` selects in the run's environment (nil without a pattern); a usage
   /// error when the environment has no hosts or a pattern matches no host or group.

@@ -11,16 +11,20 @@ public enum DrillPlanner {
     let runbook = resolver.runbook
     let origin = SourceLocation(file: runbook.file, line: 1, column: 1)
     var bag = DiagnosticBag()
+    // A drill's own steps are placed like the level's: on their flag's or service's hosts
+    // (limited by `--hosts`), so a fleet's rehearsal acts on the hosts.
     func planned(_ step: Step) -> PlannedStep {
-      PlannedStep(
+      let made = PlannedStep(
         id: step.id, kind: step.kind.keyword, name: step.name, mutates: step.mutates,
         detail: resolver.detail(of: step, into: &bag), note: nil, origin: "drill", condition: nil, gates: [],
         step: step)
+      return resolver.placed(made, bag: &bag)
     }
     var before: [PlannedStep] = []
     var flagNames: [String] = []
     var percentFlags = Set<String>()
-    for step in plan.steps {
+    // The level's flag steps, those inside its rolling steps too.
+    for step in plan.steps.flatMap({ [$0] + $0.pipeline }) {
       guard case .flag(let name, let change) = step.step.kind else { continue }
       if !flagNames.contains(name.value) { flagNames.append(name.value) }
       if change == .stepDown { percentFlags.insert(name.value) }
@@ -80,15 +84,16 @@ public enum DrillPlanner {
       }
     }
     for service in services {
-      guard let health = resolver.service(named: service)?.health else { continue }
+      guard let found = resolver.service(named: service), let health = found.health else { continue }
       let spec = HTTPStepSpec(
         method: "GET", url: health.url, expectStatus: health.expectStatus, expectBody: health.expectBody)
-      after.append(
-        planned(
-          Step(
-            id: "\(prefix)health-after-\(service)", name: "Drill: \(service) healthy after the rollback",
-            kind: .http(spec),
-            retries: 3, retryDelay: 1, location: origin)))
+      var step = Step(
+        id: "\(prefix)health-after-\(service)", name: "Drill: \(service) healthy after the rollback",
+        kind: .http(spec),
+        retries: 3, retryDelay: 1, location: origin)
+      // A service on hosts is checked on each of them (its URL may name `${host.address}`).
+      step.on = found.hosts
+      after.append(planned(step))
     }
     return after
   }

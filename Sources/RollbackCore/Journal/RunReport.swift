@@ -78,6 +78,7 @@ public struct RunReport: Sendable {
           (name: $0.name ?? "", value: $0.value, unit: $0.unit ?? "count", error: $0.error)
         }, hosts: step.hosts)
     }
+    summary.deriveHosts(from: events)
     var report = RunReport(summary: summary, steps: order.compactMap { entries[$0] })
     report.integrations = integrations
     return report
@@ -160,9 +161,11 @@ public struct RunSummary: Sendable, Equatable {
   public var runbookPath: String?
   /// The escalations offered while the run went (`escalate` of a level), in order.
   public var escalations: [EscalatedEvent] = []
-  /// How each host came out, as the last `run-finished` says (empty without hosts, or when the
-  /// run never finished).
+  /// How each host came out, as the last `run-finished` says (empty without hosts); for a run
+  /// that never finished, as its per-host events say, once ``deriveHosts(from:)`` read them.
   public var hosts: [RunHostOutcome] = []
+  /// Whether ``hosts`` was read from per-host events (the run has no `run-finished`).
+  public var hostsFromEvents = false
 
   /// A summary with every field given.
   public init(
@@ -217,6 +220,7 @@ public struct RunSummary: Sendable, Equatable {
       withinTarget = finish.status == .succeeded && !dryRun ? finish.withinTarget : nil
       advice = finish.advice
       hosts = finish.hosts
+      hostsFromEvents = false
     default:
       break
     }
@@ -234,6 +238,7 @@ public struct RunSummary: Sendable, Equatable {
     guard let start = start(events) else { return nil }
     var summary = RunSummary(start: start)
     for event in events { summary.apply(event) }
+    summary.deriveHosts(from: events)
     return summary
   }
 

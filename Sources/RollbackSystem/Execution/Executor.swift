@@ -266,14 +266,34 @@ public final class Executor {
     currentPlan = plan
     await oncallRunStarted(plan)
 
-    var (end, ran) = (await drive(plan), plan)
-    if let stronger = escalatedPlan(from: plan) {
-      (end, ran) = (await drive(stronger), stronger)
-    }
+    let (end, ran, refusal) = await driveEscalating(plan)
     await oncallRunFinished(ran, status: end.status)
     await closeFleet()
     return finish(
-      plan: ran, status: end.status, exitCode: end.exitCode, advice: advice(for: end, plan: ran))
+      plan: ran, status: end.status, exitCode: end.exitCode, advice: refusal ?? advice(for: end, plan: ran))
+  }
+
+  /// Drives the plan and, when the run escalated, the stronger level, whose hosts are opened,
+  /// checked and locked first. A stronger level refused by that check fails the run without
+  /// running a step of it; `refusal` is then the advice.
+  func driveEscalating(_ plan: Plan) async -> (end: RunEnd, ran: Plan, refusal: String?) {
+    let end = await drive(plan)
+    guard let stronger = escalatedPlan(from: plan) else { return (end, plan, nil) }
+    let problems = await openFleet(forEscalation: stronger)
+    guard problems.isEmpty else {
+      say("preflight of \(Self.what(stronger)) failed; none of its steps was run:", .failure)
+      for problem in problems { say("  ✗ \(problem)", .failure) }
+      record(
+        event: .preflightFailed(PreflightFailedEvent(at: Timestamp.iso(Date()), problems: problems)))
+      let list = problems.joined(separator: "; ")
+      nextCommand = pasteable(["execute"] + targetArguments(stronger))
+      return (
+        RunEnd(status: .failed, exitCode: ExitStatus.failed.rawValue, reason: .completed), stronger,
+        "the escalation to \(Self.what(stronger)) was refused by preflight (\(list)); fix the problems, then "
+          + "run it"
+      )
+    }
+    return (await drive(stronger), stronger, nil)
   }
 
   /// The plan (a drill's wrapped in its own steps); nil, said, when it cannot be made or `--from` names no step.

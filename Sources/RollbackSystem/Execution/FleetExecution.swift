@@ -74,24 +74,33 @@ extension Executor {
     let (names, changed) = fleetHosts(of: plan)
     let hosts = names.compactMap { inventory.host(named: $0) }
     guard !hosts.isEmpty else { return .success(()) }
-    let transport: SSHTransport
-    do {
-      transport = try SSHTransport(
-        config: inventory.ssh.config.map { ($0 as NSString).expandingTildeInPath },
-        options: inventory.ssh.options, forks: inventory.ssh.forks, secrets: secrets,
-        processEnvironment: request.processEnvironment)
-    } catch {
-      say("error: \(error.description)", .failure)
+    guard var session = newSession() else {
       return .failure(Refused(result: finish(plan: plan, status: .aborted, exitCode: 1, advice: nil)))
     }
-    var session = FleetSession(
-      transport: transport, hosts: Dictionary(uniqueKeysWithValues: hosts.map { ($0.name, $0) }),
-      unreachable: [:], locks: [],
-      backups: FleetBackups(stateDirectory: request.stateDirectory, runID: runID))
+    let transport = session.transport
+    session.hosts = Dictionary(uniqueKeysWithValues: hosts.map { ($0.name, $0) })
     fleet = session
     say("connecting to \(hosts.count) host\(hosts.count == 1 ? "" : "s"): \(names.joined(separator: " "))")
     let report = await checkHosts(
       plan, names: names, locking: request.dryRun ? [] : changed, transport: transport)
+    let (failures, lockErrors) = absorb(report, locking: request.dryRun ? [] : changed, into: &session)
+    var refusals = masterRefusals(names, failures, session: &session)
+    fleet = session
+    if refusals.isEmpty { refusals = problems(of: report) }
+    if !refusals.isEmpty {
+      await closeFleet()
+      return .failure(Refused(result: refuse(plan, refusals)))
+    }
+    if !lockErrors.isEmpty { return .failure(await lockRefusal(plan, lockErrors)) }
+    return .success(())
+  }
+
+  /// What a preflight report means for the session: the flag files it read are kept for the
+  /// first edits, and the locks it took (on hosts in `locking`) are the run's to release. Returns
+  /// the hosts it could not reach, with why, and the locks other runs hold.
+  private func absorb(_ report: FleetPreflight.Report, locking: Set<String>, into session: inout FleetSession)
+    -> (unreachable: [String: SSHError], lockErrors: [RemoteLockError])
+  {
     var failures: [String: SSHError] = [:]
     for case .unreachable(let error) in report.problems { failures[error.host] = error }
     var lockErrors: [RemoteLockError] = []
@@ -100,32 +109,76 @@ extension Executor {
         if let read = file.file { session.cache.keep(read, host: host.host) }
       }
       switch host.lock {
-      case .success?: session.locks.append(lock(on: host.host, transport: transport))
+      case .success?: session.locks.append(lock(on: host.host, transport: session.transport))
       case .failure(let error)?: lockErrors.append(error)
       case nil:
         // Interrupted, the script may have taken the lock before its answer was lost: the
         // release (which removes only this run's lock) runs there too.
-        if Task.isCancelled && !request.dryRun && changed.contains(host.host) {
-          session.locks.append(lock(on: host.host, transport: transport))
+        if Task.isCancelled && locking.contains(host.host) {
+          session.locks.append(lock(on: host.host, transport: session.transport))
         }
       }
     }
-    var refusals = masterRefusals(names, failures, session: &session)
+    return (failures, lockErrors)
+  }
+
+  /// The problems of a preflight on the hosts it reached, which refuse the run; the drift it
+  /// found is said (it does not refuse anything).
+  private func problems(of report: FleetPreflight.Report) -> [PreflightProblem] {
+    for (flag, drift) in report.drift.sorted(by: { $0.key < $1.key }) where drift.hasDrift {
+      say("  drift: flag \(flag) differs on \(drift.driftingHosts.joined(separator: ", "))", .warning)
+    }
+    return report.problems.filter { !$0.isUnreachable }.map {
+      PreflightProblem(text: $0.description, isMissingVariable: false)
+    }
+  }
+
+  /// A session with no host yet over a new transport for the environment's `ssh` settings;
+  /// nil, said, when the transport cannot be made.
+  private func newSession() -> FleetSession? {
+    let inventory = resolver.environment.inventory
+    do {
+      let transport = try SSHTransport(
+        config: inventory.ssh.config.map { ($0 as NSString).expandingTildeInPath },
+        options: inventory.ssh.options, forks: inventory.ssh.forks, secrets: secrets,
+        processEnvironment: request.processEnvironment)
+      return FleetSession(
+        transport: transport, hosts: [:], unreachable: [:], locks: [],
+        backups: FleetBackups(stateDirectory: request.stateDirectory, runID: runID))
+    } catch {
+      say("error: \(error.description)", .failure)
+      return nil
+    }
+  }
+
+  /// Before an escalated level runs: connects to each of its hosts the run has not reached yet
+  /// (the run's first when the abandoned level had no host-scoped step) and runs the preflight
+  /// on every reachable host of the level, taking the lock on each host it changes that the
+  /// run does not hold yet. The problems that refuse the level; empty when it may run.
+  func openFleet(forEscalation plan: Plan) async -> [String] {
+    let inventory = resolver.environment.inventory
+    let (names, changed) = fleetHosts(of: plan)
+    guard !names.isEmpty else { return [] }
+    guard var session = fleet ?? newSession() else { return ["the ssh transport could not be made"] }
+    let added = names.filter { session.hosts[$0] == nil }.compactMap { inventory.host(named: $0) }
+    for host in added { session.hosts[host.name] = host }
     fleet = session
-    if refusals.isEmpty {
-      for (flag, drift) in report.drift.sorted(by: { $0.key < $1.key }) where drift.hasDrift {
-        say("  drift: flag \(flag) differs on \(drift.driftingHosts.joined(separator: ", "))", .warning)
-      }
-      refusals = report.problems.filter { !$0.isUnreachable }.map {
-        PreflightProblem(text: $0.description, isMissingVariable: false)
-      }
+    if !added.isEmpty {
+      say(
+        "connecting to \(added.count) more host\(added.count == 1 ? "" : "s"): \(added.map(\.name).joined(separator: " "))"
+      )
     }
-    if !refusals.isEmpty {
-      await closeFleet()
-      return .failure(Refused(result: refuse(plan, refusals)))
-    }
-    if !lockErrors.isEmpty { return .failure(await lockRefusal(plan, lockErrors)) }
-    return .success(())
+    let held = Set(session.locks.map(\.host.name))
+    let reachable = names.filter { session.unreachable[$0] == nil }
+    let locking = request.dryRun ? [] : changed.subtracting(held)
+    let report = await checkHosts(plan, names: reachable, locking: locking, transport: session.transport)
+    let (failures, lockErrors) = absorb(report, locking: locking, into: &session)
+    let refusals = masterRefusals(reachable, failures, session: &session)
+    fleet = session
+    if !refusals.isEmpty { return refusals.map(\.text) }
+    let problems = problems(of: report)
+    if !problems.isEmpty { return problems.map(\.text) }
+    return lockErrors.map(\.description)
   }
 
   /// This run's lock on the host named `name`.

@@ -9,6 +9,9 @@ struct RestartRunner {
   var commands: CommandRunner
   /// Sends the health polls.
   var http: @Sendable (HTTPRequest) async throws(HTTPError) -> HTTPResponse
+  /// Sends a health poll from the host itself (`health: {via: host}`): `curl` there over ssh;
+  /// nil on the control machine, where such a check is sent by ``http``.
+  var fromHost: (@Sendable (HTTPRequest) async throws(HTTPError) -> HTTPResponse)? = nil
   /// Measures the health budget and sleeps between polls.
   var clock: any ExecutionClock
   /// Resolves a template with the run's variables and facts.
@@ -101,12 +104,23 @@ struct RestartRunner {
     sayBudget()
   }
 
+  /// The restart's result once its service answered healthy: what was done, and the output.
+  func healthy(_ name: String, _ parts: [String], _ output: String) -> AttemptResult {
+    var result = AttemptResult.ok("\(name) " + parts.joined(separator: ", "))
+    result.output = output
+    return result
+  }
+
+  /// ` from the host` when the check is asked from the host itself, else nothing.
+  func checkedFrom(_ health: HealthCheck) -> String {
+    health.viaHost && fromHost != nil ? " from the host" : ""
+  }
+
   /// Polls a restarted service's health URL until it answers as expected, within its budget.
   func pollHealth(
     _ health: HealthCheck, service name: String, parts: [String], output: String, id: String,
     stepTimeout: Double?
   ) async throws -> AttemptResult {
-    var parts = parts
     let url = resolve(health.url)
     let expectBody = health.expectBody.map { resolve($0).value }
     let start = clock.now
@@ -130,15 +144,14 @@ struct RestartRunner {
       let request = HTTPRequest(
         method: "GET", url: url.value, timeout: .milliseconds(Int(min(5, max(1, health.interval)) * 1000)))
       do {
-        let response = try await http(request)
+        let response = try await (health.viaHost ? fromHost ?? http : http)(request)
         let statusOK = health.expectStatus.contains(response.status)
         let bodyOK = expectBody.map { response.bodyText.contains($0) } ?? true
         if statusOK, bodyOK {
-          let elapsed = (clock.now - start).doubleSeconds
-          parts.append("healthy after \(Quantity.format(seconds: elapsed)) (HTTP \(response.status))")
-          var result = AttemptResult.ok("\(name) " + parts.joined(separator: ", "))
-          result.output = output
-          return result
+          let elapsed = Quantity.format(seconds: (clock.now - start).doubleSeconds)
+          return healthy(
+            name, parts + ["healthy after \(elapsed) (HTTP \(response.status)\(checkedFrom(health)))"], output
+          )
         }
         last = "HTTP \(response.status)" + (statusOK ? " without \"\(expectBody ?? "")\" in the body" : "")
         waiting(last)

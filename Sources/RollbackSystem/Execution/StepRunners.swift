@@ -124,9 +124,16 @@ extension Executor {
 
   /// The runner of `restart` steps on this host.
   func restartRunner() -> RestartRunner {
-    RestartRunner(
+    var runner = RestartRunner(
       commands: commandRunner(), http: effects.http, clock: clock, resolve: { self.resolve($0) },
       resolveCommand: { self.resolveCommand($0) }, say: { self.say($0, $1) }, sayBudget: { self.sayBudget() })
+    // On a host, `health: {via: host}` asks with curl there, over the host's ssh master.
+    if let remote = host as? RemoteHost {
+      runner.fromHost = { (request: HTTPRequest) async throws(HTTPError) -> HTTPResponse in
+        try await remote.requestFromHost(request)
+      }
+    }
+    return runner
   }
 
   /// This host's commands, without the runbook's secret variables in their environment.

@@ -44,7 +44,15 @@ public enum JournalReader {
   /// ``RunSummary/eventKinds``; nil without a run-started event. The same as
   /// `RunReport.parse(events(at: path))?.summary`.
   public static func summary(at path: String) throws(JournalError) -> RunSummary? {
-    RunSummary.parse(try events(at: path, kinds: RunSummary.eventKinds))
+    guard var summary = RunSummary.parse(try events(at: path, kinds: RunSummary.eventKinds)) else {
+      return nil
+    }
+    // A run without its end: its hosts are read from the per-host step events (a second pass,
+    // made only for such runs).
+    if summary.status == "in progress" {
+      summary.deriveHosts(from: try events(at: path, kinds: RunSummary.hostEventKinds))
+    }
+    return summary
   }
 
   /// Run ids in the state directory, oldest first.
