@@ -267,6 +267,26 @@ struct AtomicFileTests {
     #expect(AtomicFile.temporaryFileOwner(".env") == nil)
   }
 
+  @Test(
+    "a stray temporary file's pid counts as its live owner only if that process is not younger than the file")
+  func strayOwnerByStartTime() throws {
+    let younger = Process()
+    younger.executableURL = URL(fileURLWithPath: "/bin/sleep")
+    younger.arguments = ["30"]
+    try younger.run()
+    defer { younger.terminate() }
+    let pid = younger.processIdentifier
+    // A file last changed long before the process started: its maker had this pid before it
+    // was reused (pids wrap at pid_max), so the file is a stray.
+    #expect(AtomicFile.ownerLives(pid, changedAt: Date().timeIntervalSince1970 - 3000) == false)
+    // A file changed after the process started may be its own: kept.
+    #expect(AtomicFile.ownerLives(pid, changedAt: Date().timeIntervalSince1970) == true)
+    #expect(AtomicFile.ownerLives(getpid(), changedAt: Date().timeIntervalSince1970) == true)
+    younger.terminate()
+    younger.waitUntilExit()
+    #expect(AtomicFile.ownerLives(pid, changedAt: Date().timeIntervalSince1970) == false)
+  }
+
   @Test("errors say what failed, on which path, and what to do")
   func errorDescriptions() {
     #expect(

@@ -260,10 +260,12 @@ public enum AtomicFile {
       }
       #if canImport(Glibc)
         let age = now - TimeInterval(info.st_mtim.tv_sec)
+        let changed = TimeInterval(info.st_ctim.tv_sec)
       #else
         let age = now - TimeInterval(info.st_mtimespec.tv_sec)
+        let changed = TimeInterval(info.st_ctimespec.tv_sec)
       #endif
-      if let pid = temporaryFileOwner(name), Syscall.processExists(pid), age < 3600 { continue }
+      if let pid = temporaryFileOwner(name), ownerLives(pid, changedAt: changed), age < 3600 { continue }
       if unlink(path) == 0 {
         removed.append(path)
       } else if errno != ENOENT {
@@ -271,6 +273,17 @@ public enum AtomicFile {
       }
     }
     return removed
+  }
+
+  /// True when process `pid` lives and may have made a file last changed (`ctime`) at `changed`:
+  /// it started no later than that. A process that started afterwards only reuses the pid of the
+  /// run that made the file (pids wrap at `pid_max`, 32768 by default), and that run is gone.
+  static func ownerLives(_ pid: Int32, changedAt changed: TimeInterval) -> Bool {
+    guard Syscall.processExists(pid) else { return false }
+    guard let started = try? ProcessStartTime.read(pid: pid) else { return true }
+    // The start time may read up to a second early (whole-second boot time); a ctime is whole
+    // seconds here: a second of slack either way keeps a live owner's file.
+    return started.timeIntervalSince1970 <= changed + 2
   }
 
   /// True when `path` (symlinks resolved) exists and both it and its directory are writable by
