@@ -168,12 +168,31 @@ class Worker:
             remaining = [name for name in os.listdir(self.app) if MARKER in name]
             now = read_bytes(self.env_path)
             if status != 0 or remaining or now == after or now not in self.contents:
-                self.clean_failures.append((round_number, status, remaining, err.strip()[-200:]))
+                self.clean_failures.append(
+                    (round_number, status, [describe_stray(self.app, name) for name in remaining],
+                     err.strip()[-200:]))
             else:
                 self.strays_cleaned += len(strays)
             after = now
             shutil.rmtree(self.backups_root, ignore_errors=True)
         return after
+
+
+def describe_stray(directory, name):
+    """A stray temporary file left after the next run, with what decides its removal."""
+    path = os.path.join(directory, name)
+    try:
+        info = os.lstat(path)
+    except OSError as error:
+        return f"{name} (gone: {error.strerror})"
+    try:
+        proof = os.getxattr(path, "user.rollback.temporary").decode(errors="replace")
+    except OSError as error:
+        proof = f"none ({error.strerror})"
+    pid = name.split(MARKER, 1)[1].split("-", 1)[0]
+    alive = pid.isdigit() and os.path.exists(f"/proc/{pid}")
+    return (f"{name} (inode {info.st_ino}, proof {proof}, uid {info.st_uid}, links {info.st_nlink}, "
+            f"pid {pid} {'alive' if alive else 'gone'}, mtime age {time.time() - info.st_mtime:.0f}s)")
 
 
 def in_parallel(workers, method, *args):

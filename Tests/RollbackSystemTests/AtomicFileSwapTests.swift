@@ -61,7 +61,20 @@ struct AtomicFileSwapTests {
   func plainSwap() throws {
     let scratch = try ScratchDirectory()
     let path = try scratch.write("app.env", String(decoding: Self.old, as: UTF8.self), mode: 0o640)
-    let result = try AtomicFile.replace(path, with: Self.ours, expecting: Self.old)
+    // At the swap the original already carries the proof of a temporary file: killed right
+    // after the swap, it is left under the temporary name, and only a proven file is cleaned.
+    var proofAtSwap: String?
+    var inode: UInt64 = 0
+    let result = try AtomicFile.replace(path, with: Self.ours, expecting: Self.old) { descriptor in
+      inode = (try? Syscall.status(descriptor)).map { UInt64($0.st_ino) } ?? 0
+      proofAtSwap = (try? Syscall.attribute(descriptor, AtomicFile.temporaryProofAttribute))
+        .map { String(decoding: $0, as: UTF8.self) }
+    }
+    #expect(proofAtSwap == String(inode))
+    // The file in place keeps no proof.
+    let placed = try Syscall.open(path, O_RDONLY)
+    defer { close(placed) }
+    #expect((try? Syscall.attribute(placed, AtomicFile.temporaryProofAttribute)) == nil)
     #expect(result.previous == Self.old)
     #expect(try AtomicFile.read(path) == Self.ours)
     #expect(Syscall.fileStatus(path).map { $0.st_mode & 0o777 } == 0o640)

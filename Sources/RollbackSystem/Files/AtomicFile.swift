@@ -549,6 +549,13 @@ public enum AtomicFile {
     throws(FileError) -> String?
   {
     try checkUnchanged(original, at: target, shownAs: shown)
+    // The proof goes on before the swap: a kill right after it leaves the original under the
+    // temporary name, and only a proven file is removed by the stray cleanup. Unless the
+    // original comes out under that name, the proof comes off again.
+    try? Syscall.setAttribute(
+      original.descriptor, temporaryProofAttribute, Array(String(original.status.st_ino).utf8))
+    var displacedOriginal = false
+    defer { if !displacedOriginal { XAttr.remove(original.descriptor, temporaryProofAttribute) } }
     original.beforeSwap?(original.descriptor)
     let swapped = NameExchange.swap(named, target)
     if NameExchange.isUnsupported(swapped) {
@@ -564,8 +571,7 @@ public enum AtomicFile {
       out.st_dev == original.status.st_dev
     {
       // Under a temporary name until it is confirmed: a kill now leaves it for the stray cleanup.
-      try? Syscall.setAttribute(
-        original.descriptor, temporaryProofAttribute, Array(String(original.status.st_ino).utf8))
+      displacedOriginal = true
       return named
     }
     // Theirs goes back; what comes out again is ours, removed by the caller with the temporary.
