@@ -76,7 +76,7 @@ struct HTTPClientTests {
     #expect(response.bodyText == "down")
   }
 
-  @Test("a server that accepts and never answers times out within the timeout plus 1 s")
+  @Test("a server that accepts and never answers times out at the request's timeout (under 3 s for 1 s)")
   func hangingServerTimesOut() async throws {
     let server = try HTTPLoopbackServer(reply: .hang)
     defer { server.stop() }
@@ -88,7 +88,9 @@ struct HTTPClientTests {
     #expect(error == .timeout(after: .seconds(1)))
     #expect(error?.description == "timeout after 1s")
     #expect(elapsed >= .milliseconds(900))
-    #expect(elapsed < .seconds(2))
+    // Well under the 5 s a missing timeout would take (libcurl's connect timeout is longer still);
+    // other tests of the suite may hold both cooperative threads for a moment.
+    #expect(elapsed < .seconds(3))
   }
 
   @Test("a closed port is connection refused, named by host and port without secrets")
@@ -110,7 +112,8 @@ struct HTTPClientTests {
     #expect(refused.description.hasPrefix("connection refused at 127.0.0.1:\(port)"))
     #expect(!refused.description.contains("hunter2"))
     #expect(!refused.description.contains("abc123"))
-    #expect(elapsed < .seconds(2))
+    // Refused at once, not after the 5 s timeout (parallel tests may delay it a little).
+    #expect(elapsed < .seconds(4))
   }
 
   @Test("a body over the cap fails, with and without Content-Length", arguments: [false, true])
