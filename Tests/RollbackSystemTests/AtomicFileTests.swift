@@ -268,23 +268,17 @@ struct AtomicFileTests {
   }
 
   @Test(
-    "a stray temporary file's pid counts as its live owner only if that process is not younger than the file")
+    "a stray temporary file's pid counts as its live owner only if that process is not younger than the file"
+  )
   func strayOwnerByStartTime() throws {
-    let younger = Process()
-    younger.executableURL = URL(fileURLWithPath: "/bin/sleep")
-    younger.arguments = ["30"]
-    try younger.run()
-    defer { younger.terminate() }
-    let pid = younger.processIdentifier
-    // A file last changed long before the process started: its maker had this pid before it
-    // was reused (pids wrap at pid_max), so the file is a stray.
-    #expect(AtomicFile.ownerLives(pid, changedAt: Date().timeIntervalSince1970 - 3000) == false)
-    // A file changed after the process started may be its own: kept.
-    #expect(AtomicFile.ownerLives(pid, changedAt: Date().timeIntervalSince1970) == true)
-    #expect(AtomicFile.ownerLives(getpid(), changedAt: Date().timeIntervalSince1970) == true)
-    younger.terminate()
-    younger.waitUntilExit()
-    #expect(AtomicFile.ownerLives(pid, changedAt: Date().timeIntervalSince1970) == false)
+    // This test process is alive; it started a moment ago, after a file changed an hour ago:
+    // such a file was made by an earlier process with the same pid (pids wrap), now gone.
+    let now = Date().timeIntervalSince1970
+    #expect(AtomicFile.ownerLives(getpid(), changedAt: now - 3600) == false)
+    // A file changed since this process started may be its own: kept.
+    #expect(AtomicFile.ownerLives(getpid(), changedAt: now) == true)
+    // A pid no process has: gone.
+    #expect(AtomicFile.ownerLives(Int32.max, changedAt: now) == false)
   }
 
   @Test("errors say what failed, on which path, and what to do")

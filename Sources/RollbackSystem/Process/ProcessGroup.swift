@@ -185,49 +185,22 @@ enum ProcessStrays {
   static func reapAdoptedZombies() {
     sweepLock.lock()
     defer { sweepLock.unlock() }
-    guard isSubreaper else { return }
+    guard isSubreaper, let directory = opendir("/proc") else { return }
+    defer { closedir(directory) }
     lock.lock()
     let driven = supervised
     lock.unlock()
     let me = getpid()
-    for pid in ownChildren() ?? allProcesses() where !driven.contains(pid) {
-      guard let stat = ProcessStat.read(pid: pid), stat.parent == me, !stat.isAlive else { continue }
-      var status: Int32 = 0
-      _ = waitpid(pid, &status, WNOHANG)
-    }
-  }
-
-  /// rollback's own children, from each of its threads' `/proc/self/task/TID/children` (a few
-  /// short reads, where a scan of `/proc` reads every process on the machine); nil where the
-  /// kernel does not provide those files.
-  private static func ownChildren() -> [pid_t]? {
-    guard let tasks = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task") else {
-      return nil
-    }
-    var children: [pid_t] = []
-    var found = false
-    for task in tasks {
-      guard let data = FileManager.default.contents(atPath: "/proc/self/task/\(task)/children") else {
-        continue
-      }
-      found = true
-      children += String(decoding: data, as: UTF8.self).split(separator: " ").compactMap { pid_t($0) }
-    }
-    return found ? children : nil
-  }
-
-  /// Every process id in `/proc`.
-  private static func allProcesses() -> [pid_t] {
-    guard let directory = opendir("/proc") else { return [] }
-    defer { closedir(directory) }
-    var pids: [pid_t] = []
     while let entry = readdir(directory) {
       let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
         String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
       }
-      if let pid = pid_t(name) { pids.append(pid) }
+      guard let pid = pid_t(name), !driven.contains(pid), let stat = ProcessStat.read(pid: pid),
+        stat.parent == me, !stat.isAlive
+      else { continue }
+      var status: Int32 = 0
+      _ = waitpid(pid, &status, WNOHANG)
     }
-    return pids
   }
 
   /// Sends `signal` to each member that is still the same process.
