@@ -3,17 +3,10 @@ import Testing
 
 extension OnTheTestFleet {
   @Suite("escalation into a level with host-scoped steps, on the test fleet", .serialized)
-  struct FleetEscalationTests {
-    let fleet: CLIFleet
-    let directory: URL
-    let runbook: URL
+  struct FleetEscalationTests: FleetSuite {
+    let workspace: FleetWorkspace
 
-    init() throws {
-      fleet = try CLIFleet.current()
-      try fleet.flagOn()
-      directory = try CLI.temporaryDirectory()
-      runbook = directory.appendingPathComponent("rollback.yaml")
-    }
+    init() throws { workspace = try FleetWorkspace() }
 
     var common: [String] {
       ["--runbook", runbook.path, "--state-dir", directory.appendingPathComponent("state").path]

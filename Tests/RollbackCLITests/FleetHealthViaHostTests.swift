@@ -3,17 +3,10 @@ import Testing
 
 extension OnTheTestFleet {
   @Suite("health: {via: host} on the test fleet", .serialized)
-  struct FleetHealthViaHostTests {
-    let fleet: CLIFleet
-    let directory: URL
-    let runbook: URL
+  struct FleetHealthViaHostTests: FleetSuite {
+    let workspace: FleetWorkspace
 
-    init() throws {
-      fleet = try CLIFleet.current()
-      try fleet.flagOn()
-      directory = try CLI.temporaryDirectory()
-      runbook = directory.appendingPathComponent("rollback.yaml")
-    }
+    init() throws { workspace = try FleetWorkspace() }
 
     /// The rolling runbook, its health check asked from the host when `viaHost`.
     func write(viaHost: Bool) throws {
