@@ -182,14 +182,48 @@ enum ProcessStrays {
 
   /// Reaps exited processes that were reparented to rollback (never a supervised child),
   /// so they do not linger as zombies. Only when rollback is a subreaper.
+  ///
+  /// Runs after every child a supervisor drives, so it must be cheap: it asks the kernel
+  /// which child is waitable (`waitid` with `WNOWAIT`, which reaps nothing) and reaps it if
+  /// it is an adopted one. Only when that child is a supervised one (about to be reaped by
+  /// its supervisor, and hiding any other zombie behind it) does it fall back to a sweep of
+  /// `/proc`, at most once per ``sweepInterval``; the next call catches what that leaves.
   static func reapAdoptedZombies() {
     sweepLock.lock()
     defer { sweepLock.unlock() }
-    guard isSubreaper, let directory = opendir("/proc") else { return }
-    defer { closedir(directory) }
+    guard isSubreaper else { return }
     lock.lock()
     let driven = supervised
     lock.unlock()
+    // Bounded: a pid that cannot be reaped (it never happens) must not spin this loop.
+    for _ in 0..<64 {
+      var info = siginfo_t()
+      if waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 {
+        if errno == EINTR { continue }
+        return  // ECHILD: no child at all
+      }
+      let pid = info._sifields._sigchld.si_pid
+      if pid == 0 { return }  // no child has exited
+      if driven.contains(pid) {
+        sweepForZombies(driven: driven)
+        return
+      }
+      var status: Int32 = 0
+      if waitpid(pid, &status, WNOHANG) != pid { return }
+    }
+  }
+
+  /// The least time between two `/proc` sweeps of ``reapAdoptedZombies()``.
+  static let sweepInterval: Duration = .milliseconds(500)
+  nonisolated(unsafe) private static var lastSweep: ContinuousClock.Instant?
+
+  /// Reaps every adopted zombie found in `/proc` (the caller holds `sweepLock`).
+  private static func sweepForZombies(driven: Set<pid_t>) {
+    let now = ContinuousClock.now
+    if let lastSweep, now - lastSweep < sweepInterval { return }
+    lastSweep = now
+    guard let directory = opendir("/proc") else { return }
+    defer { closedir(directory) }
     let me = getpid()
     while let entry = readdir(directory) {
       let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
