@@ -115,7 +115,8 @@ struct ControlDirectorySweepTests {
     kill(holder.processIdentifier, SIGKILL)
     holder.waitUntilExit()
     let removed = ControlDirectorySweep.sweep()
-    #expect(removed.contains(locked))
+    // (A transport another test makes meanwhile sweeps too, and may have removed it first.)
+    #expect(removed.contains(locked) || !Self.exists(locked))
     #expect(!removed.contains(own) && Self.exists(own))
     #expect(!removed.contains(liveMaster) && !removed.contains(fresh))
   }
