@@ -63,6 +63,8 @@ extension FleetHostTests {
         #expect(await transport.hasMaster(host))
         #expect(try fleet.connections(host.name) == (before[host.name] ?? 0) + 1, "\(host.name)")
       }
+      // Each master was found (so a timed-out action's cleanup never takes it for a stray).
+      #expect(transport.knownMasterCount == hosts.count)
       let directory = transport.controlDirectory
       var info = stat()
       #expect(stat(directory, &info) == 0 && info.st_mode & 0o777 == 0o700)

@@ -245,7 +245,7 @@ public struct FleetPreflight: Sendable {
         k=${a%% *} v=${a#* }
         case $k in
           w|c)
-            r=$(readlink -f -- "$v" 2>/dev/null) || r=$v
+            rp "$v" 2>/dev/null || r=$v
             [ -n "$r" ] || r=$v
             d=${r%/*}; [ -n "$d" ] || d=/
             if [ -e "$r" ]; then

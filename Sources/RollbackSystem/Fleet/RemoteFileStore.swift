@@ -78,17 +78,18 @@ public enum RemoteFileError: Error, Sendable, Equatable, CustomStringConvertible
 /// the ssh user nor its target's owner is refused, as ``AtomicFile/resolve(_:)`` does), anything
 /// but a regular file is refused before it is opened (a FIFO never blocks), a file with several
 /// hard links or over the size cap is refused, and the content comes back base64-encoded with
-/// its `sha256sum`, mode and owner; the hash is checked against the bytes received. Several
-/// files are read with one remote script too (``readAll(_:)``), one round trip for all.
+/// its mode and owner; its SHA-256 is computed here from the bytes received. Several files are
+/// read with one remote script too (``readAll(_:)``), one round trip for all.
 ///
 /// A replace of one or several files is one remote script too: each new content goes through
-/// stdin into a temporary file beside its original (`mktemp` in the same directory), is
-/// checked against its hash, gets the original's mode and owner (`chmod`/`chown --reference`)
-/// and is `sync`ed; then every original's hash is compared with the one read (any difference:
-/// every temporary file is removed and nothing is renamed — "changed meanwhile"); then each
-/// temporary file is renamed over its original (`mv -f`) and the directories are `sync`ed. If a
-/// rename fails, the files already renamed get their old content back (kept as a hard link
-/// until the script ends). Extended attributes are not copied (the local editor copies them).
+/// stdin into a temporary file beside its original (`mktemp` in the same directory) and gets
+/// the original's mode and owner (`chmod`/`chown --reference`); the temporary files are
+/// `sync`ed; one `sha256sum` then checks every temporary file against its new content's hash
+/// and every original against the hash it was read with (any difference: every temporary file
+/// is removed and nothing is renamed — "changed meanwhile"); then each temporary file is
+/// renamed over its original (`mv -f`) and the directories are `sync`ed. If a rename fails, the
+/// files already renamed get their old content back (kept as a hard link until the script
+/// ends). Extended attributes are not copied (the local editor copies them).
 public struct RemoteFileStore: Sendable {
   /// The ssh transport that reaches the host.
   public let transport: SSHTransport
@@ -107,13 +108,36 @@ public struct RemoteFileStore: Sendable {
     self.sizeCap = sizeCap
   }
 
-  static let readScript = """
+  /// The shell function `rp PATH`: sets `r` to the real path of `PATH`, like `readlink -f`
+  /// (which it runs only when it must: a relative path, a `.`/`..`/`//` in it, or a symlink
+  /// on the way), so that the usual absolute path of a plain file costs no process.
+  static let realPathFunction = """
+    rp() {
+      case $1 in
+        /*/|*/./*|*/../*|*/.|*/..|*//*) r=$(readlink -f -- "$1"); return ;;
+        /*) ;;
+        *) r=$(readlink -f -- "$1"); return ;;
+      esac
+      q=$1
+      while [ -n "$q" ]; do
+        if [ -L "$q" ]; then r=$(readlink -f -- "$1"); return; fi
+        q=${q%/*}
+      done
+      r=$1
+    }
+    """
+
+  /// One file's read (`$1` the path, `$2` the size cap), run as ``readFunction``'s body. It
+  /// starts two programs for a plain file (`stat`, `base64`); the content's hash is computed
+  /// on this side from the bytes received, so it always describes exactly those bytes (a file
+  /// rewritten meanwhile then fails the replacement's compare-and-swap, never slips through).
+  static let readBody = """
     f=$1 cap=$2
-    me=$(id -u) || exit 70
     p=$f hops=0
     while [ -L "$p" ]; do
       hops=$((hops + 1)); [ "$hops" -le 40 ] || exit 65
       [ -e "$p" ] || exit 64
+      [ -n "${me-}" ] || me=$(id -u) || exit 70
       lu=$(stat -c %u -- "$p") && tu=$(stat -L -c %u -- "$p") || exit 70
       if [ "$lu" != 0 ] && [ "$lu" != "$me" ] && [ "$lu" != "$tu" ]; then exit 66; fi
       t=$(readlink -- "$p") || exit 70
@@ -123,22 +147,24 @@ public struct RemoteFileStore: Sendable {
       esac
     done
     [ -e "$f" ] || exit 64
-    r=$(readlink -f -- "$f") || exit 70
+    rp "$f" || exit 70
     if [ ! -f "$r" ]; then printf 'K %s\\n' "$(stat -c %F -- "$r")"; exit 67; fi
     set -- $(stat -c '%a %u %g %h %s' -- "$r") || exit 70
     [ "$4" -le 1 ] || { printf 'N %s\\n' "$4"; exit 68; }
     [ "$5" -le "$cap" ] || { printf 'S %s\\n' "$5"; exit 69; }
     printf 'R %s %s %s\\n' "$1" "$2" "$3"
-    printf 'P %s\\n' "$(printf %s "$r" | base64 -w0)"
-    h=$(sha256sum < "$r") || exit 70
-    printf 'H %s\\n' "${h%% *}"
+    if [ "$r" = "$f" ]; then echo 'P ='; else printf 'P %s\\n' "$(printf %s "$r" | base64 -w0)"; fi
     echo D
-    head -c "$((cap + 1))" -- "$r" | base64 || exit 70
+    base64 -- "$r" || exit 70
     """
 
-  /// The shell function `rd PATH CAP`: ``readScript`` in a subshell, so that its `exit`s end
-  /// only the function. Scripts that read several files define it once.
-  static let readFunction = "rd() (\n" + readScript + "\n)"
+  /// The shell functions `rp` (``realPathFunction``) and `rd PATH CAP` (``readBody`` in a
+  /// subshell, so that its `exit`s end only the function). Scripts that read files define
+  /// them once.
+  static let readFunction = realPathFunction + "\nrd() (\n" + readBody + "\n)"
+
+  /// Reads one file: `$1` the path, `$2` the size cap.
+  static let readScript = readFunction + "\nrd \"$1\" \"$2\""
 
   /// Reads every file of `paths` with one remote script: for each path, `B`, the lines of
   /// ``readScript``, then `E CODE` (its exit status).
@@ -159,31 +185,19 @@ public struct RemoteFileStore: Sendable {
 
   /// Reads the file at `path` on the host.
   public func read(_ path: String) async throws(RemoteFileError) -> RemoteFile {
-    var lastError: RemoteFileError?
-    // A file rewritten between the hash and the content is read again, once.
-    for _ in 0..<2 {
-      let output: SSHOutput
-      do {
-        output = try await transport.execute(
-          on: host, script: Self.readScript, arguments: [path, String(sizeCap)], timeout: timeout,
-          stdoutLimit: stdoutLimit(files: 1))
-      } catch {
-        throw .transport(error)
-      }
-      let result = file(path, exitCode: output.exitCode, lines: output.stdout[...], stderr: output.stderr)
-      switch result {
-      case .success(let file): return file
-      case .failure(.changedMeanwhile(let host, let path)):
-        lastError = .changedMeanwhile(host: host, path: path)
-      case .failure(let error): throw error
-      }
+    let output: SSHOutput
+    do {
+      output = try await transport.execute(
+        on: host, script: Self.readScript, arguments: [path, String(sizeCap)], timeout: timeout,
+        stdoutLimit: stdoutLimit(files: 1))
+    } catch {
+      throw .transport(error)
     }
-    throw lastError ?? .changedMeanwhile(host: host.name, path: path)
+    return try file(path, exitCode: output.exitCode, lines: output.stdout[...], stderr: output.stderr).get()
   }
 
   /// Reads every file of `paths` in one remote action (one round trip however many files);
-  /// each result is what ``read(_:)`` would give for that path. A file rewritten while it was
-  /// read is read again on its own.
+  /// each result is what ``read(_:)`` would give for that path.
   ///
   /// - Throws: ``RemoteFileError/transport(_:)`` when ssh could not run the read at all.
   public func readAll(_ paths: [String]) async throws(RemoteFileError) -> [Result<
@@ -207,11 +221,7 @@ public struct RemoteFileStore: Sendable {
     }
     var results: [Result<RemoteFile, RemoteFileError>] = []
     for (path, section) in zip(paths, sections) {
-      var result = file(path, exitCode: section.code, lines: section.lines, stderr: output.stderr)
-      if case .failure(.changedMeanwhile) = result {
-        do { result = .success(try await read(path)) } catch { result = .failure(error) }
-      }
-      results.append(result)
+      results.append(file(path, exitCode: section.code, lines: section.lines, stderr: output.stderr))
     }
     return results
   }
@@ -233,8 +243,8 @@ public struct RemoteFileStore: Sendable {
     return sections
   }
 
-  /// The file (or the refusal) that one run of ``readScript`` printed. A content whose hash
-  /// does not match is ``RemoteFileError/changedMeanwhile(host:path:)``: read it again.
+  /// The file (or the refusal) that one run of ``readScript`` printed; its hash is the one of
+  /// the bytes received.
   func file(_ path: String, exitCode: Int32, lines: ArraySlice<String>, stderr: String)
     -> Result<RemoteFile, RemoteFileError>
   {
@@ -257,8 +267,9 @@ public struct RemoteFileStore: Sendable {
           what: "read it (exit \(exitCode)\(stderr.isEmpty ? "" : ": " + stderr))"))
     }
     guard let stat = field("R")?.split(separator: " "), stat.count == 3,
-      let uid = Int(stat[1]), let gid = Int(stat[2]), let hash = field("H"),
-      let encodedPath = field("P"), let pathData = Data(base64Encoded: encodedPath),
+      let uid = Int(stat[1]), let gid = Int(stat[2]), let encodedPath = field("P"),
+      let realPath = encodedPath == "="
+        ? path : Data(base64Encoded: encodedPath).map({ String(decoding: $0, as: UTF8.self) }),
       let marker = lines.firstIndex(of: "D")
     else {
       return .failure(.failed(host: host.name, path: path, what: "read it (unexpected answer from the host)"))
@@ -272,49 +283,67 @@ public struct RemoteFileStore: Sendable {
     if bytes.count > sizeCap {
       return .failure(.tooLarge(host: host.name, path: path, size: bytes.count, cap: sizeCap))
     }
-    guard SHA256Digest.hex(bytes) == hash else {
-      return .failure(.changedMeanwhile(host: host.name, path: path))
-    }
     return .success(
       RemoteFile(
-        path: path, realPath: String(decoding: pathData, as: UTF8.self), bytes: bytes, sha256: hash,
+        path: path, realPath: realPath, bytes: bytes, sha256: SHA256Digest.hex(bytes),
         mode: String(stat[0]), uid: uid, gid: gid))
   }
 
+  /// The replacement of `$1` files; then, for each, its path, the hash its original must
+  /// still have, the new content's hash and size; the new contents, one after the other, on
+  /// stdin. About five programs per file (`mktemp`, `head`, `chmod`, `ln`, `mv`; `chown` only
+  /// when the owner differs from the ssh user), and one `sync`, `sha256sum`, `sync` and `rm`
+  /// for all the files together.
   static let writeScript = """
     n=$1; shift
     cleanup() {
+      set --
       j=1
       while [ "$j" -le "$n" ]; do
-        eval "x=\\${t_$j-}"; [ -z "$x" ] || rm -f -- "$x"
-        eval "x=\\${o_$j-}"; [ -z "$x" ] || rm -f -- "$x"
+        eval "x=\\${t_$j-}"; [ -z "$x" ] || set -- "$@" "$x"
+        eval "x=\\${o_$j-}"; [ -z "$x" ] || set -- "$@" "$x"
         j=$((j + 1))
       done
+      [ "$#" = 0 ] || rm -f -- "$@"
     }
     fail() { cleanup; printf 'F %s %s\\n' "$1" "$2"; exit "$1"; }
     i=1
     while [ "$i" -le "$n" ]; do
       f=$1 old=$2 new=$3 size=$4; shift 4
-      eval "f_$i=\\$f old_$i=\\$old"
+      eval "f_$i=\\$f old_$i=\\$old new_$i=\\$new"
       if [ -L "$f" ] || [ ! -f "$f" ]; then fail 67 "$i"; fi
       d=${f%/*}; [ -n "$d" ] || d=/
       t=$(mktemp -p "$d" ".${f##*/}.rollback-tmp-XXXXXX") || fail 71 "$i"
       eval "t_$i=\\$t"
       head -c "$size" > "$t" || fail 72 "$i"
-      h=$(sha256sum < "$t") || fail 72 "$i"
-      [ "${h%% *}" = "$new" ] || fail 73 "$i"
       chmod --reference="$f" -- "$t" || fail 74 "$i"
-      chown --reference="$f" -- "$t" || fail 75 "$i"
-      sync -- "$t" || fail 76 "$i"
+      if ! { [ -O "$f" ] && [ -G "$f" ] && [ -G "$t" ]; }; then
+        chown --reference="$f" -- "$t" || fail 75 "$i"
+      fi
       i=$((i + 1))
     done
+    set --
     i=1
-    while [ "$i" -le "$n" ]; do
-      eval "f=\\$f_$i old=\\$old_$i"
-      h=$(sha256sum < "$f") || fail 77 "$i"
-      [ "${h%% *}" = "$old" ] || fail 20 "$i"
-      i=$((i + 1))
-    done
+    while [ "$i" -le "$n" ]; do eval "set -- \\"\\$@\\" \\"\\$t_$i\\""; i=$((i + 1)); done
+    if ! sync -- "$@"; then
+      i=1
+      while [ "$i" -le "$n" ]; do eval "t=\\$t_$i"; sync -- "$t" || fail 76 "$i"; i=$((i + 1)); done
+    fi
+    i=1
+    while [ "$i" -le "$n" ]; do eval "set -- \\"\\$@\\" \\"\\$f_$i\\""; i=$((i + 1)); done
+    hs=$(sha256sum -- "$@") || fail 77 1
+    i=0
+    while IFS= read -r line; do
+      i=$((i + 1)); h=${line#\\\\}; h=${h%% *}
+      if [ "$i" -le "$n" ]; then
+        eval "w=\\$new_$i"; [ "$h" = "$w" ] || fail 73 "$i"
+      else
+        k=$((i - n)); eval "w=\\$old_$k"; [ "$h" = "$w" ] || fail 20 "$k"
+      fi
+    done <<EOF
+    $hs
+    EOF
+    [ "$i" = $((n + n)) ] || fail 77 1
     i=1
     while [ "$i" -le "$n" ]; do
       eval "f=\\$f_$i"
@@ -340,13 +369,15 @@ public struct RemoteFileStore: Sendable {
       eval "t_$i="
       i=$((i + 1))
     done
+    set --
     i=1
     while [ "$i" -le "$n" ]; do
       eval "f=\\$f_$i"
       d=${f%/*}; [ -n "$d" ] || d=/
-      sync -- "$d" || true
+      set -- "$@" "$d"
       i=$((i + 1))
     done
+    sync -- "$@" || true
     cleanup
     echo OK
     """

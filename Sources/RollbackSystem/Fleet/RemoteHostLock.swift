@@ -180,7 +180,10 @@ public struct RemoteHostLock: Sendable {
   static let releaseScript = """
     l=$1 run=$2
     [ -f "$l" ] || exit 0
-    holder=$(sed -n 's/^run=//p' -- "$l" | head -n 1)
+    holder=
+    while IFS= read -r line; do
+      case $line in run=*) holder=${line#run=}; break ;; esac
+    done < "$l"
     [ "$holder" = "$run" ] || exit 4
     rm -f -- "$l"
     """

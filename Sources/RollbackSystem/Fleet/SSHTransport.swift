@@ -45,7 +45,8 @@ public struct SSHOutput: Sendable, Equatable {
 ///   preflight) authenticates once and leaves a master that later actions reuse through the
 ///   socket `DIR/%C`; DIR is a private (0700) directory `/tmp/rb-XXXXXX`, short so that the
 ///   socket path stays under the Unix limit (%C is a 40-character hash). ``shutdown(_:)``
-///   closes every master with `ssh -O exit` and removes DIR.
+///   ends every master (SIGTERM, on which a master disconnects and removes its socket, as on
+///   `ssh -O exit`) and removes DIR.
 /// - ssh takes the first value it sees for an option, so BatchMode and the Control* options
 ///   come before the runbook's `options` (which cannot switch them off); ServerAliveInterval
 ///   comes after them (a runbook may set its own).
@@ -66,7 +67,7 @@ public final class SSHTransport: Sendable {
   private let processEnvironment: [String: String]
   private let secrets: [String]
   private let runner = ProcessRunner()
-  private let masterPIDs = LockedBox<[String: pid_t]>([:])
+  private let masters = LockedBox(MasterBook())
   private let inputCounter = LockedBox<Int>(0)
   /// The descriptor holding `DIR/lock` (see ``ControlDirectorySweep``), or -1.
   private let lockDescriptor: Int32
@@ -191,10 +192,7 @@ public final class SSHTransport: Sendable {
       }
       if sshOwn { throw .sshFailed(host: host.name, detail: Self.tail(stderr)) }
     }
-    // A master this action left behind (no preflight opened one) is noted too.
-    if masterPIDs.value[host.destination] == nil {
-      await rememberMaster(of: host, timeout: .seconds(5))
-    }
+    noteMaster(of: host, actionEnded: .now)
     return SSHOutput(
       stdout: state.stdout, stderr: Self.tail(stderr), exitCode: code, stdoutTruncated: state.truncated)
   }
@@ -233,36 +231,95 @@ public final class SSHTransport: Sendable {
     await masterPID(of: host, timeout: timeout) != nil
   }
 
-  /// Closes the master connections of `hosts` (`ssh -O exit`), in parallel.
-  public func closeMasters(_ hosts: [SSHHost], timeout: Duration = .seconds(5)) async {
-    _ = await forEachHost(hosts) { host -> Bool in
-      let spec = ProcessSpec(
-        program: .argv(self.controlArguments("exit", host)), processEnvironment: self.processEnvironment,
-        timeout: timeout, grace: .milliseconds(200), outputCap: 1024)
-      let outcome = try? await self.runner.run(spec)
-      if let pid = self.masterPIDs.update({ $0.removeValue(forKey: host.destination) }) {
-        ProcessStrays.unregister(pid)
-      }
-      return outcome?.succeeded ?? false
-    }
-  }
-
-  /// Closes every master of `hosts` and removes the control directory (and any socket left).
+  /// Closes every master connection of this transport and removes the control directory
+  /// (and any socket left). The `hosts` are those the run reached (their masters end too).
   public func shutdown(_ hosts: [SSHHost]) async {
-    await closeMasters(hosts)
-    endLeftoverMasters()
+    // SIGTERM makes a master disconnect from its host and remove its socket, as `ssh -O
+    // exit` would, without starting a process per host.
+    let signalled = endSSHProcesses()
+    let known = masters.update { book -> Set<pid_t> in
+      let pids = book.pids
+      book = MasterBook()
+      return pids
+    }
+    for pid in known { ProcessStrays.unregister(pid) }
+    Self.waitUntilGone(Set(signalled), patience: .seconds(2))
     if let entries = try? FileManager.default.contentsOfDirectory(atPath: controlDirectory) {
       for entry in entries { unlink(controlDirectory + "/" + entry) }
     }
     rmdir(controlDirectory)
   }
 
-  /// Ends (SIGTERM) every ssh process of this user still using this transport's control
-  /// directory after the masters were asked to exit: a master that an interrupted action left
-  /// half set up, whose socket `ssh -O exit` could not reach. Found through `/proc` (each
-  /// process's command line names the control path); nothing happens where there is none.
-  func endLeftoverMasters() {
-    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return }
+  /// The masters known (found after an action): their pids, the hosts whose master was
+  /// looked for, and when `/proc` was last scanned for them.
+  struct MasterBook: Sendable {
+    var pids: Set<pid_t> = []
+    var noted: Set<String> = []
+    var lastScan: ContinuousClock.Instant?
+  }
+
+  /// How many master processes are known (for tests).
+  var knownMasterCount: Int { masters.value.pids.count }
+
+  /// Notes the master an action on `host` used or left behind, so that a timed-out action's
+  /// cleanup of strays never takes it (it detached from ssh's process group) for one.
+  ///
+  /// A master shows itself in `/proc` as `ssh: CONTROL-PATH [mux]`; it exists before the
+  /// action's ssh exits, so one scan that started after an action ended finds that action's
+  /// master: actions that end together share one scan.
+  private func noteMaster(of host: SSHHost, actionEnded: ContinuousClock.Instant) {
+    let prefix = Array("ssh: \(controlDirectory)/".utf8)
+    masters.update { book in
+      guard !book.noted.contains(host.destination) else { return }
+      book.noted.insert(host.destination)
+      if let lastScan = book.lastScan, lastScan > actionEnded { return }
+      book.lastScan = .now
+      for pid in Self.processes(commandLineStartingWith: prefix) where !book.pids.contains(pid) {
+        ProcessStrays.register(pid)
+        book.pids.insert(pid)
+      }
+    }
+  }
+
+  /// This user's processes whose command line starts with `prefix`.
+  private static func processes(commandLineStartingWith prefix: [UInt8]) -> [pid_t] {
+    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+    return entries.compactMap { entry -> pid_t? in
+      guard let pid = pid_t(entry), ownedBySelf("/proc/\(entry)"),
+        let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"),
+        [UInt8](data).starts(with: prefix)
+      else { return nil }
+      return pid
+    }
+  }
+
+  /// Waits (at most `patience`) until every process of `pids` has exited, reaping those
+  /// that are rollback's children.
+  private static func waitUntilGone(_ pids: Set<pid_t>, patience: Duration) {
+    let giveUp = ContinuousClock.now.advanced(by: patience)
+    var left = pids
+    while !left.isEmpty {
+      for pid in left {
+        var status: Int32 = 0
+        let reaped = waitpid(pid, &status, WNOHANG)
+        if reaped == pid || kill(pid, 0) != 0
+          || (reaped == -1 && ProcessStat.read(pid: pid)?.isAlive == false)
+        {
+          left.remove(pid)
+        }
+      }
+      if left.isEmpty || ContinuousClock.now >= giveUp { return }
+      usleep(5_000)
+    }
+  }
+
+  /// Ends (SIGTERM) every ssh process of this user using this transport's control directory:
+  /// its masters, and one that an interrupted action left half set up. Found through `/proc`
+  /// (each one's command line names the control path); returns the pids signalled.
+  @discardableResult
+  func endSSHProcesses() -> [pid_t] {
+    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+    var signalled: [pid_t] = []
     let needle = Array((controlDirectory + "/").utf8)
     let me = getpid()
     for entry in entries {
@@ -272,7 +329,9 @@ public final class SSHTransport: Sendable {
       else { continue }
       kill(pid, SIGTERM)
       ProcessStrays.unregister(pid)
+      signalled.append(pid)
     }
+    return signalled
   }
 
   private static func ownedBySelf(_ path: String) -> Bool {
@@ -338,14 +397,6 @@ public final class SSHTransport: Sendable {
     else { return nil }
     let digits = outcome.output[range.upperBound...].prefix { $0.isNumber }
     return pid_t(digits)
-  }
-
-  /// Notes the master's pid, so that a timed-out action's cleanup of strays never takes the
-  /// master (which detached from ssh's process group) for one.
-  private func rememberMaster(of host: SSHHost, timeout: Duration) async {
-    guard let pid = await masterPID(of: host, timeout: timeout) else { return }
-    ProcessStrays.register(pid)
-    masterPIDs.update { $0[host.destination] = pid }
   }
 
   /// Writes stdin data to a private file in the control directory.
