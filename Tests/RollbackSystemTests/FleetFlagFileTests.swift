@@ -1,7 +1,8 @@
 import Foundation
 import RollbackCore
-import RollbackSystem
 import Testing
+
+@testable import RollbackSystem
 
 extension FleetHostTests {
   @Suite("Remote flag files: read, edit with the dotenv editor, replace safely over ssh")
@@ -298,6 +299,27 @@ extension FleetHostTests {
         [UInt8](try Data(contentsOf: URL(fileURLWithPath: "\(app)/.env")))
           == Self.replacing(saved.files[0].bytes, "\(Self.key)=true", with: "\(Self.key)=false"))
       #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: "\(app)/link.env")) == ".env")
+      await transport.shutdown([host])
+    }
+
+    @Test("a read's real path: the path itself, or resolved through a symlinked directory or a '..'")
+    func realPaths() async throws {
+      let fleet = try TestFleet.current()
+      let transport = try fleet.transport()
+      let host = fleet.host("host-1")
+      let local = fleet.localRoot(of: host.name)
+      #expect(symlink("app", "\(local)/linked-app") == 0)
+      defer { unlink("\(local)/linked-app") }
+      let store = RemoteFileStore(transport: transport, host: host, timeout: .seconds(20))
+      let real = "\(fleet.root)/app/.env"
+      let expected = [UInt8](try Data(contentsOf: URL(fileURLWithPath: "\(local)/app/.env")))
+      for path in [real, "\(fleet.root)/linked-app/.env", "\(fleet.root)/app/../app/.env"] {
+        let file = try await store.read(path)
+        #expect(file.path == path)
+        #expect(file.realPath == real, "\(path)")
+        #expect(file.bytes == expected, "\(path)")
+        #expect(file.sha256 == SHA256Digest.hex(expected))
+      }
       await transport.shutdown([host])
     }
 
