@@ -74,6 +74,29 @@ struct EscalationTests {
     #expect(escalated["accepted"] as? Bool == false)
   }
 
+  @Test(
+    "a stronger level that cannot run here (a missing program) is refused before any of its steps: exit 1")
+  func escalationRefusedByLocalPreflight() throws {
+    let directory = try CLI.temporaryDirectory()
+    defer { CLI.removeTemporaryDirectory(directory) }
+    let runbook = Self.runbook.replacingOccurrences(
+      of: "- {id: full, run: [echo, full-rollback]}",
+      with: "- {id: full, run: [echo, full-rollback]}\n      - {id: tool, run: [rollback-missing-tool, go]}")
+    try runbook.write(
+      to: directory.appendingPathComponent("rollback.yaml"), atomically: true, encoding: .utf8)
+    let state = directory.appendingPathComponent("state")
+    let result = try CLI.run(
+      ["execute", "--level", "2", "--yes", "--state-dir", state.path], in: directory)
+    #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+    let output = result.stdout + result.stderr
+    #expect(output.contains("preflight of level 3 failed; none of its steps was run"), "\(output)")
+    #expect(output.contains("✗ tool: command 'rollback-missing-tool' not found in PATH"), "\(output)")
+    let events = try journals(in: state).first.map(journalEvents) ?? []
+    #expect(events.contains { $0["event"] as? String == "preflight-failed" })
+    #expect(!events.contains { $0["event"] as? String == "step-started" && $0["step"] as? String == "full" })
+    #expect(events.contains { $0["event"] as? String == "escalated" && $0["accepted"] as? Bool == true })
+  }
+
   @Test("validate: `to` must be an existing, stronger level")
   func validation() throws {
     let directory = try CLI.temporaryDirectory()

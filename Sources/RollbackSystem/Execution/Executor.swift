@@ -273,13 +273,15 @@ public final class Executor {
       plan: ran, status: end.status, exitCode: end.exitCode, advice: refusal ?? advice(for: end, plan: ran))
   }
 
-  /// Drives the plan and, when the run escalated, the stronger level, whose hosts are opened,
-  /// checked and locked first. A stronger level refused by that check fails the run without
-  /// running a step of it; `refusal` is then the advice.
+  /// Drives the plan and, when the run escalated, the stronger level, which is checked first
+  /// like the run's own level was: its steps on this machine (files, programs, URLs, signals),
+  /// then its hosts, opened, checked and locked. A stronger level refused by that check fails
+  /// the run without running a step of it; `refusal` is then the advice.
   func driveEscalating(_ plan: Plan) async -> (end: RunEnd, ran: Plan, refusal: String?) {
     let end = await drive(plan)
     guard let stronger = escalatedPlan(from: plan) else { return (end, plan, nil) }
-    let problems = await openFleet(forEscalation: stronger)
+    let local = await preflight(stronger).map(\.text)
+    let problems = local.isEmpty ? await openFleet(forEscalation: stronger) : local
     guard problems.isEmpty else {
       say("preflight of \(Self.what(stronger)) failed; none of its steps was run:", .failure)
       for problem in problems { say("  ✗ \(problem)", .failure) }
