@@ -31,19 +31,14 @@ struct DrillCommand: AsyncParsableCommand {
   @Flag(name: .long, help: "Send PagerDuty alert events too (a drill sends only change events by default).")
   var page = false
 
-  @Option(
-    name: .long,
-    help: ArgumentHelp(
-      "Limit host-scoped steps to matching hosts: globs on host and group names, comma-separated; !PATTERN excludes.",
-      valueName: "pattern[,pattern]"))
-  var hosts: String?
+  @OptionGroup var hostLimit: HostLimitOption
 
   func run() async throws {
     let overrides = try variables.overrides()
     let loaded = try LoadedRunbook.load(options, overrides: overrides, printWarnings: false)
     let runbook = try loaded.runbook()
     try CommandLineChecks.check(.level(level), in: runbook)
-    let limit = try HostLimitOption.select(hosts, runbook: runbook, options: options, overrides: overrides)
+    let limit = try hostLimit.select(runbook: runbook, options: options, overrides: overrides)
     var request = ExecutionRequest(
       runbook: runbook, runbookPath: loaded.path,
       runbookHash: ContentHash.of(Array(loaded.result.source.utf8)),

@@ -73,12 +73,7 @@ struct ExecuteCommand: AsyncParsableCommand {
       "Set a signal's value by hand (repeatable), e.g. complaints_per_hour=7.", valueName: "name=value"))
   var signals: [String] = []
 
-  @Option(
-    name: .long,
-    help: ArgumentHelp(
-      "Limit host-scoped steps to matching hosts: globs on host and group names, comma-separated; !PATTERN excludes.",
-      valueName: "pattern[,pattern]"))
-  var hosts: String?
+  @OptionGroup var hostLimit: HostLimitOption
 
   func validate() throws {
     try targetOptions.validateOne()
@@ -90,7 +85,7 @@ struct ExecuteCommand: AsyncParsableCommand {
     let loaded = try LoadedRunbook.load(options, overrides: overrides, printWarnings: false)
     let runbook = try loaded.runbook()
     try CommandLineChecks.check(target, in: runbook)
-    let limit = try HostLimitOption.select(hosts, runbook: runbook, options: options, overrides: overrides)
+    let limit = try hostLimit.select(runbook: runbook, options: options, overrides: overrides)
     if let from {
       // An unknown step is a mistake of the command line: refuse before anything runs.
       // A runbook that cannot be planned is reported by the run itself, with every problem.

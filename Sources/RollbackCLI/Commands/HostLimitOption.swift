@@ -1,15 +1,21 @@
+import ArgumentParser
 import Foundation
 import RollbackCore
 import RollbackSystem
 
-/// `--hosts PATTERN[,PATTERN]` on `execute` and `drill` (and the pattern a run journalled, on `resume`).
-enum HostLimitOption {
-  /// The hosts `pattern` selects in the run's environment (nil without a pattern); a usage
+/// `--hosts PATTERN[,PATTERN]` on `plan`, `execute` and `drill`.
+struct HostLimitOption: ParsableArguments {
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "Limit host-scoped steps to matching hosts: globs on host and group names, comma-separated; !PATTERN excludes.",
+      valueName: "pattern[,pattern]"))
+  var hosts: String?
+
+  /// The hosts the pattern selects in the run's environment (nil without `--hosts`); a usage
   /// error when the environment has no hosts or a pattern matches no host or group.
-  static func select(
-    _ pattern: String?, runbook: Runbook, options: RunbookOptions, overrides: [String: String]
-  ) throws -> HostLimit? {
-    guard let pattern else { return nil }
+  func select(runbook: Runbook, options: RunbookOptions, overrides: [String: String]) throws -> HostLimit? {
+    guard let pattern = hosts else { return nil }
     let resolver = try makeResolver(runbook, options: options, overrides: overrides)
     let inventory = resolver.environment.inventory
     guard !inventory.isEmpty else {

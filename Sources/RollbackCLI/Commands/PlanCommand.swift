@@ -23,12 +23,7 @@ struct PlanCommand: AsyncParsableCommand {
   @Flag(name: .long, help: "List the levels and scenarios, with titles and targets.")
   var list = false
 
-  @Option(
-    name: .long,
-    help: ArgumentHelp(
-      "Limit host-scoped steps to matching hosts: globs on host and group names, comma-separated; !PATTERN excludes.",
-      valueName: "pattern[,pattern]"))
-  var hosts: String?
+  @OptionGroup var hostLimit: HostLimitOption
 
   @Option(
     name: .long,
@@ -77,7 +72,7 @@ struct PlanCommand: AsyncParsableCommand {
     let runbook = try LoadedRunbook.load(options, overrides: overrides, printWarnings: false).runbook()
     try CommandLineChecks.check(target, in: runbook)
     var resolver = try makeResolver(runbook, options: options, overrides: overrides)
-    if let hosts {
+    if let hosts = hostLimit.hosts {
       switch resolver.environment.inventory.select(hosts) {
       case .success(let selected): resolver.selectedHosts = Set(selected.map(\.name))
       case .failure(let error):
