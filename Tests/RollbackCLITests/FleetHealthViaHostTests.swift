@@ -9,8 +9,8 @@ extension OnTheTestFleet {
     init() throws { workspace = try FleetWorkspace() }
 
     /// The rolling runbook, its health check asked from the host when `viaHost`.
-    func write(viaHost: Bool) throws {
-      var text = fleet.runbook(batches: "[1, \"100%\"]")
+    func write(viaHost: Bool, pickup: Bool = false) throws {
+      var text = fleet.runbook(batches: "[1, \"100%\"]", pickup: pickup)
       if viaHost {
         text = text.replacingOccurrences(of: "within: 20s}", with: "within: 5s, via: host}")
       } else {
@@ -41,6 +41,22 @@ extension OnTheTestFleet {
       }
       let healthy = result.stdout.split(separator: "\n").filter { $0.contains("(HTTP 200 from the host)") }
       #expect(healthy.count >= fleet.hosts.count, "\(result.stdout)")
+    }
+
+    @Test("via: host: the pickup proof's reported value is asked from the host too")
+    func pickupFromTheHost() throws {
+      let saved = try fleet.snapshot()
+      defer { fleet.restore(saved) }
+      try write(viaHost: true, pickup: true)
+      let common = [
+        "--runbook", runbook.path, "--state-dir", directory.appendingPathComponent("pickup").path,
+      ]
+      let result = try CLI.run(["execute", "--level", "3", "--yes"] + common, environment: deadProxy)
+      #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+      let proved = result.stdout.split(separator: "\n").filter {
+        $0.contains("pickup: pid ") && $0.contains("reports flags.NEXT_PUBLIC_USE_BACKEND_API = false")
+      }
+      #expect(proved.count >= fleet.hosts.count, "\(result.stdout)")
     }
 
     @Test("without via: the same check is asked from the control machine, and the dead proxy fails it")

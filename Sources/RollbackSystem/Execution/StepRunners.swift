@@ -147,8 +147,16 @@ extension Executor {
   /// The proof a restart of service `name` owes, when this run wrote one of its flags.
   func pickupProver(_ service: Service, named name: String) -> PickupProver? {
     guard let pickup = service.pickup, let write = flagWrites[name] else { return nil }
+    var probe = pickupProbe()
+    // A service whose health is asked from its host (`via: host`) is asked there for the
+    // value it reports too: the control machine may not reach it at all.
+    if service.health?.viaHost == true, let remote = host as? RemoteHost {
+      probe.http = { (request: HTTPRequest) async throws(HTTPError) -> HTTPResponse in
+        try await remote.requestFromHost(request)
+      }
+    }
     return PickupProver(
-      pickup: pickup, write: write, probe: pickupProbe(), source: pickupSource(pickup.pid),
+      pickup: pickup, write: write, probe: probe, source: pickupSource(pickup.pid),
       resolve: { self.resolve($0) })
   }
 }
