@@ -59,6 +59,26 @@ extension OnTheTestFleet {
       #expect(hosts(of: "drill.health-after-frontend", in: object) == fleet.hosts)
     }
 
+    @Test("a drill of a service whose health is via: host asks its health after the rollback from each host")
+    func drillHealthFromTheHosts() throws {
+      let saved = try fleet.snapshot()
+      defer { fleet.restore(saved) }
+      let text = fleet.runbook(batches: "[1, \"100%\"]")
+        .replacingOccurrences(of: "within: 20s}", with: "within: 5s, via: host}")
+      try text.write(to: runbook, atomically: true, encoding: .utf8)
+      // A proxy that refuses every connection, which only the control machine's requests use.
+      let result = try CLI.run(
+        ["drill", "--level", "3", "--yes", "--json"] + common,
+        environment: ["http_proxy": "http://127.0.0.1:9"])
+      #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+      let object = try #require(
+        try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+      let steps = object["steps"] as? [[String: Any]] ?? []
+      let health = try #require(steps.first { $0["id"] as? String == "drill.health-after-frontend" })
+      #expect(health["status"] as? String == "succeeded", "\(health)")
+      #expect(hosts(of: "drill.health-after-frontend", in: object) == fleet.hosts)
+    }
+
     @Test("drill --hosts acts on the matching hosts only and journals the limit, as execute --hosts does")
     func drillLimitedToHosts() throws {
       let saved = try fleet.snapshot()

@@ -85,8 +85,10 @@ public enum DrillPlanner {
     }
     for service in services {
       guard let found = resolver.service(named: service), let health = found.health else { continue }
-      let spec = HTTPStepSpec(
+      var spec = HTTPStepSpec(
         method: "GET", url: health.url, expectStatus: health.expectStatus, expectBody: health.expectBody)
+      // Asked where the service's own health check is asked: from its hosts with `via: host`.
+      spec.fromHost = health.viaHost
       var step = Step(
         id: "\(prefix)health-after-\(service)", name: "Drill: \(service) healthy after the rollback",
         kind: .http(spec),

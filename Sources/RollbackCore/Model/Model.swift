@@ -472,6 +472,9 @@ public struct HTTPStepSpec: Sendable {
   public var expectStatus: [Int]
   /// A substring the response must contain.
   public var expectBody: Template?
+  /// Asked from the host the step runs on (`curl` over its ssh master) rather than from the
+  /// control machine: a drill's health check of a service whose health is `via: host`.
+  public var fromHost = false
 }
 
 /// The body of an HTTP step.

@@ -39,7 +39,13 @@ extension Executor {
     case .run(let command):
       return try await runRun(command, planned: planned, phase: phase)
     case .http(let spec):
-      return try await HTTPRunner(http: effects.http, resolve: { self.resolve($0) }).run(
+      var send = effects.http
+      if spec.fromHost, let remote = host as? RemoteHost {
+        send = { (request: HTTPRequest) async throws(HTTPError) -> HTTPResponse in
+          try await remote.requestFromHost(request)
+        }
+      }
+      return try await HTTPRunner(http: send, resolve: { self.resolve($0) }).run(
         spec, phase: phase, timeout: step.timeout ?? 30)
     case .sql(let query, let mutates):
       return try await runSQL(query, mutates: mutates, planned: planned, phase: phase)
