@@ -39,12 +39,7 @@ extension Executor {
     case .run(let command):
       return try await runRun(command, planned: planned, phase: phase)
     case .http(let spec):
-      var send = effects.http
-      if spec.fromHost, let remote = host as? RemoteHost {
-        send = { (request: HTTPRequest) async throws(HTTPError) -> HTTPResponse in
-          try await remote.requestFromHost(request)
-        }
-      }
+      let send = spec.fromHost ? hostHTTP() ?? effects.http : effects.http
       return try await HTTPRunner(http: send, resolve: { self.resolve($0) }).run(
         spec, phase: phase, timeout: step.timeout ?? 30)
     case .sql(let query, let mutates):
@@ -134,11 +129,7 @@ extension Executor {
       commands: commandRunner(), http: effects.http, clock: clock, resolve: { self.resolve($0) },
       resolveCommand: { self.resolveCommand($0) }, say: { self.say($0, $1) }, sayBudget: { self.sayBudget() })
     // On a host, `health: {via: host}` asks with curl there, over the host's ssh master.
-    if let remote = host as? RemoteHost {
-      runner.fromHost = { (request: HTTPRequest) async throws(HTTPError) -> HTTPResponse in
-        try await remote.requestFromHost(request)
-      }
-    }
+    runner.fromHost = hostHTTP()
     return runner
   }
 
@@ -150,17 +141,22 @@ extension Executor {
     return CommandRunner(host: host, processEnvironment: processEnvironment, sayOutput: sayer(.output))
   }
 
+  /// HTTP requests sent from this step's host (`curl` over its ssh master); nil on the
+  /// control machine.
+  func hostHTTP() -> (@Sendable (HTTPRequest) async throws(HTTPError) -> HTTPResponse)? {
+    guard let remote = host as? RemoteHost else { return nil }
+    return { (request: HTTPRequest) async throws(HTTPError) -> HTTPResponse in
+      try await remote.requestFromHost(request)
+    }
+  }
+
   /// The proof a restart of service `name` owes, when this run wrote one of its flags.
   func pickupProver(_ service: Service, named name: String) -> PickupProver? {
     guard let pickup = service.pickup, let write = flagWrites[name] else { return nil }
     var probe = pickupProbe()
     // A service whose health is asked from its host (`via: host`) is asked there for the
     // value it reports too: the control machine may not reach it at all.
-    if service.health?.viaHost == true, let remote = host as? RemoteHost {
-      probe.http = { (request: HTTPRequest) async throws(HTTPError) -> HTTPResponse in
-        try await remote.requestFromHost(request)
-      }
-    }
+    if service.health?.viaHost == true, let fromHost = hostHTTP() { probe.http = fromHost }
     return PickupProver(
       pickup: pickup, write: write, probe: probe, source: pickupSource(pickup.pid),
       resolve: { self.resolve($0) })
