@@ -235,15 +235,16 @@ public final class SSHTransport: Sendable {
   /// (and any socket left). The `hosts` are those the run reached (their masters end too).
   public func shutdown(_ hosts: [SSHHost]) async {
     // SIGTERM makes a master disconnect from its host and remove its socket, as `ssh -O
-    // exit` would, without starting a process per host.
-    let signalled = endSSHProcesses()
+    // exit` would, without starting a process per host. What an interrupted action left
+    // half set up uses the control directory too, and ends with them.
+    let found = sshProcesses()
     let known = masters.update { book -> Set<pid_t> in
       let pids = book.pids
       book = MasterBook()
       return pids
     }
-    for pid in known { ProcessStrays.unregister(pid) }
-    Self.waitUntilGone(Set(signalled), patience: .seconds(2))
+    for pid in known.union(found) { ProcessStrays.unregister(pid) }
+    ProcessStrays.end(Set(found.compactMap(ProcessStrays.member)), signal: SIGTERM)
     if let entries = try? FileManager.default.contentsOfDirectory(atPath: controlDirectory) {
       for entry in entries { unlink(controlDirectory + "/" + entry) }
     }
@@ -269,69 +270,37 @@ public final class SSHTransport: Sendable {
   /// master: actions that end together share one scan.
   private func noteMaster(of host: SSHHost, actionEnded: ContinuousClock.Instant) {
     let prefix = Array("ssh: \(controlDirectory)/".utf8)
+    let scan = { Self.processes { $0.starts(with: prefix) } }
     masters.update { book in
       guard !book.noted.contains(host.destination) else { return }
       book.noted.insert(host.destination)
       if let lastScan = book.lastScan, lastScan > actionEnded { return }
       book.lastScan = .now
-      for pid in Self.processes(commandLineStartingWith: prefix) where !book.pids.contains(pid) {
+      for pid in scan() where !book.pids.contains(pid) {
         ProcessStrays.register(pid)
         book.pids.insert(pid)
       }
     }
   }
 
-  /// This user's processes whose command line starts with `prefix`.
-  private static func processes(commandLineStartingWith prefix: [UInt8]) -> [pid_t] {
+  /// This user's processes (not rollback itself) whose command line `matches`.
+  private static func processes(where matches: ([UInt8]) -> Bool) -> [pid_t] {
     guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+    let me = getpid()
     return entries.compactMap { entry -> pid_t? in
-      guard let pid = pid_t(entry), ownedBySelf("/proc/\(entry)"),
-        let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"),
-        [UInt8](data).starts(with: prefix)
+      guard let pid = pid_t(entry), pid != me, ownedBySelf("/proc/\(entry)"),
+        let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"), matches([UInt8](data))
       else { return nil }
       return pid
     }
   }
 
-  /// Waits (at most `patience`) until every process of `pids` has exited, reaping those
-  /// that are rollback's children.
-  private static func waitUntilGone(_ pids: Set<pid_t>, patience: Duration) {
-    let giveUp = ContinuousClock.now.advanced(by: patience)
-    var left = pids
-    while !left.isEmpty {
-      for pid in left {
-        var status: Int32 = 0
-        let reaped = waitpid(pid, &status, WNOHANG)
-        if reaped == pid || kill(pid, 0) != 0
-          || (reaped == -1 && ProcessStat.read(pid: pid)?.isAlive == false)
-        {
-          left.remove(pid)
-        }
-      }
-      if left.isEmpty || ContinuousClock.now >= giveUp { return }
-      usleep(5_000)
-    }
-  }
-
-  /// Ends (SIGTERM) every ssh process of this user using this transport's control directory:
-  /// its masters, and one that an interrupted action left half set up. Found through `/proc`
-  /// (each one's command line names the control path); returns the pids signalled.
-  @discardableResult
-  func endSSHProcesses() -> [pid_t] {
-    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
-    var signalled: [pid_t] = []
+  /// Every ssh process of this user using this transport's control directory: its masters,
+  /// and one an interrupted action left half set up (each one's command line names the
+  /// control path).
+  func sshProcesses() -> [pid_t] {
     let needle = Array((controlDirectory + "/").utf8)
-    let me = getpid()
-    for entry in entries {
-      guard let pid = pid_t(entry), pid != me, Self.ownedBySelf("/proc/\(entry)"),
-        let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"),
-        [UInt8](data).starts(with: Array("ssh".utf8)), Self.contains([UInt8](data), needle)
-      else { continue }
-      kill(pid, SIGTERM)
-      ProcessStrays.unregister(pid)
-      signalled.append(pid)
-    }
-    return signalled
+    return Self.processes { $0.starts(with: Array("ssh".utf8)) && Self.contains($0, needle) }
   }
 
   private static func ownedBySelf(_ path: String) -> Bool {

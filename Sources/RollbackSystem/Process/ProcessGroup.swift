@@ -244,11 +244,16 @@ enum ProcessStrays {
     }
   }
 
-  /// Kills the members still alive and reaps those reparented to rollback, waiting at
-  /// most `patience` for them to go.
-  static func end(_ members: Set<Member>, patience: Duration = .seconds(2)) {
+  /// The process `pid` as a member (with its start time); nil when it is gone.
+  static func member(_ pid: pid_t) -> Member? {
+    ProcessStat.read(pid: pid).map { Member(pid: pid, startTime: $0.startTime) }
+  }
+
+  /// Sends `signal` (SIGKILL unless told) to the members still alive and reaps those
+  /// reparented to rollback, waiting at most `patience` for them to go.
+  static func end(_ members: Set<Member>, signal: Int32 = SIGKILL, patience: Duration = .seconds(2)) {
     guard !members.isEmpty else { return }
-    send(SIGKILL, to: members)
+    send(signal, to: members)
     let giveUp = ContinuousClock.now.advanced(by: patience)
     var left = members
     while !left.isEmpty, ContinuousClock.now < giveUp {
